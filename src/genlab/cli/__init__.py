@@ -1,0 +1,43 @@
+"""The ``genlab`` command line: parse flags, build configs, call one library function.
+
+Each command group lives in its own module with a ``register(subparsers)`` function that adds its
+sub-commands and sets ``func`` on them; ``COMMAND_MODULES`` lists the groups.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+from typing import Sequence
+
+from genlab.errors import GenlabError
+
+COMMAND_MODULES = ["genlab.cli.train", "genlab.cli.generate", "genlab.cli.info"]
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genlab", description="Classic deep generative models: train, sample, reconstruct, evaluate.")
+    from genlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"genlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub, list(argv))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+        return int(args.func(args) or 0)
+    except GenlabError as e:
+        print(f"genlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genlab: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,139 @@
+"""Commands over a trained run: sample, reconstruct, interpolate, traverse."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.config import DataConfig, from_dict
+from genlab.data.base import binarize
+from genlab.errors import ConfigError
+from genlab.io import save_image_grid, save_images_npz
+from genlab.models.base import LatentModel
+from genlab.training.distributed import resolve_device
+from genlab.training.run import load, read_run_config
+
+
+def register(sub: Any, argv: list[str]) -> None:
+    p = sub.add_parser("sample", help="draw new images from a trained model")
+    _common(p)
+    p.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
+    p.add_argument("--out", help="PNG grid, or .npz of uint8 images (default: RUN/sample.png)")
+    p.add_argument("--nrow", type=int, default=0, help="images per grid row (default: square)")
+    p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("reconstruct", help="test images (odd rows) above their reconstructions (even rows)")
+    _common(p)
+    p.add_argument("--n", type=int, default=32, help="number of test images (default: 32)")
+    p.add_argument("--split", default="test", choices=["train", "validation", "test"])
+    p.add_argument("--out", help="PNG (default: RUN/reconstructions.png)")
+    p.set_defaults(func=cmd_reconstruct)
+
+    p = sub.add_parser("interpolate", help="a strip of decoded codes between two test images")
+    _common(p)
+    p.add_argument("--a", type=int, default=0, help="index of the first test image (default: 0)")
+    p.add_argument("--b", type=int, default=1, help="index of the second test image (default: 1)")
+    p.add_argument("--steps", type=int, default=10, help="images in the strip (default: 10)")
+    p.add_argument("--method", choices=["linear", "spherical"], default="linear")
+    p.add_argument("--out", help="PNG (default: RUN/interpolation.png)")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("traverse", help="vary one latent dimension at a time (a row per dimension)")
+    _common(p)
+    p.add_argument("--index", type=int, default=0, help="test image whose code is the centre (default: 0)")
+    p.add_argument("--dims", type=int, nargs="+", help="dimensions to vary (default: the first 10)")
+    p.add_argument("--span", type=float, default=3.0, help="vary each dimension over [-span, span] (default: 3)")
+    p.add_argument("--steps", type=int, default=9, help="values per dimension (default: 9)")
+    p.add_argument("--out", help="PNG (default: RUN/traversal.png)")
+    p.set_defaults(func=cmd_traverse)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="run directory")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+
+
+def _model(args: argparse.Namespace, latent: bool = False):
+    torch.manual_seed(args.seed)
+    model = load(args.run, resolve_device(args.device))
+    if latent and not isinstance(model, LatentModel):
+        raise ConfigError(f"model '{model.registry_name}' has no encoder; `{args.command}` needs an autoencoder-family model")
+    return model
+
+
+def _images(args: argparse.Namespace, split: str, index: list[int]) -> torch.Tensor:
+    """Images of the run's own dataset (binarized as in training, with a fixed sample)."""
+    from genlab.data import load_splits
+
+    cfg = read_run_config(args.run)
+    data = load_splits(from_dict(DataConfig, cfg["data"], "run data config"))[split]
+    bad = [i for i in index if not 0 <= i < len(data)]
+    if bad:
+        raise ConfigError(f"image index {bad[0]} is out of range: the {split} split has {len(data)} images")
+    x = data.images(torch.tensor(index))
+    return binarize(x, cfg["data"]["binarize"], torch.Generator().manual_seed(args.seed))
+
+
+def _done(path: Path, what: str) -> int:
+    print(f"{what} written to {path}", file=sys.stderr)
+    return 0
+
+
+def _positive(name: str, value: int) -> None:
+    if value < 1:
+        raise ConfigError(f"--{name} must be at least 1, got {value}")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    _positive("n", args.n)
+    model = _model(args)
+    images = model.sample(args.n)
+    out = Path(args.out or Path(args.run) / "sample.png")
+    if out.suffix == ".npz":
+        save_images_npz(images, out)
+    else:
+        save_image_grid(images, out, nrow=args.nrow or None)
+    return _done(out, f"{args.n} samples")
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    _positive("n", args.n)
+    model = _model(args, latent=True)
+    x = _images(args, args.split, list(range(args.n)))
+    rec = model.reconstruct(x.to(model.device)).cpu()
+    nrow = min(8, args.n)
+    rows = [t for i in range(0, args.n, nrow) for t in (x[i:i + nrow], rec[i:i + nrow])]
+    out = Path(args.out or Path(args.run) / "reconstructions.png")
+    save_image_grid(torch.cat(rows), out, nrow=nrow)
+    mse = float((rec - x).pow(2).mean())
+    print(f"mean squared error per pixel: {mse:.5f}", file=sys.stderr)
+    return _done(out, "reconstructions")
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    _positive("steps", args.steps)
+    model = _model(args, latent=True)
+    x = _images(args, "test", [args.a, args.b]).to(model.device)
+    strip = model.interpolate(x[0], x[1], steps=args.steps, method=args.method).cpu()
+    out = Path(args.out or Path(args.run) / "interpolation.png")
+    save_image_grid(torch.cat([x[:1].cpu(), strip, x[1:].cpu()]), out, nrow=args.steps + 2)
+    return _done(out, "interpolation (first and last images are the originals)")
+
+
+def cmd_traverse(args: argparse.Namespace) -> int:
+    _positive("steps", args.steps)
+    model = _model(args, latent=True)
+    x = _images(args, "test", [args.index]).to(model.device)
+    dim = model.encode(x).shape[1]
+    dims = args.dims if args.dims is not None else list(range(min(10, dim)))
+    bad = [d for d in dims if not 0 <= d < dim]
+    if bad:
+        raise ConfigError(f"latent dimension {bad[0]} is out of range: the code has {dim} dimensions")
+    grid = model.traverse(x[0], dims, span=args.span, steps=args.steps).cpu()
+    out = Path(args.out or Path(args.run) / "traversal.png")
+    save_image_grid(grid, out, nrow=args.steps)
+    return _done(out, f"traversal of dimensions {dims}")

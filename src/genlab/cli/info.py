@@ -1,0 +1,30 @@
+"""``genlab models`` and ``genlab datasets``: what exists, one line each."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from genlab import registry
+
+
+def register(sub: Any, argv: list[str]) -> None:
+    sub.add_parser("models", help="list the registered models").set_defaults(func=cmd_models)
+    sub.add_parser("datasets", help="list the dataset sources").set_defaults(func=cmd_datasets)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    names = registry.names()
+    width = max(map(len, names))
+    for name in names:
+        print(f"{name:<{width}}  {registry.get(name).summary}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from genlab.data import list_datasets
+
+    rows = list_datasets()
+    width = max(len(n) for n, _ in rows)
+    for name, text in rows:
+        print(f"{name:<{width}}  {text}")
+    return 0

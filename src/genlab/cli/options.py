@@ -1,0 +1,86 @@
+"""Command-line flags generated from config dataclasses, so every config field is a flag.
+
+A field ``batch_size`` becomes ``--batch-size``; booleans get ``--x`` / ``--no-x``; tuples take
+several values; dicts take KEY=VALUE pairs. Flags default to "not given", so only the flags a user
+types override the config file and the defaults. Values are converted and checked by
+:func:`genlab.config.from_dict`, the same path a JSON config takes.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import typing
+from typing import Any
+
+from genlab.errors import ConfigError
+
+DERIVED_FIELDS = {"data_shape", "num_classes"}  # filled from the data, never typed by users
+
+
+def _field_help(cls: type) -> dict[str, str]:
+    """Field descriptions from the 'Attributes:' section of a dataclass docstring."""
+    doc = cls.__doc__ or ""
+    helps: dict[str, str] = {}
+    current: list[str] = []
+    for line in doc.split("Attributes:", 1)[-1].splitlines():
+        m = re.match(r"^\s{4,8}([a-z_][a-z0-9_, ]*):\s*(.*)$", line)
+        if m:
+            current = [n.strip() for n in m.group(1).split(",")]
+            for n in current:
+                helps[n] = m.group(2)
+        elif line.strip() and current:
+            for n in current:
+                helps[n] += " " + line.strip()
+    return {k: v.replace("%", "%%") for k, v in helps.items()}
+
+
+def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_prefix: str, title: str) -> None:
+    """Add one flag per field of dataclass ``cls``; values land in ``args.<dest_prefix>__<field>``."""
+    group = parser.add_argument_group(title)
+    helps = _field_help(cls)
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in DERIVED_FIELDS or not f.init:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        dest = f"{dest_prefix}__{f.name}"
+        hint = hints[f.name]
+        origin = typing.get_origin(hint)
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        text = f"{helps.get(f.name, '')} (default: {default})".strip()
+        kwargs: dict[str, Any] = dict(dest=dest, default=argparse.SUPPRESS, help=text)
+        if hint is bool:
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif origin in (tuple, list):
+            group.add_argument(flag, nargs="+", metavar="V", **kwargs)
+        elif origin is dict:
+            group.add_argument(flag, nargs="+", metavar="KEY=VALUE", **kwargs)
+        elif origin is typing.Literal:
+            group.add_argument(flag, choices=[str(a) for a in typing.get_args(hint)], **kwargs)
+        else:
+            group.add_argument(flag, metavar=f.name.upper(), **kwargs)
+
+
+def collect(args: argparse.Namespace, cls: type, dest_prefix: str) -> dict[str, Any]:
+    """The flags of config ``cls`` that the user gave, as a dict of field -> raw value."""
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if not key.startswith(dest_prefix + "__"):
+            continue
+        name = key[len(dest_prefix) + 2:]
+        if typing.get_origin(hints.get(name)) is dict:
+            value = dict(_pair(v) for v in value)
+        elif isinstance(value, str) and value.lower() == "none":
+            value = None
+        out[name] = value
+    return out
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, _, value = text.partition("=")
+    if not key or not value:
+        raise ConfigError(f"expected KEY=VALUE, got '{text}'")
+    return key, value

@@ -1,0 +1,191 @@
+"""In-memory datasets and the batch iterator the trainer uses.
+
+Every image dataset in genlab becomes an :class:`ArrayDataset`: images held as one uint8 tensor of
+shape (N, C, H, W) (or float32 in [0, 1]), labels as int64 (N,) or None. Batches are made by
+indexing that tensor with a slice of a permutation, so there is no per-item Python work in the
+hot path and no worker processes to start.
+
+Data order and random binarization are pure functions of (seed, epoch, batch index, rank): a run
+that stops mid-epoch and resumes sees exactly the batches it would have seen, with no loader state
+to save.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, NamedTuple
+
+import torch
+
+from genlab.errors import DataError
+
+BINARIZE_MODES = ("none", "dynamic", "static")
+
+
+class Batch(NamedTuple):
+    """One batch: images (B, C, H, W) float32 in [0, 1] and labels (B,) int64 or None."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+
+
+@dataclass
+class ArrayDataset:
+    """A split of a dataset, held in memory.
+
+    Args:
+        x: (N, C, H, W) uint8 in [0, 255] or float32 in [0, 1].
+        y: (N,) int64 labels, or None.
+        name: dataset name for messages and run configs.
+        classes: class names when labels exist (index -> name).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    name: str = ""
+    classes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.x.dim() != 4:
+            raise DataError(f"{self.name or 'dataset'}: expected images of shape (N, C, H, W), got {tuple(self.x.shape)}")
+        if self.x.dtype not in (torch.uint8, torch.float32):
+            self.x = self.x.float()
+        if self.y is not None:
+            self.y = self.y.long()
+            if self.y.shape[0] != self.x.shape[0]:
+                raise DataError(f"{self.name or 'dataset'}: {self.x.shape[0]} images but {self.y.shape[0]} labels")
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+        return tuple(self.x.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def num_classes(self) -> int:
+        if self.classes:
+            return len(self.classes)
+        return int(self.y.max()) + 1 if self.y is not None and len(self.y) else 0
+
+    def images(self, index: torch.Tensor | slice) -> torch.Tensor:
+        """Images at ``index`` as float32 in [0, 1], (B, C, H, W)."""
+        x = self.x[index]
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+
+    def subset(self, index: torch.Tensor) -> "ArrayDataset":
+        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes)
+
+
+@dataclass
+class Splits:
+    """The train / validation / test splits of one dataset."""
+
+    train: ArrayDataset
+    validation: ArrayDataset
+    test: ArrayDataset
+
+    def __getitem__(self, split: str) -> ArrayDataset:
+        if split not in ("train", "validation", "test"):
+            raise DataError(f"unknown split '{split}' (choose train, validation or test)")
+        return getattr(self, split)
+
+
+def split_off(ds: ArrayDataset, fractions: tuple[float, float] = (0.1, 0.1), seed: int = 0) -> Splits:
+    """Split one array into train / validation / test with a fixed permutation.
+
+    Used for sources that carry no split of their own (image folders, npz files). The
+    permutation depends only on ``seed`` and the number of items, so the split is stable.
+    """
+    n = len(ds)
+    n_val, n_test = (int(round(n * f)) for f in fractions)
+    if n - n_val - n_test < 1:
+        raise DataError(f"{ds.name}: {n} items are too few to split into train/validation/test")
+    if n_val == 0 or n_test == 0:  # tiny sets: share the evaluation items rather than leave a split empty
+        n_val = n_test = max(1, n // 10)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        held = perm[:n_val]
+        return Splits(ds.subset(perm[n_val:]), ds.subset(held), ds.subset(held))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return Splits(
+        train=ds.subset(perm[n_val + n_test:]),
+        validation=ds.subset(perm[:n_val]),
+        test=ds.subset(perm[n_val:n_val + n_test]),
+    )
+
+
+def _generator(*keys: int) -> torch.Generator:
+    """A CPU generator seeded from a tuple of integers (stable across runs and processes)."""
+    seed = 0
+    for k in keys:
+        seed = (seed * 1_000_003 + int(k) + 1) % (2**63 - 1)
+    return torch.Generator().manual_seed(seed)
+
+
+def binarize(x: torch.Tensor, mode: str, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Binarize images in [0, 1]: 'dynamic' draws Bernoulli(x), 'static' thresholds at 0.5."""
+    if mode == "none":
+        return x
+    if mode == "dynamic":
+        return torch.bernoulli(x, generator=generator)
+    if mode == "static":
+        return (x > 0.5).float()
+    raise DataError(f"unknown binarization '{mode}' (choose one of {', '.join(BINARIZE_MODES)})")
+
+
+class BatchIterator:
+    """Shuffled mini-batches of an :class:`ArrayDataset` for one rank.
+
+    Args:
+        data: the split to iterate.
+        batch_size: batch size on this rank.
+        seed: run seed; the permutation of epoch e is drawn from (seed, e).
+        binarization: 'none', 'dynamic' (fresh Bernoulli sample for every batch) or 'static'.
+        rank, world_size: this process's share of every permutation (rank::world_size).
+        drop_last: drop the final incomplete batch (keeps every step the same size).
+    """
+
+    def __init__(self, data: ArrayDataset, batch_size: int, seed: int = 0, binarization: str = "none",
+                 rank: int = 0, world_size: int = 1, drop_last: bool = True, device: torch.device | str = "cpu"):
+        if binarization not in BINARIZE_MODES:
+            raise DataError(f"unknown binarization '{binarization}' (choose one of {', '.join(BINARIZE_MODES)})")
+        self.data, self.batch_size, self.seed = data, batch_size, seed
+        self.binarization, self.rank, self.world_size = binarization, rank, world_size
+        self.drop_last, self.device = drop_last, torch.device(device)
+        per_rank = len(data) // world_size
+        self.batches_per_epoch = per_rank // batch_size if drop_last else -(-per_rank // batch_size)
+        if self.batches_per_epoch == 0:
+            raise DataError(f"{data.name}: {len(data)} training items are fewer than one batch of "
+                            f"{batch_size} per process; lower --batch-size")
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch
+
+    def epoch(self, epoch: int, start: int = 0) -> Iterator[Batch]:
+        """Yield the batches of ``epoch``, beginning at batch index ``start`` (for resume)."""
+        n = len(self.data)
+        perm = torch.randperm(n, generator=_generator(self.seed, epoch))
+        perm = perm[: (n // self.world_size) * self.world_size][self.rank::self.world_size]
+        for b in range(start, self.batches_per_epoch):
+            idx = perm[b * self.batch_size:(b + 1) * self.batch_size]
+            yield self._make(idx, _generator(self.seed, epoch, b, self.rank, 7))
+
+    def _make(self, idx: torch.Tensor, gen: torch.Generator) -> Batch:
+        x = binarize(self.data.images(idx), self.binarization, gen)
+        y = None if self.data.y is None else self.data.y[idx]
+        if self.device.type != "cpu":
+            x = x.to(self.device, non_blocking=True)
+            y = None if y is None else y.to(self.device, non_blocking=True)
+        return Batch(x, y)
+
+
+def eval_batches(data: ArrayDataset, batch_size: int, binarization: str = "none", seed: int = 1234,
+                 device: torch.device | str = "cpu", limit: int | None = None) -> Iterator[Batch]:
+    """Batches in order for evaluation. Dynamic binarization uses one fixed sample (by ``seed``)."""
+    device = torch.device(device)
+    n = len(data) if limit is None else min(limit, len(data))
+    for b, start in enumerate(range(0, n, batch_size)):
+        idx = torch.arange(start, min(start + batch_size, n))
+        x = binarize(data.images(idx), binarization, _generator(seed, b))
+        y = None if data.y is None else data.y[idx]
+        yield Batch(x.to(device), None if y is None else y.to(device))

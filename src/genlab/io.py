@@ -1,0 +1,102 @@
+"""Files: atomic writes, model weights (safetensors + JSON config), image grids (PNG)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def save_state_dict(state: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Save tensors as safetensors, atomically. Shared storage is cloned, so tied weights are fine."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
+    atomic_write_bytes(path, save(tensors))
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N, C, H, W) floats in [0, 1] -> (N, H, W, C) uint8."""
+    x = images.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu()
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile (N, C, H, W) images in [0, 1] into one (H', W', C) uint8 array, ``nrow`` per row."""
+    n, c, h, w = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    grid = np.full((rows * (h + padding) + padding, nrow * (w + padding) + padding, c),
+                   int(round(pad_value * 255)), dtype=np.uint8)
+    tiles = to_uint8(images)
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[top:top + h, left:left + w] = tiles[i]
+    return grid
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 0) -> Path:
+    """Save images in [0, 1] as one PNG grid. Small images are enlarged (nearest) for viewing."""
+    from PIL import Image
+
+    grid = make_grid(images, nrow)
+    if scale == 0:  # make 28 px digits readable without blurring them
+        scale = max(1, min(4, 256 // max(images.shape[-1], 1)))
+    img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    img.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def save_images_npz(images: torch.Tensor, path: str | Path, labels: torch.Tensor | None = None) -> Path:
+    """Save images as uint8 (N, H, W, C) in an .npz (key 'x', and 'y' for labels) for evaluation tools."""
+    import io as _io
+
+    buf = _io.BytesIO()
+    arrays = {"x": to_uint8(images)}
+    if labels is not None:
+        arrays["y"] = labels.cpu().numpy()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(path, buf.getvalue())
+    return Path(path)

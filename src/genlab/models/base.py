@@ -1,0 +1,201 @@
+"""The model contract every genlab model follows.
+
+A model is an ``nn.Module`` built from one config dataclass. It computes its own losses and
+returns them by name; the trainer owns optimizers, devices, precision, distribution, logging and
+checkpoints and knows nothing model-specific.
+
+Multi-network models (GANs, VAE-GAN) declare **phases**: each phase names the sub-modules whose
+parameters it updates, how many times it runs per training round, and optionally its own default
+optimizer. A round runs the phases in order (e.g. critic x5, then generator x1). For each phase
+the trainer clears all gradients, calls ``model(batch, phase)``, back-propagates ``losses["loss"]``
+and steps only that phase's optimizer, so a phase never changes another phase's weights.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from genlab.config import OptimizerConfig, from_dict, to_dict
+from genlab.data.base import Batch
+from genlab.errors import CheckpointError
+from genlab.io import atomic_write_json, load_state_dict, read_json, save_state_dict
+
+Losses = dict[str, torch.Tensor]
+
+MODEL_CONFIG = "model_config.json"
+MODEL_WEIGHTS = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One kind of update in a training round.
+
+    Attributes:
+        name: passed to ``model(batch, phase)``; also the key of ``TrainConfig.phase_lr``.
+        modules: attribute names of the sub-modules this phase trains; () = every parameter.
+        repeats: how many times the phase runs per round, each on a fresh batch (n_critic).
+        optimizer: the model's default optimizer for this phase (None = the train config's).
+    """
+
+    name: str = "model"
+    modules: tuple[str, ...] = ()
+    repeats: int = 1
+    optimizer: OptimizerConfig | None = None
+
+
+class GenerativeModel(nn.Module):
+    """Base class: config handling, the phase contract, save/load.
+
+    Subclasses set ``config`` in ``__init__`` (via ``super().__init__(config)``), implement
+    :meth:`losses` and :meth:`sample`, and may override :meth:`phases`.
+    """
+
+    registry_name: str = ""
+
+    def __init__(self, config: Any):
+        super().__init__()
+        self.config = config
+
+    # --- training contract -------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        """The update phases of one training round (default: one phase over all parameters)."""
+        return [Phase()]
+
+    def phase_parameters(self, phase: Phase) -> list[nn.Parameter]:
+        if not phase.modules:
+            return [p for p in self.parameters() if p.requires_grad]
+        return [p for name in phase.modules for p in getattr(self, name).parameters() if p.requires_grad]
+
+    def losses(self, batch: Batch, phase: str = "model") -> Losses:
+        """Named scalar losses for ``phase``; ``losses['loss']`` is the objective to minimize."""
+        raise NotImplementedError
+
+    def forward(self, batch: Batch, phase: str = "model") -> Losses:  # what DDP wraps
+        return self.losses(batch, phase)
+
+    def after_step(self, phase: str) -> None:
+        """Called after each optimizer step of ``phase`` (weight clipping, EMA updates, ...)."""
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        """Validation metrics of one batch (default: the losses of the last phase)."""
+        return {k: float(v) for k, v in self.losses(batch, self.phases()[-1].name).items()}
+
+    # --- generation ----------------------------------------------------------------------------
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` new images (N, C, H, W) in [0, 1]."""
+        raise NotImplementedError(f"{self.registry_name} cannot sample")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # --- persistence ---------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model_config.json`` and ``model.safetensors`` into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        save_state_dict(self.state_dict(), directory / MODEL_WEIGHTS)
+        atomic_write_json(directory / MODEL_CONFIG, {"model": self.registry_name, "config": to_dict(self.config)})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "GenerativeModel":
+        """Rebuild a saved model from its directory (no pickle, no outside knowledge)."""
+        from genlab import registry
+
+        directory = Path(directory)
+        cfg_path, weights = directory / MODEL_CONFIG, directory / MODEL_WEIGHTS
+        if not cfg_path.is_file() or not weights.is_file():
+            raise CheckpointError(f"{directory} holds no saved model ({MODEL_CONFIG} and {MODEL_WEIGHTS})")
+        try:
+            meta = read_json(cfg_path)
+            name, cfg = meta["model"], meta["config"]
+        except (ValueError, KeyError, TypeError):
+            raise CheckpointError(f"{cfg_path} is not a genlab model config") from None
+        entry = registry.get(name)
+        if cls is not GenerativeModel and not issubclass(entry.model_class, cls):
+            raise CheckpointError(f"{directory} holds a '{name}' model, not a {cls.__name__}")
+        model = entry.model_class(from_dict(entry.config_class, cfg, f"{cfg_path}"))
+        model.load_weights(weights)
+        return model.to(map_location)
+
+    def load_weights(self, path: str | Path) -> None:
+        try:
+            state = load_state_dict(path)
+        except Exception as e:  # noqa: BLE001 - safetensors raises several types for bad files
+            raise CheckpointError(f"cannot read weights {path}: {e}") from None
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise CheckpointError(f"weights {path} do not fit this {self.registry_name} model "
+                                  f"(missing {len(missing)}, unexpected {len(unexpected)}, e.g. {(missing + unexpected)[0]})")
+
+
+class LatentModel(GenerativeModel):
+    """A model with an encoder and a decoder: adds reconstruction and latent-space tools.
+
+    Subclasses implement :meth:`encode` (images -> codes (B, D)) and :meth:`decode`
+    (codes -> images in [0, 1]).
+    """
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decode(encode(x)), images in [0, 1]."""
+        return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, method: str = "linear") -> torch.Tensor:
+        """Decode codes on the path from x_a's code to x_b's: (steps, C, H, W).
+
+        Args:
+            x_a, x_b: one image each, (C, H, W) or (1, C, H, W).
+            method: 'linear' or 'spherical' (slerp, which keeps the norm of Gaussian codes).
+        """
+        z = self.encode(torch.stack([x_a.reshape(x_a.shape[-3:]), x_b.reshape(x_b.shape[-3:])]))
+        t = torch.linspace(0, 1, steps, device=z.device)[:, None]
+        return self.decode(interpolate_codes(z[0], z[1], t, method))
+
+    @torch.no_grad()
+    def traverse(self, x: torch.Tensor, dims: Sequence[int] | None = None, span: float = 3.0, steps: int = 9) -> torch.Tensor:
+        """Vary one code dimension at a time around x's code: (len(dims) * steps, C, H, W), row per dim."""
+        z = self.encode(x.reshape(1, *x.shape[-3:]))[0]  # (D,)
+        dims = list(range(z.shape[0])) if dims is None else list(dims)
+        values = torch.linspace(-span, span, steps, device=z.device)
+        codes = z.repeat(len(dims) * steps, 1)
+        for row, d in enumerate(dims):
+            codes[row * steps:(row + 1) * steps, d] = values
+        return self.decode(codes)
+
+
+def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, method: str = "linear") -> torch.Tensor:
+    """Points between two codes at fractions t (T, 1): linear or spherical interpolation."""
+    if method == "linear":
+        return (1 - t) * z_a + t * z_b
+    if method == "spherical":
+        cos = torch.dot(z_a, z_b) / (z_a.norm() * z_b.norm()).clamp_min(1e-12)
+        omega = torch.arccos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+        if float(omega) < 1e-4:
+            return (1 - t) * z_a + t * z_b
+        return (torch.sin((1 - t) * omega) * z_a + torch.sin(t * omega) * z_b) / math.sin(float(omega))
+    raise ValueError(f"unknown interpolation '{method}' (choose linear or spherical)")
+
+
+def image_fields(config: Any) -> dict[str, Any]:
+    """The data-derived fields a config declares (``data_shape``, ``num_classes``)."""
+    names = {f.name for f in dataclasses.fields(config)}
+    return {k: getattr(config, k) for k in ("data_shape", "num_classes") if k in names}
+
+
+__all__ = ["Batch", "GenerativeModel", "LatentModel", "Losses", "Phase", "from_dict", "image_fields", "interpolate_codes"]

@@ -1,0 +1,1 @@
+"""Training engine: the generic trainer, checkpoints, distribution, logging, run directories."""

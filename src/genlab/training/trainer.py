@@ -1,0 +1,341 @@
+"""The one generic trainer: rounds of phases, checkpoints, logging, precision and distribution.
+
+A *step* is one round: every phase of the model (``model.phases()``) runs its ``repeats`` updates,
+each on a fresh batch. An epoch is as many rounds as the shard of the training split can feed.
+
+Per update the trainer clears every gradient, computes ``model(batch, phase)['loss']`` under the
+chosen precision, checks it is finite on every process, back-propagates, clips, and steps only the
+phase's optimizer, then calls ``model.after_step(phase)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from genlab.config import OptimizerConfig, TrainConfig
+from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
+from genlab.errors import ConfigError, TrainingDiverged
+from genlab.io import save_image_grid
+from genlab.models.base import GenerativeModel, Phase
+from genlab.training import distributed
+from genlab.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from genlab.training.logging import MetricsLog, plot_loss_curves
+
+
+def build_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    if not params:
+        raise ConfigError("a training phase has no trainable parameters")
+    if cfg.name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if cfg.name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if cfg.name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    raise ConfigError(f"unknown optimizer '{cfg.name}'")
+
+
+def lr_factor(step: int, total: int, schedule: str, warmup: int) -> float:
+    """Multiplier of the base learning rate at ``step`` (a pure function: nothing to checkpoint)."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, total - warmup)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    if schedule == "step":
+        return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+    raise ConfigError(f"unknown schedule '{schedule}'")
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """The RNG seed of one training step on one process."""
+    return (seed * 1_000_003 + step * 7_919 + rank * 104_729 + 17) % (2**63 - 1)
+
+
+class _StopSignals:
+    """Turns SIGINT/SIGTERM into a flag the loop checks after each step (then checkpoints)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignals":
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.received = signum
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+class Trainer:
+    """Trains a :class:`GenerativeModel` on in-memory splits.
+
+    Args:
+        model: the model (on CPU; the trainer moves it).
+        data: train / validation / test splits.
+        cfg: the training configuration.
+        binarize: binarization mode of the data config (applied per batch).
+        run_dir: where to write checkpoints, metrics, samples and weights (None = nowhere).
+    """
+
+    def __init__(self, model: GenerativeModel, data: Splits, cfg: TrainConfig, binarize: str = "none",
+                 run_dir: Path | None = None):
+        self.cfg, self.data, self.binarize = cfg, data, binarize
+        self.device = distributed.resolve_device(cfg.device, int(__import__("os").environ.get("LOCAL_RANK", "0")))
+        self.dist = distributed.setup(self.device)
+        self.run_dir = Path(run_dir) if run_dir is not None and self.dist.is_main else None
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True)
+        if cfg.precision == "bf16" and self.device.type == "mps":
+            raise ConfigError("bf16 autocast is not supported on mps; use --precision fp32")
+        if cfg.batch_size % self.dist.world_size:
+            raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world_size} processes")
+        self.model = model.to(self.device)
+        self.phases: list[Phase] = model.phases()
+        self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p)) for p in self.phases}
+        self.base_lr = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.items()}
+        self.wrapped: nn.Module = model
+        if self.dist.enabled:
+            self.wrapped = nn.parallel.DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=len(self.phases) > 1)
+        self.batches = BatchIterator(data.train, cfg.batch_size // self.dist.world_size, cfg.seed, binarize,
+                                     self.dist.rank, self.dist.world_size, device=self.device)
+        self.batches_per_round = sum(p.repeats for p in self.phases)
+        self.rounds_per_epoch = len(self.batches) // self.batches_per_round
+        if self.rounds_per_epoch == 0:
+            raise ConfigError(f"one training round needs {self.batches_per_round} batches but an epoch has only "
+                              f"{len(self.batches)}; lower --batch-size")
+        self.total_steps = cfg.steps if cfg.steps is not None else cfg.epochs * self.rounds_per_epoch
+        self.step, self.epoch, self.round_in_epoch, self.elapsed = 0, 0, 0, 0.0
+        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
+        self.stop_reason: str | None = None
+
+    # --- setup helpers -------------------------------------------------------------------------
+    def _optimizer_cfg(self, phase: Phase) -> OptimizerConfig:
+        base = phase.optimizer or self.cfg.default_optimizer()
+        if phase.name in self.cfg.phase_lr:
+            base = OptimizerConfig(base.name, self.cfg.phase_lr[phase.name], base.betas, base.weight_decay, base.momentum)
+        return base
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def state(self) -> dict[str, Any]:
+        return {"step": self.step, "epoch": self.epoch, "round_in_epoch": self.round_in_epoch,
+                "elapsed": self.elapsed, "total_steps": self.total_steps, "complete": self.step >= self.total_steps}
+
+    def restore(self, run_dir: Path) -> None:
+        """Continue from the newest checkpoint of ``run_dir`` (model, optimizers, position)."""
+        path = latest_checkpoint(run_dir)
+        if path is None:
+            from genlab.errors import CheckpointError
+
+            raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
+        state = load_checkpoint(path, self.model, self.optimizers)
+        self.step, self.epoch = int(state["step"]), int(state["epoch"])
+        self.round_in_epoch, self.elapsed = int(state["round_in_epoch"]), float(state["elapsed"])
+        self.log.truncate_after(self.step)
+
+    def checkpoint(self) -> None:
+        if self.run_dir is not None:
+            save_checkpoint(self.run_dir, self.model, self.optimizers, self.state())
+
+    # --- the loop ----------------------------------------------------------------------------------
+    def fit(self) -> GenerativeModel:
+        """Train until ``total_steps``, the time budget, a signal, or divergence."""
+        from tqdm.auto import tqdm
+
+        n_epochs = math.ceil(self.total_steps / self.rounds_per_epoch)
+        show_bar = self.dist.is_main and sys.stderr.isatty()
+        with _StopSignals() as signals:
+            while self.step < self.total_steps and self.stop_reason is None:
+                self.model.train()
+                batches = self.batches.epoch(self.epoch, start=self.round_in_epoch * self.batches_per_round)
+                rounds = min(self.rounds_per_epoch - self.round_in_epoch, self.total_steps - self.step)
+                bar = tqdm(total=rounds, desc=f"epoch {self.epoch + 1}/{n_epochs}", leave=False, disable=not show_bar,
+                           dynamic_ncols=True)
+                sums: dict[str, float] = {}
+                data_time = compute_time = 0.0
+                images = 0
+                t_epoch = time.perf_counter()
+                for _ in range(rounds):
+                    logs, dt, ct, n_img = self._round(batches)
+                    data_time, compute_time, images = data_time + dt, compute_time + ct, images + n_img
+                    for k, v in logs.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    self.step += 1
+                    self.round_in_epoch += 1
+                    self.elapsed += dt + ct
+                    if self.cfg.log_every and self.step % self.cfg.log_every == 0:
+                        self.log.write({"step": self.step, "epoch": self.epoch, "split": "train_step", **logs})
+                    if show_bar and bar.n % 10 == 0:
+                        rate = images / max(time.perf_counter() - t_epoch, 1e-9)
+                        bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:4]} | {"img/s": f"{rate:.0f}"},
+                                        refresh=False)
+                    bar.update(1)
+                    self._check_stop(signals)
+                    if self.stop_reason:
+                        break
+                    if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0 \
+                            and self.round_in_epoch < self.rounds_per_epoch:
+                        self.checkpoint()
+                bar.close()
+                epoch_time = time.perf_counter() - t_epoch
+                done = self.round_in_epoch
+                epoch_done = self.round_in_epoch >= self.rounds_per_epoch
+                if epoch_done:
+                    self.epoch += 1
+                    self.round_in_epoch = 0
+                self._end_of_epoch(sums, done, images, epoch_time, data_time, compute_time, epoch_done)
+        self._finish()
+        return self.model
+
+    def _round(self, batches: Iterator[Batch]) -> tuple[dict[str, float], float, float, int]:
+        """One step: every phase's updates. Returns logs, data seconds, compute seconds, images."""
+        torch.manual_seed(step_seed(self.cfg.seed, self.step, self.dist.rank))
+        for opt, base in zip(self.optimizers.values(), self.base_lr.values()):
+            f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps)
+            for group, lr in zip(opt.param_groups, base):
+                group["lr"] = lr * f
+        logs: dict[str, float] = {}
+        data_time = compute_time = 0.0
+        n_images = 0
+        for phase in self.phases:
+            for _ in range(phase.repeats):
+                t0 = time.perf_counter()
+                batch = next(batches)
+                t1 = time.perf_counter()
+                losses = self._update(phase, batch)
+                compute_time += time.perf_counter() - t1
+                data_time += t1 - t0
+                n_images += batch.x.shape[0] * self.dist.world_size
+            prefix = "" if len(self.phases) == 1 else f"{phase.name}/"
+            logs.update({prefix + k: v for k, v in losses.items()})
+        return logs, data_time, compute_time, n_images
+
+    def _update(self, phase: Phase, batch: Batch) -> dict[str, float]:
+        self.model.zero_grad(set_to_none=True)
+        with self._autocast():
+            losses = self.wrapped(batch, phase.name)
+        loss = losses["loss"]
+        bad = torch.tensor([0 if torch.isfinite(loss).item() else 1], device=self.device)
+        if distributed.any_flag(bad, self.dist).item():
+            self.stop_reason = "diverged"
+            raise TrainingDiverged(
+                f"loss of phase '{phase.name}' became {float(loss)} at step {self.step + 1}; "
+                f"the last good checkpoint is kept (lower --lr, add --grad-clip, or use --precision fp32)")
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.phase_parameters(phase), self.cfg.grad_clip)
+        self.optimizers[phase.name].step()
+        self.model.after_step(phase.name)
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    def _check_stop(self, signals: _StopSignals) -> None:
+        budget = self.cfg.time_budget is not None and self.elapsed >= self.cfg.time_budget
+        flags = torch.tensor([signals.received or 0, int(budget)], device=self.device)
+        received, budget_hit = (int(v) for v in distributed.any_flag(flags, self.dist).tolist())
+        if received:
+            self.stop_reason = signal.Signals(received).name
+        elif budget_hit:
+            self.stop_reason = "time_budget"
+            self.total_steps = self.step  # the budget ends the run: it is complete
+
+    def _end_of_epoch(self, sums: dict[str, float], rounds: int, images: int, epoch_time: float,
+                      data_time: float, compute_time: float, epoch_done: bool) -> None:
+        if rounds == 0:
+            return
+        record = {"step": self.step, "epoch": self.epoch, "split": "train",
+                  **{k: v / rounds for k, v in sums.items()},
+                  "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
+                  "data_time": data_time, "compute_time": compute_time,
+                  "lr": self.optimizers[self.phases[0].name].param_groups[0]["lr"]}
+        val = self.validate() if (epoch_done or self.step >= self.total_steps) else {}
+        if self.dist.is_main:
+            self.log.write(record)
+            if val:
+                self.log.write({"step": self.step, "epoch": self.epoch, "split": "validation", **val})
+            last = self.step >= self.total_steps or self.stop_reason is not None
+            if self.run_dir is not None and (last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)):
+                self.save_samples(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+            if self.run_dir is not None:
+                self.model.save(self.run_dir)
+                plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
+            shown = "  ".join(f"{k} {record[k]:.4g}" for k in list(sums)[:4])
+            vshown = "  ".join(f"val {k} {v:.4g}" for k, v in list(val.items())[:2])
+            print(f"epoch {self.epoch} step {self.step}: {shown}  {vshown}  {record['images_per_s']:.0f} img/s "
+                  f"{epoch_time:.1f}s", file=sys.stderr, flush=True)
+        self.checkpoint()
+        distributed.barrier(self.dist)
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Mean validation metrics (rank 0 only, a fixed random stream: comparable across epochs)."""
+        if not self.dist.is_main or len(self.data.validation) == 0:
+            return {}
+        self.model.eval()
+        sums: dict[str, float] = {}
+        n = 0
+        limit = self.cfg.eval_batches * self.cfg.batch_size if self.cfg.eval_batches else None
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.cfg.seed + 99_991)
+            for batch in eval_batches(self.data.validation, self.cfg.batch_size, self.binarize, device=self.device, limit=limit):
+                with self._autocast():
+                    metrics = self.model.evaluate(batch)
+                b = batch.x.shape[0]
+                for k, v in metrics.items():
+                    sums[k] = sums.get(k, 0.0) + v * b
+                n += b
+        self.model.train()
+        return {k: v / n for k, v in sums.items()}
+
+    @torch.no_grad()
+    def save_samples(self, path: Path) -> None:
+        """A grid from fixed noise (the same every epoch), so progress can be watched."""
+        self.model.eval()
+        try:
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                torch.manual_seed(self.cfg.seed + 4242)
+                images = self.model.sample(self.cfg.num_samples)
+        except NotImplementedError:
+            return
+        finally:
+            self.model.train()
+        save_image_grid(images, path)
+        save_image_grid(images, path.parent.parent / "samples.png")
+
+    def _finish(self) -> None:
+        if self.stop_reason in ("SIGINT", "SIGTERM"):
+            raise Interrupted(self.stop_reason, self.step)
+
+
+class Interrupted(Exception):
+    """Training stopped by a signal after writing a checkpoint."""
+
+    def __init__(self, signal_name: str, step: int):
+        super().__init__(f"stopped by {signal_name} at step {step}; checkpoint saved")
+        self.signal_name, self.step = signal_name, step
