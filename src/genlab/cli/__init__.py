@@ -16,8 +16,15 @@ from genlab.errors import GenlabError
 COMMAND_MODULES = ["genlab.cli.train", "genlab.cli.generate", "genlab.cli.info"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors as one line (``genlab: error: ...``) instead of usage + exit."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise GenlabError(f"{message} (see `{self.prog} --help`)")
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="genlab", description="Classic deep generative models: train, sample, reconstruct, evaluate.")
     from genlab import __version__
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from typing import Any
@@ -10,6 +11,7 @@ from genlab import registry
 from genlab.cli.options import add_config_flags, collect
 from genlab.config import DataConfig, TrainConfig, read_config_file
 from genlab.errors import ConfigError
+from genlab.training import distributed
 from genlab.training.run import RESUMABLE_OVERRIDES, resume, train
 from genlab.training.trainer import Interrupted
 
@@ -32,10 +34,19 @@ def register(sub: Any, argv: list[str]) -> None:
 
 
 def _model_in(argv: list[str]) -> str | None:
-    """The model name that follows 'train' on the command line, if it names a registered model."""
-    if len(argv) >= 2 and argv[0] == "train" and not argv[1].startswith("-"):
+    """The model a `train` command line names: the word after 'train', or model.name in --config."""
+    if not argv or argv[0] != "train":
+        return None
+    if len(argv) >= 2 and not argv[1].startswith("-"):
         registry.get(argv[1])  # an unknown name fails here with a suggestion
         return argv[1]
+    for i, arg in enumerate(argv):
+        path = argv[i + 1] if arg == "--config" and i + 1 < len(argv) else arg.partition("=")[2] if arg.startswith("--config=") else None
+        if path:
+            name = read_config_file(path).get("model", {}).get("name")
+            if name:
+                registry.get(name)
+                return name
     return None
 
 
@@ -55,8 +66,6 @@ def run_train(args: argparse.Namespace) -> int:
             name = args.model or file_model.get("name")
             if not name:
                 raise ConfigError("name a model to train (e.g. `genlab train vae`), or --resume a run")
-            if args.model is None:  # named only in the config file: its flags were not added
-                registry.get(name)
             model_cfg = {k: v for k, v in file_model.items() if k != "name"}
             model_cfg.update(collect(args, registry.get(name).config_class, "model"))
             out = args.out or f"runs/{name}"
@@ -67,5 +76,8 @@ def run_train(args: argparse.Namespace) -> int:
         where = args.resume or args.out or f"runs/{args.model}"
         print(f"genlab: {e}; resume with: genlab train --resume {where}", file=sys.stderr)
         return 128 + getattr(signal, e.signal_name)
-    print(f"run written to {out}", file=sys.stderr)
+    finally:
+        distributed.teardown()
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"run written to {out}", file=sys.stderr)
     return 0

@@ -131,10 +131,15 @@ class GenerativeModel(nn.Module):
             state = load_state_dict(path)
         except Exception as e:  # noqa: BLE001 - safetensors raises several types for bad files
             raise CheckpointError(f"cannot read weights {path}: {e}") from None
-        missing, unexpected = self.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise CheckpointError(f"weights {path} do not fit this {self.registry_name} model "
-                                  f"(missing {len(missing)}, unexpected {len(unexpected)}, e.g. {(missing + unexpected)[0]})")
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+        if missing or unexpected or wrong:
+            example = (missing + unexpected + wrong)[0]
+            raise CheckpointError(f"weights {path} do not fit this {self.registry_name} model (missing {len(missing)}, "
+                                  f"unexpected {len(unexpected)}, wrong shape {len(wrong)}; e.g. '{example}')")
+        self.load_state_dict(state)
 
 
 class LatentModel(GenerativeModel):

@@ -45,6 +45,8 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     skip = {"epoch", "step", "split", "time", "images_per_s", "epoch_time", "data_time", "compute_time", "lr"}
     for r in records:
+        if r.get("split") == "timing":
+            continue
         for k, v in r.items():
             if k in skip or not isinstance(v, (int, float)):
                 continue

@@ -131,6 +131,7 @@ class Trainer:
         self.step, self.epoch, self.round_in_epoch, self.elapsed = 0, 0, 0, 0.0
         self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
         self.stop_reason: str | None = None
+        self._validation_time = 0.0
 
     # --- setup helpers -------------------------------------------------------------------------
     def _optimizer_cfg(self, phase: Phase) -> OptimizerConfig:
@@ -210,7 +211,14 @@ class Trainer:
                 if epoch_done:
                     self.epoch += 1
                     self.round_in_epoch = 0
+                t_end = time.perf_counter()
                 self._end_of_epoch(sums, done, images, epoch_time, data_time, compute_time, epoch_done)
+                if done and self.dist.is_main:  # where the wall time of the epoch went
+                    end_time = time.perf_counter() - t_end
+                    self.log.write({"step": self.step, "epoch": self.epoch, "split": "timing",
+                                    "wall_time": epoch_time + end_time, "compute_time": compute_time,
+                                    "data_time": data_time, "loop_overhead_time": epoch_time - compute_time - data_time,
+                                    "validation_time": self._validation_time, "end_of_epoch_io_time": end_time - self._validation_time})
         self._finish()
         return self.model
 
@@ -246,7 +254,7 @@ class Trainer:
         if distributed.any_flag(bad, self.dist).item():
             self.stop_reason = "diverged"
             raise TrainingDiverged(
-                f"loss of phase '{phase.name}' became {float(loss)} at step {self.step + 1}; "
+                f"loss of phase '{phase.name}' became {float(loss.detach())} at step {self.step + 1}; "
                 f"the last good checkpoint is kept (lower --lr, add --grad-clip, or use --precision fp32)")
         loss.backward()
         if self.cfg.grad_clip > 0:
@@ -274,7 +282,9 @@ class Trainer:
                   "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
                   "data_time": data_time, "compute_time": compute_time,
                   "lr": self.optimizers[self.phases[0].name].param_groups[0]["lr"]}
+        t_val = time.perf_counter()
         val = self.validate() if (epoch_done or self.step >= self.total_steps) else {}
+        self._validation_time = time.perf_counter() - t_val
         if self.dist.is_main:
             self.log.write(record)
             if val:

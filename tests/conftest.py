@@ -1,0 +1,70 @@
+"""Shared fixtures, and a tiny two-network model that exercises the multi-phase contract."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+from genlab.models.base import Batch, GenerativeModel, Phase  # noqa: E402
+from genlab.registry import MODELS, register  # noqa: E402
+
+
+@dataclass
+class TwoNetConfig:
+    """A toy GAN-shaped model: a generator and a critic trained in separate phases.
+
+    Attributes:
+        data_shape: (C, H, W), from the data.
+        noise_dim: generator input size.
+        critic_steps: critic updates per generator update.
+    """
+
+    data_shape: tuple[int, int, int] = (1, 8, 8)
+    noise_dim: int = 4
+    critic_steps: int = 2
+
+
+class TwoNet(GenerativeModel):
+    """Generator and critic with a Wasserstein-style toy objective (test-only)."""
+
+    def __init__(self, config: TwoNetConfig):
+        super().__init__(config)
+        n = 1
+        for d in config.data_shape:
+            n *= d
+        self.generator = nn.Sequential(nn.Linear(config.noise_dim, n), nn.Sigmoid(), nn.Unflatten(1, config.data_shape))
+        self.critic = nn.Sequential(nn.Flatten(), nn.Linear(n, 1))
+
+    def phases(self) -> list[Phase]:
+        return [Phase("critic", ("critic",), repeats=self.config.critic_steps), Phase("generator", ("generator",))]
+
+    def losses(self, batch: Batch, phase: str = "critic") -> dict[str, torch.Tensor]:
+        fake = self.generator(torch.randn(batch.x.shape[0], self.config.noise_dim, device=batch.x.device))
+        if phase == "critic":
+            loss = self.critic(fake.detach()).mean() - self.critic(batch.x).mean()
+        else:
+            loss = -self.critic(fake).mean()
+        return {"loss": loss}
+
+    def sample(self, n: int, labels=None) -> torch.Tensor:
+        return self.generator(torch.randn(n, self.config.noise_dim, device=self.device))
+
+
+if "test-twonet" not in MODELS:
+    register("test-twonet", TwoNetConfig, "test-only two-network model")(TwoNet)
+
+
+@pytest.fixture
+def digits_data():
+    """A small real dataset (sklearn digits, 8x8) as a DataConfig dict."""
+    return {"dataset": "digits"}
+
+
+@pytest.fixture
+def quick_train():
+    """Training settings for runs that take a second or two."""
+    return {"steps": 6, "batch_size": 32, "device": "cpu", "log_every": 2, "num_samples": 4, "seed": 3}

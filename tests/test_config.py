@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from genlab.config import DataConfig, TrainConfig, from_dict, read_config_file, replace, to_dict
+from genlab.errors import ConfigError
+from genlab.models.vae import VAEConfig
+
+
+def test_round_trip_through_json():
+    cfg = VAEConfig(latent_dim=7, conv_widths=(8, 16), likelihood="gaussian")
+    again = from_dict(VAEConfig, json.loads(json.dumps(to_dict(cfg))))
+    assert again == cfg
+    assert isinstance(again.conv_widths, tuple)
+
+
+def test_unknown_key_suggests_the_closest():
+    with pytest.raises(ConfigError, match=r"unknown key 'latnt_dim'.*did you mean 'latent_dim'"):
+        from_dict(VAEConfig, {"latnt_dim": 3})
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("epochs", "3", 3), ("lr", "1e-4", 1e-4), ("deterministic", "true", True), ("steps", None, None),
+    ("betas", "0.5 0.9", (0.5, 0.9)), ("betas", ["0.5", "0.99"], (0.5, 0.99)), ("phase_lr", {"critic": 0.1}, {"critic": 0.1}),
+])
+def test_values_are_coerced_to_field_types(key, value, expected):
+    assert getattr(from_dict(TrainConfig, {key: value}), key) == expected
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("epochs", "many", "expected an integer"), ("epochs", 2.5, "expected an integer"),
+    ("precision", "fp16", "not one of"), ("deterministic", "maybe", "true or false"), ("epochs", 0, "at least 1"),
+])
+def test_bad_values_are_one_line_errors(key, value, words):
+    with pytest.raises(ConfigError, match=words):
+        from_dict(TrainConfig, {key: value})
+
+
+def test_data_config_checks_channels():
+    with pytest.raises(ConfigError, match="channels must be 1 or 3"):
+        from_dict(DataConfig, {"channels": 2})
+
+
+def test_replace_keeps_checks():
+    assert replace(TrainConfig(), epochs=4).epochs == 4
+    with pytest.raises(ConfigError):
+        replace(TrainConfig(), epoch=4)
+
+
+def test_config_file_sections(tmp_path):
+    good = tmp_path / "c.json"
+    good.write_text(json.dumps({"model": {"latent_dim": 4}, "train": {"epochs": 2}}))
+    assert read_config_file(good)["train"]["epochs"] == 2
+    toml = tmp_path / "c.toml"
+    toml.write_text("[train]\nepochs = 3\n")
+    assert read_config_file(toml)["train"]["epochs"] == 3
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"trian": {}}))
+    with pytest.raises(ConfigError, match="did you mean 'train'"):
+        read_config_file(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        read_config_file(broken)
+    with pytest.raises(ConfigError, match="not found"):
+        read_config_file(tmp_path / "missing.json")
