@@ -129,6 +129,7 @@ def test_bad_inputs(tmp_path, capsys, run_dir):
     # commands over runs
     assert "not found" in _error(capsys, ["sample", str(tmp_path / "absent")])
     assert "out of range" in _error(capsys, ["interpolate", str(run_dir), "--a", "100000"])
+    assert "not conditional" in _error(capsys, ["sample", str(run_dir), "--label", "3"])
     assert "at least 1" in _error(capsys, ["sample", str(run_dir), "--n", "0"])
     assert "unrecognized arguments: --bogus" in _error(capsys, ["sample", str(run_dir), "--bogus"])
     # none of the failed trainings left a run directory behind

@@ -23,6 +23,7 @@ def register(sub: Any, argv: list[str]) -> None:
     p.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     p.add_argument("--out", help="PNG grid, or .npz of uint8 images (default: RUN/sample.png)")
     p.add_argument("--nrow", type=int, default=0, help="images per grid row (default: square)")
+    p.add_argument("--label", type=int, help="class to generate (conditional models)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("reconstruct", help="test images (odd rows) above their reconstructions (even rows)")
@@ -91,10 +92,18 @@ def _positive(name: str, value: int) -> None:
 def cmd_sample(args: argparse.Namespace) -> int:
     _positive("n", args.n)
     model = _model(args)
-    images = model.sample(args.n)
+    labels = None
+    if args.label is not None:
+        classes = getattr(model.config, "num_classes", 0)
+        if not classes:
+            raise ConfigError(f"model '{model.registry_name}' is not conditional; --label needs a conditional model")
+        if not 0 <= args.label < classes:
+            raise ConfigError(f"--label {args.label} is out of range: the model knows classes 0..{classes - 1}")
+        labels = torch.full((args.n,), args.label, dtype=torch.long, device=model.device)
+    images = model.sample(args.n, labels=labels)
     out = Path(args.out or Path(args.run) / "sample.png")
     if out.suffix == ".npz":
-        save_images_npz(images, out)
+        save_images_npz(images, out, labels)
     else:
         save_image_grid(images, out, nrow=args.nrow or None)
     return _done(out, f"{args.n} samples")
