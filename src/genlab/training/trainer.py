@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import time
@@ -22,7 +23,7 @@ from torch import nn
 
 from genlab.config import OptimizerConfig, TrainConfig
 from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
-from genlab.errors import ConfigError, TrainingDiverged
+from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from genlab.io import save_image_grid
 from genlab.models.base import GenerativeModel, Phase
 from genlab.training import distributed
@@ -102,7 +103,7 @@ class Trainer:
     def __init__(self, model: GenerativeModel, data: Splits, cfg: TrainConfig, binarize: str = "none",
                  run_dir: Path | None = None):
         self.cfg, self.data, self.binarize = cfg, data, binarize
-        self.device = distributed.resolve_device(cfg.device, int(__import__("os").environ.get("LOCAL_RANK", "0")))
+        self.device = distributed.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
         self.dist = distributed.setup(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None and self.dist.is_main else None
         if cfg.deterministic:
@@ -153,8 +154,6 @@ class Trainer:
         """Continue from the newest checkpoint of ``run_dir`` (model, optimizers, position)."""
         path = latest_checkpoint(run_dir)
         if path is None:
-            from genlab.errors import CheckpointError
-
             raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
         state = load_checkpoint(path, self.model, self.optimizers)
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
