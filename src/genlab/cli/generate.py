@@ -66,8 +66,8 @@ def _model(args: argparse.Namespace, latent: bool = False):
     return model
 
 
-def _images(args: argparse.Namespace, split: str, index: list[int]) -> torch.Tensor:
-    """Images of the run's own dataset (binarized as in training, with a fixed sample)."""
+def _images(args: argparse.Namespace, split: str, index: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images of the run's own dataset (binarized as in training, with a fixed sample) and labels."""
     from genlab.data import load_splits
 
     cfg = read_run_config(args.run)
@@ -75,8 +75,9 @@ def _images(args: argparse.Namespace, split: str, index: list[int]) -> torch.Ten
     bad = [i for i in index if not 0 <= i < len(data)]
     if bad:
         raise ConfigError(f"image index {bad[0]} is out of range: the {split} split has {len(data)} images")
-    x = data.images(torch.tensor(index))
-    return binarize(x, cfg["data"]["binarize"], torch.Generator().manual_seed(args.seed))
+    idx = torch.tensor(index)
+    x = binarize(data.images(idx), cfg["data"]["binarize"], torch.Generator().manual_seed(args.seed))
+    return x, None if data.y is None else data.y[idx]
 
 
 def _done(path: Path, what: str) -> int:
@@ -100,20 +101,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if not 0 <= args.label < classes:
             raise ConfigError(f"--label {args.label} is out of range: the model knows classes 0..{classes - 1}")
         labels = torch.full((args.n,), args.label, dtype=torch.long, device=model.device)
-    images = model.sample(args.n, labels=labels)
+    nrow = args.nrow or None
+    if labels is None and model.requires_labels:  # a conditional model: one row per class
+        images, per_row = model.sample_grid(args.n)
+        nrow = nrow or per_row
+    else:
+        images = model.sample(args.n, labels=labels)
     out = Path(args.out or Path(args.run) / "sample.png")
     if out.suffix == ".npz":
         save_images_npz(images, out, labels)
     else:
-        save_image_grid(images, out, nrow=args.nrow or None)
-    return _done(out, f"{args.n} samples")
+        save_image_grid(images, out, nrow=nrow)
+    return _done(out, f"{len(images)} samples")
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     _positive("n", args.n)
     model = _model(args, latent=True)
-    x = _images(args, args.split, list(range(args.n)))
-    rec = model.reconstruct(x.to(model.device)).cpu()
+    x, y = _images(args, args.split, list(range(args.n)))
+    labels = y.to(model.device) if model.requires_labels else None
+    rec = model.reconstruct(x.to(model.device), labels).cpu()
     nrow = min(8, args.n)
     rows = [t for i in range(0, args.n, nrow) for t in (x[i:i + nrow], rec[i:i + nrow])]
     out = Path(args.out or Path(args.run) / "reconstructions.png")
@@ -126,8 +133,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     _positive("steps", args.steps)
     model = _model(args, latent=True)
-    x = _images(args, "test", [args.a, args.b]).to(model.device)
-    strip = model.interpolate(x[0], x[1], steps=args.steps, method=args.method).cpu()
+    x, y = _images(args, "test", [args.a, args.b])
+    x = x.to(model.device)
+    label = int(y[0]) if model.requires_labels else None  # conditional: keep the first image's class
+    strip = model.interpolate(x[0], x[1], steps=args.steps, method=args.method, label=label).cpu()
     out = Path(args.out or Path(args.run) / "interpolation.png")
     save_image_grid(torch.cat([x[:1].cpu(), strip, x[1:].cpu()]), out, nrow=args.steps + 2)
     return _done(out, "interpolation (first and last images are the originals)")
@@ -136,13 +145,15 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_traverse(args: argparse.Namespace) -> int:
     _positive("steps", args.steps)
     model = _model(args, latent=True)
-    x = _images(args, "test", [args.index]).to(model.device)
-    dim = model.encode(x).shape[1]
+    x, y = _images(args, "test", [args.index])
+    x = x.to(model.device)
+    label = int(y[0]) if model.requires_labels else None
+    dim = model._codes(x, None if label is None else y.to(model.device)).shape[1]
     dims = args.dims if args.dims is not None else list(range(min(10, dim)))
     bad = [d for d in dims if not 0 <= d < dim]
     if bad:
         raise ConfigError(f"latent dimension {bad[0]} is out of range: the code has {dim} dimensions")
-    grid = model.traverse(x[0], dims, span=args.span, steps=args.steps).cpu()
+    grid = model.traverse(x[0], dims, span=args.span, steps=args.steps, label=label).cpu()
     out = Path(args.out or Path(args.run) / "traversal.png")
     save_image_grid(grid, out, nrow=args.steps)
     return _done(out, f"traversal of dimensions {dims}")

@@ -33,20 +33,26 @@ class ArrayDataset:
     """A split of a dataset, held in memory.
 
     Args:
-        x: (N, C, H, W) uint8 in [0, 255] or float32 in [0, 1].
+        x: (N, C, H, W) uint8 in [0, 255] or float32 in [0, 1]; or float32 sequences (N, T, F)
+            (standardized values; NaN marks padding after the end of a shorter sequence).
         y: (N,) int64 labels, or None.
         name: dataset name for messages and run configs.
         classes: class names when labels exist (index -> name).
+        info: facts about the source a user needs to map results back (e.g. the standardization
+            of a series); written to ``data_info.json`` in a run directory.
     """
 
     x: torch.Tensor
     y: torch.Tensor | None = None
     name: str = ""
     classes: list[str] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.x.dim() != 4:
-            raise DataError(f"{self.name or 'dataset'}: expected images of shape (N, C, H, W), got {tuple(self.x.shape)}")
+        sequences = self.x.dim() == 3 and self.x.is_floating_point()
+        if self.x.dim() != 4 and not sequences:
+            raise DataError(f"{self.name or 'dataset'}: expected images of shape (N, C, H, W) or float sequences "
+                            f"(N, T, F), got {tuple(self.x.shape)}")
         if self.x.dtype not in (torch.uint8, torch.float32):
             self.x = self.x.float()
         if self.y is not None:
@@ -58,8 +64,8 @@ class ArrayDataset:
         return self.x.shape[0]
 
     @property
-    def shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one image."""
+    def shape(self) -> tuple[int, ...]:
+        """(C, H, W) of one image, or (T, F) of one sequence."""
         return tuple(self.x.shape[1:])  # type: ignore[return-value]
 
     @property
@@ -74,7 +80,7 @@ class ArrayDataset:
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
     def subset(self, index: torch.Tensor) -> "ArrayDataset":
-        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes)
+        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes, self.info)
 
 
 @dataclass

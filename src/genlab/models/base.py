@@ -57,6 +57,12 @@ class GenerativeModel(nn.Module):
     """
 
     registry_name: str = ""
+    # False for models trained with the same contract that do not generate (classifiers):
+    # `genlab bench` skips them and the contract tests do not ask them to sample
+    generative: bool = True
+    # True for models whose losses need class labels (conditional models): training on an
+    # unlabelled dataset is refused before it starts
+    requires_labels: bool = False
 
     def __init__(self, config: Any):
         super().__init__()
@@ -91,6 +97,19 @@ class GenerativeModel(nn.Module):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` new images (N, C, H, W) in [0, 1]."""
         raise NotImplementedError(f"{self.registry_name} cannot sample")
+
+    def sample_grid(self, n: int) -> tuple[torch.Tensor, int | None]:
+        """About ``n`` samples laid out for a grid: (images, images per row or None for square).
+
+        Conditional models (``config.num_classes`` > 0 and :attr:`requires_labels`) give one row
+        per class, so a grid shows what each label produces.
+        """
+        classes = getattr(self.config, "num_classes", 0) if self.requires_labels else 0
+        if not classes:
+            return self.sample(n), None
+        per_row = max(1, n // classes)
+        labels = torch.arange(classes, device=self.device).repeat_interleave(per_row)
+        return self.sample(len(labels), labels=labels), per_row
 
     @property
     def device(self) -> torch.device:
@@ -155,33 +174,48 @@ class LatentModel(GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Decode(encode(x)), images in [0, 1]."""
-        return self.decode(self.encode(x))
+    def _codes(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.encode(x) if labels is None else self.encode(x, labels)
+
+    def _images(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.decode(z) if labels is None else self.decode(z, labels)
 
     @torch.no_grad()
-    def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, method: str = "linear") -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode(encode(x)), images in [0, 1]; conditional models also take the labels (B,)."""
+        return self._images(self._codes(x, labels), labels)
+
+    @torch.no_grad()
+    def interpolate(self, x_a: torch.Tensor, x_b: torch.Tensor, steps: int = 10, method: str = "linear",
+                    label: int | None = None) -> torch.Tensor:
         """Decode codes on the path from x_a's code to x_b's: (steps, C, H, W).
 
         Args:
             x_a, x_b: one image each, (C, H, W) or (1, C, H, W).
             method: 'linear' or 'spherical' (slerp, which keeps the norm of Gaussian codes).
+            label: for conditional models, the class both ends are encoded and decoded with.
         """
-        z = self.encode(torch.stack([x_a.reshape(x_a.shape[-3:]), x_b.reshape(x_b.shape[-3:])]))
+        pair = torch.stack([x_a.reshape(x_a.shape[-3:]), x_b.reshape(x_b.shape[-3:])])
+        labels = None if label is None else torch.full((2,), label, dtype=torch.long, device=pair.device)
+        z = self._codes(pair, labels)
         t = torch.linspace(0, 1, steps, device=z.device)[:, None]
-        return self.decode(interpolate_codes(z[0], z[1], t, method))
+        path_labels = None if label is None else torch.full((steps,), label, dtype=torch.long, device=z.device)
+        return self._images(interpolate_codes(z[0], z[1], t, method), path_labels)
 
     @torch.no_grad()
-    def traverse(self, x: torch.Tensor, dims: Sequence[int] | None = None, span: float = 3.0, steps: int = 9) -> torch.Tensor:
+    def traverse(self, x: torch.Tensor, dims: Sequence[int] | None = None, span: float = 3.0, steps: int = 9,
+                 label: int | None = None) -> torch.Tensor:
         """Vary one code dimension at a time around x's code: (len(dims) * steps, C, H, W), row per dim."""
-        z = self.encode(x.reshape(1, *x.shape[-3:]))[0]  # (D,)
+        one = x.reshape(1, *x.shape[-3:])
+        labels = None if label is None else torch.full((1,), label, dtype=torch.long, device=one.device)
+        z = self._codes(one, labels)[0]  # (D,)
         dims = list(range(z.shape[0])) if dims is None else list(dims)
         values = torch.linspace(-span, span, steps, device=z.device)
         codes = z.repeat(len(dims) * steps, 1)
         for row, d in enumerate(dims):
             codes[row * steps:(row + 1) * steps, d] = values
-        return self.decode(codes)
+        row_labels = None if label is None else torch.full((len(codes),), label, dtype=torch.long, device=z.device)
+        return self._images(codes, row_labels)
 
 
 def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, method: str = "linear") -> torch.Tensor:

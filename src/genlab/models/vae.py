@@ -8,6 +8,12 @@
 All losses are per image, summed over pixels and latent dimensions, in nats. With beta = 1 the
 loss is the negative ELBO, an upper bound on -log p(x); :meth:`VAE.log_likelihood` tightens it by
 importance sampling (the IWAE bound, Burda et al. 2016).
+
+Two relatives differ only in what they inject:
+- ``cvae`` (conditional VAE, Sohn et al. 2015): the label enters the encoder (as extra input
+  planes or features) and the decoder (concatenated to z): q(z|x, y), p(x|z, y).
+- ``iwae`` (Burda et al. 2016): the same networks trained on the k-sample importance-weighted
+  bound log (1/k) sum_i p(x, z_i) / q(z_i|x) instead of the ELBO.
 """
 from __future__ import annotations
 
@@ -66,18 +72,20 @@ class VAEConfig:
             raise ValueError(f"gaussian_std must be positive, got {self.gaussian_std}")
 
 
-def build_encoder_decoder(cfg, out_features: int, in_features: int) -> tuple[nn.Module, nn.Module]:
+def build_encoder_decoder(cfg, out_features: int, in_features: int, extra_inputs: int = 0) -> tuple[nn.Module, nn.Module]:
     """The encoder (image -> out_features) and decoder (in_features -> image) a config asks for.
 
     Shared by every model whose config has the fields of :class:`VAEConfig`'s architecture part.
+    ``extra_inputs`` widens the encoder's input by that many features (MLP) or planes (conv), for
+    conditioning information such as a one-hot label.
     """
     c, h, w = cfg.data_shape
     if cfg.architecture == "mlp":
-        encoder = MLP([c * h * w, *cfg.mlp_hidden, out_features], cfg.activation)
+        encoder = MLP([c * h * w + extra_inputs, *cfg.mlp_hidden, out_features], cfg.activation)
         decoder = nn.Sequential(MLP([in_features, *reversed(cfg.mlp_hidden), c * h * w], cfg.activation),
                                 nn.Unflatten(1, (c, h, w)))
     else:
-        encoder = ConvEncoder(cfg.data_shape, cfg.conv_widths, out_features, cfg.conv_hidden, cfg.activation,
+        encoder = ConvEncoder((c + extra_inputs, h, w), cfg.conv_widths, out_features, cfg.conv_hidden, cfg.activation,
                               extra_convs=cfg.extra_convs)
         decoder = ConvDecoder(in_features, cfg.data_shape, cfg.conv_widths, cfg.conv_hidden, cfg.activation,
                               extra_convs=cfg.extra_convs)
@@ -99,18 +107,35 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
 
 @register("vae", VAEConfig, "variational autoencoder: reparameterization, ELBO = reconstruction + beta * KL")
 class VAE(LatentModel):
-    """Encoder -> (mu, log sigma^2) -> z -> decoder; see the module docstring."""
+    """Encoder -> (mu, log sigma^2) -> z -> decoder; see the module docstring.
+
+    Every method takes optional ``labels``; the plain VAE ignores them and :class:`CVAE` feeds
+    them to both networks, so the two share all of the code below.
+    """
 
     config: VAEConfig
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
-        self.encoder, self.decoder = build_encoder_decoder(config, 2 * config.latent_dim, config.latent_dim)
+        k = self.label_features
+        self.encoder, self.decoder = build_encoder_decoder(config, 2 * config.latent_dim, config.latent_dim + k, k)
+
+    # --- conditioning (none for the plain VAE) ---------------------------------------------------
+    @property
+    def label_features(self) -> int:
+        """Size of the label input of encoder and decoder (0 = unconditional)."""
+        return 0
+
+    def encoder_input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return x
+
+    def decoder_input(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return z
 
     # --- the model -----------------------------------------------------------------------------
-    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_distribution(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z|x): mean and log-variance, each (B, D), in float32."""
-        mu, logvar = self.encoder(x).float().chunk(2, dim=-1)
+        mu, logvar = self.encoder(self.encoder_input(x, labels)).float().chunk(2, dim=-1)
         return mu, logvar.clamp(-30.0, 20.0)
 
     @staticmethod
@@ -118,9 +143,9 @@ class VAE(LatentModel):
         """z = mu + sigma * eps with eps ~ N(0, I): a sample that gradients flow through."""
         return mu + (0.5 * logvar).exp() * torch.randn_like(mu)
 
-    def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
+    def decoder_output(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Bernoulli logits or Gaussian pre-sigmoid means, (B, C, H, W) float32."""
-        return self.decoder(z).float()
+        return self.decoder(self.decoder_input(z, labels)).float()
 
     def reconstruction_nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """-log p(x|z) per image, summed over pixels: (B, C, H, W) x2 -> (B,)."""
@@ -130,12 +155,15 @@ class VAE(LatentModel):
         sq = (x - torch.sigmoid(out)).pow(2).flatten(1).sum(-1)
         return 0.5 * sq / std**2 + x[0].numel() * (math.log(std) + 0.5 * LOG_2PI)
 
-    def losses(self, batch: Batch, phase: str = "model") -> Losses:
-        x = batch.x
-        mu, logvar = self.encode_distribution(x)  # (B, D) each
+    def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One-sample reconstruction NLL and analytic KL per image, each (B,)."""
+        mu, logvar = self.encode_distribution(x, labels)  # (B, D) each
         z = self.reparameterize(mu, logvar)
-        rec = self.reconstruction_nll(self.decoder_output(z), x)  # (B,)
-        kl = gaussian_kl(mu, logvar)  # (B,)
+        rec = self.reconstruction_nll(self.decoder_output(z, labels), x)  # (B,)
+        return rec, gaussian_kl(mu, logvar)
+
+    def losses(self, batch: Batch, phase: str = "model") -> Losses:
+        rec, kl = self.elbo_terms(batch.x, batch.y)
         return {
             "loss": (rec + self.config.beta * kl).mean(),
             "nelbo": (rec + kl).mean().detach(),
@@ -144,35 +172,116 @@ class VAE(LatentModel):
         }
 
     # --- the LatentModel interface ------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The posterior mean of z, (B, D)."""
-        return self.encode_distribution(x)[0]
+        return self.encode_distribution(x, labels)[0]
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Mean image of p(x|z) in [0, 1], (B, C, H, W)."""
-        return torch.sigmoid(self.decoder_output(z))
+        return torch.sigmoid(self.decoder_output(z, labels))
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior N(0, I)."""
-        return self.decode(torch.randn(n, self.config.latent_dim, device=self.device))
+        return self.decode(torch.randn(n, self.config.latent_dim, device=self.device), labels)
 
     # --- likelihood -----------------------------------------------------------------------------
+    def log_weights(self, x: torch.Tensor, k: int, labels: torch.Tensor | None = None,
+                    posterior: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Importance log-weights log p(x, z_i) - log q(z_i|x) for k draws z_i ~ q(z|x): (k, B).
+
+        Differentiable (reparameterized draws), so :class:`IWAE` trains on it directly.
+        """
+        mu, logvar = posterior if posterior is not None else self.encode_distribution(x, labels)  # (B, D)
+        z = mu + (0.5 * logvar).exp() * torch.randn(k, *mu.shape, device=mu.device)  # (k, B, D)
+        rep = None if labels is None else labels.repeat(k)
+        out = self.decoder_output(z.flatten(0, 1), rep)  # (k*B, C, H, W)
+        log_px = -self.reconstruction_nll(out, x.repeat(k, *([1] * (x.dim() - 1)))).view(k, -1)  # (k, B)
+        log_pz = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
+        return log_px + log_pz - gaussian_log_prob(z, mu, logvar)
+
     @torch.no_grad()
-    def log_likelihood(self, x: torch.Tensor, k: int = 1000, chunk: int = 250) -> torch.Tensor:
+    def log_likelihood(self, x: torch.Tensor, k: int = 1000, chunk: int = 250,
+                       labels: torch.Tensor | None = None) -> torch.Tensor:
         """Importance-sampled estimate of log p(x) per image, (B,), in nats.
 
         log p(x) ~= logsumexp_i [log p(x|z_i) + log p(z_i) - log q(z_i|x)] - log k, z_i ~ q(z|x).
         A lower bound for every k (the IWAE bound) that tightens to log p(x) as k grows.
         """
-        mu, logvar = self.encode_distribution(x)  # (B, D)
-        weights = []
-        for start in range(0, k, chunk):
-            m = min(chunk, k - start)
-            z = mu + (0.5 * logvar).exp() * torch.randn(m, *mu.shape, device=mu.device)  # (m, B, D)
-            out = self.decoder_output(z.flatten(0, 1))  # (m*B, C, H, W)
-            log_px = -self.reconstruction_nll(out, x.repeat(m, 1, 1, 1)).view(m, -1)  # (m, B)
-            log_pz = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
-            log_qz = gaussian_log_prob(z, mu, logvar)
-            weights.append(log_px + log_pz - log_qz)
+        posterior = self.encode_distribution(x, labels)
+        weights = [self.log_weights(x, min(chunk, k - start), labels, posterior) for start in range(0, k, chunk)]
         return torch.logsumexp(torch.cat(weights), dim=0) - math.log(k)
+
+
+@dataclass
+class CVAEConfig(VAEConfig):
+    """Configuration of :class:`CVAE`: a :class:`VAEConfig` plus the number of classes.
+
+    Attributes:
+        num_classes: number of labels; filled from the dataset at training time.
+    """
+
+    num_classes: int = 10
+
+
+@register("cvae", CVAEConfig, "conditional VAE: encoder and decoder see the class label; sample any class")
+class CVAE(VAE):
+    """q(z|x, y) and p(x|z, y): a one-hot label joins the encoder input and the decoder input."""
+
+    config: CVAEConfig
+    requires_labels = True
+
+    @property
+    def label_features(self) -> int:
+        return self.config.num_classes
+
+    def _one_hot(self, labels: torch.Tensor | None, n: int, device: torch.device) -> torch.Tensor:
+        if labels is None:
+            raise ValueError("a conditional VAE needs labels")
+        return F.one_hot(labels.long(), self.config.num_classes).float().to(device)  # (B, K)
+
+    def encoder_input(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        y = self._one_hot(labels, x.shape[0], x.device)
+        if self.config.architecture == "mlp":
+            return torch.cat([x.flatten(1), y], dim=1)  # (B, CHW + K)
+        return torch.cat([x, y[:, :, None, None].expand(-1, -1, *x.shape[-2:])], dim=1)  # (B, C + K, H, W)
+
+    def decoder_input(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return torch.cat([z, self._one_hot(labels, z.shape[0], z.device)], dim=1)  # (B, D + K)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n samples of the given labels (default: classes 0, 1, ... in turn)."""
+        if labels is None:
+            labels = torch.arange(n, device=self.device) % self.config.num_classes
+        return super().sample(n, labels.to(self.device))
+
+
+@dataclass
+class IWAEConfig(VAEConfig):
+    """Configuration of :class:`IWAE`: a :class:`VAEConfig` plus the number of importance samples.
+
+    Attributes:
+        importance_samples: k, the samples per image in the training bound (k = 1 is the VAE).
+    """
+
+    importance_samples: int = 5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.importance_samples < 1:
+            raise ValueError(f"importance_samples must be at least 1, got {self.importance_samples}")
+
+
+@register("iwae", IWAEConfig, "importance-weighted autoencoder: a VAE trained on the k-sample IWAE bound")
+class IWAE(VAE):
+    """Trained on L_k = E[log (1/k) sum_i w_i], w_i = p(x, z_i) / q(z_i|x) (Burda et al. 2016, eq. 8)."""
+
+    config: IWAEConfig
+
+    def losses(self, batch: Batch, phase: str = "model") -> Losses:
+        k = self.config.importance_samples
+        log_w = self.log_weights(batch.x, k, batch.y)  # (k, B)
+        bound = torch.logsumexp(log_w, dim=0) - math.log(k)  # (B,)
+        # the single-sample ELBO of the first draw, for comparison with the VAE
+        return {"loss": -bound.mean(), "iwae_nll_bound": -bound.mean().detach(), "nelbo": -log_w[0].mean().detach()}

@@ -100,6 +100,9 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
     if out_path is not None:
         _prepare_out(out_path, overwrite)
     splits = load_splits(data_cfg)
+    if entry.model_class.requires_labels and splits.train.y is None:
+        raise ConfigError(f"model '{model}' is conditional and needs class labels, but dataset "
+                          f"'{data_cfg.dataset}' has none (use a folder with class subfolders, or npz with 'y')")
     if model_config is None:
         model_fields: dict[str, Any] = {}
     elif isinstance(model_config, entry.config_class):
@@ -120,6 +123,8 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
         atomic_write_json(out_path / RUN_CONFIG, {
             "model": {"name": model, "config": to_dict(model_cfg)},
             "data": to_dict(data_cfg), "train": to_dict(train_cfg)})
+        if splits.train.info:  # e.g. a series' standardization, to map results back to its units
+            atomic_write_json(out_path / "data_info.json", splits.train.info)
         net.save(out_path)
     try:
         return trainer.fit()

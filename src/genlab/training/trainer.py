@@ -329,13 +329,15 @@ class Trainer:
         try:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 torch.manual_seed(self.cfg.seed + 4242)
-                images = self.model.sample(self.cfg.num_samples)
+                images, nrow = self.model.sample_grid(self.cfg.num_samples)
         except NotImplementedError:
             return
         finally:
             self.model.train()
-        save_image_grid(images, path)
-        save_image_grid(images, path.parent.parent / "samples.png")
+        if images.dim() != 4:  # not images (e.g. sequences): there is no grid to draw
+            return
+        save_image_grid(images, path, nrow=nrow)
+        save_image_grid(images, path.parent.parent / "samples.png", nrow=nrow)
 
     def _finish(self) -> None:
         if self.stop_reason in ("SIGINT", "SIGTERM"):
