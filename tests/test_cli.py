@@ -153,3 +153,24 @@ def test_console_entry_points(tmp_path):
                           "--out", str(tmp_path / "r")], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "x.npz" in bad.stderr
+
+
+def test_sigterm_checkpoints_and_resume_continues(tmp_path):
+    """A real process: SIGTERM mid-run writes a checkpoint, exits 143 with the resume command."""
+    import signal
+    import time
+
+    out = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "genlab", "train", "vae", "--dataset", "digits", "--out", str(out),
+                             *TINY, "--steps", "100000", "--log-every", "1"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "metrics.jsonl").exists():
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err and f"genlab train --resume {out}" in err and "Traceback" not in err
+    state = json.loads((out / "checkpoints" / (out / "checkpoints" / "LATEST").read_text().strip() / "state.json").read_text())
+    assert 1 <= state["step"] < 100000 and not state["complete"]
+    assert main(["train", "--resume", str(out), "--steps", str(state["step"] + 2)]) == 0
