@@ -62,7 +62,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
+        key_type, value_type = args if len(args) == 2 else (Any, Any)  # e.g. phase_lr: str -> float
+        return {_coerce(k, key_type, where): _coerce(v, value_type, where) for k, v in value.items()}
     if annotation is bool:
         if isinstance(value, bool):
             return value

@@ -1,0 +1,395 @@
+"""The GAN family on one adversarial loop: gan, dcgan, cgan, wgan and wgan-gp.
+
+A generator G maps noise z ~ N(0, I) (and, for cgan, a class label) to an image; a discriminator
+(a critic, for the Wasserstein loss) D scores images. One training round is
+
+    discriminator x n_critic:  minimize L_D(D(x), D(G(z)))    (G fixed; fresh batch each time)
+    generator x 1:             minimize L_G(D(G(z)))          (D fixed)
+
+with the loss pair, the architecture and the stabilizers all chosen by :class:`GANConfig` (see
+:mod:`genlab.models.adversarial`). The five registered names are one model with different
+defaults, following their papers:
+
+=========  =====================================================================================
+gan        MLP networks, non-saturating loss, Adam 2e-4 (Goodfellow et al. 2014)
+dcgan      DCGAN networks with batch norm, N(0, 0.02) init, Adam 2e-4 betas (0.5, 0.999)
+           (Radford et al. 2016)
+cgan       dcgan conditioned on labels: generator input [z, embed(y)], projection discriminator
+           (Mirza & Osindero 2014; Miyato & Koyama 2018)
+wgan       Wasserstein loss, weight clipping 0.01, n_critic 5, RMSprop 5e-5 (Arjovsky et al. 2017)
+wgan-gp    Wasserstein loss, gradient penalty 10, n_critic 5, no batch norm in the critic,
+           Adam 1e-4 betas (0.5, 0.9) (Gulrajani et al. 2017)
+=========  =====================================================================================
+
+Networks work on images scaled to [-1, 1] (the generator ends in tanh); ``sample`` maps back to
+[0, 1]. The optimizer of both phases comes from the model config (``gan_optimizer``, ``gan_lr``,
+``gan_betas``), not from the train config's ``--optimizer/--lr/--betas``; ``--phase-lr
+discriminator=LR generator=LR`` overrides the learning rate of one phase (e.g. for TTUR).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from genlab.config import OptimizerConfig
+from genlab.errors import ConfigError, DataError
+from genlab.models.adversarial import (LOSS_PAIRS, add_instance_noise, check_stabilizers, clip_weights_, ema_decay_at,
+                                       ema_update_, gradient_penalty, instance_noise_std, parameter_grad_norm)
+from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.nn.gan_blocks import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
+                                  apply_spectral_norm, init_normal_)
+from genlab.registry import register
+
+LossName = Literal["minimax", "non_saturating", "least_squares", "wasserstein", "hinge"]
+Norm = Literal["batch", "layer", "none"]
+
+
+@dataclass
+class GANConfig:
+    """Configuration of the GAN family (defaults: the 2014 MLP GAN).
+
+    Attributes:
+        data_shape: (C, H, W) of the images; filled from the dataset at training time.
+        architecture: 'mlp' (fully connected) or 'dcgan' (transposed / strided convolutions).
+        noise_dim: size of the noise vector z ~ N(0, I).
+        g_hidden, d_hidden: hidden layer sizes of the MLP generator / discriminator.
+        g_widths, d_widths: channels per resolution level of the DCGAN generator / discriminator,
+            image side first.
+        g_norm: normalization in the generator: 'batch', 'layer' or 'none'.
+        d_norm: normalization in the discriminator (never on its first layer): 'batch', 'layer' or 'none'.
+        init_std: draw weights from N(0, init_std) (DCGAN: 0.02); 0 keeps PyTorch's initialization.
+        loss: the loss pair: minimax, non_saturating, least_squares, wasserstein or hinge.
+        n_critic: discriminator updates per generator update, each on a fresh batch.
+        gradient_penalty: weight lambda of the WGAN-GP gradient penalty on interpolates (0 = off).
+        weight_clip: clamp discriminator weights to [-c, c] after each update (0 = off; wasserstein only).
+        spectral_norm: spectrally normalize every discriminator layer (each layer 1-Lipschitz).
+        minibatch_std: give the discriminator the minibatch standard deviation as an extra feature.
+        instance_noise: std of Gaussian noise added to real and fake discriminator inputs (images
+            in [-1, 1]), annealed linearly to 0 (0 = off).
+        instance_noise_steps: discriminator updates over which the instance noise decays to 0.
+        label_smoothing: one-sided label smoothing: the real target becomes 1 - s (0 = off).
+        ema_decay: keep an exponential moving average of the generator's weights with this decay
+            and sample from it (0 = off; e.g. 0.999).
+        gan_optimizer: optimizer of both networks, 'adam' or 'rmsprop' (the train flags
+            --optimizer/--lr/--betas do not apply to GANs).
+        gan_lr: learning rate of both networks (--phase-lr discriminator=LR overrides one phase).
+        gan_betas: Adam's (beta1, beta2).
+    """
+
+    data_shape: tuple[int, int, int] = (1, 28, 28)
+    architecture: Literal["mlp", "dcgan"] = "mlp"
+    noise_dim: int = 100
+    g_hidden: tuple[int, ...] = (256, 512)
+    d_hidden: tuple[int, ...] = (512, 256)
+    g_widths: tuple[int, ...] = (64, 128)
+    d_widths: tuple[int, ...] = (64, 128)
+    g_norm: Norm = "none"
+    d_norm: Norm = "none"
+    init_std: float = 0.0
+    loss: LossName = "non_saturating"
+    n_critic: int = 1
+    gradient_penalty: float = 0.0
+    weight_clip: float = 0.0
+    spectral_norm: bool = False
+    minibatch_std: bool = False
+    instance_noise: float = 0.0
+    instance_noise_steps: int = 2000
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0
+    gan_optimizer: Literal["adam", "rmsprop"] = "adam"
+    gan_lr: float = 2e-4
+    gan_betas: tuple[float, float] = (0.5, 0.999)
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.noise_dim >= 1, f"noise_dim must be positive, got {self.noise_dim}"),
+            (self.n_critic >= 1, f"n_critic must be at least 1, got {self.n_critic}"),
+            (self.gradient_penalty >= 0, f"gradient_penalty must be >= 0, got {self.gradient_penalty}"),
+            (self.weight_clip >= 0, f"weight_clip must be >= 0, got {self.weight_clip}"),
+            (self.instance_noise >= 0, f"instance_noise must be >= 0, got {self.instance_noise}"),
+            (0 <= self.label_smoothing < 0.5, f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}"),
+            (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
+            (self.gan_lr > 0, f"gan_lr must be positive, got {self.gan_lr}"),
+            (self.architecture == "dcgan" or len(self.d_hidden) >= 1, "d_hidden needs at least one layer"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        check_stabilizers(self)
+
+
+def _preset(summary: str, extra_attributes: str = ""):
+    """Give a preset config class ``summary`` plus the field docs of :class:`GANConfig` (for --help)."""
+    def wrap(cls: type) -> type:
+        cls.__doc__ = f"{summary}\n\n    Attributes:\n{extra_attributes}{GANConfig.__doc__.split('Attributes:', 1)[1].lstrip(chr(10))}"
+        return cls
+    return wrap
+
+
+@_preset("GANConfig with the DCGAN defaults (Radford et al. 2016).")
+@dataclass
+class DCGANConfig(GANConfig):
+    architecture: Literal["mlp", "dcgan"] = "dcgan"
+    g_norm: Norm = "batch"
+    d_norm: Norm = "batch"
+    init_std: float = 0.02
+
+
+_CONDITIONAL_ATTRIBUTES = """\
+        num_classes: number of classes; filled from the dataset's labels at training time.
+        conditioning: how the discriminator sees the label: 'projection' (inner product of a class
+            embedding with its features, Miyato & Koyama 2018) or 'concat' (a class embedding
+            concatenated to its features before the output layer).
+        embed_dim: size of the label embedding fed to the generator (and to a 'concat' discriminator).
+"""
+
+
+@_preset("DCGANConfig conditioned on class labels (both networks), with a projection discriminator.",
+         _CONDITIONAL_ATTRIBUTES)
+@dataclass
+class CGANConfig(DCGANConfig):
+    num_classes: int = 10
+    conditioning: Literal["projection", "concat"] = "projection"
+    embed_dim: int = 32
+
+
+@_preset("GANConfig with the WGAN defaults (Arjovsky et al. 2017): a clipped critic, RMSprop 5e-5.")
+@dataclass
+class WGANConfig(DCGANConfig):
+    loss: LossName = "wasserstein"
+    n_critic: int = 5
+    weight_clip: float = 0.01
+    gan_optimizer: Literal["adam", "rmsprop"] = "rmsprop"
+    gan_lr: float = 5e-5
+
+
+@_preset("GANConfig with the WGAN-GP defaults (Gulrajani et al. 2017): gradient penalty 10, no critic batch norm.")
+@dataclass
+class WGANGPConfig(DCGANConfig):
+    d_norm: Norm = "none"
+    loss: LossName = "wasserstein"
+    n_critic: int = 5
+    gradient_penalty: float = 10.0
+    gan_lr: float = 1e-4
+    gan_betas: tuple[float, float] = (0.5, 0.9)
+
+
+def is_conditional(cfg: GANConfig) -> bool:
+    """Whether a config conditions on labels: it has a ``num_classes`` field (cgan's config does)."""
+    return hasattr(cfg, "num_classes")
+
+
+class Generator(nn.Module):
+    """(z (B, noise_dim), labels (B,) or None) -> images (B, C, H, W) in [-1, 1]."""
+
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        self.embed = nn.Embedding(cfg.num_classes, cfg.embed_dim) if is_conditional(cfg) else None
+        n_in = cfg.noise_dim + (cfg.embed_dim if is_conditional(cfg) else 0)
+        if cfg.architecture == "mlp":
+            self.net: nn.Module = MLPGenerator(n_in, cfg.data_shape, cfg.g_hidden, cfg.g_norm)
+        else:
+            self.net = DCGANGenerator(n_in, cfg.data_shape, cfg.g_widths, cfg.g_norm)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = torch.cat([z, self.embed(labels)], dim=1)  # (B, noise_dim + embed_dim)
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    """(images (B, C, H, W) in [-1, 1], labels (B,) or None) -> raw scores (B,) in float32.
+
+    score = w . phi(x) + b                        unconditional
+    score = w . phi(x) + b + embed(y) . phi(x)    'projection' (Miyato & Koyama 2018, eq. 3)
+    score = w . [phi(x), embed(y)] + b            'concat'
+    """
+
+    def __init__(self, cfg: GANConfig):
+        super().__init__()
+        if cfg.architecture == "mlp":
+            self.body: nn.Module = MLPDiscriminator(cfg.data_shape, cfg.d_hidden, cfg.d_norm, cfg.minibatch_std)
+        else:
+            self.body = DCGANDiscriminator(cfg.data_shape, cfg.d_widths, cfg.d_norm, cfg.minibatch_std)
+        features = self.body.out_features
+        self.concat = is_conditional(cfg) and cfg.conditioning == "concat"
+        self.embed = None
+        if is_conditional(cfg):
+            self.embed = nn.Embedding(cfg.num_classes, cfg.embed_dim if self.concat else features)
+        self.head = nn.Linear(features + (cfg.embed_dim if self.concat else 0), 1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        phi = self.body(x)  # (B, F)
+        if self.embed is None:
+            return self.head(phi).squeeze(1).float()
+        e = self.embed(labels)  # (B, E) or (B, F)
+        if self.concat:
+            return self.head(torch.cat([phi, e.to(phi.dtype)], dim=1)).squeeze(1).float()
+        return (self.head(phi).squeeze(1) + (e * phi).sum(1)).float()
+
+
+def class_grid_labels(n: int, num_classes: int, device: torch.device | None = None) -> torch.Tensor:
+    """Labels (n,) for a square grid of n images with one class per row (cycling through classes)."""
+    per_row = max(1, math.ceil(math.sqrt(n)))
+    return (torch.arange(n, device=device) // per_row) % num_classes
+
+
+@register("gan", GANConfig, "GAN: generator vs discriminator, swappable loss pairs and stabilizers (MLP defaults)")
+class GAN(GenerativeModel):
+    """Generator and discriminator trained in alternating phases; see the module docstring."""
+
+    config: GANConfig
+
+    def __init__(self, config: GANConfig):
+        super().__init__(config)
+        self.conditional = is_conditional(config)
+        if self.conditional and config.num_classes < 1:
+            raise ConfigError(f"a conditional GAN needs class labels, and this dataset has none (num_classes = "
+                              f"{config.num_classes})")
+        self.pair = LOSS_PAIRS[config.loss]
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config)
+        if config.init_std > 0:
+            init_normal_(self.generator, config.init_std)
+            init_normal_(self.discriminator, config.init_std)
+        if config.spectral_norm:
+            apply_spectral_norm(self.discriminator)
+        self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
+        self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))  # in checkpoints: exact resume
+        self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
+        self._grad_norm: dict[str, float] = {}
+
+    # --- training contract -------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        cfg = self.config
+        opt = OptimizerConfig(cfg.gan_optimizer, cfg.gan_lr, tuple(cfg.gan_betas))
+        return [Phase("discriminator", ("discriminator",), cfg.n_critic, opt), Phase("generator", ("generator",), 1, opt)]
+
+    def _labels(self, batch: Batch) -> torch.Tensor | None:
+        if not self.conditional:
+            return None
+        if batch.y is None:
+            raise DataError(f"model '{self.registry_name}' is conditional and needs labelled data")
+        return batch.y
+
+    def _noise_std(self) -> float:
+        return instance_noise_std(self.config.instance_noise, int(self.d_updates), self.config.instance_noise_steps)
+
+    def _scores(self, real: torch.Tensor, fake: torch.Tensor, prefix: str = "") -> Losses:
+        """What to log about D's outputs: mean D(x), D(G(z)) or the critic's scores."""
+        if self.pair.probabilistic:
+            return {"D(x)": torch.sigmoid(real).mean().detach(), "D(G(z))": torch.sigmoid(fake).mean().detach()}
+        logs = {"critic_real": real.mean().detach(), "critic_fake": fake.mean().detach()}
+        if self.config.loss == "wasserstein":
+            logs["wasserstein"] = (real.mean() - fake.mean()).detach()  # the critic's W-1 estimate
+        return logs
+
+    def discriminator_losses(self, x: torch.Tensor, labels: torch.Tensor | None, z: torch.Tensor,
+                             penalty: bool = True) -> Losses:
+        """The discriminator's loss on real images x (B, C, H, W) in [-1, 1] and G(z) (G held fixed)."""
+        cfg = self.config
+        with torch.no_grad():
+            fake = self.generator(z, labels)  # (B, C, H, W)
+        std = self._noise_std()
+        real_in, fake_in = add_instance_noise(x, std), add_instance_noise(fake.to(x.dtype), std)
+        d_real, d_fake = self.discriminator(real_in, labels), self.discriminator(fake_in, labels)  # (B,) each
+        loss = self.pair.discriminator(d_real, d_fake, 1.0 - cfg.label_smoothing)
+        logs = self._scores(d_real, d_fake)
+        if penalty and cfg.gradient_penalty > 0:
+            gp, norm = gradient_penalty(lambda v: self.discriminator(v, labels), real_in, fake_in)
+            loss = loss + cfg.gradient_penalty * gp
+            logs.update(gradient_penalty=gp.detach(), critic_input_grad_norm=norm)
+        if cfg.instance_noise > 0:
+            logs["instance_noise"] = torch.tensor(std)
+        return {"loss": loss, **logs}
+
+    def generator_losses(self, labels: torch.Tensor | None, z: torch.Tensor) -> Losses:
+        """The generator's loss on D(G(z)) (D's weights receive gradients but are not stepped)."""
+        fake = self.generator(z, labels)  # (B, C, H, W)
+        d_fake = self.discriminator(add_instance_noise(fake, self._noise_std()), labels)  # (B,)
+        logs = {"D(G(z))": torch.sigmoid(d_fake).mean().detach()} if self.pair.probabilistic else \
+            {"critic_fake": d_fake.mean().detach()}
+        return {"loss": self.pair.generator(d_fake), **logs}
+
+    def losses(self, batch: Batch, phase: str = "discriminator") -> Losses:
+        x = batch.x * 2 - 1  # (B, C, H, W) in [-1, 1]
+        labels = self._labels(batch)
+        z = torch.randn(x.shape[0], self.config.noise_dim, device=x.device)  # (B, noise_dim)
+        if phase == "discriminator":
+            out = self.discriminator_losses(x, labels, z)
+        elif phase == "generator":
+            out = self.generator_losses(labels, z)
+        else:
+            raise ValueError(f"unknown phase '{phase}' (discriminator or generator)")
+        # the parameter-gradient norm of this phase's previous update (0 before the first)
+        out["grad_norm"] = torch.tensor(self._grad_norm.get(phase, 0.0))
+        return out
+
+    def after_step(self, phase: str) -> None:
+        """Record the gradient norm; clip the critic / count its updates, or update the EMA generator."""
+        self._grad_norm[phase] = parameter_grad_norm(getattr(self, phase).parameters())
+        if phase == "discriminator":
+            self.d_updates += 1
+            if self.config.weight_clip > 0:
+                clip_weights_(self.discriminator, self.config.weight_clip)
+        elif phase == "generator":
+            self.g_updates += 1
+            if self.ema_generator is not None:
+                ema_update_(self.ema_generator, self.generator, ema_decay_at(self.config.ema_decay, int(self.g_updates)))
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        """Both losses and D's outputs on a validation batch (no gradient penalty: it needs gradients)."""
+        x, labels = batch.x * 2 - 1, self._labels(batch)
+        z = torch.randn(x.shape[0], self.config.noise_dim, device=x.device)
+        logs = {f"discriminator/{k}": float(v) for k, v in self.discriminator_losses(x, labels, z, penalty=False).items()}
+        logs.update({f"generator/{k}": float(v) for k, v in self.generator_losses(labels, z).items()})
+        return logs
+
+    # --- generation ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n images (N, C, H, W) in [0, 1], from the EMA generator when it is kept.
+
+        Args:
+            n: number of images.
+            labels: (n,) classes for a conditional model; None = a grid with one class per row
+                (n = num_classes^2, e.g. 100 for MNIST, shows every class once per row).
+        """
+        cfg = self.config
+        if labels is not None and not self.conditional:
+            raise ConfigError(f"model '{self.registry_name}' is not conditional; labels need a conditional model (cgan)")
+        if self.conditional:
+            labels = class_grid_labels(n, cfg.num_classes, self.device) if labels is None else labels.to(self.device).long()
+            if labels.shape != (n,) or int(labels.min()) < 0 or int(labels.max()) >= cfg.num_classes:
+                raise ConfigError(f"labels must be {n} classes in 0..{cfg.num_classes - 1}")
+        generator = self.ema_generator if self.ema_generator is not None else self.generator
+        z = torch.randn(n, cfg.noise_dim, device=self.device)
+        return ((generator(z, labels).float() + 1) / 2).clamp(0, 1)
+
+
+@register("dcgan", DCGANConfig, "DCGAN: transposed-conv generator with batch norm, strided-conv discriminator")
+class DCGAN(GAN):
+    """:class:`GAN` with :class:`DCGANConfig` defaults."""
+
+
+@register("cgan", CGANConfig, "conditional DCGAN: label embedding into G, projection discriminator; sample --label")
+class CGAN(GAN):
+    """:class:`GAN` with :class:`CGANConfig` defaults (conditional)."""
+
+    requires_labels = True  # refused on unlabelled data before training; grids get a row per class
+
+
+@register("wgan", WGANConfig, "Wasserstein GAN: clipped critic (0.01), n_critic 5, RMSprop 5e-5")
+class WGAN(GAN):
+    """:class:`GAN` with :class:`WGANConfig` defaults."""
+
+
+@register("wgan-gp", WGANGPConfig, "WGAN-GP: gradient penalty 10 on interpolates, n_critic 5, Adam (1e-4, 0.5, 0.9)")
+class WGANGP(GAN):
+    """:class:`GAN` with :class:`WGANGPConfig` defaults."""
