@@ -185,3 +185,23 @@ def test_phase_lr_values_from_the_command_line_become_numbers():
     assert from_dict(TrainConfig, {"phase_lr": {"discriminator": "4e-4"}}).phase_lr == {"discriminator": 4e-4}
     with pytest.raises(ConfigError, match="expected a number"):
         from_dict(TrainConfig, {"phase_lr": {"discriminator": "fast"}})
+
+
+def test_modes_command_warns_on_collapse(tmp_path, capsys, digits_data, quick_train, monkeypatch):
+    """`genlab modes RUN` classifies samples with the evaluation classifier (here a stand-in) and warns."""
+    import genlab.metrics
+
+    class AllThrees:  # a classifier that sees every sample as a 3: total collapse
+        num_classes = 10
+
+        def __call__(self, images):
+            return torch.zeros(len(images), 4), torch.nn.functional.one_hot(torch.full((len(images),), 3), 10).float()
+
+    monkeypatch.setattr(genlab.metrics, "build_extractor", lambda data: AllThrees())
+    genlab.train("dcgan", out=tmp_path / "d", model_config=TINY_CONV, data=digits_data, train=quick_train)
+    capsys.readouterr()
+    assert main(["modes", str(tmp_path / "d"), "--n", "20"]) == 0
+    out, err = capsys.readouterr()
+    assert "class   3  100.0%" in out
+    assert err.strip() == ("genlab: warning: samples cover 1 of 10 classes (most frequent 3: 100%): "
+                           "the generator is collapsing onto few modes")

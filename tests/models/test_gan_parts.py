@@ -7,7 +7,7 @@ from torch import nn
 
 from genlab.errors import ConfigError
 from genlab.models.adversarial import (LOSS_PAIRS, check_stabilizers, clip_weights_, ema_decay_at, ema_update_,
-                                       gradient_penalty, instance_noise_std)
+                                       gradient_penalty, instance_noise_std, mode_collapse_warning)
 from genlab.models.gan import GANConfig, WGANConfig, WGANGPConfig, class_grid_labels
 from genlab.nn.gan_blocks import MinibatchStd, apply_spectral_norm
 
@@ -165,3 +165,11 @@ def test_class_grid_has_one_class_per_row():
     labels = class_grid_labels(100, 10).view(10, 10)
     assert torch.equal(labels, torch.arange(10)[:, None].expand(10, 10))
     assert class_grid_labels(9, 10).tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_mode_collapse_warning_counts_covered_classes():
+    assert mode_collapse_warning(torch.full((10,), 0.1)) is None
+    shares = torch.tensor([0.5, 0.3, 0.19, 0.005] + [0.0] * 6)  # 0.005 < 1% of the samples: not covered
+    message = mode_collapse_warning(shares)
+    assert message.startswith("samples cover 3 of 10 classes (most frequent 0: 50%, 1: 30%, 2: 19%)")
+    assert mode_collapse_warning(shares, min_share=0.05).startswith("samples cover 4 of 10")

@@ -226,3 +226,23 @@ def check_stabilizers(settings: Any) -> None:
     for refused, message in _REFUSED:
         if refused(settings):
             raise ConfigError(message(settings))
+
+
+# --- monitoring --------------------------------------------------------------------------------------
+def mode_collapse_warning(class_shares: Tensor, min_share: float = 0.1) -> str | None:
+    """A one-line warning when generated samples cover too few classes, else None.
+
+    A class counts as covered when at least ``min_share / K`` of the samples are classified as it
+    (with the default 0.1 and K = 10 classes: 1% of the samples, a tenth of a uniform share).
+
+    Args:
+        class_shares: (K,) share of the samples an evaluation classifier assigns to each class.
+        min_share: the fraction of a uniform share a class needs to count as covered.
+    """
+    k = class_shares.numel()
+    covered = int((class_shares >= min_share / k).sum())
+    if covered == k:
+        return None
+    top = [c for c in torch.argsort(class_shares, descending=True)[:3].tolist() if class_shares[c] > 0]
+    shown = ", ".join(f"{c}: {float(class_shares[c]):.0%}" for c in top)
+    return f"samples cover {covered} of {k} classes (most frequent {shown}): the generator is collapsing onto few modes"

@@ -1,0 +1,47 @@
+"""``genlab modes RUN``: the class histogram of a model's samples, with a mode-collapse warning."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import torch
+
+
+def register(sub: Any, argv: list[str]) -> None:
+    p = sub.add_parser("modes", help="class histogram of generated samples (via the evaluation classifier); "
+                                     "warns on mode collapse")
+    p.add_argument("run", metavar="RUN", help="run directory of a generative model")
+    p.add_argument("--n", type=int, default=2000, help="samples to classify (default: 2000)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument("--min-share", type=float, default=0.1,
+                   help="a class is covered with at least this fraction of a uniform share (default: 0.1)")
+    p.set_defaults(func=cmd_modes)
+
+
+def class_shares(run: str, n: int = 2000, seed: int = 0) -> torch.Tensor:
+    """(K,) share of ``n`` samples of the run's model that the dataset's evaluation classifier gives each class."""
+    from genlab.config import DataConfig, from_dict
+    from genlab.errors import ConfigError
+    from genlab.metrics import build_extractor, generate
+    from genlab.training.run import load, read_run_config
+
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    data = from_dict(DataConfig, read_run_config(run)["data"], f"{run} data config")
+    extractor = build_extractor(data)
+    images, _ = generate(load(run), n, seed=seed)
+    probs = extractor(images)[1]  # (n, K)
+    return torch.bincount(probs.argmax(1), minlength=extractor.num_classes).double() / n
+
+
+def cmd_modes(args: argparse.Namespace) -> int:
+    from genlab.models.adversarial import mode_collapse_warning
+
+    shares = class_shares(args.run, args.n, args.seed)
+    for c, share in enumerate(shares.tolist()):
+        print(f"class {c:>3}  {share:6.1%}  {'#' * round(share * 100)}")
+    warning = mode_collapse_warning(shares, args.min_share)
+    if warning:
+        print(f"genlab: warning: {warning}", file=sys.stderr)
+    return 0
