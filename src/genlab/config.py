@@ -133,6 +133,9 @@ class DataConfig:
             of stopping at the first one.
         limit: use only the first N training items (quick experiments and tests).
         validation_fraction, test_fraction: split shares for sources without their own split.
+        window: length of the windows cut from a time series (csv:FILE, named series).
+        stride: steps between the starts of consecutive windows.
+        columns: numeric columns of a table or series to use (empty = all numeric columns).
     """
 
     dataset: str = "mnist"
@@ -143,8 +146,15 @@ class DataConfig:
     limit: int | None = None
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
+    window: int = 32
+    stride: int = 1
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.window < 2:
+            raise ValueError(f"window must be at least 2, got {self.window}")
+        if self.stride < 1:
+            raise ValueError(f"stride must be at least 1, got {self.stride}")
         if self.channels not in (None, 1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size is not None and self.image_size < 4:

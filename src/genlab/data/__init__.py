@@ -15,6 +15,7 @@ from genlab.data.base import ArrayDataset, Batch, BatchIterator, Splits, eval_ba
 from genlab.data.digits import load_digits
 from genlab.data.files import load_cifar10, load_folder, load_idx, load_npz, resize_square, to_channels
 from genlab.data.mnist import load_mnist
+from genlab.data.sequences import SERIES, load_csv, load_npz_any, named_series_loader
 from genlab.errors import DataError
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval_batches", "list_datasets",
@@ -29,9 +30,12 @@ DATASETS: dict[str, tuple[Loader, str]] = {
     "folder": (load_folder, "a directory of image files; class subfolders give labels"),
     "idx": (load_idx, "MNIST-format IDX files (e.g. Fashion-MNIST): a directory or one images file"),
     "cifar10": (load_cifar10, "the python version of CIFAR-10 (data_batch_1..5, test_batch)"),
-    "npz": (load_npz, "a NumPy .npz with images 'x', optional 'y', 'x_val'/'y_val', 'x_test'/'y_test'"),
+    "npz": (load_npz_any, "a NumPy .npz with images 'x', optional 'y', 'x_val'/'y_val', 'x_test'/'y_test'; "
+                          "or sequences: 'sequences' (N, T, F) with optional 'lengths', or one long 'series' (L, F)"),
+    "csv": (load_csv, "a CSV time series (rows in time order): numeric columns, windowed by --window/--stride"),
+    **{name: (named_series_loader(name), desc) for name, (_, desc) in SERIES.items()},
 }
-PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE"}  # kinds that need a path
+PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE"}  # kinds that need a path
 
 
 def list_datasets() -> list[tuple[str, str]]:
@@ -64,6 +68,10 @@ def parse_dataset(spec: str) -> tuple[str, str | None]:
 
 def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
     """Apply ``cfg.channels`` then ``cfg.image_size`` to one split (no-ops when already matching)."""
+    if ds.x.dim() == 3:  # sequences
+        if cfg.channels is not None or cfg.image_size is not None:
+            raise DataError(f"{cfg.dataset} holds sequences: --channels and --image-size apply to images only")
+        return ds
     x = ds.x  # uint8 (N, C, H, W)
     if cfg.channels is not None:
         x = to_channels(x, cfg.channels)
@@ -93,7 +101,7 @@ def load_splits(cfg: DataConfig) -> Splits:
     train = splits.train
     if cfg.limit is not None and cfg.limit < len(train):  # before resizing: only kept items are resized
         train = ArrayDataset(train.x[:cfg.limit], None if train.y is None else train.y[:cfg.limit],
-                             train.name, train.classes)
+                             train.name, train.classes, train.info)
     val = _finish(splits.validation, cfg)
     test = val if splits.test is splits.validation else _finish(splits.test, cfg)  # tiny sets share them
     return Splits(_finish(train, cfg), val, test)
