@@ -41,12 +41,15 @@ class Phase:
         modules: attribute names of the sub-modules this phase trains; () = every parameter.
         repeats: how many times the phase runs per round, each on a fresh batch (n_critic).
         optimizer: the model's default optimizer for this phase (None = the train config's).
+        fresh_batch: draw a new batch; False reuses the previous phase's batch (models whose
+            networks are updated in turn on one batch, such as VAE-GAN).
     """
 
     name: str = "model"
     modules: tuple[str, ...] = ()
     repeats: int = 1
     optimizer: OptimizerConfig | None = None
+    fresh_batch: bool = True
 
 
 class GenerativeModel(nn.Module):
@@ -98,18 +101,19 @@ class GenerativeModel(nn.Module):
         """``n`` new images (N, C, H, W) in [0, 1]."""
         raise NotImplementedError(f"{self.registry_name} cannot sample")
 
-    def sample_grid(self, n: int) -> tuple[torch.Tensor, int | None]:
+    def sample_grid(self, n: int, **options: Any) -> tuple[torch.Tensor, int | None]:
         """About ``n`` samples laid out for a grid: (images, images per row or None for square).
 
         Conditional models (``config.num_classes`` > 0 and :attr:`requires_labels`) give one row
-        per class, so a grid shows what each label produces.
+        per class, so a grid shows what each label produces. ``options`` go to :meth:`sample`
+        (e.g. a diffusion model's sampler and step count).
         """
         classes = getattr(self.config, "num_classes", 0) if self.requires_labels else 0
         if not classes:
-            return self.sample(n), None
+            return self.sample(n, **options), None
         per_row = max(1, n // classes)
         labels = torch.arange(classes, device=self.device).repeat_interleave(per_row)
-        return self.sample(len(labels), labels=labels), per_row
+        return self.sample(len(labels), labels=labels, **options), per_row
 
     @property
     def device(self) -> torch.device:

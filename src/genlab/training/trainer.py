@@ -123,7 +123,9 @@ class Trainer:
                 find_unused_parameters=len(self.phases) > 1)
         self.batches = BatchIterator(data.train, cfg.batch_size // self.dist.world_size, cfg.seed, binarize,
                                      self.dist.rank, self.dist.world_size, device=self.device)
-        self.batches_per_round = sum(p.repeats for p in self.phases)
+        if not self.phases[0].fresh_batch or any(not p.fresh_batch and p.repeats != 1 for p in self.phases):
+            raise ConfigError("a phase that reuses the previous batch must follow another phase and run once")
+        self.batches_per_round = sum(p.repeats for p in self.phases if p.fresh_batch)
         self.rounds_per_epoch = len(self.batches) // self.batches_per_round
         if self.rounds_per_epoch == 0:
             raise ConfigError(f"one training round needs {self.batches_per_round} batches but an epoch has only "
@@ -231,15 +233,17 @@ class Trainer:
         logs: dict[str, float] = {}
         data_time = compute_time = 0.0
         n_images = 0
+        batch: Batch | None = None
         for phase in self.phases:
             for _ in range(phase.repeats):
                 t0 = time.perf_counter()
-                batch = next(batches)
+                if phase.fresh_batch or batch is None:
+                    batch = next(batches)
+                    n_images += batch.x.shape[0] * self.dist.world_size
                 t1 = time.perf_counter()
                 losses = self._update(phase, batch)
                 compute_time += time.perf_counter() - t1
                 data_time += t1 - t0
-                n_images += batch.x.shape[0] * self.dist.world_size
             prefix = "" if len(self.phases) == 1 else f"{phase.name}/"
             logs.update({prefix + k: v for k, v in losses.items()})
         return logs, data_time, compute_time, n_images

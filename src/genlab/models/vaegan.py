@@ -1,0 +1,153 @@
+"""VAE-GAN (Larsen et al. 2016): a VAE whose reconstruction error is measured in the feature
+space of a GAN discriminator, so the decoder learns sharp images and the encoder a structured code.
+
+With x~ = Dec(z), z ~ q(z|x) = Enc(x), x_p = Dec(z_p), z_p ~ N(0, I), and Dis_l the activations of
+discriminator layer l (paper eq. 7-9):
+
+    L_prior = KL(q(z|x) || N(0, I))
+    L_llike = -log N(Dis_l(x); Dis_l(x~), I) = 1/2 ||Dis_l(x) - Dis_l(x~)||^2 + const
+    L_GAN   = log Dis(x) + log(1 - Dis(x~)) + log(1 - Dis(x_p))
+
+    encoder:        L_prior + L_llike             (the GAN loss never reaches the encoder)
+    decoder:        gamma * L_llike - L_GAN       (non-saturating form: -log Dis(x~) - log Dis(x_p))
+    discriminator:  -L_GAN                        (binary cross-entropy: x real, x~ and x_p fake)
+
+Each network is a phase of the trainer, updated in turn on the same batch: discriminator, then
+encoder, then decoder. Every phase runs its own forward pass, so no backward pass ever goes
+through weights that another phase has already stepped (the in-place error that joint-graph
+VAE-GAN code hits when it steps one optimizer before the last backward).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.config import OptimizerConfig
+from genlab.models.base import Batch, Losses, Phase
+from genlab.models.vae import VAE, VAEConfig, gaussian_kl
+from genlab.nn.gan_blocks import DCGANDiscriminator
+from genlab.registry import register
+
+
+@dataclass
+class VAEGANConfig(VAEConfig):
+    """Configuration of :class:`VAEGAN`: a :class:`VAEConfig` for encoder and decoder, plus the discriminator.
+
+    Attributes:
+        disc_widths: channels per stride-2 level of the discriminator.
+        feature_layer: the discriminator level (1 = first) whose activations measure reconstruction.
+        gamma: weight of the feature reconstruction loss against the GAN loss in the decoder's update.
+        adversarial_lr: Adam learning rate of all three networks (betas 0.5, 0.999).
+    """
+
+    disc_widths: tuple[int, ...] = (32, 64)
+    feature_layer: int = 2
+    gamma: float = 0.01
+    adversarial_lr: float = 3e-4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.feature_layer <= len(self.disc_widths):
+            raise ValueError(f"feature_layer must be between 1 and {len(self.disc_widths)} (the discriminator's levels), "
+                             f"got {self.feature_layer}")
+        if self.gamma < 0:
+            raise ValueError(f"gamma must be non-negative, got {self.gamma}")
+
+
+class FeatureDiscriminator(nn.Module):
+    """A DCGAN discriminator that also returns the activations of one level.
+
+    Args:
+        in_shape: (C, H, W) of the images.
+        widths: channels per stride-2 level.
+        feature_layer: level whose output :meth:`forward` returns beside the logit.
+    """
+
+    def __init__(self, in_shape, widths, feature_layer: int):
+        super().__init__()
+        self.body = DCGANDiscriminator(in_shape, widths, norm="none")
+        self.head = nn.Linear(self.body.out_features, 1)
+        self.cut = 3 * feature_layer  # each level is (conv, norm, LeakyReLU)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images in [0, 1] (B, C, H, W) -> (logits (B,), layer features (B, F))."""
+        h = x * 2 - 1
+        layers = list(self.body.net)
+        for layer in layers[: self.cut]:
+            h = layer(h)
+        features = h.flatten(1)
+        for layer in layers[self.cut:]:
+            h = layer(h)
+        return self.head(h.flatten(1)).squeeze(1).float(), features.float()
+
+
+@register("vaegan", VAEGANConfig, "VAE-GAN: VAE with a discriminator-feature reconstruction loss and a GAN loss")
+class VAEGAN(VAE):
+    """Encoder and decoder of a :class:`VAE` plus a :class:`FeatureDiscriminator`."""
+
+    config: VAEGANConfig
+
+    def __init__(self, config: VAEGANConfig):
+        super().__init__(config)
+        self.discriminator = FeatureDiscriminator(config.data_shape, config.disc_widths, config.feature_layer)
+
+    def phases(self) -> list[Phase]:
+        opt = OptimizerConfig("adam", self.config.adversarial_lr, (0.5, 0.999))
+        return [Phase("discriminator", ("discriminator",), optimizer=opt),
+                Phase("encoder", ("encoder",), optimizer=opt, fresh_batch=False),
+                Phase("decoder", ("decoder",), optimizer=opt, fresh_batch=False)]
+
+    def feature_nll(self, real_features: torch.Tensor, rec_features: torch.Tensor) -> torch.Tensor:
+        """L_llike per image: 1/2 ||Dis_l(x) - Dis_l(x~)||^2, (B, F) x2 -> (B,)."""
+        return 0.5 * (real_features - rec_features).pow(2).sum(1)
+
+    def losses(self, batch: Batch, phase: str = "decoder") -> Losses:
+        x = batch.x
+        n = x.shape[0]
+        z_prior = torch.randn(n, self.config.latent_dim, device=x.device)
+        if phase == "discriminator":
+            with torch.no_grad():  # 1. fakes: reconstructions and prior samples; no gradient to Enc/Dec
+                rec = self.decode(self.reparameterize(*self.encode_distribution(x)))
+                fake = self.decode(z_prior)
+            logits_real, _ = self.discriminator(x)
+            logits_rec, _ = self.discriminator(rec)
+            logits_fake, _ = self.discriminator(fake)
+            ones, zeros = torch.ones_like(logits_real), torch.zeros_like(logits_real)
+            loss = (F.binary_cross_entropy_with_logits(logits_real, ones)
+                    + F.binary_cross_entropy_with_logits(logits_rec, zeros)
+                    + F.binary_cross_entropy_with_logits(logits_fake, zeros))
+            return {"loss": loss, "d_real": torch.sigmoid(logits_real).mean().detach(),
+                    "d_rec": torch.sigmoid(logits_rec).mean().detach(),
+                    "d_prior": torch.sigmoid(logits_fake).mean().detach()}
+        if phase == "encoder":  # 2. L_prior + L_llike, through a fixed decoder and discriminator
+            mu, logvar = self.encode_distribution(x)
+            rec = self.decode(self.reparameterize(mu, logvar))
+            _, real_features = self.discriminator(x)
+            _, rec_features = self.discriminator(rec)
+            kl = gaussian_kl(mu, logvar)
+            llike = self.feature_nll(real_features.detach(), rec_features)
+            return {"loss": (self.config.beta * kl + llike).mean(), "kl": kl.mean().detach(),
+                    "feature_nll": llike.mean().detach()}
+        # 3. decoder: gamma * L_llike + non-saturating GAN loss on reconstructions and prior samples;
+        # codes are computed without gradient, so the GAN loss cannot reach the encoder
+        with torch.no_grad():
+            z = self.reparameterize(*self.encode_distribution(x))
+            _, real_features = self.discriminator(x)
+        rec = self.decode(z)
+        logits_rec, rec_features = self.discriminator(rec)
+        logits_fake, _ = self.discriminator(self.decode(z_prior))
+        ones = torch.ones_like(logits_rec)
+        gan = F.binary_cross_entropy_with_logits(logits_rec, ones) + F.binary_cross_entropy_with_logits(logits_fake, ones)
+        llike = self.feature_nll(real_features, rec_features).mean()
+        return {"loss": self.config.gamma * llike + gan, "gan": gan.detach(), "feature_nll": llike.detach(),
+                "pixel_mse": (rec - x).pow(2).mean().detach()}
+
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        """Validation: the VAE's negative ELBO (pixel Bernoulli/Gaussian likelihood) and the decoder's losses."""
+        rec_nll, kl = self.elbo_terms(batch.x)
+        out = {f"decoder/{k}": float(v) for k, v in self.losses(batch, "decoder").items()}
+        return {"nelbo": float((rec_nll + kl).mean()), "kl": float(kl.mean()), **out}
