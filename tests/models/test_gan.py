@@ -205,3 +205,14 @@ def test_modes_command_warns_on_collapse(tmp_path, capsys, digits_data, quick_tr
     assert "class   3  100.0%" in out
     assert err.strip() == ("genlab: warning: samples cover 1 of 10 classes (most frequent 3: 100%): "
                            "the generator is collapsing onto few modes")
+
+
+@pytest.mark.parametrize("size, widths", [(32, [16, 32, 64]), (64, [8, 16, 32, 64])])
+def test_dcgan_shapes_for_rgb_image_sets(size, widths):
+    """32 px: 4 -> 8 -> 16 -> 32; 64 px: 4 -> ... -> 64 (one level per width, as in DCGAN)."""
+    model = registry.build("dcgan", {"data_shape": [3, size, size], "g_widths": widths, "d_widths": widths})
+    assert model.generator.net.start_shape == (widths[-1], 4, 4)
+    assert model.discriminator.body.out_features == widths[-1] * 16
+    for phase in ("discriminator", "generator"):
+        assert torch.isfinite(model(Batch(torch.rand(4, 3, size, size)), phase)["loss"])
+    assert model.eval().sample(2).shape == (2, 3, size, size)
