@@ -24,6 +24,13 @@ def register(sub: Any, argv: list[str]) -> None:
     p.add_argument("--out", help="PNG grid, or .npz of uint8 images (default: RUN/sample.png)")
     p.add_argument("--nrow", type=int, default=0, help="images per grid row (default: square)")
     p.add_argument("--label", type=int, help="class to generate (conditional models)")
+    sampling = p.add_argument_group("sampler options (models whose sample() takes them, e.g. diffusion)")
+    sampling.add_argument("--sampler", help="sampler, e.g. ddim or ddpm (default: the model's)")
+    sampling.add_argument("--steps", type=int, help="sampling steps, e.g. DDIM's S (default: the model's)")
+    sampling.add_argument("--eta", type=float, help="DDIM noise: 0 deterministic, 1 DDPM-like (default: the model's)")
+    sampling.add_argument("--guidance", type=float, help="classifier-free guidance scale (conditional diffusion)")
+    sampling.add_argument("--trajectory", metavar="PNG", help="also write one sample's denoising trajectory strip")
+    sampling.add_argument("--frames", type=int, default=10, help="images per trajectory row (default: 10)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("reconstruct", help="test images (odd rows) above their reconstructions (even rows)")
@@ -102,17 +109,39 @@ def cmd_sample(args: argparse.Namespace) -> int:
             raise ConfigError(f"--label {args.label} is out of range: the model knows classes 0..{classes - 1}")
         labels = torch.full((args.n,), args.label, dtype=torch.long, device=model.device)
     nrow = args.nrow or None
+    options = _sampler_options(model, args)
     if labels is None and model.requires_labels:  # a conditional model: one row per class
-        images, per_row = model.sample_grid(args.n)
+        images, per_row = model.sample_grid(args.n, **options)
         nrow = nrow or per_row
     else:
-        images = model.sample(args.n, labels=labels)
+        images = model.sample(args.n, labels=labels, **options)
     out = Path(args.out or Path(args.run) / "sample.png")
     if out.suffix == ".npz":
         save_images_npz(images, out, labels)
     else:
         save_image_grid(images, out, nrow=nrow)
+    if args.trajectory:
+        _positive("frames", args.frames)
+        if not hasattr(model, "denoising_trajectory"):
+            raise ConfigError(f"model '{model.registry_name}' has no denoising trajectory; --trajectory needs a diffusion model")
+        strip = model.denoising_trajectory(args.frames, label=args.label, **options).cpu()
+        save_image_grid(strip, Path(args.trajectory), nrow=len(strip) // 2)
+        print(f"trajectory (top: x_t from noise to sample; bottom: predicted x0) written to {args.trajectory}",
+              file=sys.stderr)
     return _done(out, f"{len(images)} samples")
+
+
+def _sampler_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The sampler flags the user gave, checked against what the model's sample() accepts."""
+    import inspect
+
+    given = {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance") if getattr(args, k) is not None}
+    accepted = inspect.signature(model.sample).parameters
+    refused = [k for k in given if k not in accepted]
+    if refused:
+        raise ConfigError(f"model '{model.registry_name}' does not take --{refused[0]} (sampler options are for "
+                          f"models such as ddpm)")
+    return given
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
