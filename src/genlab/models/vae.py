@@ -56,9 +56,9 @@ class VAEConfig:
     architecture: Literal["conv", "mlp"] = "conv"
     mlp_hidden: tuple[int, ...] = (512, 256)
     conv_widths: tuple[int, ...] = (32, 64)
-    conv_hidden: int = 256
+    conv_hidden: int = 512
     extra_convs: int = 0
-    activation: str = "relu"
+    activation: str = "elu"
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     gaussian_std: float = 0.1
     beta: float = 1.0
