@@ -297,7 +297,8 @@ class Trainer:
                 self.save_samples(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
             if self.run_dir is not None:
                 self.model.save(self.run_dir)
-                plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
+                if last:  # the curves are drawn once, when the run ends or stops
+                    plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
             shown = "  ".join(f"{k} {record[k]:.4g}" for k in list(sums)[:4])
             vshown = "  ".join(f"val {k} {v:.4g}" for k, v in list(val.items())[:2])
             print(f"epoch {self.epoch} step {self.step}: {shown}  {vshown}  {record['images_per_s']:.0f} img/s "
