@@ -1,5 +1,6 @@
 """Model families. Importing this package registers every model in ``genlab.registry``."""
 from genlab.models import vae  # noqa: F401
+from genlab.models import classifier  # noqa: F401
 from genlab.models import gan  # noqa: F401
 from genlab.models import autoencoder  # noqa: F401
 from genlab.models import recurrent  # noqa: F401

@@ -1,0 +1,106 @@
+"""Image classifiers (LeNet-5, VGG) trained with the same trainer as the generative models.
+
+    genlab train classifier --arch lenet5 --dataset mnist --epochs 10
+
+The loss is the cross-entropy of the class logits; accuracy is logged beside it (training and
+validation). A classifier is not generative (``generative = False``): it cannot sample, and
+``genlab bench`` skips it. genlab's evaluation metrics use classifiers trained this way as their
+feature extractors (:mod:`genlab.metrics.features`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from genlab.errors import DataError
+from genlab.models.base import Batch, GenerativeModel, Losses
+from genlab.nn import VGG, VGG_LAYOUTS, LeNet5
+from genlab.registry import register
+
+ARCHITECTURES = ("lenet5", *VGG_LAYOUTS)
+
+
+@dataclass
+class ClassifierConfig:
+    """Configuration of :class:`Classifier`.
+
+    Attributes:
+        data_shape: (C, H, W) of the images; filled from the dataset at training time.
+        num_classes: number of classes; filled from the dataset at training time.
+        arch: 'lenet5' (28x28 / 32x32 native, other sizes resized to 32) or 'vgg11', 'vgg13',
+            'vgg16', 'vgg19'.
+        activation: LeNet-5's activation ('relu', or the paper's 'tanh').
+        pooling: LeNet-5's pooling, 'max' or 'avg' (the paper's subsampling).
+        vgg_width: channels of VGG's first stage (64 in the paper; later stages double it up to 8x).
+        vgg_hidden: size of VGG's two hidden fully connected layers (4096 in the paper).
+        batch_norm: batch normalization after every VGG convolution.
+        dropout: dropout before VGG's hidden fully connected layers.
+    """
+
+    data_shape: tuple[int, int, int] = (1, 28, 28)
+    num_classes: int = 10
+    arch: Literal["lenet5", "vgg11", "vgg13", "vgg16", "vgg19"] = "lenet5"
+    activation: str = "relu"
+    pooling: Literal["max", "avg"] = "max"
+    vgg_width: int = 64
+    vgg_hidden: int = 512
+    batch_norm: bool = True
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {self.num_classes}")
+        if self.data_shape[1] != self.data_shape[2]:
+            raise ValueError(f"classifiers take square images, got {tuple(self.data_shape)}")
+        if self.vgg_width < 1 or self.vgg_hidden < 1:
+            raise ValueError("vgg_width and vgg_hidden must be positive")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def build_network(cfg: ClassifierConfig) -> torch.nn.Module:
+    """The network a config asks for (LeNet5 or VGG), with ``features`` and ``forward`` (logits)."""
+    c, size, _ = cfg.data_shape
+    if cfg.arch == "lenet5":
+        return LeNet5(c, size, cfg.num_classes, cfg.activation, cfg.pooling)
+    return VGG(cfg.arch, c, size, cfg.num_classes, cfg.vgg_width, cfg.vgg_hidden, cfg.batch_norm, cfg.dropout)
+
+
+@register("classifier", ClassifierConfig, "image classifier (LeNet-5, VGG-11/13/16/19): cross-entropy; not generative")
+class Classifier(GenerativeModel):
+    """A LeNet-5 or VGG classifier under the model contract (it cannot sample)."""
+
+    config: ClassifierConfig
+    generative = False
+
+    def __init__(self, config: ClassifierConfig):
+        super().__init__(config)
+        self.net = build_network(config)
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits in float32, (B, C, H, W) -> (B, num_classes)."""
+        return self.net(x).float()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations in float32, (B, C, H, W) -> (B, feature_dim)."""
+        return self.net.features(x).float()
+
+    @property
+    def feature_dim(self) -> int:
+        return self.net.feature_dim
+
+    def losses(self, batch: Batch, phase: str = "model") -> Losses:
+        if batch.y is None:
+            raise DataError("a classifier needs labels, and this dataset has none")
+        logits = self.logits(batch.x)  # (B, K)
+        loss = F.cross_entropy(logits, batch.y)
+        accuracy = (logits.argmax(-1) == batch.y).float().mean()
+        return {"loss": loss, "accuracy": accuracy.detach()}
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Predicted classes, (N, C, H, W) -> (N,) int64, in batches."""
+        return torch.cat([self.logits(x[i:i + batch_size]).argmax(-1) for i in range(0, len(x), batch_size)])

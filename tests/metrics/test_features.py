@@ -1,0 +1,45 @@
+"""Feature extractors: deterministic, cached under name + hash, and strict about image shapes."""
+import numpy as np
+import pytest
+import torch
+
+from genlab.errors import ConfigError, DataError
+from genlab.metrics import features
+
+
+def test_extractor_is_cached_and_deterministic(tiny_extractor):
+    ex = tiny_extractor
+    assert ex.id == f"lenet5-digits@{ex.weights_sha256[:12]}" and len(ex.weights_sha256) == 64
+    assert ex.input_shape == (1, 8, 8) and ex.num_classes == 10
+    assert ex.info["test_accuracy"] > 0.8
+    tiny = features.default_recipe((1, 8, 8))  # the fixture made the tiny recipe the default
+    again = features.build_extractor("digits", tiny, verbose=False)  # from the cache
+    assert again.id == ex.id
+    fresh = features.build_extractor("digits", tiny, cache=False, verbose=False)  # retrained from scratch
+    assert fresh.weights_sha256 == ex.weights_sha256
+    f, p = ex(torch.rand(5, 1, 8, 8))
+    assert f.shape == (5, 84) and torch.allclose(p.sum(1), torch.ones(5))
+    record = ex.record()
+    assert record["id"] == ex.id and record["recipe"]["arch"] == "lenet5"
+
+
+def test_binarization_and_limit_do_not_change_the_extractor(tiny_extractor):
+    other = features.build_extractor({"dataset": "digits", "binarize": "dynamic", "limit": 100}, verbose=False)
+    assert other.id == tiny_extractor.id
+
+
+def test_images_of_another_shape_are_refused(tiny_extractor):
+    with pytest.raises(ConfigError, match="takes 1x8x8 images"):
+        tiny_extractor(torch.rand(2, 1, 28, 28))
+
+
+def test_default_recipes():
+    assert features.default_recipe((1, 28, 28)).arch == "lenet5"
+    assert features.default_recipe((3, 32, 32)).arch == "vgg11"
+
+
+def test_unlabelled_data_cannot_train_an_extractor(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
+    np.savez(tmp_path / "x.npz", x=np.zeros((40, 8, 8, 1), np.uint8))
+    with pytest.raises(DataError, match="no labels"):
+        features.build_extractor(f"npz:{tmp_path / 'x.npz'}", features.ExtractorRecipe(steps=1), verbose=False)
