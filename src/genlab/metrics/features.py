@@ -34,6 +34,7 @@ from genlab.io import atomic_write_json, read_json
 
 EXTRACTOR_FORMAT = 1  # bump when the recipe's meaning changes: old cache entries are then not reused
 INFO_FILE = "extractor.json"
+DATA_KEY_FIELDS = ("dataset", "image_size", "channels", "validation_fraction", "test_fraction")
 
 
 def cache_root() -> Path:
@@ -185,7 +186,8 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
         raise DataError(f"dataset '{data_cfg.dataset}' has no labels, so genlab cannot train a feature extractor "
                         f"for it; evaluate against a labelled dataset of the same image shape")
     recipe = recipe or default_recipe(splits.train.shape)
-    data_key = {k: v for k, v in to_dict(data_cfg).items() if k not in ("binarize", "limit", "skip_bad_files")}
+    # the fields that decide which images and labels the extractor sees (other DataConfig fields do not)
+    data_key = {k: v for k, v in to_dict(data_cfg).items() if k in DATA_KEY_FIELDS}
     key = {"format": EXTRACTOR_FORMAT, "recipe": dataclasses.asdict(recipe), "data": data_key,
            "shape": list(splits.train.shape)}
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
