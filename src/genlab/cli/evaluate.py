@@ -91,7 +91,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    import signal
+
     from genlab.metrics.bench import QUICK, BenchSettings, run_bench
+    from genlab.training.trainer import Interrupted
 
     settings = collect(args, BenchSettings, "bench")
     if args.quick:
@@ -99,7 +102,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     out_dir = args.out_dir or ("runs/bench-quick" if args.quick else "runs/bench")
     doc = args.doc or (f"{out_dir}/benchmarks.md" if args.quick else "docs/benchmarks.md")
     command = "genlab " + " ".join(shlex.quote(a) for a in args.argv)
-    rows = run_bench(args.models, out_dir, doc, args.img_dir, command, **settings)
+    try:
+        rows = run_bench(args.models, out_dir, doc, args.img_dir, command, **settings)
+    except Interrupted as e:
+        print(f"genlab: bench {e}; the table was not written", file=sys.stderr)
+        return 128 + getattr(signal, e.signal_name)
     failed = [r for r in rows if "error" in r]
     for r in failed:
         print(f"genlab bench: {r['model']} failed: {r['error']}", file=sys.stderr)

@@ -76,6 +76,7 @@ def bench_one(name: str, s: BenchSettings, out_dir: Path, img_dir: Path) -> dict
     from genlab.io import save_image_grid
     from genlab.metrics.evaluate import generate
     from genlab.training.run import train
+    from genlab.training.trainer import Interrupted
 
     run = out_dir / name
     row: dict[str, Any] = {"model": name, "run": str(run)}
@@ -94,6 +95,8 @@ def bench_one(name: str, s: BenchSettings, out_dir: Path, img_dir: Path) -> dict
 
         images, _ = generate(load(run), 64, s.seed)
         row["image"] = str(save_image_grid(images, img_dir / f"bench_{name}.png", nrow=8))
+    except Interrupted:  # Ctrl-C / SIGTERM stop the whole bench
+        raise
     except Exception as e:  # noqa: BLE001 - one failing model must not stop the bench; its row says why
         row["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     row["wall_seconds"] = time.perf_counter() - t0
@@ -143,11 +146,12 @@ def render_block(rows: list[dict[str, Any]], s: BenchSettings, command: str) -> 
         f"- Evaluation: {s.n} samples against {s.n} {s.dataset} test images (as stored) through the extractor "
         f"`{extractor['id'] if extractor else 'n/a'}` (test accuracy "
         f"{_fmt(extractor.get('test_accuracy') if extractor else None, 4)}); FD = Fréchet distance of its "
-        f"features; KID x 1000 with subsets of {s.kid_subset_size}; precision/recall k = 3, density/coverage "
+        f"features; KID = unbiased MMD^2 with the cubic kernel over 100 subsets of {s.kid_subset_size} (on "
+        f"these unnormalized features its scale differs from Inception KIDs); precision/recall k = 3, density/coverage "
         f"k = 5; NLL = importance-sampled -log p(x) with k = {s.nll_k} on the first {s.nll_n} test images "
         f"binarized once (nats per image).",
         "",
-        "| model | budget | epochs done | wall time | FD | KID x1000 | precision | recall | density | coverage | classes covered | class KL | NLL (nats) |",
+        "| model | budget | epochs done | wall time | FD | KID | precision | recall | density | coverage | classes covered | class KL | NLL (nats) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -156,10 +160,9 @@ def render_block(rows: list[dict[str, Any]], s: BenchSettings, command: str) -> 
                          "| | | | | | | | |")
             continue
         m = r["result"]["metrics"]
-        kid = m.get("kid")
         lines.append("| " + " | ".join([
             r["model"], budget, _fmt(r.get("epochs_done")), f"{r['wall_seconds']:.0f} s", _fmt(m.get("fd")),
-            _fmt(None if kid is None else kid * 1000), _fmt(m.get("precision")), _fmt(m.get("recall")),
+            _fmt(m.get("kid")), _fmt(m.get("precision")), _fmt(m.get("recall")),
             _fmt(m.get("density")), _fmt(m.get("coverage")), _fmt(m.get("class_coverage")), _fmt(m.get("class_kl")),
             _fmt(m.get("nll_nats"), 5)]) + " |")
     images = [r for r in rows if "image" in r]
