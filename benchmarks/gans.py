@@ -102,10 +102,10 @@ def run_one(spec: dict) -> dict:
 def specs(args: argparse.Namespace) -> list[dict]:
     out: list[dict] = []
     if args.table == "headline":
-        grid = [(m, "default", {}) for m in args.models]
+        grid = [(m, args.variant, args.model_config) for m in args.models]
         train = {"time_budget": args.budget, "epochs": 1000}
     elif args.table == "epochs":
-        grid = [(m, "default", {}) for m in args.models]
+        grid = [(m, args.variant, args.model_config) for m in args.models]
         train = {"epochs": args.epochs}
     else:
         grid = [(args.stabilizer_model, v, cfg) for v, cfg in STABILIZERS.items() if not args.variants or v in args.variants]
@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--epochs", type=int, default=1, help="epochs per run (epochs table)")
     p.add_argument("--n", type=int, default=5000, help="generated (and real test) images per evaluation")
     p.add_argument("--jobs", type=int, default=2, help="runs side by side, one CPU thread each")
+    p.add_argument("--model-config", type=json.loads, default={},
+                   help="JSON of model config changes for the headline / epochs tables (name them with --variant)")
+    p.add_argument("--variant", default="default", help="name of the --model-config variant")
     p.add_argument("--stabilizer-model", default="dcgan")
     p.add_argument("--variants", nargs="*", help="stabilizer variants to run (default: all)")
     p.add_argument("--collapse-classes", type=int, default=8,
