@@ -115,8 +115,8 @@ def test_contractive_penalty_single_sigmoid_layer_closed_form():
     h = torch.sigmoid(x @ lin.weight.T + lin.bias)[0].detach()
     hand = sum(float(h[j] * (1 - h[j])) ** 2 * float(lin.weight[j].detach().pow(2).sum()) for j in range(3))
     terms = model.penalty(x.view(1, 1, 2, 2), model.encode(x.view(1, 1, 2, 2)))
-    assert float(terms["jacobian_fro2"]) == pytest.approx(hand, rel=1e-5)
-    assert float(terms["penalty"]) == pytest.approx(0.5 * hand, rel=1e-5)
+    assert float(terms["jacobian_fro2"].detach()) == pytest.approx(hand, rel=1e-5)
+    assert float(terms["penalty"].detach()) == pytest.approx(0.5 * hand, rel=1e-5)
     terms["penalty"].backward()
     assert lin.weight.grad is not None and lin.weight.grad.abs().sum() > 0
 
@@ -166,23 +166,22 @@ def test_stacked_ae_stages_train_one_layer_at_a_time():
 
 
 def test_stacked_ae_resume_is_exact(tmp_path):
-    cfg = {"latent_dim": 4, "mlp_hidden": [16], "pretrain_steps": 3}
-    train = {**QUICK, "steps": 8, "deterministic": True}
+    # pretraining of 2 layers for 1 step each, then fine-tuning; the resume crosses into fine-tuning
+    cfg = {"latent_dim": 4, "mlp_hidden": [8], "pretrain_steps": 1}
+    train = {**QUICK, "steps": 4, "deterministic": True}
     full = genlab.train("stacked-ae", data="digits", model_config=cfg, train=train, out=tmp_path / "full")
-    genlab.train("stacked-ae", data="digits", model_config=cfg, train={**train, "steps": 4}, out=tmp_path / "half")
-    resumed = genlab.resume(tmp_path / "half", steps=8)
-    assert int(resumed.steps_done) == 8
+    genlab.train("stacked-ae", data="digits", model_config=cfg, train={**train, "steps": 2}, out=tmp_path / "half")
+    resumed = genlab.resume(tmp_path / "half", steps=4)
+    assert int(resumed.steps_done) == 4 and resumed.stage() == 2
     for k, v in full.state_dict().items():
         assert torch.equal(v, resumed.state_dict()[k]), k
 
 
 @pytest.mark.parametrize("name", AE_NAMES)
-def test_every_autoencoder_trains_and_samples(name, tmp_path):
-    model = genlab.train(name, data="digits", model_config=TINY, train=QUICK, out=tmp_path / name)
-    assert int(model.code_stats.batches) == 4 or name == "stacked-ae"
-    loaded = genlab.load(tmp_path / name)
-    assert (tmp_path / name / "samples.png").is_file()
-    assert loaded.sample(3).shape == (3, 1, 8, 8)
+def test_every_autoencoder_trains_and_samples(name):
+    model = genlab.train(name, data="digits", model_config=TINY, train=QUICK)  # in memory: no run directory
+    assert int(model.code_stats.batches) == (4 if name != "stacked-ae" else 0)  # stacked: still pretraining
+    assert model.eval().sample(3).shape == (3, 1, 8, 8)
 
 
 def test_cli_train_and_latent_commands(tmp_path, capsys):
