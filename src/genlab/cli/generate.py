@@ -59,6 +59,24 @@ def register(sub: Any, argv: list[str]) -> None:
     p.set_defaults(func=cmd_traverse)
 
 
+    p = sub.add_parser("edit", help="move test images toward a label with an attribute vector")
+    _common(p)
+    p.add_argument("--toward", type=int, required=True, help="the label to move toward (e.g. 7)")
+    p.add_argument("--strength", type=float, nargs="+", default=[0.0, 0.5, 1.0, 1.5, 2.0],
+                   help="strengths s in z + s * v, one column each (default: 0 0.5 1 1.5 2)")
+    p.add_argument("--n", type=int, default=8, help="test images to edit, one row each (default: 8)")
+    p.add_argument("--fit", type=int, default=5000, help="training images used to fit the vector (default: 5000)")
+    p.add_argument("--out", help="PNG (default: RUN/edit_toward_LABEL.png)")
+    p.set_defaults(func=cmd_edit)
+
+    p = sub.add_parser("manifold", help="decode a grid over a 2-D latent space")
+    _common(p)
+    p.add_argument("--steps", type=int, default=15, help="grid points per axis (default: 15)")
+    p.add_argument("--span", type=float, default=2.5, help="grid covers [-span, span]^2 (default: 2.5)")
+    p.add_argument("--out", help="PNG (default: RUN/manifold.png)")
+    p.set_defaults(func=cmd_manifold)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -186,3 +204,49 @@ def cmd_traverse(args: argparse.Namespace) -> int:
     out = Path(args.out or Path(args.run) / "traversal.png")
     save_image_grid(grid, out, nrow=args.steps)
     return _done(out, f"traversal of dimensions {dims}")
+
+
+def _unconditional(model: LatentModel, command: str) -> None:
+    if model.requires_labels:
+        raise ConfigError(f"`genlab {command}` works on unconditional models; '{model.registry_name}' is conditional "
+                          f"(sample it with --label instead)")
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from genlab.apps.latent import attribute_vector, edit
+    from genlab.data import load_splits
+
+    _positive("n", args.n)
+    _positive("fit", args.fit)
+    model = _model(args, latent=True)
+    _unconditional(model, "edit")
+    cfg = read_run_config(args.run)
+    splits = load_splits(from_dict(DataConfig, cfg["data"], "run data config"))
+    if splits.train.y is None:
+        raise ConfigError("the run's dataset has no labels, so there is no attribute to move toward")
+    classes = splits.train.num_classes
+    if not 0 <= args.toward < classes:
+        raise ConfigError(f"--toward {args.toward} is out of range: the labels are 0..{classes - 1}")
+    fit = torch.arange(min(args.fit, len(splits.train)))
+    vector = attribute_vector(model, splits.train.images(fit), splits.train.y[fit] == args.toward)
+    others = (splits.test.y != args.toward).nonzero().flatten()[: args.n].tolist()
+    x, _ = _images(args, "test", others)
+    grid = edit(model, x, vector, args.strength).cpu()
+    out = Path(args.out or Path(args.run) / f"edit_toward_{args.toward}.png")
+    save_image_grid(grid, out, nrow=len(args.strength))
+    return _done(out, f"edits toward {args.toward} (rows: images, columns: strengths {args.strength})")
+
+
+def cmd_manifold(args: argparse.Namespace) -> int:
+    from genlab.apps.latent import manifold_grid
+
+    _positive("steps", args.steps)
+    model = _model(args, latent=True)
+    _unconditional(model, "manifold")
+    dim = getattr(model.config, "latent_dim", None)
+    if dim != 2:
+        raise ConfigError(f"the manifold grid needs a 2-D latent space; this model's has {dim} dimensions "
+                          f"(train with --latent-dim 2, or use `genlab embed` for a 2-D map of any code)")
+    out = Path(args.out or Path(args.run) / "manifold.png")
+    save_image_grid(manifold_grid(model, args.steps, args.span).cpu(), out, nrow=args.steps)
+    return _done(out, f"{args.steps}x{args.steps} manifold grid")
