@@ -20,6 +20,15 @@ TINY = {"latent_dim": 4, "mlp_hidden": [16], "conv_widths": [4], "conv_hidden": 
 QUICK = {"steps": 4, "batch_size": 32, "device": "cpu", "log_every": 0, "num_samples": 4, "seed": 1}
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models on a shared 2-core machine: one thread avoids oversubscription stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _error(capsys, argv):
     code = main(argv)
     err = capsys.readouterr().err.strip().splitlines()
@@ -169,7 +178,7 @@ def test_stacked_ae_resume_is_exact(tmp_path):
     # pretraining of 2 layers for 1 step each, then fine-tuning; the resume crosses into fine-tuning
     cfg = {"latent_dim": 4, "mlp_hidden": [8], "pretrain_steps": 1}
     train = {**QUICK, "steps": 4, "deterministic": True}
-    full = genlab.train("stacked-ae", data="digits", model_config=cfg, train=train, out=tmp_path / "full")
+    full = genlab.train("stacked-ae", data="digits", model_config=cfg, train=train)  # in memory
     genlab.train("stacked-ae", data="digits", model_config=cfg, train={**train, "steps": 2}, out=tmp_path / "half")
     resumed = genlab.resume(tmp_path / "half", steps=4)
     assert int(resumed.steps_done) == 4 and resumed.stage() == 2
