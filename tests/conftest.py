@@ -1,13 +1,17 @@
 """Shared fixtures, and a tiny two-network model that exercises the multi-phase contract."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import pytest
 import torch
 from torch import nn
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# pytest runs with -n 2 on a 2-core machine: one thread per worker (and per child process) avoids
+# oversubscription, which makes small models 10x slower
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 from genlab.models.base import Batch, GenerativeModel, Phase  # noqa: E402
 from genlab.registry import MODELS, register  # noqa: E402
