@@ -4,11 +4,12 @@
     OMP_NUM_THREADS=1 python benchmarks/diffusion.py speed --steps 12
 
     # draw the samples of every row (DDPM 1000 steps; DDIM S = 10, 20, 50, 100 x eta = 0, 1) in
-    # work units of --chunk images; several workers may share the units (--worker i --workers k)
-    OMP_NUM_THREADS=1 python benchmarks/diffusion.py sample runs/ddpm-mnist --n 200 --worker 0 --workers 2
+    # work units of --chunk images; start the command several times to share the units (each process
+    # claims a unit with a RUN/bench/*.claim file; delete stale claims after an interrupted run)
+    OMP_NUM_THREADS=1 python benchmarks/diffusion.py sample runs/ddpm-mnist --n 100 --chunk 20
 
     # FD / precision / recall (genlab's LeNet-5 MNIST extractor), seconds per 100 samples, grids
-    OMP_NUM_THREADS=1 python benchmarks/diffusion.py score runs/ddpm-mnist --n 200
+    OMP_NUM_THREADS=1 python benchmarks/diffusion.py score runs/ddpm-mnist --n 100
 
 Every row uses the same n, the same seeds (chunk i starts from the same x_T in every row) and the
 first n test images as the reference. Sampling runs the network under bf16 autocast.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -72,9 +74,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
     model = genlab.load(args.run)
     out = Path(args.dir or Path(args.run) / "bench")
     out.mkdir(parents=True, exist_ok=True)
-    for k, (sampler, steps, eta, i, size) in enumerate(units(args.n, args.chunk)):
+    for sampler, steps, eta, i, size in units(args.n, args.chunk):
         path = out / f"{row_name(sampler, steps, eta)}-{i:03d}.npz"
-        if k % args.workers != args.worker or path.exists():
+        try:  # claim the unit, so several of these processes can share the work
+            os.close(os.open(path.with_suffix(".claim"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
             continue
         torch.manual_seed(args.seed * 100_003 + i)  # the same x_T for chunk i in every row
         t0 = time.perf_counter()
@@ -130,12 +134,10 @@ def main() -> None:
     for name, func in (("sample", cmd_sample), ("score", cmd_score)):
         p = sub.add_parser(name)
         p.add_argument("run")
-        p.add_argument("--n", type=int, default=200)
+        p.add_argument("--n", type=int, default=100)
         p.add_argument("--dir", help="where the sample units go (default: RUN/bench)")
         p.add_argument("--seed", type=int, default=0)
-        p.add_argument("--chunk", type=int, default=50)
-        p.add_argument("--worker", type=int, default=0)
-        p.add_argument("--workers", type=int, default=1)
+        p.add_argument("--chunk", type=int, default=20)
         p.add_argument("--precision", choices=["fp32", "bf16"], default="bf16")
         p.add_argument("--img-dir", default="docs/img")
         p.set_defaults(func=func)
