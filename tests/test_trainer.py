@@ -171,3 +171,17 @@ def test_lr_schedules(schedule, step, expected):
 
 def test_warmup_is_linear():
     assert [lr_factor(s, 100, "constant", 4) for s in range(5)] == [0.25, 0.5, 0.75, 1.0, 1.0]
+
+
+def test_optimizer_settings_override_model_defaults_in_order():
+    """Unset train settings keep a phase's model default; set ones override it; phase_lr wins."""
+    from genlab.config import OptimizerConfig
+
+    model_default = OptimizerConfig("rmsprop", 5e-5, (0.5, 0.9))
+    assert TrainConfig().optimizer_for(model_default, "critic") == model_default
+    assert TrainConfig().optimizer_for(None, "model") == OptimizerConfig("adam", 1e-3, (0.9, 0.999))
+    assert TrainConfig(lr=2e-4).optimizer_for(model_default, "critic").lr == 2e-4
+    assert TrainConfig(lr=2e-4).optimizer_for(model_default, "critic").name == "rmsprop"
+    both = TrainConfig(lr=2e-4, optimizer="adam", phase_lr={"critic": 1e-5})
+    assert both.optimizer_for(model_default, "critic") == OptimizerConfig("adam", 1e-5, (0.5, 0.9))
+    assert TrainConfig(weight_decay=0.1).optimizer_for(None, "model").weight_decay == 0.1

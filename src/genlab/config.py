@@ -182,9 +182,11 @@ class TrainConfig:
         epochs: passes over the training split (ignored when ``steps`` is set).
         steps: total optimizer rounds (one round = every phase of the model once); overrides epochs.
         batch_size: global batch size (split evenly across processes under torchrun).
-        optimizer, lr, betas, weight_decay, momentum: the default optimizer for every phase; a model
-            may declare its own per phase (e.g. RMSprop for the WGAN critic), and ``phase_lr``
-            overrides the learning rate of named phases.
+        optimizer, lr, betas: the optimizer of every phase. Left unset, a phase uses its model's
+            own choice (e.g. RMSprop 5e-5 for the WGAN critic) or else adam, 1e-3, (0.9, 0.999);
+            set, they override the model's choice for every phase.
+        weight_decay, momentum: optimizer settings for phases without a model default.
+        phase_lr: learning rates of named phases (e.g. discriminator=4e-4), over everything else.
         schedule: 'constant', 'cosine' (to zero over the run) or 'step' (x0.1 at 50% and 75%).
         warmup_steps: linear warm-up at the start of any schedule.
         grad_clip: clip each phase's gradient norm to this value (0 = off).
@@ -202,9 +204,9 @@ class TrainConfig:
     epochs: int = 10
     steps: int | None = None
     batch_size: int = 128
-    optimizer: typing.Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
+    optimizer: typing.Literal["adam", "adamw", "sgd", "rmsprop"] | None = None
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
     weight_decay: float = 0.0
     momentum: float = 0.0
     phase_lr: dict[str, float] = field(default_factory=dict)
@@ -229,11 +231,20 @@ class TrainConfig:
             raise ValueError(f"steps must be at least 1, got {self.steps}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.lr <= 0:
+        if self.lr is not None and self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
+        if any(v <= 0 for v in self.phase_lr.values()):
+            raise ValueError(f"phase_lr values must be positive, got {self.phase_lr}")
 
-    def default_optimizer(self) -> OptimizerConfig:
-        return OptimizerConfig(self.optimizer, self.lr, tuple(self.betas), self.weight_decay, self.momentum)
+    def optimizer_for(self, model_default: OptimizerConfig | None, phase: str) -> OptimizerConfig:
+        """The optimizer of one phase: the model's default (or the library's), then the settings
+        given here, then ``phase_lr``."""
+        base = model_default or OptimizerConfig(weight_decay=self.weight_decay, momentum=self.momentum)
+        given = {"name": self.optimizer, "lr": self.lr, "betas": None if self.betas is None else tuple(self.betas)}
+        base = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+        if phase in self.phase_lr:
+            base = dataclasses.replace(base, lr=self.phase_lr[phase])
+        return base
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:

@@ -138,10 +138,7 @@ class Trainer:
 
     # --- setup helpers -------------------------------------------------------------------------
     def _optimizer_cfg(self, phase: Phase) -> OptimizerConfig:
-        base = phase.optimizer or self.cfg.default_optimizer()
-        if phase.name in self.cfg.phase_lr:
-            base = OptimizerConfig(base.name, self.cfg.phase_lr[phase.name], base.betas, base.weight_decay, base.momentum)
-        return base
+        return self.cfg.optimizer_for(phase.optimizer, phase.name)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.cfg.precision == "bf16":
