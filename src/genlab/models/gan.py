@@ -23,8 +23,8 @@ wgan-gp    Wasserstein loss, gradient penalty 10, n_critic 5, no batch norm in t
 
 Networks work on images scaled to [-1, 1] (the generator ends in tanh); ``sample`` maps back to
 [0, 1]. The optimizer of both phases comes from the model config (``gan_optimizer``, ``gan_lr``,
-``gan_betas``), not from the train config's ``--optimizer/--lr/--betas``; ``--phase-lr
-discriminator=LR generator=LR`` overrides the learning rate of one phase (e.g. for TTUR).
+``gan_betas``); the train flags ``--optimizer/--lr/--betas`` override them for both phases when
+given, and ``--phase-lr discriminator=LR generator=LR`` the learning rate of one phase (TTUR).
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class GANConfig:
         ema_decay: keep an exponential moving average of the generator's weights with this decay
             and sample from it (0 = off; e.g. 0.999).
         gan_optimizer: optimizer of both networks, 'adam' or 'rmsprop' (the train flags
-            --optimizer/--lr/--betas do not apply to GANs).
+            --optimizer/--lr/--betas, when given, override these for both phases).
         gan_lr: learning rate of both networks (--phase-lr discriminator=LR overrides one phase).
         gan_betas: Adam's (beta1, beta2).
     """
