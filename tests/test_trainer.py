@@ -185,3 +185,14 @@ def test_optimizer_settings_override_model_defaults_in_order():
     both = TrainConfig(lr=2e-4, optimizer="adam", phase_lr={"critic": 1e-5})
     assert both.optimizer_for(model_default, "critic") == OptimizerConfig("adam", 1e-5, (0.5, 0.9))
     assert TrainConfig(weight_decay=0.1).optimizer_for(None, "model").weight_decay == 0.1
+
+
+def test_epoch_averages_after_a_resume_cover_only_the_rounds_run(tmp_path, digits_data):
+    """A resumed partial epoch logs the mean over the rounds it ran, not over the whole epoch."""
+    train = {"steps": 30, "batch_size": 32, "log_every": 1, "device": "cpu", "seed": 2}
+    genlab.train("vae", out=tmp_path / "r", model_config=SMALL_VAE, data=digits_data, train={**train, "steps": 10})
+    genlab.resume(tmp_path / "r", steps=30)
+    records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    epoch = next(r for r in records if r["split"] == "train" and r["step"] > 10)  # the resumed epoch's record
+    steps = [r["loss"] for r in records if r["split"] == "train_step" and 10 < r["step"] <= epoch["step"]]
+    assert epoch["loss"] == pytest.approx(sum(steps) / len(steps), rel=1e-4)

@@ -181,6 +181,7 @@ class Trainer:
                 data_time = compute_time = 0.0
                 images = 0
                 t_epoch = time.perf_counter()
+                done = 0  # rounds run in this pass (fewer than the epoch's after a resume or a stop)
                 for _ in range(rounds):
                     logs, dt, ct, n_img = self._round(batches)
                     data_time, compute_time, images = data_time + dt, compute_time + ct, images + n_img
@@ -188,6 +189,7 @@ class Trainer:
                         sums[k] = sums.get(k, 0.0) + v
                     self.step += 1
                     self.round_in_epoch += 1
+                    done += 1
                     self.elapsed += dt + ct
                     if self.cfg.log_every and self.step % self.cfg.log_every == 0:
                         self.log.write({"step": self.step, "epoch": self.epoch, "split": "train_step", **logs})
@@ -204,7 +206,6 @@ class Trainer:
                         self.checkpoint()
                 bar.close()
                 epoch_time = time.perf_counter() - t_epoch
-                done = self.round_in_epoch
                 epoch_done = self.round_in_epoch >= self.rounds_per_epoch
                 if epoch_done:
                     self.epoch += 1
