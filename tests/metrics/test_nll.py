@@ -81,3 +81,17 @@ def test_negative_log_likelihood_units_and_missing_likelihood(capsys, tmp_path):
 
     with pytest.raises(ConfigError, match="no log-likelihood"):
         negative_log_likelihood(object(), torch.zeros(1, 1, 2, 2))
+
+
+def test_conditional_models_get_the_labels():
+    seen = []
+
+    class Conditional:
+        device = torch.device("cpu")
+
+        def log_likelihood(self, x, k, labels=None):
+            seen.append(labels.tolist())
+            return torch.zeros(len(x))
+
+    negative_log_likelihood(Conditional(), torch.zeros(3, 1, 2, 2), k=1, batch_size=2, labels=torch.tensor([4, 5, 6]))
+    assert seen == [[4, 5], [6]]

@@ -183,7 +183,9 @@ def _nll(ctx: _Context) -> dict[str, float]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.settings.seed)
         x = ctx.split_images(ctx.settings.nll_n, binarized=True)  # the likelihood of the data as trained on
-        return negative_log_likelihood(ctx.model, x, k=ctx.settings.nll_k)
+        y = ctx.once("split", lambda: None).y  # conditional models get log p(x | y) with the true labels
+        return negative_log_likelihood(ctx.model, x, k=ctx.settings.nll_k,
+                                       labels=None if y is None else y[:ctx.settings.nll_n])
 
 
 def _recon(ctx: _Context) -> dict[str, float]:

@@ -45,13 +45,16 @@ def importance_sampled_log_likelihood(sample_proposal: Callable[[int], torch.Ten
     return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
 
-def negative_log_likelihood(model: Any, images: torch.Tensor, k: int = 1000, batch_size: int = 100) -> dict[str, float]:
+def negative_log_likelihood(model: Any, images: torch.Tensor, k: int = 1000, batch_size: int = 100,
+                            labels: torch.Tensor | None = None) -> dict[str, float]:
     """Mean -log p(x) of images under ``model.log_likelihood`` (nats per image and bits per dim).
 
     Args:
         model: a model with ``log_likelihood(x, k)`` (VAE family).
         images: (N, C, H, W) in [0, 1], prepared as the model was trained (e.g. binarized).
         k: importance samples per image.
+        labels: (N,) labels for conditional models, whose ``log_likelihood`` takes ``labels``
+            (log p(x | y)); ignored by models without that argument.
 
     Raises:
         ConfigError: the model has no likelihood.
@@ -61,8 +64,12 @@ def negative_log_likelihood(model: Any, images: torch.Tensor, k: int = 1000, bat
                           f"(only VAE-family models do); drop 'nll' from --metrics")
     total = 0.0
     device = model.device
+    import inspect
+
+    conditional = labels is not None and "labels" in inspect.signature(model.log_likelihood).parameters
     for i in range(0, len(images), batch_size):
-        total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k).double().sum())
+        extra = {"labels": labels[i:i + batch_size].to(device)} if conditional else {}
+        total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k, **extra).double().sum())
     nats = -total / len(images)
     dims = images[0].numel()
     return {"nll_nats": nats, "nll_bits_per_dim": nats / (dims * math.log(2))}
