@@ -13,7 +13,7 @@ from typing import Sequence
 
 from genlab.errors import GenlabError
 
-COMMAND_MODULES = ["genlab.cli.train", "genlab.cli.generate", "genlab.cli.info", "genlab.cli.apps", "genlab.cli.gan", "genlab.cli.evaluate"]
+COMMAND_MODULES = ["genlab.cli.train", "genlab.cli.generate", "genlab.cli.info", "genlab.cli.apps", "genlab.cli.evaluate", "genlab.cli.gan"]
 
 
 class _Parser(argparse.ArgumentParser):
