@@ -2,7 +2,6 @@
 import os
 
 import pytest
-import torch
 
 from genlab.metrics import features
 
@@ -33,10 +32,3 @@ def tiny_extractor(monkeypatch, extractor_cache):
     return features.build_extractor("digits", verbose=False)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tests run tiny networks: one thread is faster on a shared machine (restored afterwards)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

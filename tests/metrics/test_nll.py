@@ -9,7 +9,6 @@ import pytest
 import torch
 from torch.distributions import MultivariateNormal
 
-from genlab.cli import main
 from genlab.metrics.nll import importance_sampled_log_likelihood, negative_log_likelihood
 
 

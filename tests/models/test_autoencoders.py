@@ -11,22 +11,13 @@ from genlab import registry
 from genlab.cli import main
 from genlab.config import from_dict
 from genlab.errors import ConfigError
-from genlab.models.autoencoder import (AEConfig, CodeStatistics, StackedAEConfig, corrupt, encoder_jacobian,
+from genlab.models.autoencoder import (CodeStatistics, StackedAEConfig, corrupt, encoder_jacobian,
                                        sparsity_kl)
 from genlab.models.base import Batch
 
 AE_NAMES = ["ae", "denoising-ae", "sparse-ae", "contractive-ae", "conv-ae", "stacked-ae"]
 TINY = {"latent_dim": 4, "mlp_hidden": [16], "conv_widths": [4], "conv_hidden": 8}
 QUICK = {"steps": 4, "batch_size": 32, "device": "cpu", "log_every": 0, "num_samples": 4, "seed": 1}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _error(capsys, argv):

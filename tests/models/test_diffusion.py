@@ -13,15 +13,6 @@ from genlab.nn.unet import UNet, timestep_embedding
 TINY = {"base_width": 8, "width_mults": [1, 2], "norm_groups": 4, "timesteps": 50, "sample_steps": 5}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Many small forward passes: one thread is much faster than two on a busy 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_timestep_embedding_by_hand():
     emb = timestep_embedding(torch.tensor([0, 1]), 4)  # half = 2, frequencies 1 and 10000^(-1/2)
     assert torch.allclose(emb[0], torch.tensor([0.0, 0.0, 1.0, 1.0]))
@@ -115,7 +106,6 @@ def test_config_is_checked():
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddpm") / "run"
-    torch.set_num_threads(1)
     code = main(["train", "ddpm", "--dataset", "digits", "--steps", "2", "--batch-size", "16", "--device", "cpu",
                  "--num-samples", "4", "--base-width", "8", "--width-mults", "1", "2", "--norm-groups", "4",
                  "--timesteps", "20", "--sample-steps", "4", "--out", str(out)])

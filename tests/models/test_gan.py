@@ -17,15 +17,6 @@ TINY_CONV = {"g_widths": [8], "d_widths": [8], "noise_dim": 8}
 TINY_MLP = {"architecture": "mlp", "g_hidden": [16], "d_hidden": [16], "noise_dim": 8}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks run several times faster on one thread on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _params(module):
     return [p.detach().clone() for p in module.parameters()]
 

@@ -11,15 +11,6 @@ from genlab.cli import main
 from genlab.models.base import Batch
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids oversubscription stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _model(**over):
     torch.manual_seed(0)
     return registry.build("recurrent-ae", {"data_shape": [6, 2], "latent_dim": 3, "hidden_size": 8, **over})
