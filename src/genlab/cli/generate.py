@@ -58,7 +58,6 @@ def register(sub: Any, argv: list[str]) -> None:
     p.add_argument("--out", help="PNG (default: RUN/traversal.png)")
     p.set_defaults(func=cmd_traverse)
 
-
     p = sub.add_parser("edit", help="move test images toward a label with an attribute vector")
     _common(p)
     p.add_argument("--toward", type=int, required=True, help="the label to move toward (e.g. 7)")
