@@ -24,8 +24,8 @@ from torch import nn
 from genlab.config import OptimizerConfig, TrainConfig
 from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
 from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
-from genlab.io import save_image_grid
-from genlab.models.base import GenerativeModel, Phase
+from genlab.io import atomic_link, save_image_grid
+from genlab.models.base import MODEL_WEIGHTS, GenerativeModel, Phase
 from genlab.training import distributed
 from genlab.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.training.logging import MetricsLog, plot_loss_curves
@@ -160,8 +160,10 @@ class Trainer:
         self.log.truncate_after(self.step)
 
     def checkpoint(self) -> None:
+        """Write a checkpoint; the run's model.safetensors becomes a hard link to its weights."""
         if self.run_dir is not None:
-            save_checkpoint(self.run_dir, self.model, self.optimizers, self.state())
+            path = save_checkpoint(self.run_dir, self.model, self.optimizers, self.state())
+            atomic_link(path / MODEL_WEIGHTS, self.run_dir / MODEL_WEIGHTS)
 
     # --- the loop ----------------------------------------------------------------------------------
     def fit(self) -> GenerativeModel:
@@ -294,7 +296,6 @@ class Trainer:
             if self.run_dir is not None and (last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)):
                 self.save_samples(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
             if self.run_dir is not None:
-                self.model.save(self.run_dir)
                 if last:  # the curves are drawn once, when the run ends or stops
                     plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
             shown = "  ".join(f"{k} {record[k]:.4g}" for k in list(sums)[:4])
