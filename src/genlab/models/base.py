@@ -12,7 +12,6 @@ and steps only that phase's optimizer, so a phase never changes another phase's 
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,10 +234,4 @@ def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, met
     raise ValueError(f"unknown interpolation '{method}' (choose linear or spherical)")
 
 
-def image_fields(config: Any) -> dict[str, Any]:
-    """The data-derived fields a config declares (``data_shape``, ``num_classes``)."""
-    names = {f.name for f in dataclasses.fields(config)}
-    return {k: getattr(config, k) for k in ("data_shape", "num_classes") if k in names}
-
-
-__all__ = ["Batch", "GenerativeModel", "LatentModel", "Losses", "Phase", "from_dict", "image_fields", "interpolate_codes"]
+__all__ = ["Batch", "GenerativeModel", "LatentModel", "Losses", "Phase", "interpolate_codes"]

@@ -226,8 +226,8 @@ class Trainer:
     def _round(self, batches: Iterator[Batch]) -> tuple[dict[str, float], float, float, int]:
         """One step: every phase's updates. Returns logs, data seconds, compute seconds, images."""
         torch.manual_seed(step_seed(self.cfg.seed, self.step, self.dist.rank))
+        f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps)
         for opt, base in zip(self.optimizers.values(), self.base_lr.values()):
-            f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps)
             for group, lr in zip(opt.param_groups, base):
                 group["lr"] = lr * f
         logs: dict[str, float] = {}
