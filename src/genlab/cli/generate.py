@@ -90,12 +90,17 @@ def _model(args: argparse.Namespace, latent: bool = False):
     return model
 
 
-def _images(args: argparse.Namespace, split: str, index: list[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Images of the run's own dataset (binarized as in training, with a fixed sample) and labels."""
+def _run_splits(args: argparse.Namespace):
+    """The run's own dataset, as it was configured for training."""
     from genlab.data import load_splits
 
+    return load_splits(from_dict(DataConfig, read_run_config(args.run)["data"], "run data config"))
+
+
+def _images(args: argparse.Namespace, split: str, index: list[int], splits=None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Images of the run's own dataset (binarized as in training, with a fixed sample) and labels."""
     cfg = read_run_config(args.run)
-    data = load_splits(from_dict(DataConfig, cfg["data"], "run data config"))[split]
+    data = (splits or _run_splits(args))[split]
     bad = [i for i in index if not 0 <= i < len(data)]
     if bad:
         raise ConfigError(f"image index {bad[0]} is out of range: the {split} split has {len(data)} images")
@@ -213,14 +218,12 @@ def _unconditional(model: LatentModel, command: str) -> None:
 
 def cmd_edit(args: argparse.Namespace) -> int:
     from genlab.apps.latent import attribute_vector, edit
-    from genlab.data import load_splits
 
     _positive("n", args.n)
     _positive("fit", args.fit)
     model = _model(args, latent=True)
     _unconditional(model, "edit")
-    cfg = read_run_config(args.run)
-    splits = load_splits(from_dict(DataConfig, cfg["data"], "run data config"))
+    splits = _run_splits(args)
     if splits.train.y is None:
         raise ConfigError("the run's dataset has no labels, so there is no attribute to move toward")
     classes = splits.train.num_classes
@@ -229,7 +232,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     fit = torch.arange(min(args.fit, len(splits.train)))
     vector = attribute_vector(model, splits.train.images(fit), splits.train.y[fit] == args.toward)
     others = (splits.test.y != args.toward).nonzero().flatten()[: args.n].tolist()
-    x, _ = _images(args, "test", others)
+    x, _ = _images(args, "test", others, splits)
     grid = edit(model, x, vector, args.strength).cpu()
     out = Path(args.out or Path(args.run) / f"edit_toward_{args.toward}.png")
     save_image_grid(grid, out, nrow=len(args.strength))
