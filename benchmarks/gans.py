@@ -1,16 +1,17 @@
 """GAN family benchmark on MNIST: sample quality after a fixed CPU-time budget and a fixed number of epochs.
 
-    python benchmarks/gans.py headline --budget 120 --seeds 0 1 2 --jobs 2
+    python benchmarks/gans.py headline --budget 300 --seeds 0 1 2 --jobs 2
     python benchmarks/gans.py epochs --epochs 1 --seeds 0 --jobs 2
-    python benchmarks/gans.py stabilizers --budget 90 --seeds 0 1 --jobs 2
+    python benchmarks/gans.py stabilizers --steps 600 --seeds 0 1 --jobs 2
     python benchmarks/gans.py report            # markdown tables from every finished run
 
 Every run trains one registered model with its library defaults (bf16, batch 64, one CPU thread
 per run, ``--jobs`` runs side by side), then evaluates it with the evaluation metrics
 (:func:`genlab.metrics.evaluate_model`: Fréchet distance, KID, precision / recall on genlab's
 LeNet-5 MNIST features, class coverage and, for cgan, the classifier's accuracy on the requested
-labels) with ``--n`` generated images against as many test images. The time budget counts training
-time only (``TrainConfig.time_budget``: data + compute, not validation or sample grids).
+labels) with ``--n`` generated images against as many test images. The time budget counts the CPU
+time of training only (``TrainConfig.time_budget`` with ``budget_clock='cpu'``: data + compute, not
+validation or sample grids), so it means the same on a quiet and on a shared machine.
 
 Results go to OUT/<table>/<variant>/seed<N>/result.json (a finished run is not retrained) and the
 report prints mean +- standard deviation over seeds. A run whose generated class histogram covers
@@ -28,8 +29,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 MODELS = ["gan", "dcgan", "cgan", "wgan", "wgan-gp"]
+# budgets count the CPU time of the training loop (one thread per run), so they hold on a shared machine;
+# the trainer's own mode check is off because every run is evaluated with the class metrics anyway
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0, "eval_batches": 4,
-         "num_samples": 100}
+         "num_samples": 100, "budget_clock": "cpu", "mode_check": "off"}
 # one model (dcgan), one stabilizer (or loss + stabilizer) at a time, same budget and seeds
 STABILIZERS = {
     "baseline": {},
@@ -109,10 +112,15 @@ def specs(args: argparse.Namespace) -> list[dict]:
         train = {"epochs": args.epochs}
     else:
         grid = [(args.stabilizer_model, v, cfg) for v, cfg in STABILIZERS.items() if not args.variants or v in args.variants]
-        train = {"time_budget": args.budget, "epochs": 1000}
+        train = {"steps": args.steps} if args.steps else {"time_budget": args.budget, "epochs": 1000}
     for model, variant, cfg in grid:
         for seed in args.seeds:
-            tag = f"{args.table}-{args.budget:g}s" if args.table != "epochs" else f"epochs-{args.epochs}"
+            if args.table == "epochs":
+                tag = f"epochs-{args.epochs}"
+            elif args.table == "stabilizers" and args.steps:
+                tag = f"stabilizers-{args.steps}steps"
+            else:
+                tag = f"{args.table}-{args.budget:g}cpus"
             out.append({"table": tag, "model": model, "variant": variant, "seed": seed, "model_config": cfg,
                         "train": train, "n": args.n, "run": str(args.out / tag / f"{model}-{variant}" / f"seed{seed}")})
     return out
@@ -164,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/bench_gans"))
     p.add_argument("--models", nargs="+", default=MODELS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--budget", type=float, default=120.0, help="training seconds per run (headline, stabilizers)")
+    p.add_argument("--budget", type=float, default=300.0, help="training CPU seconds per run (headline, stabilizers)")
+    p.add_argument("--steps", type=int, help="stabilizers: a fixed number of generator steps instead of the budget")
     p.add_argument("--epochs", type=int, default=1, help="epochs per run (epochs table)")
     p.add_argument("--n", type=int, default=5000, help="generated (and real test) images per evaluation")
     p.add_argument("--jobs", type=int, default=2, help="runs side by side, one CPU thread each")

@@ -133,11 +133,24 @@ def test_nan_in_a_new_run_leaves_no_run_directory(tmp_path, monkeypatch, digits_
     assert not (tmp_path / "r").exists()
 
 
-def test_time_budget_ends_the_run(tmp_path, digits_data):
-    train = {"epochs": 50, "batch_size": 32, "time_budget": 0.0, "device": "cpu"}
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_time_budget_ends_the_run(tmp_path, digits_data, clock):
+    train = {"epochs": 50, "batch_size": 32, "time_budget": 0.0, "budget_clock": clock, "device": "cpu"}
     genlab.train("vae", out=tmp_path / "r", model_config=SMALL_VAE, data=digits_data, train=train)
     state = json.loads((latest_checkpoint(tmp_path / "r") / "state.json").read_text())
     assert state["step"] == 1 and state["complete"]
+
+
+def test_cpu_budget_counts_process_cpu_time(tmp_path, digits_data, monkeypatch):
+    """The cpu clock adds process CPU time per step (here a fake clock: 1 CPU-s per call pair)."""
+    import time
+
+    ticks = iter(range(0, 10_000, 1))
+    monkeypatch.setattr(time, "process_time", lambda: float(next(ticks)))
+    train = {"epochs": 50, "batch_size": 32, "time_budget": 3.0, "budget_clock": "cpu", "device": "cpu"}
+    genlab.train("vae", out=tmp_path / "r", model_config=SMALL_VAE, data=digits_data, train=train)
+    state = json.loads((latest_checkpoint(tmp_path / "r") / "state.json").read_text())
+    assert state["step"] == 3 and state["elapsed"] == 3.0
 
 
 def test_checkpoints_are_atomic_and_pruned(tmp_path, digits_data, quick_train):

@@ -198,6 +198,11 @@ class TrainConfig:
         log_every: write a train line to metrics.jsonl every N steps (0 = per epoch only).
         eval_batches: limit validation to this many batches (0 = the whole split).
         time_budget: stop (with a checkpoint) after this many seconds of training.
+        budget_clock: what the time budget counts: 'wall' (seconds of training loop, data + compute) or
+            'cpu' (CPU seconds the process spent in it, all threads: fair on a shared machine).
+        mode_check: after each sample grid, classify samples with the dataset's evaluation classifier
+            and warn when they cover few classes (mode collapse). 'auto': adversarial models, when the
+            classifier is already cached; 'on': any generative model, building the classifier if needed.
         num_samples: images in each sample grid.
     """
 
@@ -222,6 +227,8 @@ class TrainConfig:
     log_every: int = 50
     eval_batches: int = 0
     time_budget: float | None = None
+    budget_clock: typing.Literal["wall", "cpu"] = "wall"
+    mode_check: typing.Literal["auto", "on", "off"] = "auto"
     num_samples: int = 64
 
     def __post_init__(self) -> None:

@@ -158,7 +158,7 @@ def _accuracy(classifier: Any, splits: Any) -> float | None:
 
 
 def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | None = None,
-                    cache: bool = True, verbose: bool = True) -> FeatureExtractor:
+                    cache: bool = True, verbose: bool = True, build: bool = True) -> FeatureExtractor | None:
     """The feature extractor for a dataset: loaded from the cache, or trained once and cached.
 
     Args:
@@ -166,9 +166,10 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
         recipe: how to train it (default: :func:`default_recipe` for the dataset's image shape).
         cache: read and write ``$GENLAB_CACHE/extractors``.
         verbose: say on stderr when an extractor is being trained.
+        build: train it when it is not cached; False returns None instead.
 
     Returns:
-        a :class:`FeatureExtractor`.
+        a :class:`FeatureExtractor` (None only when ``build`` is False and it is not cached).
 
     Raises:
         DataError: the dataset cannot be loaded or has no labels to train a classifier on.
@@ -197,7 +198,8 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
         info = read_json(directory / INFO_FILE)
         model = GenerativeModel.load(directory)
         return FeatureExtractor(model, name, info["weights_sha256"], info)
-
+    if not build:
+        return None
     if verbose:
         print(f"genlab: training feature extractor {name} ({recipe.arch}, {recipe.steps} steps, seed {recipe.seed}); "
               f"cached for later runs", file=sys.stderr, flush=True)

@@ -65,6 +65,9 @@ class GenerativeModel(nn.Module):
     # True for models whose losses need class labels (conditional models): training on an
     # unlabelled dataset is refused before it starts
     requires_labels: bool = False
+    # True for models prone to mode collapse (the GAN family): with TrainConfig.mode_check 'auto' the
+    # trainer classifies their samples at every sample grid and warns on collapse
+    watch_modes: bool = False
 
     def __init__(self, config: Any):
         super().__init__()

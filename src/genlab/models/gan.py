@@ -244,6 +244,7 @@ class GAN(GenerativeModel):
     """Generator and discriminator trained in alternating phases; see the module docstring."""
 
     config: GANConfig
+    watch_modes = True
 
     def __init__(self, config: GANConfig):
         super().__init__(config)

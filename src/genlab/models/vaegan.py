@@ -88,6 +88,8 @@ class FeatureDiscriminator(nn.Module):
 class VAEGAN(VAE):
     """Encoder and decoder of a :class:`VAE` plus a :class:`FeatureDiscriminator`."""
 
+    watch_modes = True
+
     config: VAEGANConfig
 
     def __init__(self, config: VAEGANConfig):

@@ -17,6 +17,7 @@ import torch
 from genlab import registry
 from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
 from genlab.errors import CheckpointError, ConfigError
+from genlab.training.monitor import mode_monitor
 from genlab.io import atomic_write_json, read_json
 from genlab.models.base import GenerativeModel
 from genlab.training.checkpoint import latest_checkpoint
@@ -25,7 +26,7 @@ from genlab.training.trainer import Trainer
 RUN_CONFIG = "config.json"
 # training settings a resumed run may change; anything else would make it a different run
 RESUMABLE_OVERRIDES = {"epochs", "steps", "time_budget", "sample_every", "checkpoint_every", "log_every", "device",
-                       "eval_batches", "num_samples"}
+                       "eval_batches", "num_samples", "budget_clock", "mode_check"}
 
 
 def _as_config(cls: type, value: Any, where: str) -> Any:
@@ -113,7 +114,8 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
                           f"model config of '{model}'")
     torch.manual_seed(train_cfg.seed)
     net = entry.model_class(model_cfg)
-    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, out_path)
+    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, out_path,
+                      monitor=mode_monitor(train_cfg, data_cfg, net, splits))
     created = False
     if trainer.run_dir is not None:
         if out_path.exists():
@@ -154,7 +156,8 @@ def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> G
         raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
     splits = load_splits(data_cfg)
     net = entry.model_class(from_dict(entry.config_class, cfg["model"]["config"], f"{run_dir / RUN_CONFIG} model"))
-    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, run_dir)
+    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, run_dir,
+                      monitor=mode_monitor(train_cfg, data_cfg, net, splits))
     trainer.restore(run_dir)
     if trainer.step >= trainer.total_steps:
         if trainer.dist.is_main:

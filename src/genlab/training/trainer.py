@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import nn
@@ -98,11 +98,13 @@ class Trainer:
         cfg: the training configuration.
         binarize: binarization mode of the data config (applied per batch).
         run_dir: where to write checkpoints, metrics, samples and weights (None = nowhere).
+        monitor: called with the model whenever a sample grid is due; its dict is logged as a
+            ``modes`` record and its ``warning`` (if any) printed (see :mod:`genlab.training.monitor`).
     """
 
     def __init__(self, model: GenerativeModel, data: Splits, cfg: TrainConfig, binarize: str = "none",
-                 run_dir: Path | None = None):
-        self.cfg, self.data, self.binarize = cfg, data, binarize
+                 run_dir: Path | None = None, monitor: Callable[[GenerativeModel], dict] | None = None):
+        self.cfg, self.data, self.binarize, self.monitor = cfg, data, binarize, monitor
         self.device = distributed.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
         self.dist = distributed.setup(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None and self.dist.is_main else None
@@ -185,6 +187,7 @@ class Trainer:
                 t_epoch = time.perf_counter()
                 done = 0  # rounds run in this pass (fewer than the epoch's after a resume or a stop)
                 for _ in range(rounds):
+                    cpu0 = time.process_time()
                     logs, dt, ct, n_img = self._round(batches)
                     data_time, compute_time, images = data_time + dt, compute_time + ct, images + n_img
                     for k, v in logs.items():
@@ -192,7 +195,7 @@ class Trainer:
                     self.step += 1
                     self.round_in_epoch += 1
                     done += 1
-                    self.elapsed += dt + ct
+                    self.elapsed += (dt + ct) if self.cfg.budget_clock == "wall" else time.process_time() - cpu0
                     if self.cfg.log_every and self.step % self.cfg.log_every == 0:
                         self.log.write({"step": self.step, "epoch": self.epoch, "split": "train_step", **logs})
                     if show_bar and bar.n % 10 == 0:
@@ -293,8 +296,11 @@ class Trainer:
             if val:
                 self.log.write({"step": self.step, "epoch": self.epoch, "split": "validation", **val})
             last = self.step >= self.total_steps or self.stop_reason is not None
-            if self.run_dir is not None and (last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)):
+            due = last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)
+            if self.run_dir is not None and due:
                 self.save_samples(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+            if self.monitor is not None and due:
+                self.check_modes()
             if self.run_dir is not None:
                 if last:  # the curves are drawn once, when the run ends or stops
                     plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
@@ -342,6 +348,15 @@ class Trainer:
             return
         save_image_grid(images, path, nrow=nrow)
         save_image_grid(images, path.parent.parent / "samples.png", nrow=nrow)
+
+    def check_modes(self) -> None:
+        """Run the mode monitor on the model, log its record and print its warning."""
+        assert self.monitor is not None
+        result = self.monitor(self.model)
+        warning = result.pop("warning", None)
+        self.log.write({"step": self.step, "epoch": self.epoch, "split": "modes", **result})
+        if warning:
+            print(f"genlab: warning: epoch {self.epoch}, step {self.step}: {warning}", file=sys.stderr, flush=True)
 
     def _finish(self) -> None:
         if self.stop_reason in ("SIGINT", "SIGTERM"):

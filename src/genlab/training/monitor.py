@@ -1,0 +1,71 @@
+"""Watching samples during training: the class histogram of generated images, with a collapse warning.
+
+After each sample grid the trainer asks :class:`ModeMonitor` to classify a fixed-noise batch of
+samples with the dataset's evaluation classifier (the feature extractor of :mod:`genlab.metrics`).
+The shares per class go to metrics.jsonl as a ``modes`` record, and when the samples cover few
+classes a one-line warning goes to stderr while training continues.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import torch
+
+from genlab.config import DataConfig, TrainConfig
+
+MODE_CHECK_SAMPLES = 500
+
+
+class ModeMonitor:
+    """Classifies samples of a model and reports the share of each class.
+
+    Args:
+        extractor: the dataset's :class:`genlab.metrics.features.FeatureExtractor`.
+        n: samples per check.
+        seed: sampling seed (the same noise every check).
+    """
+
+    def __init__(self, extractor: Any, n: int = MODE_CHECK_SAMPLES, seed: int = 0):
+        self.extractor, self.n, self.seed = extractor, n, seed
+
+    def __call__(self, model: Any) -> dict[str, Any]:
+        """One check: ``{"classes_covered", "class_shares", "warning"}`` (warning None when all are covered)."""
+        from genlab.metrics.evaluate import generate
+        from genlab.models.adversarial import mode_collapse_warning
+
+        was_training = model.training
+        try:
+            images, _ = generate(model, self.n, seed=self.seed)
+        finally:
+            model.train(was_training)
+        probs = self.extractor(images)[1]
+        k = self.extractor.num_classes
+        shares = torch.bincount(probs.argmax(1), minlength=k).double() / self.n
+        warning = mode_collapse_warning(shares)
+        return {"classes_covered": int((shares >= 0.1 / k).sum()), "class_shares": [round(v, 4) for v in shares.tolist()],
+                "warning": warning}
+
+
+def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) -> ModeMonitor | None:
+    """The monitor a run gets under ``cfg.mode_check``, or None (with a note on stderr when it was asked for).
+
+    'auto' watches models that declare ``watch_modes`` (the GAN family) when the dataset's evaluation
+    classifier is already cached; 'on' watches any generative model and trains the classifier if needed.
+    """
+    if cfg.mode_check == "off" or not getattr(model, "generative", False):
+        return None
+    if cfg.mode_check == "auto" and not getattr(model, "watch_modes", False):
+        return None
+    if splits.train.y is None or len(splits.train.shape) != 3:
+        if cfg.mode_check == "on":
+            print("genlab: note: --mode-check needs a labelled image dataset; not checking modes", file=sys.stderr)
+        return None
+    from genlab.metrics.features import build_extractor
+
+    extractor = build_extractor(data, build=cfg.mode_check == "on")
+    if extractor is None:
+        print(f"genlab: note: no evaluation classifier is cached for '{data.dataset}' yet, so samples are not "
+              f"checked for mode collapse (use --mode-check on, or run genlab evaluate once)", file=sys.stderr)
+        return None
+    return ModeMonitor(extractor, seed=cfg.seed + 777)

@@ -1,0 +1,77 @@
+"""The trainer's mode-collapse monitor: class histograms of samples during training, and the warning."""
+import json
+
+import pytest
+import torch
+from torch import nn
+
+import genlab
+from genlab.config import DataConfig
+from genlab.data import load_splits
+from genlab.training.monitor import ModeMonitor
+
+
+class _OneDigit(nn.Module):
+    """A 'generator' that always returns the same real image: total collapse."""
+
+    generative = True
+
+    def __init__(self, image):
+        super().__init__()
+        self.image = image
+        self.config = type("C", (), {"num_classes": 0})()
+        self.device = torch.device("cpu")
+
+    def sample(self, n, labels=None):
+        return self.image.expand(n, *self.image.shape)
+
+
+def _records(run, split):
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["split"] == split]
+
+
+def test_monitor_flags_a_collapsed_generator_and_passes_real_data(tiny_extractor):
+    test = load_splits(DataConfig("digits")).test
+    collapsed = ModeMonitor(tiny_extractor, n=200)(_OneDigit(test.images(slice(0, 1))[0]))
+    assert collapsed["classes_covered"] == 1
+    assert max(collapsed["class_shares"]) == 1.0
+    assert "collapsing onto few modes" in collapsed["warning"]
+
+    class _Real(_OneDigit):  # draws real test images: every class is there
+        def sample(self, n, labels=None):
+            return test.images(torch.randint(len(test), (n,)))
+
+    healthy = ModeMonitor(tiny_extractor, n=300)(_Real(test.images(slice(0, 1))[0]))
+    assert healthy["warning"] is None and healthy["classes_covered"] == 10
+    assert sum(healthy["class_shares"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_gan_training_logs_modes_records_when_the_classifier_is_cached(tiny_extractor, tmp_path, quick_train):
+    run = tmp_path / "gan"
+    genlab.train("gan", out=run, model_config={"g_hidden": [32], "d_hidden": [32], "noise_dim": 8},
+                 data="digits", train={**quick_train, "steps": 4})
+    records = _records(run, "modes")
+    assert len(records) == 1 and records[0]["step"] == 4
+    assert len(records[0]["class_shares"]) == 10 and 0 <= records[0]["classes_covered"] <= 10
+
+
+def test_mode_check_auto_without_a_cached_classifier_only_notes_it(monkeypatch, tmp_path, quick_train, capsys):
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "empty-cache"))
+    run = tmp_path / "gan"
+    genlab.train("gan", out=run, model_config={"g_hidden": [32], "d_hidden": [32], "noise_dim": 8},
+                 data="digits", train={**quick_train, "steps": 2})
+    assert "not checked for mode collapse" in capsys.readouterr().err
+    assert _records(run, "modes") == []
+    assert not (tmp_path / "empty-cache" / "extractors").exists()  # nothing was trained
+
+
+def test_mode_check_off_and_non_adversarial_models_are_not_watched(tiny_extractor, tmp_path, quick_train):
+    genlab.train("gan", out=tmp_path / "g", model_config={"g_hidden": [32], "d_hidden": [32], "noise_dim": 8},
+                 data="digits", train={**quick_train, "steps": 2, "mode_check": "off"})
+    genlab.train("ae", out=tmp_path / "a", model_config={"mlp_hidden": [32], "latent_dim": 8}, data="digits",
+                 train={**quick_train, "steps": 2})
+    assert _records(tmp_path / "g", "modes") == [] and _records(tmp_path / "a", "modes") == []
+    genlab.train("ae", out=tmp_path / "b", model_config={"mlp_hidden": [32], "latent_dim": 8}, data="digits",
+                 train={**quick_train, "steps": 2, "mode_check": "on"})
+    assert len(_records(tmp_path / "b", "modes")) == 1
