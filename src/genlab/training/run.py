@@ -17,10 +17,11 @@ import torch
 from genlab import registry
 from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
 from genlab.errors import CheckpointError, ConfigError
-from genlab.training.monitor import mode_monitor
+from genlab.data.base import Splits
 from genlab.io import atomic_write_json, read_json
 from genlab.models.base import GenerativeModel
 from genlab.training.checkpoint import latest_checkpoint
+from genlab.training.monitor import mode_monitor
 from genlab.training.trainer import Trainer
 
 RUN_CONFIG = "config.json"
@@ -80,7 +81,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 def train(model: str, *, out: str | Path | None = None, model_config: Any = None, data: Any = None,
-          train: Any = None, overwrite: bool = False) -> GenerativeModel:
+          train: Any = None, overwrite: bool = False, splits: Splits | None = None) -> GenerativeModel:
     """Train a new model and return it (also written to ``out`` when given).
 
     Args:
@@ -91,6 +92,8 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
         data: a :class:`DataConfig`, a dict of its fields, or a dataset spec string ('mnist').
         train: a :class:`TrainConfig` or a dict of its fields.
         overwrite: replace an existing run directory at ``out``.
+        splits: train on these in-memory splits instead of loading ``data`` (which then only names
+            them in the run config; such a run cannot be resumed from the command line).
     """
     from genlab.data import load_splits
 
@@ -100,7 +103,8 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         _prepare_out(out_path, overwrite)
-    splits = load_splits(data_cfg)
+    if splits is None:
+        splits = load_splits(data_cfg)
     if entry.model_class.requires_labels and splits.train.y is None:
         raise ConfigError(f"model '{model}' is conditional and needs class labels, but dataset "
                           f"'{data_cfg.dataset}' has none (use a folder with class subfolders, or npz with 'y')")

@@ -1,0 +1,385 @@
+"""One anomaly detector over any suitable genlab model, for images, tables and time series.
+
+    det = AnomalyDetector(model="conv-ae", train={"epochs": 10})
+    det.fit(normal_images)                 # (N, C, H, W) or (N, H, W), uint8 or float in [0, 1]
+    scores = det.score(test_images)        # (N,) float64, higher = more abnormal
+    flags = det.predict(test_images)       # (N,) 0/1
+    det.save("det/"); det = AnomalyDetector.load("det/")
+
+What it does on ``fit``:
+
+1. encodes the input: images as they are; a table through a :class:`TableEncoder` fitted on the
+   training rows (min-max scaling, one-hot categories), presented to the model as (1, 1, F)
+   "images"; a series (L, F) standardized with its training mean and std and cut into windows;
+2. holds out ``holdout_fraction`` of the normal data (the last part of a series, in time order);
+3. trains the model on the rest with the genlab trainer;
+4. sets the threshold: the ``threshold_quantile`` quantile of the held-out scores (a false alarm
+   rate of 1 - quantile on normal data), or, with ``contamination`` given (the share of anomalies
+   in the training data, PyOD's convention), the 1 - contamination quantile of all training scores.
+   For series a second threshold is set the same way on per-time-step scores.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlab import registry
+from genlab.anomaly.scores import check_score, default_score, item_scores, step_errors
+from genlab.anomaly.tables import Table, TableEncoder, as_table
+from genlab.config import DataConfig, from_dict, to_dict
+from genlab.data.base import ArrayDataset, Splits
+from genlab.data.sequences import windows
+from genlab.errors import CheckpointError, ConfigError, DataError
+from genlab.io import atomic_write_json, read_json
+
+DETECTOR_FILE = "detector.json"
+DETECTOR_FORMAT = 1
+KINDS = ("images", "table", "series")
+SEQUENCE_MODELS = ("recurrent-ae",)
+DEFAULT_MODEL = {"images": "conv-ae", "table": "ae", "series": "recurrent-ae"}
+DEFAULT_TRAIN = {"epochs": 20, "batch_size": 128, "log_every": 0, "sample_every": 0, "num_samples": 16,
+                 "mode_check": "off"}
+
+
+@dataclass
+class DetectorConfig:
+    """How a detector is built, trained, scored and thresholded.
+
+    Attributes:
+        model: a registered model name; None = 'conv-ae' for images, 'ae' for tables,
+            'recurrent-ae' for series.
+        score: 'auto' ('elbo' for VAEs, 'disc' for GANs, else 'mse'), or one of
+            mse, bce, elbo, nll, disc, latent (see :mod:`genlab.anomaly.scores`).
+        kind: 'images', 'table' or 'series'; None = decided from the input and the model.
+        contamination: share of anomalies in the training data; sets the threshold from
+            training scores instead of held-out normal ones.
+        threshold_quantile: quantile of held-out normal scores used as threshold.
+        holdout_fraction: share of the normal training data held out for the threshold.
+        nll_k: importance samples of the 'nll' score.
+        latent_steps, latent_lr: gradient steps and Adam step size of the 'latent' score.
+        window, stride: series only: window length, and the stride of training windows
+            (scoring uses every window, stride 1).
+        batch_size: scoring batch size.
+        seed: seed of the hold-out split and of stochastic scores.
+        model_config: fields of the model's config.
+        train: fields of :class:`genlab.config.TrainConfig` (default: 20 epochs, batch 128).
+    """
+
+    model: str | None = None
+    score: typing.Literal["auto", "mse", "bce", "elbo", "nll", "disc", "latent"] = "auto"
+    kind: typing.Literal["images", "table", "series"] | None = None
+    contamination: float | None = None
+    threshold_quantile: float = 0.95
+    holdout_fraction: float = 0.1
+    nll_k: int = 100
+    latent_steps: int = 200
+    latent_lr: float = 0.05
+    window: int = 32
+    stride: int = 4
+    batch_size: int = 256
+    seed: int = 0
+    model_config: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.contamination is not None and not 0 < self.contamination < 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
+        if not 0 < self.threshold_quantile < 1:
+            raise ValueError(f"threshold_quantile must be in (0, 1), got {self.threshold_quantile}")
+        if not 0 < self.holdout_fraction < 0.9:
+            raise ValueError(f"holdout_fraction must be in (0, 0.9), got {self.holdout_fraction}")
+        if self.window < 2 or self.stride < 1:
+            raise ValueError(f"window must be at least 2 and stride at least 1, got {self.window} and {self.stride}")
+        if self.model is not None and self.model not in registry.MODELS:
+            registry.get(self.model)  # raises the registry's did-you-mean error
+
+
+def _images(x: Any, where: str) -> torch.Tensor:
+    """(N, C, H, W) float32 in [0, 1] from (N, H, W) / (N, C, H, W) arrays, uint8 or float."""
+    t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
+    if t.dim() == 3:
+        t = t.unsqueeze(1)
+    if t.dim() != 4:
+        raise DataError(f"{where}: expected images (N, C, H, W) or (N, H, W), got shape {tuple(t.shape)}")
+    if t.dtype == torch.uint8:
+        return t.float() / 255.0
+    t = t.float()
+    if not torch.isfinite(t).all():
+        raise DataError(f"{where}: images hold NaN or infinite values")
+    if t.numel() and (t.min() < 0 or t.max() > 1):
+        raise DataError(f"{where}: float images must be in [0, 1] (got {float(t.min()):.3g}..{float(t.max()):.3g}); "
+                        f"divide 8-bit images by 255")
+    return t
+
+
+def _series(x: Any, where: str) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise DataError(f"{where}: a series must be (L,) or (L, F), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise DataError(f"{where}: the series holds NaN or infinite values at step {int(np.argwhere(~np.isfinite(a))[0, 0])}")
+    return a
+
+
+class AnomalyDetector:
+    """Fit on normal data, then score, flag, save and load; see the module docstring."""
+
+    def __init__(self, config: DetectorConfig | dict | None = None, **fields: Any):
+        if isinstance(config, DetectorConfig):
+            config = to_dict(config)
+        self.config = from_dict(DetectorConfig, {**(config or {}), **fields}, "detector config")
+        self.model: Any = None
+        self.kind: str | None = self.config.kind
+        self.state: dict[str, Any] = {}  # what fit learned besides the model: threshold, encodings, shapes
+        self.encoder: TableEncoder | None = None
+
+    # ------------------------------------------------------------------ inputs
+    def _decide_kind(self, data: Any) -> str:
+        if self.kind is not None:
+            return self.kind
+        if self.config.model in SEQUENCE_MODELS:
+            return "series"
+        if isinstance(data, (Table, str, Path)) or hasattr(data, "columns"):
+            return "table"
+        ndim = data.dim() if isinstance(data, torch.Tensor) else np.asarray(data).ndim
+        return "images" if ndim in (3, 4) else "table" if ndim == 2 else "series"
+
+    def _encode(self, data: Any, where: str) -> torch.Tensor:
+        """The model's input for a data set: images, encoded table rows (N, 1, 1, F), or series windows."""
+        if self.kind == "images":
+            x = _images(data, where)
+            shape = self.state.get("input_shape")
+            if shape is not None and list(x.shape[1:]) != list(shape):
+                raise DataError(f"{where}: images of shape {tuple(x.shape[1:])} (C, H, W), but the detector was fitted "
+                                f"on {tuple(shape)}; resize or convert them first")
+            return x
+        if self.kind == "table":
+            assert self.encoder is not None
+            table = as_table(data)
+            label = self.state.get("label_column")
+            if label and label in table.columns:
+                table = table.drop([label])
+            return torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
+        series = self._standardized(data, where)
+        return torch.from_numpy(windows(series, self.config.window, 1).astype(np.float32))
+
+    def _standardized(self, data: Any, where: str) -> np.ndarray:
+        a = _series(data, where)
+        mean, std = np.asarray(self.state["mean"]), np.asarray(self.state["std"])
+        if a.shape[1] != len(mean):
+            raise DataError(f"{where}: the series has {a.shape[1]} columns, but the detector was fitted on {len(mean)}")
+        if len(a) < self.config.window:
+            raise DataError(f"{where}: the series has {len(a)} steps, fewer than the window ({self.config.window})")
+        return (a - mean) / std
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data: Any, labels: Any = None, normal_classes: list[int] | None = None,
+            label_column: str | None = None, normal_values: list[str] | None = None,
+            source: str = "array") -> "AnomalyDetector":
+        """Train on normal data (or contaminated data with ``contamination`` set) and set the threshold.
+
+        Args:
+            data: images (N, C, H, W) / (N, H, W); a table (:class:`Table`, CSV path, 'sklearn:NAME',
+                2-D array or DataFrame); or a series (L, F) / (L,) for the recurrent autoencoder.
+            labels, normal_classes: keep only the items whose label is in ``normal_classes``.
+            label_column, normal_values: tables: a column that is not a feature; rows whose value is
+                in ``normal_values`` are the normal ones (all rows when None).
+            source: a name for the data in the saved detector.
+        """
+        cfg = self.config
+        self.kind = self._decide_kind(data)
+        model_name = cfg.model or DEFAULT_MODEL[self.kind]
+        entry = registry.get(model_name)
+        if (self.kind == "series") != (model_name in SEQUENCE_MODELS):
+            raise ConfigError(f"model '{model_name}' does not take {self.kind}; use "
+                              f"{'recurrent-ae' if self.kind == 'series' else 'an image model such as conv-ae or vae'}")
+        self.state = {"source": source, "model": model_name}
+        gen = torch.Generator().manual_seed(cfg.seed)
+        if self.kind == "images":
+            x = _images(data, source)
+            if normal_classes is not None:
+                if labels is None:
+                    raise DataError(f"{source} has no labels, so normal classes cannot be chosen")
+                y = torch.as_tensor(np.asarray(labels)).long()
+                keep = torch.isin(y, torch.tensor(normal_classes))
+                if not keep.any():
+                    raise DataError(f"{source} has no item of class {', '.join(map(str, normal_classes))}")
+                x = x[keep]
+                self.state["normal_classes"] = list(normal_classes)
+            self.state["input_shape"] = list(x.shape[1:])
+        elif self.kind == "table":
+            table = as_table(data)
+            if label_column is not None:
+                column = table.column(label_column)
+                if normal_values is not None:
+                    keep = np.isin(column, [str(v) for v in normal_values])
+                    if not keep.any():
+                        raise DataError(f"{table.source}: no row has {label_column} in {', '.join(map(str, normal_values))}")
+                    table = table.rows(np.flatnonzero(keep))
+                table = table.drop([label_column])
+                self.state.update(label_column=label_column,
+                                  normal_values=None if normal_values is None else [str(v) for v in normal_values])
+            self.encoder = TableEncoder().fit(table)
+            x = torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
+        else:
+            a = _series(data, source)
+            n_hold = max(cfg.window, int(round(len(a) * cfg.holdout_fraction)))
+            if len(a) - n_hold < cfg.window:
+                raise DataError(f"{source}: {len(a)} steps are too few for a window of {cfg.window} plus a hold-out part")
+            train_part = a[:len(a) - n_hold]
+            mean, std = train_part.mean(0), train_part.std(0)
+            self.state.update(mean=mean.tolist(), std=np.where(std > 0, std, 1.0).tolist(), length=len(a))
+            s = self._standardized(a, source)
+            fit_x = torch.from_numpy(windows(s[:len(a) - n_hold], cfg.window, cfg.stride).astype(np.float32))
+            hold_series = s[len(a) - n_hold:]
+            hold_x = torch.from_numpy(windows(hold_series, cfg.window, 1).astype(np.float32))
+        if self.kind != "series":
+            if len(x) < 4:
+                raise DataError(f"{source}: {len(x)} normal items are too few to fit a detector")
+            perm = torch.randperm(len(x), generator=gen)
+            n_hold = max(1, int(round(len(x) * cfg.holdout_fraction)))
+            fit_x, hold_x = x[perm[n_hold:]], x[perm[:n_hold]]
+        self.model = self._train(model_name, entry, fit_x, hold_x, source)
+        self.state["score"] = default_score(self.model) if cfg.score == "auto" else cfg.score
+        check_score(self.model, self.state["score"])
+        self._calibrate(fit_x, hold_x, hold_series if self.kind == "series" else None)
+        return self
+
+    def _train(self, model_name: str, entry: Any, fit_x: torch.Tensor, hold_x: torch.Tensor, source: str) -> Any:
+        from genlab.training.run import train
+
+        cfg = self.config
+        model_fields = dict(cfg.model_config)
+        if self.kind == "table":  # a small MLP suits tables; the user's fields win
+            names = {f.name for f in dataclasses.fields(entry.config_class)}
+            width = fit_x.shape[-1]
+            defaults = {"architecture": "mlp", "mlp_hidden": [max(16, 2 * width), max(8, width)],
+                        "latent_dim": max(1, min(8, width // 2)), "reconstruction": "mse", "likelihood": "gaussian"}
+            model_fields = {**{k: v for k, v in defaults.items() if k in names}, **model_fields}
+        splits = Splits(ArrayDataset(fit_x, name=source), ArrayDataset(hold_x, name=source), ArrayDataset(hold_x, name=source))
+        train_cfg = {**DEFAULT_TRAIN, "seed": cfg.seed, **cfg.train}
+        train_cfg["batch_size"] = min(int(train_cfg["batch_size"]), len(fit_x))
+        model = train(model_name, model_config=model_fields, data=DataConfig(dataset=source), train=train_cfg,
+                      splits=splits)
+        return model.eval()
+
+    def _calibrate(self, fit_x: torch.Tensor, hold_x: torch.Tensor, hold_series: np.ndarray | None) -> None:
+        cfg = self.config
+        hold = self._scores(hold_x).numpy()
+        if cfg.contamination is not None:
+            pool = np.concatenate([self._scores(fit_x).numpy(), hold])
+            q = 1 - cfg.contamination
+        else:
+            pool, q = hold, cfg.threshold_quantile
+        self.state.update(threshold=float(np.quantile(pool, q)), threshold_from="contamination" if cfg.contamination
+                          else "held-out normal data", threshold_quantile=q, calibration_items=int(len(pool)),
+                          holdout_score_mean=float(hold.mean()), holdout_score_std=float(hold.std()))
+        if hold_series is not None:
+            steps = self._step_scores_standardized(hold_series)
+            self.state["step_threshold"] = float(np.quantile(steps, q))
+
+    # ------------------------------------------------------------------ scores
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
+        cfg = self.config
+        return item_scores(self.model, x, self.state["score"], cfg.batch_size, cfg.nll_k, cfg.latent_steps,
+                           cfg.latent_lr, cfg.seed)
+
+    def _require_fitted(self) -> None:
+        if self.model is None:
+            raise ConfigError("the detector is not fitted yet; call fit() or load a saved one")
+
+    def score(self, data: Any, where: str = "input") -> np.ndarray:
+        """Anomaly scores (N,), higher = more abnormal: per image, per table row, or per series window."""
+        self._require_fitted()
+        return self._scores(self._encode(data, where)).numpy()
+
+    def predict(self, data: Any, where: str = "input") -> np.ndarray:
+        """0 (normal) / 1 (anomaly) per item at the calibrated threshold."""
+        return (self.score(data, where) > self.state["threshold"]).astype(np.int64)
+
+    @property
+    def threshold(self) -> float:
+        self._require_fitted()
+        return float(self.state["threshold"])
+
+    def _step_scores_standardized(self, s: np.ndarray) -> np.ndarray:
+        w = self.config.window
+        x = torch.from_numpy(windows(s, w, 1).astype(np.float32))
+        errs = []
+        with torch.no_grad():
+            for i in range(0, len(x), self.config.batch_size):
+                errs.append(step_errors(self.model, x[i:i + self.config.batch_size].to(self.model.device)).double().cpu())
+        err = torch.cat(errs).numpy()  # (N, w): error of step j of window i = time i + j
+        total, count = np.zeros(len(s)), np.zeros(len(s))
+        for j in range(w):
+            total[j:j + len(err)] += err[:, j]
+            count[j:j + len(err)] += 1
+        return total / count
+
+    def score_steps(self, series: Any, where: str = "input") -> np.ndarray:
+        """Series only: a score per time step (L,), the squared error at that step averaged over every window covering it."""
+        self._require_fitted()
+        if self.kind != "series":
+            raise ConfigError(f"score_steps is for series; this detector was fitted on {self.kind}")
+        return self._step_scores_standardized(self._standardized(series, where))
+
+    def predict_steps(self, series: Any, where: str = "input") -> np.ndarray:
+        """Series only: 0/1 per time step at the per-step threshold calibrated on held-out normal steps."""
+        return (self.score_steps(series, where) > self.state["step_threshold"]).astype(np.int64)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path, overwrite: bool = False) -> Path:
+        """Write detector.json (config, threshold, encodings) and the model, atomically."""
+        self._require_fitted()
+        directory = Path(directory)
+        occupied = directory.is_file() or (directory.is_dir() and any(directory.iterdir()))
+        if occupied:
+            if not overwrite:
+                raise ConfigError(f"{directory} already exists; pass --overwrite to replace it")
+            if not (directory / DETECTOR_FILE).is_file():
+                raise ConfigError(f"refusing to overwrite {directory}: it is not a genlab detector")
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-detector-", dir=directory.parent))
+        try:
+            self.model.save(tmp / "model")
+            atomic_write_json(tmp / DETECTOR_FILE, {
+                "format": DETECTOR_FORMAT, "kind": self.kind, "config": to_dict(self.config), "state": self.state,
+                "table_encoder": self.encoder.to_dict() if self.encoder is not None else None})
+            if directory.exists():
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, map_location: str = "cpu") -> "AnomalyDetector":
+        """Rebuild a saved detector."""
+        from genlab.models.base import GenerativeModel
+
+        directory = Path(directory)
+        if not (directory / DETECTOR_FILE).is_file():
+            raise CheckpointError(f"{directory} is not a genlab anomaly detector (no {DETECTOR_FILE})")
+        try:
+            saved = read_json(directory / DETECTOR_FILE)
+            if saved.get("format") != DETECTOR_FORMAT:
+                raise CheckpointError(f"{directory / DETECTOR_FILE} has format {saved.get('format')}, "
+                                      f"this genlab reads {DETECTOR_FORMAT}")
+            det = cls(saved["config"])
+            det.kind, det.state = saved["kind"], saved["state"]
+            det.encoder = TableEncoder.from_dict(saved["table_encoder"]) if saved["table_encoder"] else None
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{directory / DETECTOR_FILE} is corrupt: {e}") from None
+        det.model = GenerativeModel.load(directory / "model", map_location=map_location).eval()
+        return det
