@@ -174,3 +174,10 @@ def test_sigterm_checkpoints_and_resume_continues(tmp_path):
     state = json.loads((out / "checkpoints" / (out / "checkpoints" / "LATEST").read_text().strip() / "state.json").read_text())
     assert 1 <= state["step"] < 100000 and not state["complete"]
     assert main(["train", "--resume", str(out), "--steps", str(state["step"] + 2)]) == 0
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line(run_dir, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    line = _error(capsys, ["sample", str(run_dir), "--n", "4", "--out", str(blocker / "grid.png")])
+    assert "a-file" in line

@@ -48,3 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + signal.SIGINT
     except BrokenPipeError:
         return 1
+    except OSError as e:  # a file the user named cannot be read or written (permissions, full disk, ...)
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"genlab: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
