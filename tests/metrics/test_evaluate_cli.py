@@ -78,7 +78,7 @@ def test_bench_quick_writes_only_its_block(tmp_path, tiny_extractor, capsys):
     block = text.split("<!-- genlab-bench:start -->")[1].split("<!-- genlab-bench:end -->")[0]
     row = [line for line in block.splitlines() if line.startswith("| vae |")]
     assert len(row) == 1 and "failed" not in row[0] and tiny_extractor.id in block
-    assert "1 epochs or 60 s of training" in block and "genlab bench --quick" in block
+    assert "1 epochs or 60 CPU-s of training" in block and "genlab bench --quick" in block
     assert (tmp_path / "img" / "bench_vae.png").is_file()
     doc.write_text(text + "\n## a later section\n")
     assert main(args) == 0
