@@ -217,10 +217,16 @@ class VAE(LatentModel):
 class CVAEConfig(VAEConfig):
     """Configuration of :class:`CVAE`: a :class:`VAEConfig` plus the number of classes.
 
+    The default code is smaller than the VAE's (8 instead of 32): with fewer latent units the
+    decoder has to take the digit's identity from the label rather than from z, so samples follow
+    the requested label (MNIST, 5 epochs: classifier accuracy on samples against the requested
+    labels 95.7% with 8 units, 89.0% with 16, 83.4% with 32; see docs/benchmarks.md).
+
     Attributes:
         num_classes: number of labels; filled from the dataset at training time.
     """
 
+    latent_dim: int = 8
     num_classes: int = 10
 
 
