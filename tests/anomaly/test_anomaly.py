@@ -130,17 +130,50 @@ def test_every_score_ranks_and_repeats(model, score, digits):
     assert det.state["score"] == score
 
 
+@pytest.mark.parametrize("score", ["elbo", "nll", "bce"])
+def test_vae_scores_rank_the_other_digits_higher(score, digits):
+    from sklearn.metrics import roc_auc_score
+
+    det = AnomalyDetector(model="vae", model_config={"architecture": "mlp", "mlp_hidden": [32], "latent_dim": 4},
+                          score=score, train={**FAST, "steps": 200}, nll_k=8)
+    det.fit(digits.train.images(slice(None)), labels=digits.train.y, normal_classes=[0])
+    y = digits.test.y.numpy()
+    assert roc_auc_score(y != 0, det.score(digits.test.images(slice(None)))) > 0.9
+
+
 def test_scores_a_model_cannot_give_are_refused(digits):
     from genlab import registry
 
     cgan = registry.build("cgan", {"data_shape": (1, 8, 8), "num_classes": 10, "g_widths": [8], "d_widths": [8]})
     with pytest.raises(ConfigError, match="conditional"):
         check_score(cgan, "disc")
+    with pytest.raises(ConfigError, match="conditional"):
+        check_score(cgan, "latent")
     ae = registry.build("ae", {"data_shape": (1, 8, 8), **SMALL_AE})
     with pytest.raises(ConfigError, match="cannot give the 'elbo' score"):
         check_score(ae, "elbo")
     with pytest.raises(ConfigError, match="needs a GAN"):
         item_scores(ae, torch.rand(2, 1, 8, 8), "latent")
+
+
+def test_a_score_the_model_cannot_give_is_refused_before_training(digits, monkeypatch):
+    import genlab.training.run as run
+
+    monkeypatch.setattr(run, "train", lambda *a, **k: pytest.fail("trained before checking the score"))
+    x = digits.train.images(slice(0, 50))
+    with pytest.raises(ConfigError, match="cannot give the 'mse' score"):
+        AnomalyDetector(model="ddpm", score="mse").fit(x)
+    with pytest.raises(ConfigError, match="needs a GAN"):
+        AnomalyDetector(model="vae", score="disc").fit(x)
+    with pytest.raises(ConfigError, match="'bce' score needs inputs in \\[0, 1\\]"):
+        AnomalyDetector(score="bce").fit(np.random.default_rng(0).normal(size=(50, 3)))
+
+
+def test_numpy_class_numbers_save(digits, tmp_path):
+    det = AnomalyDetector(model="ae", model_config=SMALL_AE, train={**FAST, "steps": 5})
+    det.fit(digits.train.images(slice(None)), labels=digits.train.y.numpy(), normal_classes=list(np.array([0, 1])))
+    det.save(tmp_path / "d")
+    assert AnomalyDetector.load(tmp_path / "d").state["normal_classes"] == [0, 1]
 
 
 # --- tables and series through the detector -----------------------------------------------------
@@ -157,9 +190,17 @@ def test_table_detector_with_a_label_column(tmp_path):
     assert det.state["model"] == "ae" and det.encoder.feature_names == ["x", "y", "group=a", "group=b"]
     scores = det.score(f"csv:{path}")  # the label column is dropped when present
     assert scores[-2:].min() > np.quantile(scores[:-2], 0.95)
+    det.save(tmp_path / "det")
+    again = AnomalyDetector.load(tmp_path / "det")
+    np.testing.assert_allclose(again.score(f"csv:{path}"), scores, rtol=1e-6)
+    assert again.encoder.to_dict() == det.encoder.to_dict() and again.threshold == det.threshold
 
 
-def test_series_detector_scores_steps_and_finds_a_spike():
+def test_sklearn_tables_have_integer_class_labels():
+    assert set(as_table("sklearn:breast_cancer").column("target")) == {"0", "1"}
+
+
+def test_series_detector_scores_steps_and_finds_a_spike(tmp_path):
     t = np.arange(600)
     series = np.sin(2 * np.pi * t / 25) + np.random.default_rng(0).normal(0, 0.05, len(t))
     det = AnomalyDetector(model="recurrent-ae", model_config={"hidden_size": 16, "latent_dim": 4}, window=16, stride=2,
@@ -175,6 +216,31 @@ def test_series_detector_scores_steps_and_finds_a_spike():
         det.score_steps(np.full(50, np.nan))
     with pytest.raises(DataError, match="2 columns, but the detector was fitted on 1"):
         det.score_steps(np.zeros((50, 2)))
+    det.save(tmp_path / "det")
+    again = AnomalyDetector.load(tmp_path / "det")
+    np.testing.assert_allclose(again.score_steps(test), steps, rtol=1e-5)
+    assert again.state["step_threshold"] == det.state["step_threshold"] and again.state["mean"] == det.state["mean"]
+
+
+def test_a_series_too_short_for_a_calibrated_threshold_is_refused():
+    with pytest.raises(DataError, match="too few for a window of 16"):
+        AnomalyDetector(model="recurrent-ae", window=16, train=FAST).fit(np.sin(np.arange(60.0)))
+
+
+def test_cli_series_checks_column_names(tmp_path, capsys):
+    t = np.arange(300)
+    rows = "".join(f"{np.sin(i / 4):.4f},{np.cos(i / 4):.4f},0\n" for i in t)
+    (tmp_path / "a.csv").write_text("x,y,bad\n" + rows)
+    (tmp_path / "b.csv").write_text("y,x,bad\n" + rows)
+    (tmp_path / "c.csv").write_text("x,y,bad\n" + rows.replace(",0\n", ",no\n"))
+    det = tmp_path / "det"
+    assert main(["anomaly", "fit", "--dataset", f"csv:{tmp_path / 'a.csv'}", "--kind", "series", "--label-column", "bad",
+                 "--window", "12", "--steps", "20", "--batch-size", "16",
+                 "--out", str(det)]) == 0
+    capsys.readouterr()
+    assert main(["anomaly", "score", str(det), "--input", str(tmp_path / "a.csv"), "--out", str(tmp_path / "s.csv")]) == 0
+    _one_line_error(capsys, ["anomaly", "score", str(det), "--input", str(tmp_path / "b.csv")], "same names, same order")
+    _one_line_error(capsys, ["anomaly", "score", str(det), "--input", str(tmp_path / "c.csv")], "must hold 0 (normal) or 1")
 
 
 # --- the command line ---------------------------------------------------------------------------
@@ -210,4 +276,11 @@ def test_cli_table_bad_inputs(tmp_path, capsys):
     _one_line_error(capsys, ["anomaly", "fit", "--dataset", f"csv:{nan}", "--out", str(tmp_path / "d2")], "missing or NaN")
     _one_line_error(capsys, ["anomaly", "fit", "--dataset", f"csv:{good}", "--normal-value", "x", "--out",
                              str(tmp_path / "d3")], "--normal-value needs --label-column")
+    # a label column the detector was not fitted with: dropped from the features, used as truth
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text("a,b,c,kind\n" + "".join(f"{i % 7},{i % 5},{'xy'[i % 2]},{'ok' if i % 9 else 'bad'}\n"
+                                                for i in range(40)))
+    assert main(["anomaly", "score", str(det), "--input", str(labelled), "--label-column", "kind", "--normal-value", "ok",
+                 "--out", str(tmp_path / "l.csv")]) == 0
+    assert (tmp_path / "l_roc.png").is_file()
     assert not (tmp_path / "d2").exists() and not (tmp_path / "d3").exists()

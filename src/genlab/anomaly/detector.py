@@ -155,8 +155,11 @@ class AnomalyDetector:
         ndim = data.dim() if isinstance(data, torch.Tensor) else np.asarray(data).ndim
         return "images" if ndim in (3, 4) else "table" if ndim == 2 else "series"
 
-    def _encode(self, data: Any, where: str) -> torch.Tensor:
-        """The model's input for a data set: images, encoded table rows (N, 1, 1, F), or series windows."""
+    def _encode(self, data: Any, where: str, drop: list[str] | None = None) -> torch.Tensor:
+        """The model's input for a data set: images, encoded table rows (N, 1, 1, F), or series windows.
+
+        ``drop``: table columns that are not features (e.g. a label column given only when scoring).
+        """
         if self.kind == "images":
             x = _images(data, where)
             shape = self.state.get("input_shape")
@@ -167,16 +170,20 @@ class AnomalyDetector:
         if self.kind == "table":
             assert self.encoder is not None
             table = as_table(data)
-            label = self.state.get("label_column")
-            if label and label in table.columns:
-                table = table.drop([label])
+            extra = [c for c in [self.state.get("label_column"), *(drop or [])] if c and c in table.columns]
+            if extra:
+                table = table.drop(extra)
             return torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
         series = self._standardized(data, where)
         return torch.from_numpy(windows(series, self.config.window, 1).astype(np.float32))
 
-    def _standardized(self, data: Any, where: str) -> np.ndarray:
+    def _standardized(self, data: Any, where: str, columns: list[str] | None = None) -> np.ndarray:
         a = _series(data, where)
         mean, std = np.asarray(self.state["mean"]), np.asarray(self.state["std"])
+        fitted = self.state.get("columns")
+        if columns is not None and fitted is not None and list(columns) != list(fitted):
+            raise DataError(f"{where} has columns {', '.join(columns)}, but the detector was fitted on "
+                            f"{', '.join(fitted)} (same names, same order)")
         if a.shape[1] != len(mean):
             raise DataError(f"{where}: the series has {a.shape[1]} columns, but the detector was fitted on {len(mean)}")
         if len(a) < self.config.window:
@@ -186,7 +193,7 @@ class AnomalyDetector:
     # ------------------------------------------------------------------ fit
     def fit(self, data: Any, labels: Any = None, normal_classes: list[int] | None = None,
             label_column: str | None = None, normal_values: list[str] | None = None,
-            source: str = "array") -> "AnomalyDetector":
+            source: str = "array", columns: list[str] | None = None) -> "AnomalyDetector":
         """Train on normal data (or contaminated data with ``contamination`` set) and set the threshold.
 
         Args:
@@ -196,6 +203,7 @@ class AnomalyDetector:
             label_column, normal_values: tables: a column that is not a feature; rows whose value is
                 in ``normal_values`` are the normal ones (all rows when None).
             source: a name for the data in the saved detector.
+            columns: series: the column names, checked again when scoring with names.
         """
         cfg = self.config
         self.kind = self._decide_kind(data)
@@ -204,7 +212,11 @@ class AnomalyDetector:
         if (self.kind == "series") != (model_name in SEQUENCE_MODELS):
             raise ConfigError(f"model '{model_name}' does not take {self.kind}; use "
                               f"{'recurrent-ae' if self.kind == 'series' else 'an image model such as conv-ae or vae'}")
-        self.state = {"source": source, "model": model_name}
+        score = default_score(entry.model_class) if cfg.score == "auto" else cfg.score
+        check_score(entry.model_class, score)  # before training: a score the model cannot give fails now
+        if score == "bce" and self.kind != "images":
+            raise ConfigError(f"the 'bce' score needs inputs in [0, 1]; {self.kind} are not, use 'mse'")
+        self.state = {"source": source, "model": model_name, "score": score}
         gen = torch.Generator().manual_seed(cfg.seed)
         if self.kind == "images":
             x = _images(data, source)
@@ -216,7 +228,7 @@ class AnomalyDetector:
                 if not keep.any():
                     raise DataError(f"{source} has no item of class {', '.join(map(str, normal_classes))}")
                 x = x[keep]
-                self.state["normal_classes"] = list(normal_classes)
+                self.state["normal_classes"] = [int(c) for c in normal_classes]
             self.state["input_shape"] = list(x.shape[1:])
         elif self.kind == "table":
             table = as_table(data)
@@ -234,12 +246,16 @@ class AnomalyDetector:
             x = torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
         else:
             a = _series(data, source)
-            n_hold = max(cfg.window, int(round(len(a) * cfg.holdout_fraction)))
-            if len(a) - n_hold < cfg.window:
-                raise DataError(f"{source}: {len(a)} steps are too few for a window of {cfg.window} plus a hold-out part")
+            # the threshold needs a few windows of held-out steps: at least window + 20 steps
+            n_hold = max(cfg.window + 20, int(round(len(a) * cfg.holdout_fraction)))
+            if len(a) - n_hold < 2 * cfg.window:
+                raise DataError(f"{source}: {len(a)} steps are too few for a window of {cfg.window}: fitting needs "
+                                f"{2 * cfg.window} steps plus {cfg.window + 20} held out for the threshold; "
+                                f"use a shorter --window")
             train_part = a[:len(a) - n_hold]
             mean, std = train_part.mean(0), train_part.std(0)
-            self.state.update(mean=mean.tolist(), std=np.where(std > 0, std, 1.0).tolist(), length=len(a))
+            self.state.update(mean=mean.tolist(), std=np.where(std > 0, std, 1.0).tolist(), length=len(a),
+                              columns=None if columns is None else list(columns))
             s = self._standardized(a, source)
             fit_x = torch.from_numpy(windows(s[:len(a) - n_hold], cfg.window, cfg.stride).astype(np.float32))
             hold_series = s[len(a) - n_hold:]
@@ -251,8 +267,7 @@ class AnomalyDetector:
             n_hold = max(1, int(round(len(x) * cfg.holdout_fraction)))
             fit_x, hold_x = x[perm[n_hold:]], x[perm[:n_hold]]
         self.model = self._train(model_name, entry, fit_x, hold_x, source)
-        self.state["score"] = default_score(self.model) if cfg.score == "auto" else cfg.score
-        check_score(self.model, self.state["score"])
+        check_score(self.model, score)
         self._calibrate(fit_x, hold_x, hold_series if self.kind == "series" else None)
         return self
 
@@ -299,14 +314,17 @@ class AnomalyDetector:
         if self.model is None:
             raise ConfigError("the detector is not fitted yet; call fit() or load a saved one")
 
-    def score(self, data: Any, where: str = "input") -> np.ndarray:
-        """Anomaly scores (N,), higher = more abnormal: per image, per table row, or per series window."""
-        self._require_fitted()
-        return self._scores(self._encode(data, where)).numpy()
+    def score(self, data: Any, where: str = "input", drop: list[str] | None = None) -> np.ndarray:
+        """Anomaly scores (N,), higher = more abnormal: per image, per table row, or per series window.
 
-    def predict(self, data: Any, where: str = "input") -> np.ndarray:
+        ``drop``: table columns to leave out (a label column the detector was not told of at fit time).
+        """
+        self._require_fitted()
+        return self._scores(self._encode(data, where, drop)).numpy()
+
+    def predict(self, data: Any, where: str = "input", drop: list[str] | None = None) -> np.ndarray:
         """0 (normal) / 1 (anomaly) per item at the calibrated threshold."""
-        return (self.score(data, where) > self.state["threshold"]).astype(np.int64)
+        return (self.score(data, where, drop) > self.state["threshold"]).astype(np.int64)
 
     @property
     def threshold(self) -> float:
@@ -327,16 +345,17 @@ class AnomalyDetector:
             count[j:j + len(err)] += 1
         return total / count
 
-    def score_steps(self, series: Any, where: str = "input") -> np.ndarray:
-        """Series only: a score per time step (L,), the squared error at that step averaged over every window covering it."""
+    def score_steps(self, series: Any, where: str = "input", columns: list[str] | None = None) -> np.ndarray:
+        """Series only: a score per time step (L,), the squared error at that step averaged over every
+        window covering it. ``columns`` (names of the series' columns) are checked against the fitted ones."""
         self._require_fitted()
         if self.kind != "series":
             raise ConfigError(f"score_steps is for series; this detector was fitted on {self.kind}")
-        return self._step_scores_standardized(self._standardized(series, where))
+        return self._step_scores_standardized(self._standardized(series, where, columns))
 
-    def predict_steps(self, series: Any, where: str = "input") -> np.ndarray:
+    def predict_steps(self, series: Any, where: str = "input", columns: list[str] | None = None) -> np.ndarray:
         """Series only: 0/1 per time step at the per-step threshold calibrated on held-out normal steps."""
-        return (self.score_steps(series, where) > self.state["step_threshold"]).astype(np.int64)
+        return (self.score_steps(series, where, columns) > self.state["step_threshold"]).astype(np.int64)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, overwrite: bool = False) -> Path:

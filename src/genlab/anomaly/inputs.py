@@ -26,6 +26,7 @@ class Inputs(NamedTuple):
     labels: np.ndarray | None  # class labels (images) / label-column values (tables) / 0-1 per step (series)
     kind: str
     source: str
+    columns: list[str] | None = None  # series: the column names (None when unnamed)
 
 
 def guess_kind(spec: str, model: str | None) -> str:
@@ -48,7 +49,11 @@ def _series(spec: str, label_column: str | None) -> tuple[np.ndarray, np.ndarray
     table = as_table(spec)
     labels = None
     if label_column is not None and label_column in table.columns:
-        labels = table.column(label_column).astype(float).astype(int)
+        try:
+            labels = table.column(label_column).astype(float).astype(int)
+        except ValueError:
+            raise DataError(f"{table.source}: the label column '{label_column}' of a series must hold 0 (normal) "
+                            f"or 1 (anomaly) per step") from None
         table = table.drop([label_column])
     try:
         values = table.cells.astype(float)
@@ -62,8 +67,8 @@ def read_inputs(spec: str, kind: str, split: str = "train", label_column: str | 
                 limit: int | None = None, shape: tuple[int, ...] | None = None) -> Inputs:
     """Read ``spec`` as ``kind`` data; images come from split ``split`` of a dataset, or from a path."""
     if kind == "series":
-        values, labels, _ = _series(spec, label_column)
-        return Inputs(values, [str(i) for i in range(len(values))], labels, kind, spec)
+        values, labels, columns = _series(spec, label_column)
+        return Inputs(values, [str(i) for i in range(len(values))], labels, kind, spec, columns)
     if kind == "table":
         table: Table = as_table(spec)
         if limit is not None:
@@ -89,14 +94,15 @@ def read_inputs(spec: str, kind: str, split: str = "train", label_column: str | 
     return Inputs(x, [f"{spec}/{split}/{i:05d}" for i in range(count)], labels, kind, f"{spec} ({split})")
 
 
-def truth_of(det: Any, inputs: Inputs, normal_classes: list[int] | None = None) -> np.ndarray | None:
-    """1 = anomaly, from the inputs' labels and what the detector calls normal; None when unknown."""
+def truth_of(det: Any, inputs: Inputs, normal_classes: list[int] | None = None,
+             normal_values: list[str] | None = None) -> np.ndarray | None:
+    """1 = anomaly, from the inputs' labels and what is normal (given here, else the detector's); None when unknown."""
     if inputs.labels is None:
         return None
     if inputs.kind == "series":
         return inputs.labels.astype(bool)
     if inputs.kind == "table":
-        normal = det.state.get("normal_values")
-        return None if normal is None else ~np.isin(inputs.labels.astype(str), normal)
+        normal = normal_values if normal_values is not None else det.state.get("normal_values")
+        return None if normal is None else ~np.isin(inputs.labels.astype(str), [str(v) for v in normal])
     normal = normal_classes if normal_classes is not None else det.state.get("normal_classes")
     return None if normal is None else ~np.isin(inputs.labels, normal)

@@ -25,18 +25,25 @@ from genlab.errors import ConfigError
 SCORES = ("mse", "bce", "elbo", "nll", "disc", "latent")
 
 
+def _is_gan(model) -> bool:
+    """Whether ``model`` (an instance or a model class) is of the GAN family."""
+    from genlab.models.gan import GAN
+
+    return isinstance(model, GAN) or (isinstance(model, type) and issubclass(model, GAN))
+
+
 def default_score(model) -> str:
-    """'elbo' for the VAE family, 'disc' for GANs, 'mse' for everything that reconstructs."""
+    """'elbo' for the VAE family, 'disc' for GANs, 'mse' for everything that reconstructs (instance or class)."""
     if callable(getattr(model, "elbo_terms", None)):
         return "elbo"
-    if hasattr(model, "discriminator") and hasattr(model, "generator"):
+    if _is_gan(model):
         return "disc"
     return "mse"
 
 
 def check_score(model, score: str) -> None:
-    """Refuse a score the model cannot give, with one clear line."""
-    name = getattr(model, "registry_name", type(model).__name__)
+    """Refuse a score the model (an instance, or its class before training) cannot give, with one clear line."""
+    name = getattr(model, "registry_name", "") or getattr(model, "__name__", type(model).__name__)
     needs = {"mse": "reconstruct", "bce": "reconstruct", "elbo": "elbo_terms", "nll": "log_likelihood"}
     if score not in SCORES:
         raise ConfigError(f"unknown anomaly score '{score}'; choose from {', '.join(SCORES)}")
@@ -44,9 +51,9 @@ def check_score(model, score: str) -> None:
         raise ConfigError(f"model '{name}' cannot give the '{score}' score (it has no {needs[score]}); "
                           f"use an autoencoder or VAE, or another --score")
     if score in ("disc", "latent"):
-        if not (hasattr(model, "discriminator") and hasattr(model, "generator")):
+        if not _is_gan(model):
             raise ConfigError(f"the '{score}' score needs a GAN; model '{name}' is not one")
-        if getattr(model, "conditional", False):
+        if getattr(model, "conditional", False) is True:
             raise ConfigError(f"model '{name}' is conditional: its discriminator and generator need the class of an "
                               f"input, which anomaly detection does not know; use an unconditional GAN")
     if score == "bce" and getattr(model, "images", True) is False:

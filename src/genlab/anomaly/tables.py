@@ -79,7 +79,8 @@ def sklearn_table(name: str) -> Table:
         raise DataError(f"unknown scikit-learn table '{name}'{suggest(name, SKLEARN_TABLES)}; "
                         f"available: {', '.join(SKLEARN_TABLES)}")
     bunch = getattr(sklearn.datasets, f"load_{name}")()
-    values = np.column_stack([bunch.data, bunch.target]).astype(str)
+    target = bunch.target.astype(int) if name != "diabetes" else bunch.target  # class tables: '0', '1', ...
+    values = np.column_stack([bunch.data.astype(str), target.astype(str)])
     return Table([*map(str, bunch.feature_names), "target"], values.astype(object), f"sklearn:{name}")
 
 
@@ -139,6 +140,8 @@ class TableEncoder:
         """Decide each column's kind and learn its scaling or categories from ``table``."""
         if len(table) == 0:
             raise DataError(f"{table.source} has no rows to fit on")
+        if not table.columns:
+            raise DataError(f"{table.source} has no feature columns (only the label column)")
         self._check_missing(table)
         self.columns = []
         for j, name in enumerate(table.columns):

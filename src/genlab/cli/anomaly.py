@@ -62,6 +62,8 @@ def register(sub: Any, argv: list[str]) -> None:
     s.add_argument("--normal-class", type=int, nargs="+", metavar="C",
                    help="images: classes counted as normal for AUC (default: the detector's)")
     s.add_argument("--label-column", metavar="NAME", help="tables / series: the label column (default: the detector's)")
+    s.add_argument("--normal-value", nargs="+", metavar="V",
+                   help="tables: label values counted as normal for AUC (default: the detector's)")
     s.set_defaults(func=cmd_score)
 
 
@@ -100,7 +102,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.dataset} has no labels, so --normal-class cannot choose the normal images")
     det.fit(inputs.data, labels=inputs.labels, normal_classes=args.normal_class,
             label_column=args.label_column if kind == "table" else None, normal_values=args.normal_value,
-            source=args.dataset)
+            source=args.dataset, columns=inputs.columns)
     if kind == "series" and args.label_column:
         det.state["label_column"] = args.label_column
     det.save(out, overwrite=args.overwrite)
@@ -123,11 +125,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     inputs = read_inputs(args.input, det.kind, args.split, label_column,
                          shape=tuple(det.state["input_shape"]) if det.kind == "images" else None)
     if det.kind == "series":
-        scores, threshold = det.score_steps(inputs.data, inputs.source), det.state["step_threshold"]
+        scores, threshold = det.score_steps(inputs.data, inputs.source, inputs.columns), det.state["step_threshold"]
     else:
-        scores, threshold = det.score(inputs.data, inputs.source), det.threshold
+        drop = [label_column] if det.kind == "table" and label_column else None
+        scores, threshold = det.score(inputs.data, inputs.source, drop), det.threshold
     flags = (scores > threshold).astype(np.int64)
-    truth = truth_of(det, inputs, args.normal_class)
+    truth = truth_of(det, inputs, args.normal_class, args.normal_value)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")

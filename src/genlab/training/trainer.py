@@ -283,6 +283,7 @@ class Trainer:
                       data_time: float, compute_time: float, epoch_done: bool) -> None:
         if rounds == 0:
             return
+        modes_due = False
         record = {"step": self.step, "epoch": self.epoch, "split": "train",
                   **{k: v / rounds for k, v in sums.items()},
                   "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
@@ -299,8 +300,7 @@ class Trainer:
             due = last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)
             if self.run_dir is not None and due:
                 self.save_samples(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
-            if self.monitor is not None and due:
-                self.check_modes()
+            modes_due = self.monitor is not None and due and self.stop_reason not in ("SIGINT", "SIGTERM")
             if self.run_dir is not None:
                 if last:  # the curves are drawn once, when the run ends or stops
                     plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
@@ -309,6 +309,8 @@ class Trainer:
             print(f"epoch {self.epoch} step {self.step}: {shown}  {vshown}  {record['images_per_s']:.0f} img/s "
                   f"{epoch_time:.1f}s", file=sys.stderr, flush=True)
         self.checkpoint()
+        if self.dist.is_main and modes_due:  # after the checkpoint: a failing check loses nothing
+            self.check_modes()
         distributed.barrier(self.dist)
 
     @torch.no_grad()
@@ -352,7 +354,11 @@ class Trainer:
     def check_modes(self) -> None:
         """Run the mode monitor on the model, log its record and print its warning."""
         assert self.monitor is not None
-        result = self.monitor(self.model)
+        try:
+            result = self.monitor(self.model)
+        except Exception as e:  # noqa: BLE001 - monitoring must never stop training
+            print(f"genlab: warning: mode check failed ({type(e).__name__}: {e}); training goes on", file=sys.stderr)
+            return
         warning = result.pop("warning", None)
         self.log.write({"step": self.step, "epoch": self.epoch, "split": "modes", **result})
         if warning:
