@@ -36,7 +36,7 @@ def register(sub: Any, argv: list[str]) -> None:
                                    "--doc with one table plus a sample grid per model.")
     p.add_argument("--models", nargs="+", help="models to run (default: every registered generative model)")
     p.add_argument("--quick", action="store_true",
-                   help="a small budget for a quick look (1 epoch or 60 s, 2000 samples); writes to "
+                   help="a small budget for a quick look (1 epoch or 60 CPU-s, 2000 samples); writes to "
                         "OUT-DIR/benchmarks.md unless --doc is given")
     p.add_argument("--out-dir", help="where the runs go (default: runs/bench, or runs/bench-quick)")
     p.add_argument("--doc", help="markdown file to update (default: docs/benchmarks.md)")
