@@ -154,7 +154,7 @@ def report(args: argparse.Namespace) -> None:
     for r in rows:
         groups.setdefault((r["table"], r["model"], r["variant"]), []).append(r)
     print("| table | model | variant | seeds | FD | KID | precision | recall | classes covered | cgan label acc. % "
-          "| G steps | epochs | train img/s | CPU s |")
+          "| G steps | epochs | img / CPU-s | CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (table, model, variant), rs in groups.items():
         cov = [r["classes_covered"] for r in rs]
@@ -163,7 +163,8 @@ def report(args: argparse.Namespace) -> None:
               f"| {_stat([r['recall'] for r in rs], '.3f')} | {'/'.join(map(str, cov))} "
               f"| {_stat([r['label_accuracy'] and 100 * r['label_accuracy'] for r in rs], '.1f')} "
               f"| {_stat([r['generator_steps'] for r in rs], '.0f')} | {_stat([r['epochs'] for r in rs], '.2f')} "
-              f"| {_stat([r['images_per_s'] for r in rs], '.0f')} | {_stat([r.get('cpu_seconds') for r in rs], '.0f')} |")
+              f"| {_stat([r['epochs'] * 50000 / r['cpu_seconds'] for r in rs], '.0f')} "
+              f"| {_stat([r.get('cpu_seconds') for r in rs], '.0f')} |")
 
 
 def main(argv: list[str] | None = None) -> None:
