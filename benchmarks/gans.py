@@ -113,8 +113,8 @@ def specs(args: argparse.Namespace) -> list[dict]:
     else:
         grid = [(args.stabilizer_model, v, cfg) for v, cfg in STABILIZERS.items() if not args.variants or v in args.variants]
         train = {"steps": args.steps} if args.steps else {"time_budget": args.budget, "epochs": 1000}
-    for model, variant, cfg in grid:
-        for seed in args.seeds:
+    for seed in args.seeds:  # seed-major: a stopped table still has whole seeds
+        for model, variant, cfg in grid:
             if args.table == "epochs":
                 tag = f"epochs-{args.epochs}"
             elif args.table == "stabilizers" and args.steps:
