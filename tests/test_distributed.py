@@ -27,3 +27,21 @@ def test_torchrun_two_processes(tmp_path):
     assert len([r for r in steps if r["split"] == "train"]) == 1  # rank 1 wrote nothing
     # the replicas stayed identical: the weights rank 0 saved differ from the initial ones
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_torchrun_stacked_autoencoder_across_its_stage_changes(tmp_path):
+    """Greedy pretraining of three layers, then fine-tuning, on two processes: the stages follow the step."""
+    out = tmp_path / "stacked"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "genlab", "train", "stacked-ae", "--dataset", "digits", "--out", str(out), "--batch-size", "32",
+           "--steps", "11", "--mlp-hidden", "32", "16", "--latent-dim", "4", "--pretrain-steps", "3",
+           "--num-samples", "4", "--device", "cpu", "--log-every", "1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r["split"] == "train_step"]
+    assert [r["step"] for r in steps] == list(range(1, 12))  # rank 0 alone wrote, once per step
+    model = genlab.load(out)
+    assert int(model.steps_done) == 11 and model.stage() == model.num_layers == 3  # 3 x 3 pretraining, 2 fine-tuning
+    assert model.reconstruct(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)

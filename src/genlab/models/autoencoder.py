@@ -488,6 +488,8 @@ class StackedAE(AutoEncoder):
         stage L: fine-tune everything end to end on the image reconstruction.
     """
 
+    partial_updates = True  # pretraining stage k trains layer k only
+
     config: StackedAEConfig
 
     def __init__(self, config: StackedAEConfig):

@@ -68,6 +68,9 @@ class GenerativeModel(nn.Module):
     # True for models prone to mode collapse (the GAN family): with TrainConfig.mode_check 'auto' the
     # trainer classifies their samples at every sample grid and warns on collapse
     watch_modes: bool = False
+    # True for single-phase models whose loss reaches only some parameters at some steps (e.g. the
+    # stacked autoencoder's layer-wise pretraining): DDP must then look for unused parameters
+    partial_updates: bool = False
 
     def __init__(self, config: Any):
         super().__init__()

@@ -7,6 +7,7 @@ classes a one-line warning goes to stderr while training continues.
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -54,6 +55,8 @@ def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) ->
     classifier is already cached; 'on' watches any generative model and trains the classifier if needed.
     """
     if cfg.mode_check == "off" or not getattr(model, "generative", False):
+        return None
+    if int(os.environ.get("RANK", "0")) != 0:  # only rank 0 checks (and says so) under torchrun
         return None
     if cfg.mode_check == "auto" and not getattr(model, "watch_modes", False):
         return None
