@@ -1,12 +1,14 @@
 """Files: atomic writes, model weights (safetensors + JSON config), image grids (PNG)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -30,8 +32,6 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 def atomic_link(src: str | Path, dst: str | Path) -> None:
     """Make ``dst`` a hard link to ``src`` (a copy where links are not possible), atomically."""
-    import shutil
-
     src, dst = Path(src), Path(dst)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.link")
     tmp.unlink(missing_ok=True)
@@ -40,6 +40,38 @@ def atomic_link(src: str | Path, dst: str | Path) -> None:
     except OSError:
         shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path, replace: bool = True) -> Iterator[Path]:
+    """Fill a temporary folder beside ``path``; when the block ends without error it becomes ``path``.
+
+    The folder is renamed into place (one atomic step on the same file system), so readers see
+    either the old ``path`` or the complete new one, never a half-written folder. An existing
+    ``path`` is moved aside first and removed after the swap (``replace=False`` keeps it and drops
+    the new folder instead, e.g. when another process wrote the same cache entry first). On an
+    error the temporary folder is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            if not replace:
+                return
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            try:
+                os.replace(tmp, path)
+            except OSError:  # another process created ``path`` in the meantime
+                if replace or not path.exists():
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:

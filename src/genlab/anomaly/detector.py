@@ -21,9 +21,6 @@ What it does on ``fit``:
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import tempfile
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +36,7 @@ from genlab.config import DataConfig, from_dict, to_dict
 from genlab.data.base import ArrayDataset, Splits
 from genlab.data.sequences import windows
 from genlab.errors import CheckpointError, ConfigError, DataError
-from genlab.io import atomic_write_json, read_json
+from genlab.io import atomic_directory, atomic_write_json, read_json
 
 DETECTOR_FILE = "detector.json"
 DETECTOR_FORMAT = 1
@@ -368,18 +365,11 @@ class AnomalyDetector:
                 raise ConfigError(f"{directory} already exists; pass --overwrite to replace it")
             if not (directory / DETECTOR_FILE).is_file():
                 raise ConfigError(f"refusing to overwrite {directory}: it is not a genlab detector")
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-detector-", dir=directory.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             self.model.save(tmp / "model")
             atomic_write_json(tmp / DETECTOR_FILE, {
                 "format": DETECTOR_FORMAT, "kind": self.kind, "config": to_dict(self.config), "state": self.state,
                 "table_encoder": self.encoder.to_dict() if self.encoder is not None else None})
-            if directory.exists():
-                shutil.rmtree(directory)
-            os.replace(tmp, directory)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return directory
 
     @classmethod

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import torch
 
 from genlab.config import DataConfig, from_dict, to_dict
 from genlab.errors import ConfigError
-from genlab.io import atomic_write_json, read_json
+from genlab.io import atomic_directory, atomic_write_json, read_json
 
 EXTRACTOR_FORMAT = 1  # bump when the recipe's meaning changes: old cache entries are then not reused
 INFO_FILE = "extractor.json"
@@ -217,20 +216,18 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
             torch.set_num_threads(threads)
     model = model.cpu().eval()
     accuracy = _accuracy(model, splits)
-    root = cache_root() if cache else None
-    if root is not None:
-        root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-extractor-", dir=root))  # same file system: the rename is atomic
-    try:
-        model.save(tmp)
-        sha = file_sha256(tmp / "model.safetensors")
+
+    def write(folder: Path) -> tuple[str, dict[str, Any]]:
+        model.save(folder)
+        sha = file_sha256(folder / "model.safetensors")
         info = {**key, "name": name, "weights_sha256": sha, "test_accuracy": accuracy, "recipe": dataclasses.asdict(recipe)}
-        atomic_write_json(tmp / INFO_FILE, info)
-        if cache:
-            try:
-                os.replace(tmp, directory)  # atomic; another process may have won the race
-            except OSError:
-                pass
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        atomic_write_json(folder / INFO_FILE, info)
+        return sha, info
+
+    if cache:  # another process may have cached the same extractor first: then its copy stays
+        with atomic_directory(directory, replace=False) as tmp:
+            sha, info = write(tmp)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            sha, info = write(Path(tmp))
     return FeatureExtractor(model, name, sha, info)

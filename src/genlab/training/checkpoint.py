@@ -16,16 +16,14 @@ state.json determine every random draw that follows, on any number of processes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from genlab.errors import CheckpointError
-from genlab.io import atomic_write_bytes, load_state_dict, save_state_dict
+from genlab.io import atomic_directory, atomic_write_bytes, load_state_dict, save_state_dict
 
 LATEST = "LATEST"
 
@@ -40,18 +38,11 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizers: dict[str,
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{int(state['step']):08d}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
-    try:
+    final = root / name
+    with atomic_directory(final) as tmp:  # the same step saved again (epoch end, then a signal) is replaced
         save_state_dict(model.state_dict(), tmp / "model.safetensors")
         torch.save({k: opt.state_dict() for k, opt in optimizers.items()}, tmp / "optimizers.pt")
         (tmp / "state.json").write_text(json.dumps(state, indent=2))
-        final = root / name
-        if final.exists():  # same step saved again (e.g. epoch end then interrupt): replace it
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     atomic_write_bytes(root / LATEST, (name + "\n").encode())
     old = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name != name)
     for p in old[: max(0, len(old) - (keep - 1))]:
