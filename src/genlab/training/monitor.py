@@ -18,6 +18,22 @@ from genlab.config import DataConfig, TrainConfig
 MODE_CHECK_SAMPLES = 500
 
 
+def sample_class_shares(model: Any, extractor: Any, n: int = MODE_CHECK_SAMPLES, seed: int = 0) -> torch.Tensor:
+    """(K,) share of ``n`` samples of ``model`` that ``extractor``'s classifier assigns to each class.
+
+    Samples come from a fixed seed; the model's train / eval mode is restored afterwards.
+    """
+    from genlab.metrics.evaluate import generate
+
+    was_training = model.training
+    try:
+        images, _ = generate(model, n, seed=seed)
+    finally:
+        model.train(was_training)
+    probs = extractor(images)[1]  # (n, K)
+    return torch.bincount(probs.argmax(1), minlength=extractor.num_classes).double() / n
+
+
 class ModeMonitor:
     """Classifies samples of a model and reports the share of each class.
 
@@ -32,17 +48,10 @@ class ModeMonitor:
 
     def __call__(self, model: Any) -> dict[str, Any]:
         """One check: ``{"classes_covered", "class_shares", "warning"}`` (warning None when all are covered)."""
-        from genlab.metrics.evaluate import generate
         from genlab.models.adversarial import mode_collapse_warning
 
-        was_training = model.training
-        try:
-            images, _ = generate(model, self.n, seed=self.seed)
-        finally:
-            model.train(was_training)
-        probs = self.extractor(images)[1]
+        shares = sample_class_shares(model, self.extractor, self.n, self.seed)
         k = self.extractor.num_classes
-        shares = torch.bincount(probs.argmax(1), minlength=k).double() / self.n
         warning = mode_collapse_warning(shares)
         return {"classes_covered": int((shares >= 0.1 / k).sum()), "class_shares": [round(v, 4) for v in shares.tolist()],
                 "warning": warning}
