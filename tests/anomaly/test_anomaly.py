@@ -273,6 +273,9 @@ def test_cli_table_bad_inputs(tmp_path, capsys):
     assert main(["anomaly", "score", str(det), "--input", str(good), "--out", str(tmp_path / "s.csv")]) == 0
     _one_line_error(capsys, ["anomaly", "score", str(det), "--input", str(other)], "other columns than the detector")
     _one_line_error(capsys, ["anomaly", "score", str(det), "--input", str(nan)], "row 1, column 'b' is missing or NaN")
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b,c\n1,2,x\n3,4\n")
+    _one_line_error(capsys, ["anomaly", "score", str(det), "--input", str(ragged)], "row 3 has 2 cells, the first row has 3")
     _one_line_error(capsys, ["anomaly", "fit", "--dataset", f"csv:{nan}", "--out", str(tmp_path / "d2")], "missing or NaN")
     _one_line_error(capsys, ["anomaly", "fit", "--dataset", f"csv:{good}", "--normal-value", "x", "--out",
                              str(tmp_path / "d3")], "--normal-value needs --label-column")

@@ -9,7 +9,6 @@ zeros). The encoder is saved with the detector, so scoring applies exactly the t
 """
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from genlab.config import suggest
+from genlab.data.sequences import read_csv_rows
 from genlab.errors import DataError
 
 MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
@@ -57,17 +57,10 @@ def read_table(path: str | Path) -> Table:
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"table not found: {file}")
-    try:
-        with open(file, newline="") as f:
-            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"cannot read {file} as CSV: {e}") from None
+    rows = read_csv_rows(file)
     if len(rows) < 2:
         raise DataError(f"{file} needs a header row and at least one data row")
     header = [c.strip() for c in rows[0]]
-    for i, r in enumerate(rows[1:]):
-        if len(r) != len(header):
-            raise DataError(f"{file}: row {i + 2} has {len(r)} cells, the header has {len(header)}")
     return Table(header, np.array([[c.strip() for c in r] for r in rows[1:]], dtype=object), str(file))
 
 

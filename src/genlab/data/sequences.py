@@ -90,11 +90,11 @@ def series_splits(series: np.ndarray, names: list[str], cfg: DataConfig, source:
 
 # ----------------------------------------------------------------------------------- csv:FILE
 
-def read_csv_table(path: Path) -> tuple[np.ndarray, list[str]]:
-    """The numeric columns of a CSV file (a header row is detected), as float64 (L, K) and names.
+def read_csv_rows(path: Path) -> list[list[str]]:
+    """The non-blank rows of a CSV file, all of the first row's length.
 
-    A column is numeric when every non-empty cell parses as a number; an empty cell in a numeric
-    column is an error that names its row.
+    Raises:
+        DataError: the file cannot be read as CSV, is empty, or has a row of another length.
     """
     try:
         with open(path, newline="") as f:
@@ -103,6 +103,19 @@ def read_csv_table(path: Path) -> tuple[np.ndarray, list[str]]:
         raise DataError(f"cannot read {path} as CSV: {e}") from None
     if not rows:
         raise DataError(f"{path} is empty")
+    for i, r in enumerate(rows):
+        if len(r) != len(rows[0]):
+            raise DataError(f"{path}: row {i + 1} has {len(r)} cells, the first row has {len(rows[0])}")
+    return rows
+
+
+def read_csv_table(path: Path) -> tuple[np.ndarray, list[str]]:
+    """The numeric columns of a CSV file (a header row is detected), as float64 (L, K) and names.
+
+    A column is numeric when every non-empty cell parses as a number; an empty cell in a numeric
+    column is an error that names its row.
+    """
+    rows = read_csv_rows(path)
 
     def number(cell: str) -> bool:
         try:
@@ -114,9 +127,6 @@ def read_csv_table(path: Path) -> tuple[np.ndarray, list[str]]:
     header = not all(number(c) or not c.strip() for c in rows[0])
     names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
     body = rows[1:] if header else rows
-    if any(len(r) != len(names) for r in body):
-        bad = next(i for i, r in enumerate(body) if len(r) != len(names))
-        raise DataError(f"{path}: row {bad + 1 + header} has {len(body[bad])} cells, the header has {len(names)}")
     keep = [j for j in range(len(names)) if all(number(r[j]) or not r[j].strip() for r in body)
             and any(r[j].strip() for r in body)]
     if not keep:
