@@ -43,8 +43,8 @@ DETECTOR_FORMAT = 1
 KINDS = ("images", "table", "series")
 SEQUENCE_MODELS = ("recurrent-ae",)
 DEFAULT_MODEL = {"images": "conv-ae", "table": "ae", "series": "recurrent-ae"}
-DEFAULT_TRAIN = {"epochs": 20, "batch_size": 128, "log_every": 0, "sample_every": 0, "num_samples": 16,
-                 "mode_check": "off"}
+# the detector trains in memory (no run directory, so no grids or checkpoints); no class monitor
+DEFAULT_TRAIN = {"epochs": 20, "batch_size": 128, "log_every": 0, "mode_check": "off"}
 
 
 @dataclass
