@@ -128,7 +128,8 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
         created = True
         atomic_write_json(out_path / RUN_CONFIG, {
             "model": {"name": model, "config": to_dict(model_cfg)},
-            "data": to_dict(data_cfg), "train": to_dict(train_cfg)})
+            "data": to_dict(data_cfg), "train": to_dict(train_cfg),
+            "precision": trainer.precision._asdict()})  # what 'auto' resolved to on this machine, and why
         if splits.train.info:  # e.g. a series' standardization, to map results back to its units
             atomic_write_json(out_path / "data_info.json", splits.train.info)
         net.save(out_path)
@@ -168,8 +169,9 @@ def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> G
             print(f"{run_dir}: already trained for {trainer.step} steps; pass --epochs or --steps to extend it",
                   file=sys.stderr)
         return trainer.model
-    if trainer.run_dir is not None and overrides:
-        atomic_write_json(run_dir / RUN_CONFIG, {**cfg, "train": to_dict(train_cfg)})
+    if trainer.run_dir is not None and (overrides or cfg.get("precision") != trainer.precision._asdict()):
+        atomic_write_json(run_dir / RUN_CONFIG, {**cfg, "train": to_dict(train_cfg),
+                                                 "precision": trainer.precision._asdict()})
     return trainer.fit()
 
 

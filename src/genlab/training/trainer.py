@@ -26,6 +26,7 @@ from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
 from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from genlab.io import atomic_link, save_image_grid
 from genlab.models.base import MODEL_WEIGHTS, GenerativeModel, Phase
+from genlab.precision import autocast, resolve_precision
 from genlab.training import distributed
 from genlab.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.training.logging import MetricsLog, plot_loss_curves
@@ -115,6 +116,9 @@ class Trainer:
         if cfg.batch_size % self.dist.world_size:
             raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world_size} processes")
         self.model = model.to(self.device)
+        self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
+        if self.dist.is_main and cfg.precision == "auto":
+            print(f"genlab: precision {self.precision.name} ({self.precision.reason})", file=sys.stderr, flush=True)
         self.phases: list[Phase] = model.phases()
         self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p)) for p in self.phases}
         self.base_lr = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.items()}
@@ -143,9 +147,7 @@ class Trainer:
         return self.cfg.optimizer_for(phase.optimizer, phase.name)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.cfg.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.precision.name, self.device)
 
     def state(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch, "round_in_epoch": self.round_in_epoch,
