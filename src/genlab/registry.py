@@ -12,8 +12,9 @@ with its catalog line (checked when the module is imported). Models registered f
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from genlab.config import from_dict, suggest
 from genlab.errors import ConfigError

@@ -3,7 +3,8 @@
 Each command group lives in its own module with a ``register(subparsers, argv)`` function that adds
 its sub-commands and sets ``func`` on them. ``COMMANDS`` names every command with its module and
 its one-line help, so ``genlab --help`` lists them all while only the module of the command being
-run is imported (most import torch; ``genlab --help`` and ``genlab models`` do not). A test checks the table against the help each module registers.
+run is imported (most import torch; ``genlab --help`` and ``genlab models`` do not). A test checks
+the table against the help each module registers.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import argparse
 import importlib
 import signal
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from genlab.errors import GenlabError
 
