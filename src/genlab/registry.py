@@ -48,7 +48,7 @@ CATALOG: dict[str, CatalogLine] = {
     "contractive-ae": _line("autoencoder", "contractive autoencoder: penalty on ||d code / d x||_F^2"),
     "conv-ae": _line("autoencoder",
                      "convolutional autoencoder: strided conv or max-pool encoder, transposed-conv decoder"),
-    "stacked-ae": _line("autoencoder",
+    "stacked-ae": _line("stacked_ae",
                         "stacked autoencoder: greedy layer-wise pretraining, then end-to-end fine-tuning"),
     "recurrent-ae": _line("recurrent",
                           "recurrent (LSTM/GRU) seq2seq autoencoder for time series and sequences"),

@@ -2,6 +2,7 @@
 from genlab.models import vae  # noqa: F401
 from genlab.models import gan  # noqa: F401
 from genlab.models import autoencoder  # noqa: F401
+from genlab.models import stacked_ae  # noqa: F401
 from genlab.models import recurrent  # noqa: F401
 from genlab.models import classifier  # noqa: F401
 from genlab.models import diffusion  # noqa: F401

@@ -41,9 +41,9 @@ from genlab.errors import ConfigError, DataError
 from genlab.models.adversarial import (LOSS_PAIRS, add_instance_noise, check_stabilizers, clip_weights_,
                                        gradient_penalty, instance_noise_std, parameter_grad_norm)
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.gan_blocks import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                   apply_spectral_norm, init_normal_)
-from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.registry import register
 
 LossName = Literal["minimax", "non_saturating", "least_squares", "wasserstein", "hinge"]
