@@ -81,7 +81,7 @@ def register(name: str, config_class: type, summary: str) -> Callable[[type], ty
             raise RuntimeError(f"model '{name}' ({model_class.__module__}) disagrees with its line in "
                                f"genlab.registry.CATALOG ({line.module}): module or summary differ")
         MODELS[name] = Entry(name, config_class, model_class, summary)
-        model_class.registry_name = name
+        model_class.registry_name = name  # type: ignore[attr-defined]  # read by GenerativeModel
         return model_class
 
     return wrap

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -367,10 +367,10 @@ class ConvAE(AutoEncoder):
 
     config: ConvAEConfig
 
-    def build_networks(self, cfg: ConvAEConfig) -> tuple[nn.Module, nn.Module]:
+    def build_networks(self, cfg: ConvAEConfig) -> tuple[nn.Module, nn.Module]:  # type: ignore[override]
         encoder, decoder = super().build_networks(cfg)
         if cfg.downsample == "pool":
-            conv: ConvEncoder = encoder[0]
+            conv = cast(ConvEncoder, cast(nn.Sequential, encoder)[0])
             levels = len(downsample_sizes(cfg.data_shape[1], len(cfg.conv_widths))) - 1
             # same sizes and channels as the strided features, so the head is unchanged
             conv.features = _PoolingFeatures(cfg.data_shape[0], list(cfg.conv_widths[:levels]), cfg.activation,

@@ -13,9 +13,10 @@ and steps only that phase's optimizer, so a phase never changes another phase's 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -136,7 +137,7 @@ class GenerativeModel(nn.Module):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "GenerativeModel":
+    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
         """Rebuild a saved model from its directory (no pickle, no outside knowledge)."""
         from genlab import registry
 

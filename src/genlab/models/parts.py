@@ -26,6 +26,8 @@ def build_encoder_decoder(cfg: Any, out_features: int, in_features: int,
     conditioning information such as a one-hot label.
     """
     c, h, w = cfg.data_shape
+    encoder: nn.Module
+    decoder: nn.Module
     if cfg.architecture == "mlp":
         encoder = MLP([c * h * w + extra_inputs, *cfg.mlp_hidden, out_features], cfg.activation)
         decoder = nn.Sequential(MLP([in_features, *reversed(cfg.mlp_hidden), c * h * w], cfg.activation),
@@ -44,6 +46,10 @@ class CodeStatistics(nn.Module):
     The update weight is 1/(batches seen + 1) until it falls to ``min_momentum`` (an exact running
     average at first, then an exponential one that follows the codes as the encoder changes).
     """
+
+    mean: torch.Tensor  # (D,) buffers
+    var: torch.Tensor
+    batches: torch.Tensor  # () long
 
     def __init__(self, dim: int, min_momentum: float = 0.01):
         super().__init__()

@@ -56,12 +56,15 @@ class StackedAE(AutoEncoder):
     partial_updates = True  # pretraining stage k trains layer k only
 
     config: StackedAEConfig
+    encoder: nn.Sequential  # Flatten, then one block per layer
+    decoder: nn.Sequential  # one block per layer (last layer's first), then Unflatten
+    steps_done: torch.Tensor  # () long buffer
 
     def __init__(self, config: StackedAEConfig):
         super().__init__(config)
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
-    def build_networks(self, cfg: StackedAEConfig) -> tuple[nn.Module, nn.Module]:
+    def build_networks(self, cfg: StackedAEConfig) -> tuple[nn.Module, nn.Module]:  # type: ignore[override]
         sizes = [math.prod(cfg.data_shape), *cfg.mlp_hidden, cfg.latent_dim]
         n = len(sizes) - 1
         last = code_activation(cfg.code_activation)

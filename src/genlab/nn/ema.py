@@ -23,5 +23,5 @@ def ema_update_(average: nn.Module, model: nn.Module, decay: float) -> None:
     """theta_avg <- decay * theta_avg + (1 - decay) * theta; buffers (batch-norm statistics) copied."""
     for a, p in zip(average.parameters(), model.parameters(), strict=True):
         a.lerp_(p, 1.0 - decay)
-    for a, b in zip(average.buffers(), model.buffers(), strict=True):
-        a.copy_(b)
+    for avg_buffer, buffer in zip(average.buffers(), model.buffers(), strict=True):
+        avg_buffer.copy_(buffer)

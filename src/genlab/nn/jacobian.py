@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 # Derivative a'(u) of each elementwise activation, from the module, its input u and output a.
-ACTIVATION_DERIVATIVES: dict[type, Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]] = {
+# (the module is typed Any: its attributes, such as negative_slope or alpha, are plain numbers)
+ACTIVATION_DERIVATIVES: dict[type, Callable[[Any, torch.Tensor, torch.Tensor], torch.Tensor]] = {
     nn.ReLU: lambda m, u, a: (u > 0).to(u.dtype),
     nn.LeakyReLU: lambda m, u, a: torch.where(u > 0, 1.0, m.negative_slope).to(u.dtype),
     nn.Sigmoid: lambda m, u, a: a * (1 - a),
@@ -66,4 +68,6 @@ def encoder_jacobian(encoder: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor,
                 jac = torch.diag_embed(f) if jac is None else jac * f[:, None, :]
             else:
                 jac = f.expand(h.shape[0], -1, -1) if jac is None else jac @ f
+    if jac is None:
+        raise TypeError("encoder_jacobian needs an encoder with at least one Linear layer")
     return h, jac
