@@ -22,9 +22,12 @@ from genlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class Entry:
+    """One registered model. The classes are typed ``type[Any]``: the registry sits below the
+    models and does not import their base class."""
+
     name: str
-    config_class: type
-    model_class: type
+    config_class: type[Any]
+    model_class: type[Any]
     summary: str
 
 
@@ -70,10 +73,10 @@ CATALOG: dict[str, CatalogLine] = {
 }
 
 
-def register(name: str, config_class: type, summary: str) -> Callable[[type], type]:
+def register(name: str, config_class: type[Any], summary: str) -> Callable[[type[Any]], type[Any]]:
     """Class decorator: ``@register("vae", VAEConfig, "one-line summary")``."""
 
-    def wrap(model_class: type) -> type:
+    def wrap(model_class: type[Any]) -> type[Any]:
         if name in MODELS:
             raise RuntimeError(f"model name '{name}' registered twice")
         line = CATALOG.get(name)
@@ -81,7 +84,7 @@ def register(name: str, config_class: type, summary: str) -> Callable[[type], ty
             raise RuntimeError(f"model '{name}' ({model_class.__module__}) disagrees with its line in "
                                f"genlab.registry.CATALOG ({line.module}): module or summary differ")
         MODELS[name] = Entry(name, config_class, model_class, summary)
-        model_class.registry_name = name  # type: ignore[attr-defined]  # read by GenerativeModel
+        model_class.registry_name = name
         return model_class
 
     return wrap
