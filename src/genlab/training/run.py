@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from genlab import registry
+from genlab import formats, registry
 from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.data.base import Splits
@@ -61,12 +61,23 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"run directory not found: {run_dir}")
     if not is_run(run_dir):
         raise CheckpointError(f"{run_dir} is not a genlab run (no {RUN_CONFIG})")
+    path = run_dir / RUN_CONFIG
     try:
-        cfg = read_json(run_dir / RUN_CONFIG)
-        cfg["model"]["name"], cfg["model"]["config"], cfg["data"], cfg["train"]  # noqa: B018 - shape check
+        raw = read_json(path)
+        raw["model"]["name"], raw["model"]["config"], raw["data"], raw["train"]  # noqa: B018 - shape check
     except (ValueError, KeyError, TypeError):
-        raise CheckpointError(f"{run_dir / RUN_CONFIG} is corrupt or not a genlab run config") from None
-    return cfg
+        raise CheckpointError(f"{path} is corrupt or not a genlab run config") from None
+    saved = formats.read_saved(formats.RUN_CONFIG, raw, path)  # older formats migrated to the current one
+    model = saved.body["model"]
+    formats.refuse_unknown(saved, model, ("name", "config"), "model")
+    formats.refuse_unknown(saved, saved.body["data"], formats.config_fields(DataConfig), "data")
+    formats.refuse_unknown(saved, saved.body["train"], formats.config_fields(TrainConfig), "train")
+    if model["name"] not in registry.names():
+        raise CheckpointError(f"{saved.origin} is a run of model '{model['name']}', which this genlab does not have"
+                              f"{suggest(str(model['name']), registry.names())}")
+    formats.refuse_unknown(saved, model["config"], formats.config_fields(registry.get(model["name"]).config_class),
+                           "model config")
+    return saved.stamped()
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -126,10 +137,10 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
             shutil.rmtree(out_path)
         out_path.mkdir(parents=True)
         created = True
-        atomic_write_json(out_path / RUN_CONFIG, {
+        atomic_write_json(out_path / RUN_CONFIG, formats.stamp({
             "model": {"name": model, "config": to_dict(model_cfg)},
             "data": to_dict(data_cfg), "train": to_dict(train_cfg),
-            "precision": trainer.precision._asdict()})  # what 'auto' resolved to on this machine, and why
+            "precision": trainer.precision._asdict()}))  # what 'auto' resolved to on this machine, and why
         if splits.train.info:  # e.g. a series' standardization, to map results back to its units
             atomic_write_json(out_path / "data_info.json", splits.train.info)
         net.save(out_path)
@@ -170,8 +181,8 @@ def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> G
                   file=sys.stderr)
         return trainer.model
     if trainer.run_dir is not None and (overrides or cfg.get("precision") != trainer.precision._asdict()):
-        atomic_write_json(run_dir / RUN_CONFIG, {**cfg, "train": to_dict(train_cfg),
-                                                 "precision": trainer.precision._asdict()})
+        atomic_write_json(run_dir / RUN_CONFIG, formats.stamp({**cfg, "train": to_dict(train_cfg),
+                                                               "precision": trainer.precision._asdict()}))
     return trainer.fit()
 
 
