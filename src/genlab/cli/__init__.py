@@ -52,3 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"genlab: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - only a training stopped by a signal is handled here
+        from genlab.training.trainer import Interrupted
+
+        if not isinstance(e, Interrupted):
+            raise
+        print(f"genlab: {e}", file=sys.stderr)  # e.g. a feature extractor's build: it continues next time
+        return 128 + getattr(signal, e.signal_name)

@@ -77,10 +77,10 @@ def run_train(args: argparse.Namespace) -> int:
         code = 128 + getattr(signal, e.signal_name)
         if int(os.environ.get("RANK", "0")) != 0:
             return code
-        if e.run_dir is None and not args.resume:  # stopped before the run directory was created
-            print(f"genlab: stopped by {e.signal_name} before training started; nothing was written", file=sys.stderr)
+        if e.run_dir is None:  # stopped before the run directory was created, or in a feature extractor's build
+            print(f"genlab: {e}", file=sys.stderr)
             return code
-        where = e.run_dir or args.resume
+        where = e.run_dir
         start = "" if e.saved else " (it starts from step 0)"
         print(f"genlab: {e}; resume with: genlab train --resume {where}{start}", file=sys.stderr)
         return code

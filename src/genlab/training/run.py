@@ -22,7 +22,7 @@ from genlab.data.base import Splits
 from genlab.io import atomic_write_json, read_json, remove_temporaries
 from genlab.models.base import GenerativeModel
 from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint
-from genlab.training.lock import RunLock
+from genlab.training.lock import LOCK_FILE, RunLock
 from genlab.training.monitor import mode_monitor
 from genlab.training.trainer import Interrupted, StopSignals, Trainer
 
@@ -95,7 +95,7 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()):  # a lone lock: killed as it began
         if not overwrite:
             raise ConfigError(f"run directory {out} already exists; pass --resume {out} to continue it "
                               f"or --overwrite to replace it")
@@ -151,7 +151,9 @@ def _train(entry: Any, model: str, out_path: Path | None, model_config: Any, dat
                       monitor=mode_monitor(train_cfg, data_cfg, net, splits))
     trainer.signals = signals
     if signals.received:  # stopped while loading: nothing has been written
-        raise Interrupted(signal_name(signals.received), 0, saved=False, run_dir=None)
+        name = signal_name(signals.received)
+        raise Interrupted(name, 0, saved=False, run_dir=None,
+                          detail=f"stopped by {name} before training started; nothing was written")
     created = False
     lock = None
     try:

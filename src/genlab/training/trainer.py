@@ -262,7 +262,7 @@ class Trainer:
                     self.epoch_sums, self.epoch_rounds = {}, 0
                 if done and self.dist.is_main and not signal_stop:  # where the wall time of the epoch went
                     end_time = time.perf_counter() - t_end
-                    self.log.write({"step": self.step, "epoch": self.epoch, "split": "timing",
+                    self.log.write({"step": self.step, "epoch": self.epoch if epoch_done else self.epoch + 1, "split": "timing",
                                     "wall_time": epoch_time + end_time, "compute_time": compute_time,
                                     "data_time": data_time, "loop_overhead_time": epoch_time - compute_time - data_time,
                                     "validation_time": self._validation_time, "end_of_epoch_io_time": end_time - self._validation_time})
@@ -357,7 +357,7 @@ class Trainer:
         if self.dist.is_main:
             self.log.write(record)
             if val:
-                self.log.write({"step": self.step, "epoch": self.epoch, "split": "validation", **val})
+                self.log.write({"step": self.step, "epoch": record["epoch"], "split": "validation", **val})
             last = self.step >= self.total_steps or self.stop_reason is not None
             due = last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)
             if self.run_dir is not None and due:  # a grid inside an epoch is named by its step: it never replaces an epoch's
@@ -448,9 +448,11 @@ class Interrupted(Exception):
         step: the step the run stopped at.
         saved: whether the run has a checkpoint (False: a resume starts from step 0).
         run_dir: the run directory (None when there is none, e.g. stopped before it was created).
+        detail: the message, when the default does not fit (it is printed as ``genlab: MESSAGE``).
     """
 
-    def __init__(self, signal_name: str, step: int, saved: bool = True, run_dir: Path | None = None):
+    def __init__(self, signal_name: str, step: int, saved: bool = True, run_dir: Path | None = None,
+                 detail: str | None = None):
         where = f"checkpoint saved at step {step}" if saved else "no checkpoint was written yet"
-        super().__init__(f"stopped by {signal_name} at step {step}; {where}")
+        super().__init__(detail or f"stopped by {signal_name} at step {step}; {where}")
         self.signal_name, self.step, self.saved, self.run_dir = signal_name, step, saved, run_dir
