@@ -59,9 +59,10 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
     """One panel per loss name: train (per epoch, and per logged step when present) and validation."""
     records = read_metrics(metrics_path)
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    skip = {"epoch", "step", "split", "time", "images_per_s", "epoch_time", "data_time", "compute_time", "lr"}
+    skip = {"epoch", "step", "split", "time", "images_per_s", "epoch_time", "data_time", "compute_time", "lr",
+            "rounds", "epochs_done", "partial_epoch"}
     for r in records:
-        if r.get("split") in ("timing", "config_change", "modes") or "step" not in r:
+        if r.get("split") in ("timing", "config_change") or "step" not in r:
             continue
         for k, v in r.items():
             if k in skip or not isinstance(v, (int, float)):

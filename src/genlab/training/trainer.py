@@ -346,7 +346,8 @@ class Trainer:
         modes_due = False
         partial = not epoch_done  # the last rounds of a run that ends inside an epoch (--steps, a time budget)
         record = {"step": self.step, "epoch": self.epoch + 1 if partial else self.epoch, "split": "train",
-                  **({"partial_epoch": True, "rounds": rounds} if partial else {}),
+                  **({"partial_epoch": True, "rounds": rounds, "epochs_done": self.epoch + rounds / self.rounds_per_epoch}
+                     if partial else {}),
                   **{k: v / rounds for k, v in sums.items()},
                   "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
                   "data_time": data_time, "compute_time": compute_time,
