@@ -367,6 +367,8 @@ def test_loss_curves_draw_short_series_with_markers_and_lines(tmp_path, monkeypa
     assert len(calls) == 2
     for args, kwargs in calls:
         assert kwargs.get("marker") and "-" in args  # a one-point series is a visible marker, a longer one a line
+    per_step = next(k for _, k in calls if k["label"] == "train_step")
+    assert per_step.get("alpha", 1.0) >= 0.8  # one epoch point: the per-step series is drawn as the main curve
 
 
 # --- 6. temporary image files; 10. one file mode --------------------------------------------------------

@@ -82,6 +82,8 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
         for split, pts in sorted(series[name].items()):
             xs, ys = zip(*pts)
             style = dict(styles.get(split, {}))
+            if split == "train_step" and len(series[name].get("train", [])) <= 2:
+                style["alpha"] = 0.9  # few epochs: the per-step series is the curve to read
             if len(pts) <= 30:  # short series (a short run, few epochs): markers so one or two points show
                 style.setdefault("marker", ".")
                 style["alpha"] = max(style.get("alpha", 1.0), 0.8)
