@@ -75,7 +75,7 @@ def test_train_defaults_to_auto_says_what_it_chose_and_records_it(tmp_path, caps
     assert main(["train", "vae", "--dataset", "digits", "--steps", "2", "--batch-size", "32", "--latent-dim", "2",
                  "--out", str(out), "--sample-every", "0", "--mode-check", "off"]) == 0
     err = capsys.readouterr().err
-    assert f"genlab: precision {expected}" in err
+    assert f"precision {expected} (" in err
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["train"]["precision"] == "auto"
     assert cfg["precision"]["name"] == expected and cfg["precision"]["reason"]

@@ -79,8 +79,32 @@ def build_parser(argv: Sequence[str] = (), all_commands: bool = False) -> argpar
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM outside training (the trainer's own handler takes over there): end like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import threading
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    if ours:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(argv)
+    except _Terminated:
+        print("genlab: stopped by SIGTERM", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _main(argv: list[str]) -> int:
     try:
         args = build_parser(argv).parse_args(argv)
         return int(args.func(args) or 0)
@@ -96,3 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"genlab: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - only a training stopped by a signal is handled here
+        from genlab.training.trainer import Interrupted
+
+        if not isinstance(e, Interrupted):
+            raise
+        print(f"genlab: {e}", file=sys.stderr)  # e.g. a feature extractor's build: it continues next time
+        return 128 + getattr(signal, e.signal_name)

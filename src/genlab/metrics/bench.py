@@ -119,7 +119,7 @@ def _epochs_done(run: Path) -> float | None:
         rec = json.loads(line)
         if rec.get("split") == "train":
             last = rec
-    return None if last is None else float(last["epoch"])
+    return None if last is None else float(last.get("epochs_done", last["epoch"]))  # a run may end inside an epoch
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

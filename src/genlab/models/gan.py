@@ -241,6 +241,9 @@ def class_grid_labels(n: int, num_classes: int, device: torch.device | None = No
     return (torch.arange(n, device=device) // per_row) % num_classes
 
 
+_PHASE_INDEX = {"discriminator": 0, "generator": 1}  # rows of GAN.grad_norms
+
+
 @register("gan", GANConfig, "GAN: generator vs discriminator, swappable loss pairs and stabilizers (MLP defaults)")
 class GAN(GenerativeModel):
     """Generator and discriminator trained in alternating phases; see the module docstring."""
@@ -265,7 +268,9 @@ class GAN(GenerativeModel):
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
         self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))  # in checkpoints: exact resume
         self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
-        self._grad_norm: dict[str, float] = {}
+        # each phase's last parameter-gradient norm (discriminator, generator): training state, not
+        # weights, so non-persistent; checkpoints carry non-persistent buffers, so a resume logs it exactly
+        self.register_buffer("grad_norms", torch.zeros(2), persistent=False)
 
     # --- training contract -------------------------------------------------------------------
     def phases(self) -> list[Phase]:
@@ -331,12 +336,12 @@ class GAN(GenerativeModel):
         else:
             raise ValueError(f"unknown phase '{phase}' (discriminator or generator)")
         # the parameter-gradient norm of this phase's previous update (0 before the first)
-        out["grad_norm"] = torch.tensor(self._grad_norm.get(phase, 0.0))
+        out["grad_norm"] = self.grad_norms[_PHASE_INDEX[phase]].detach().clone()
         return out
 
     def after_step(self, phase: str) -> None:
         """Record the gradient norm; clip the critic / count its updates, or update the EMA generator."""
-        self._grad_norm[phase] = parameter_grad_norm(getattr(self, phase).parameters())
+        self.grad_norms[_PHASE_INDEX[phase]] = parameter_grad_norm(getattr(self, phase).parameters())
         if phase == "discriminator":
             self.d_updates += 1
             if self.config.weight_clip > 0:
