@@ -25,11 +25,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.config import check_range, check_sizes
 from genlab.models.base import Batch, LatentModel, Losses
 from genlab.nn import MLP, ConvDecoder, ConvEncoder
+from genlab.nn.mlp import ACTIVATIONS
 from genlab.registry import register
 
 LOG_2PI = math.log(2 * math.pi)
+Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]  # the names genlab.nn.activation knows
+MAX_EXTRA_CONVS = 16
+
+
+def check_networks(cfg) -> None:
+    """Sizes of the encoder/decoder part shared by VAE and autoencoder configs (ValueError if wrong)."""
+    check_sizes("latent_dim", cfg.latent_dim)
+    check_sizes("mlp_hidden", cfg.mlp_hidden)
+    check_sizes("conv_widths", cfg.conv_widths, non_empty=cfg.architecture == "conv")
+    check_sizes("conv_hidden", cfg.conv_hidden, minimum=0)
+    check_range("extra_convs", cfg.extra_convs, 0, MAX_EXTRA_CONVS)
 
 
 @dataclass
@@ -58,7 +71,7 @@ class VAEConfig:
     conv_widths: tuple[int, ...] = (32, 64)
     conv_hidden: int = 512
     extra_convs: int = 0
-    activation: str = "elu"
+    activation: Activation = "elu"
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     gaussian_std: float = 0.1
     beta: float = 1.0
@@ -66,6 +79,7 @@ class VAEConfig:
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
+        check_networks(self)
         if self.beta < 0:
             raise ValueError(f"beta must be non-negative, got {self.beta}")
         if self.gaussian_std <= 0:
@@ -229,6 +243,10 @@ class CVAEConfig(VAEConfig):
     latent_dim: int = 8
     num_classes: int = 10
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_sizes("num_classes", self.num_classes)
+
 
 @register("cvae", CVAEConfig, "conditional VAE: encoder and decoder see the class label; sample any class")
 class CVAE(VAE):
@@ -277,6 +295,7 @@ class IWAEConfig(VAEConfig):
         super().__post_init__()
         if self.importance_samples < 1:
             raise ValueError(f"importance_samples must be at least 1, got {self.importance_samples}")
+        check_sizes("importance_samples", self.importance_samples, maximum=10_000)
 
 
 @register("iwae", IWAEConfig, "importance-weighted autoencoder: a VAE trained on the k-sample IWAE bound")
