@@ -183,6 +183,7 @@ class ConvAEConfig(AEConfig):
 
     architecture: Literal["conv"] = "conv"
     downsample: Literal["stride", "pool"] = "stride"
+    mlp_alternative = "`genlab train ae --architecture mlp`"  # not a field: named when images are too small
 
     def __post_init__(self) -> None:
         if self.architecture != "conv":

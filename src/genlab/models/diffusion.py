@@ -105,6 +105,11 @@ class DDPMConfig:
         check_sizes("attention_size", self.attention_size, minimum=0)
         check_sizes("attention_heads", self.attention_heads)
         check_sizes("norm_groups", self.norm_groups)
+        if self.attention_size > 0:
+            for m in self.width_mults:
+                if (self.base_width * m) % self.attention_heads:
+                    raise ValueError(f"attention_heads ({self.attention_heads}) must divide the channels of every "
+                                     f"U-Net level (base_width * width_mults = {self.base_width * m} does not)")
 
 
 @dataclass

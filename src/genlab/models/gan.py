@@ -41,6 +41,7 @@ from genlab.errors import ConfigError, DataError
 from genlab.models.adversarial import (LOSS_PAIRS, add_instance_noise, check_stabilizers, clip_weights_, ema_decay_at,
                                        ema_update_, gradient_penalty, instance_noise_std, parameter_grad_norm)
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.models.vae import check_conv_shape
 from genlab.nn.gan_blocks import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                   apply_spectral_norm, init_normal_)
 from genlab.registry import register
@@ -129,6 +130,8 @@ class GANConfig:
         check_range("init_std", self.init_std, 0)
         check_range("instance_noise_steps", self.instance_noise_steps, 1)
         check_betas("gan_betas", self.gan_betas)
+        if self.architecture == "dcgan":
+            check_conv_shape(self.data_shape, "the dcgan architecture", "--architecture mlp")
         check_stabilizers(self)
 
 

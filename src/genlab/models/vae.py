@@ -27,7 +27,7 @@ from torch import nn
 
 from genlab.config import check_range, check_sizes
 from genlab.models.base import Batch, LatentModel, Losses
-from genlab.nn import MLP, ConvDecoder, ConvEncoder
+from genlab.nn import MLP, ConvDecoder, ConvEncoder, downsample_sizes
 from genlab.nn.mlp import ACTIVATIONS
 from genlab.registry import register
 
@@ -43,6 +43,21 @@ def check_networks(cfg) -> None:
     check_sizes("conv_widths", cfg.conv_widths, non_empty=cfg.architecture == "conv")
     check_sizes("conv_hidden", cfg.conv_hidden, minimum=0)
     check_range("extra_convs", cfg.extra_convs, 0, MAX_EXTRA_CONVS)
+    if cfg.architecture == "conv":
+        check_conv_shape(cfg.data_shape, "the conv architecture", getattr(cfg, "mlp_alternative", "--architecture mlp"))
+
+
+def check_conv_shape(data_shape, what: str, alternative: str) -> None:
+    """The stride-2 networks of genlab.nn need square images whose side halves at least once
+    (even and larger than 4); ValueError naming the way out otherwise."""
+    if len(data_shape) != 3:
+        raise ValueError(f"{what} takes images (C, H, W), got data_shape {tuple(data_shape)}")
+    _, h, w = data_shape
+    if h != w:
+        raise ValueError(f"{what} takes square images, got {h}x{w}: pass --image-size N (or use {alternative})")
+    if len(downsample_sizes(h, 1)) < 2:
+        raise ValueError(f"{what} needs images whose side is even and larger than 4, got {h}x{w}: "
+                         f"pass --image-size 8 or more (or use {alternative})")
 
 
 @dataclass
