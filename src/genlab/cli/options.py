@@ -77,6 +77,10 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_pref
         flag = "--" + f.name.replace("_", "-")
         dest = f"{dest_prefix}__{f.name}"
         hint = hints[f.name]
+        optional = _none_allowed(hint)
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: the flag takes what X takes
+            inner = [a for a in typing.get_args(hint) if a is not type(None)]
+            hint = inner[0] if len(inner) == 1 else hint
         origin = typing.get_origin(hint)
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
@@ -90,7 +94,8 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_pref
         elif origin is dict:
             group.add_argument(flag, nargs="+", metavar="KEY=VALUE", **kwargs)
         elif origin is typing.Literal:
-            group.add_argument(flag, choices=[str(a) for a in typing.get_args(hint)], **kwargs)
+            choices = [str(a) for a in typing.get_args(hint)]
+            group.add_argument(flag, choices=choices + (["none"] if optional else []), **kwargs)
         else:
             group.add_argument(flag, metavar=f.name.upper(), **kwargs)
 
@@ -116,8 +121,18 @@ def collect(args: argparse.Namespace, cls: type, dest_prefix: str) -> dict[str, 
             value = dict(_pair(v) for v in value)
         elif _means_none(value) and _none_allowed(hint):
             value = None
+        elif isinstance(value, list) and _numbers_only(hint):  # '--betas 0.5,0.9' = '--betas 0.5 0.9'
+            value = [part for v in value for part in str(v).replace(",", " ").split()]
         out[name] = value if hint is None else _coerce(value, hint, flag)
     return out
+
+
+def _numbers_only(hint: Any) -> bool:
+    """Whether a (possibly optional) tuple/list field holds numbers only (so commas separate values)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_numbers_only(a) for a in typing.get_args(hint) if a is not type(None))
+    args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+    return typing.get_origin(hint) in (tuple, list) and bool(args) and all(a in (int, float) for a in args)
 
 
 def _means_none(value: Any) -> bool:
