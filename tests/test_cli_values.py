@@ -251,12 +251,6 @@ def test_train_help_lists_every_dataset_source():
         assert usage in text
 
 
-def test_the_overcomplete_test_message_is_the_kl_rule(capsys):
-    # sparse-ae accepts code_activation 'none' as a value; the refusal is the kl/sigmoid rule
-    line = _one_error(capsys, ["train", "sparse-ae", "--dataset", "digits", "--code-activation", "none"])
-    assert "sparsity 'kl'" in line and "not one of" not in line
-
-
 # --- 7. property test: random invalid values for every config field -------------------------------------
 
 MODEL_FOR_SHARED = "vae"  # the model whose command line carries the data and train flags
