@@ -218,8 +218,9 @@ class DataConfig:
     """Which data to train on and how to present it.
 
     Attributes:
-        dataset: a name ('mnist', 'digits') or 'kind:PATH' ('folder:DIR', 'idx:PATH',
-            'cifar10:DIR', 'npz:FILE').
+        dataset: a name ('mnist', 'digits', or a named series such as 'co2') or 'kind:PATH'
+            ('folder:DIR', 'idx:PATH', 'cifar10:DIR', 'npz:FILE', 'csv:FILE'); `genlab datasets`
+            and `genlab train --help` list them all.
         binarize: 'none' (grayscale/RGB values), 'dynamic' (a fresh Bernoulli sample of every
             pixel each time an image is drawn) or 'static' (threshold at 0.5).
         image_size: resize (and center-crop) images to this square size; None keeps the size.
