@@ -361,7 +361,7 @@ class TrainConfig:
         check_range("checkpoint_every", self.checkpoint_every, 0)
         check_range("log_every", self.log_every, 0)
         check_range("eval_batches", self.eval_batches, 0)
-        check_range("time_budget", self.time_budget, 0, low_open=True)
+        check_range("time_budget", self.time_budget, 0)
         check_range("num_samples", self.num_samples, 1, MAX_SAMPLES)
 
     def optimizer_for(self, model_default: OptimizerConfig | None, phase: str) -> OptimizerConfig:

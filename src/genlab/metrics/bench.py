@@ -67,7 +67,7 @@ class BenchSettings:
 
     def __post_init__(self) -> None:
         check_range("epochs", self.epochs, 1)
-        check_range("time_budget", self.time_budget, 0, low_open=True)
+        check_range("time_budget", self.time_budget, 0)
         check_range("batch_size", self.batch_size, 1)
         check_range("seed", self.seed, 0, 2**32, high_open=True)
         for name in ("n", "nll_k", "nll_n"):
