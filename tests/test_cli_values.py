@@ -87,6 +87,15 @@ def test_none_is_a_choice_where_it_is_one_and_none_elsewhere():
     assert _collected(argv, registry.get("ae").config_class, "model") == {"code_activation": "none"}
 
 
+def test_tuple_flags_take_separate_or_comma_separated_values():
+    for betas in (["0.5", "0.9"], ["0.5,0.9"], ["0.5,", "0.9"]):
+        argv = ["train", "dcgan", "--betas", *betas, "--gan-betas", *betas]
+        assert _collected(argv, TrainConfig, "train") == {"betas": (0.5, 0.9)}
+        assert _collected(argv, registry.get("dcgan").config_class, "model") == {"gan_betas": (0.5, 0.9)}
+    assert _collected(["train", "vae", "--conv-widths", "8,16", "32"], registry.get("vae").config_class,
+                      "model") == {"conv_widths": (8, 16, 32)}
+
+
 @pytest.mark.parametrize("model,flags", [
     ("dcgan", ["--d-norm", "none", "--g-norm", "none"]),
     ("ae", ["--code-activation", "none"]),
