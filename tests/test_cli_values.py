@@ -3,10 +3,12 @@ exit status 2, refused before any data is loaded or any training starts; the val
 a choice; help texts that say what runs; and a seeded property test over every config field."""
 import argparse
 import dataclasses
+import json
 import random
 import re
 import types
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -110,14 +112,14 @@ def test_none_values_reach_the_trainer(capsys, tmp_path, model, flags):
 
 
 def test_the_readme_dcgan_line_trains(tmp_path, capsys):
-    readme = (__import__("pathlib").Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
     line = "genlab train dcgan --loss hinge --spectral-norm --d-norm none --minibatch-std --ema-decay 0.999"
     assert line in readme
     out = tmp_path / "dcgan"
     argv = line.split()[1:] + ["--dataset", "digits", "--steps", "2", "--batch-size", "32", "--num-samples", "4",
                                "--mode-check", "off", "--log-every", "0", "--out", str(out)]
     assert main(argv) == 0, capsys.readouterr().err
-    cfg = __import__("json").loads((out / "config.json").read_text())["model"]["config"]
+    cfg = json.loads((out / "config.json").read_text())["model"]["config"]
     assert cfg["d_norm"] == "none" and cfg["loss"] == "hinge" and cfg["spectral_norm"] is True
 
 
