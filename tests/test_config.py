@@ -64,3 +64,56 @@ def test_config_file_sections(tmp_path):
         read_config_file(broken)
     with pytest.raises(ConfigError, match="not found"):
         read_config_file(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("key,value,words", [
+    ("epochs", "inf", "expected a finite integer"), ("epochs", float("nan"), "expected a finite integer"),
+    ("lr", "nan", "expected a finite number"), ("lr", float("inf"), "expected a finite number"),
+    ("time_budget", "-inf", "expected a finite number"), ("seed", 10**30, "too large"),
+    ("betas", [0.9], "expected 2 values, got 1"), ("betas", "0.9 0.99 0.5", "expected 2 values, got 3"),
+    ("betas", [1.5, 0.9], r"betas\[0\] must be in \[0, 1\)"), ("weight_decay", -1, "weight_decay must be >= 0"),
+    ("momentum", -1, r"momentum must be in \[0, 1\)"), ("grad_clip", -0.5, "grad_clip must be >= 0"),
+    ("eval_batches", -1, "eval_batches must be >= 0"), ("num_samples", 0, "num_samples must be in"),
+    ("epochs", True, "expected an integer"),
+])
+def test_non_finite_wrong_length_and_out_of_range_values_are_refused(key, value, words):
+    with pytest.raises(ConfigError, match=words):
+        from_dict(TrainConfig, {key: value})
+
+
+def test_integers_keep_their_exact_value():
+    assert from_dict(TrainConfig, {"seed": "4294967295"}).seed == 4294967295
+    assert from_dict(TrainConfig, {"epochs": "1e2"}).epochs == 100
+    with pytest.raises(ConfigError, match="expected an integer"):
+        from_dict(TrainConfig, {"epochs": "0x10"})
+
+
+def test_optimizer_config_checks_its_values():
+    from genlab.config import OptimizerConfig
+
+    for bad in ({"lr": 0}, {"betas": (0.9, 1.0)}, {"weight_decay": -1e-4}, {"momentum": 1.0}):
+        with pytest.raises(ConfigError):
+            from_dict(OptimizerConfig, bad)
+    assert from_dict(OptimizerConfig, {"name": "sgd", "momentum": 0.9}).momentum == 0.9
+
+
+def test_data_fractions_have_a_range():
+    with pytest.raises(ConfigError, match=r"validation_fraction must be in \[0, 1\), got 1.5"):
+        from_dict(DataConfig, {"validation_fraction": 1.5})
+    with pytest.raises(ConfigError, match="must be below 1"):
+        from_dict(DataConfig, {"validation_fraction": 0.5, "test_fraction": 0.5})
+
+
+def test_phase_names_are_checked():
+    from genlab.config import check_phase_names
+
+    check_phase_names({"critic": 1e-3}, ["critic", "generator"])
+    with pytest.raises(ConfigError, match=r"no phase 'critc' \(did you mean 'critic'\?\); its phases: critic, generator"):
+        check_phase_names({"critc": 1e-3}, ["critic", "generator"])
+
+
+def test_a_config_file_that_is_not_utf8(tmp_path):
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes("[data]\ndataset = 'caf\xe9'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        read_config_file(bad)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -56,6 +57,11 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             value = [v for v in value.replace(",", " ").split() if v]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:  # fixed length: tuple[float, float]
+            if len(value) != len(args):
+                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} "
+                                  f"({', '.join(map(str, value)) or 'none'})")
+            return tuple(_coerce(v, a, where) for v, a in zip(value, args))
         item = args[0] if args else Any
         seq = [_coerce(v, item, where) for v in value]
         return tuple(seq) if origin is tuple else seq
@@ -71,25 +77,110 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             return value.lower() in ("true", "1", "yes", "on")
         raise ConfigError(f"{where}: expected true or false, got {value!r}")
     if annotation is int:
-        if isinstance(value, bool):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
-        if f != int(f):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return int(f)
+        return _to_int(value, where)
     if annotation is float:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        return _to_float(value, where)
     if annotation is str:
         if not isinstance(value, (str, int, float)):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return str(value)
     return value
+
+
+# the largest integer a config field holds (anything larger cannot be a count, size or seed)
+MAX_INT = 2**63 - 1
+
+
+def _to_float(value: Any, where: str) -> float:
+    """A finite float from a number or a numeric string; NaN and infinities are refused."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    try:
+        f = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if not math.isfinite(f):
+        raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+    return f
+
+
+def _to_int(value: Any, where: str) -> int:
+    """An integer from an int, an integral float ('3', '3.0', '1e3') or a numeric string."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        n = value
+    else:
+        try:
+            n = int(str(value).strip()) if isinstance(value, str) else None  # exact for long digit strings
+        except ValueError:
+            n = None
+        if n is None:
+            try:
+                f = float(value)
+            except (TypeError, ValueError, OverflowError):
+                raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+            if not math.isfinite(f):
+                raise ConfigError(f"{where}: expected a finite integer, got {value!r}")
+            if f != int(f):
+                raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            n = int(f)
+    if abs(n) > MAX_INT:
+        raise ConfigError(f"{where}: {value!r} is too large (at most {MAX_INT})")
+    return n
+
+
+def check_range(name: str, value: float | None, low: float | None = None, high: float | None = None, *,
+                low_open: bool = False, high_open: bool = False) -> None:
+    """Raise ValueError (which :func:`from_dict` turns into a ConfigError) when ``value`` lies
+    outside [low, high] (an open end excludes the bound); ``None`` values pass."""
+    if value is None:
+        return
+    bad_low = low is not None and (value <= low if low_open else value < low)
+    bad_high = high is not None and (value >= high if high_open else value > high)
+    if bad_low or bad_high:
+        if high is None:
+            need = f"{'>' if low_open else '>='} {low}"
+        elif low is None:
+            need = f"{'<' if high_open else '<='} {high}"
+        else:
+            need = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be {need}, got {value}")
+
+
+MAX_WIDTH = 65_536  # units or channels of one layer; more does not fit in memory
+
+
+def check_sizes(name: str, value: int | typing.Sequence[int], minimum: int = 1, maximum: int = MAX_WIDTH,
+                non_empty: bool = False) -> None:
+    """Raise ValueError unless ``value`` (a layer size, or each of a tuple of sizes) lies in
+    [minimum, maximum]; ``non_empty`` also refuses an empty tuple."""
+    values = [value] if isinstance(value, int) else list(value)
+    if non_empty and not values:
+        raise ValueError(f"{name} needs at least one value")
+    for v in values:
+        if not minimum <= v <= maximum:
+            raise ValueError(f"{name} must be {'' if isinstance(value, int) else 'values '}between {minimum} and "
+                             f"{maximum}, got {v if isinstance(value, int) else tuple(values)}")
+
+
+def check_betas(name: str, betas: Any) -> None:
+    """Adam's (beta1, beta2): two values, each in [0, 1)."""
+    if betas is None:
+        return
+    if len(betas) != 2:
+        raise ValueError(f"{name} must be two values (beta1, beta2), got {len(betas)}")
+    for i, b in enumerate(betas):
+        check_range(f"{name}[{i}]", b, 0, 1, high_open=True)
+
+
+def check_phase_names(phase_lr: dict[str, float], phase_names: typing.Iterable[str]) -> None:
+    """Refuse ``phase_lr`` keys that name no phase of the model (ConfigError naming the phases)."""
+    names = list(phase_names)
+    for key in phase_lr:
+        if key not in names:
+            raise ConfigError(f"--phase-lr: the model has no phase '{key}'{suggest(key, names)}; "
+                              f"its phases: {', '.join(names)}")
 
 
 def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
@@ -118,13 +209,18 @@ def field_names(cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.init]
 
 
+MAX_IMAGE_SIZE = 4096  # pixels on a side; more is a typo, not a dataset
+MAX_SAMPLES = 10_000  # images in one sample grid
+
+
 @dataclass
 class DataConfig:
     """Which data to train on and how to present it.
 
     Attributes:
-        dataset: a name ('mnist', 'digits') or 'kind:PATH' ('folder:DIR', 'idx:PATH',
-            'cifar10:DIR', 'npz:FILE').
+        dataset: a name ('mnist', 'digits', or a named series such as 'co2') or 'kind:PATH'
+            ('folder:DIR', 'idx:PATH', 'cifar10:DIR', 'npz:FILE', 'csv:FILE'); `genlab datasets`
+            and `genlab train --help` list them all.
         binarize: 'none' (grayscale/RGB values), 'dynamic' (a fresh Bernoulli sample of every
             pixel each time an image is drawn) or 'static' (threshold at 0.5).
         image_size: resize (and center-crop) images to this square size; None keeps the size.
@@ -159,8 +255,15 @@ class DataConfig:
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
         if self.image_size is not None and self.image_size < 4:
             raise ValueError(f"image_size must be at least 4, got {self.image_size}")
+        if self.image_size is not None and self.image_size > MAX_IMAGE_SIZE:
+            raise ValueError(f"image_size must be at most {MAX_IMAGE_SIZE}, got {self.image_size}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"limit must be positive, got {self.limit}")
+        check_range("validation_fraction", self.validation_fraction, 0, 1, high_open=True)
+        check_range("test_fraction", self.test_fraction, 0, 1, high_open=True)
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ValueError(f"validation_fraction + test_fraction must be below 1 (something must be left to "
+                             f"train on), got {self.validation_fraction} + {self.test_fraction}")
 
 
 @dataclass
@@ -172,6 +275,12 @@ class OptimizerConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     momentum: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_range("lr", self.lr, 0, low_open=True)
+        check_betas("betas", self.betas)
+        check_range("weight_decay", self.weight_decay, 0)
+        check_range("momentum", self.momentum, 0, 1, high_open=True)
 
 
 @dataclass
@@ -198,7 +307,7 @@ class TrainConfig:
         checkpoint_every: also checkpoint every N steps inside an epoch (0 = at epoch ends only).
         log_every: write a train line to metrics.jsonl every N steps (0 = per epoch only).
         eval_batches: limit validation to this many batches (0 = the whole split).
-        time_budget: stop (with a checkpoint) after this many seconds of training.
+        time_budget: stop (with a checkpoint) after this many seconds of training (None = no limit).
         budget_clock: what the time budget counts: 'wall' (seconds of training loop, data + compute) or
             'cpu' (CPU seconds the process spent in it, all threads: fair on a shared machine).
         mode_check: after each sample grid, classify samples with the dataset's evaluation classifier
@@ -243,6 +352,18 @@ class TrainConfig:
             raise ValueError(f"lr must be positive, got {self.lr}")
         if any(v <= 0 for v in self.phase_lr.values()):
             raise ValueError(f"phase_lr values must be positive, got {self.phase_lr}")
+        check_betas("betas", self.betas)
+        check_range("weight_decay", self.weight_decay, 0)
+        check_range("momentum", self.momentum, 0, 1, high_open=True)
+        check_range("warmup_steps", self.warmup_steps, 0)
+        check_range("grad_clip", self.grad_clip, 0)
+        check_range("seed", self.seed, 0, 2**32, high_open=True)
+        check_range("sample_every", self.sample_every, 0)
+        check_range("checkpoint_every", self.checkpoint_every, 0)
+        check_range("log_every", self.log_every, 0)
+        check_range("eval_batches", self.eval_batches, 0)
+        check_range("time_budget", self.time_budget, 0)
+        check_range("num_samples", self.num_samples, 1, MAX_SAMPLES)
 
     def optimizer_for(self, model_default: OptimizerConfig | None, phase: str) -> OptimizerConfig:
         """The optimizer of one phase: the model's default (or the library's), then the settings
@@ -260,7 +381,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read config file {path}: not UTF-8 text (byte {e.start}); "
+                          f"save it as UTF-8 JSON or TOML") from None
     try:
         if path.suffix == ".toml":
             import tomllib

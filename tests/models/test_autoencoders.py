@@ -42,9 +42,14 @@ def test_overcomplete_without_regularizer_is_refused(capsys):
 
 
 def test_bad_variant_configs_are_one_line_errors(capsys):
-    assert "sigmoid" in _error(capsys, ["train", "sparse-ae", "--dataset", "digits", "--code-activation", "none"])
-    assert "mlp" in _error(capsys, ["train", "contractive-ae", "--dataset", "digits", "--architecture", "conv"])
-    assert "conv" in _error(capsys, ["train", "conv-ae", "--dataset", "digits", "--architecture", "mlp"])
+    # 'none' is a code activation (not None): the refusal is the kl rule, not "None is not one of ..."
+    line = _error(capsys, ["train", "sparse-ae", "--dataset", "digits", "--code-activation", "none"])
+    assert "sparsity 'kl'" in line and "code_activation 'sigmoid'" in line and "not one of" not in line
+    # --help offers only the architecture each model accepts
+    assert "invalid choice: 'conv' (choose from 'mlp')" in _error(
+        capsys, ["train", "contractive-ae", "--dataset", "digits", "--architecture", "conv"])
+    assert "invalid choice: 'mlp' (choose from 'conv')" in _error(
+        capsys, ["train", "conv-ae", "--dataset", "digits", "--architecture", "mlp"])
     assert "noise_level" in _error(capsys, ["train", "denoising-ae", "--dataset", "digits", "--noise", "masking",
                                             "--noise-level", "1.5"])
 

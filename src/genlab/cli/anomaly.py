@@ -47,7 +47,10 @@ def register(sub: Any, argv: list[str]) -> None:
                              ("score-batch-size", int, "scoring batch size (256)"),
                              ("detector-seed", int, "seed of the hold-out split and stochastic scores (0)")]:
         f.add_argument(f"--{name}", type=kind, default=argparse.SUPPRESS, help=text)
-    add_config_flags(f, TrainConfig, "train", "training (default: 20 epochs, batch 128)")
+    from genlab.anomaly.detector import DEFAULT_TRAIN
+
+    add_config_flags(f, TrainConfig, "train", "training (a detector's defaults: "
+                     f"{', '.join(f'{k} {v}' for k, v in DEFAULT_TRAIN.items())})", defaults=DEFAULT_TRAIN)
     model = _model_in(argv)
     if model is not None:
         add_config_flags(f, registry.get(model).config_class, "model", f"model '{model}'")

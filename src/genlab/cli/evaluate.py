@@ -1,4 +1,4 @@
-"""``genlab evaluate RUN``, ``genlab bench`` and ``genlab cnn calc|summary``."""
+"""``genlab evaluate RUN``, ``genlab bench`` and ``genlab cnn calc|pool|params|summary``."""
 from __future__ import annotations
 
 import argparse
@@ -64,6 +64,25 @@ def register(sub: Any, argv: list[str]) -> None:
     c.add_argument("--no-bias", action="store_true", help="a layer without bias")
     c.add_argument("--groups", type=int, default=1, help="groups (default: 1)")
     c.set_defaults(func=cmd_cnn_calc)
+
+    pl = cnn.add_parser("pool", help="max and average pooling of a small matrix, step by step",
+                        description="Pool a matrix the way nn.MaxPool2d and nn.AvgPool2d do, e.g. the notes' "
+                                    "example: genlab cnn pool --input '1 3; 2 4' --kernel 2 (max 4, average 2.5).")
+    pl.add_argument("--input", required=True, metavar="MATRIX",
+                    help="rows separated by ';', values by spaces or commas, e.g. '1 3; 2 4'")
+    pl.add_argument("--kernel", type=int, required=True, help="window size (kernel x kernel)")
+    pl.add_argument("--stride", type=int, help="step between windows (default: the kernel size)")
+    pl.add_argument("--padding", type=int, default=0, help="padding on each side (default: 0)")
+    pl.set_defaults(func=cmd_cnn_pool)
+
+    pa = cnn.add_parser("params", help="parameters of a stack of conv / linear layers, layer by layer and in total",
+                        description="Total the parameters of a stack, e.g. the notes' example "
+                                    "(448 + 4640 = 5088): genlab cnn params --layer conv:3:16:3 --layer conv:16:32:3")
+    pa.add_argument("--layer", action="append", required=True, metavar="SPEC",
+                    help="one layer, first layer first (repeat the flag): conv:IN:OUT:K (K or KHxKW, optional "
+                         ":GROUPS) or linear:IN:OUT")
+    pa.add_argument("--no-bias", action="store_true", help="layers without biases")
+    pa.set_defaults(func=cmd_cnn_params)
 
     s = cnn.add_parser("summary", help="layer-by-layer output shape, parameters and multiply-adds",
                        description="TARGET is a run directory, a registered model name, or a classifier "
@@ -142,6 +161,46 @@ def cmd_cnn_calc(args: argparse.Namespace) -> int:
         did = True
     if not did:
         raise ConfigError("give --input (output size) and/or --in-channels and --out-channels (parameters)")
+    return 0
+
+
+def _format_matrix(rows: list[list[float]]) -> list[str]:
+    cells = [[f"{v:g}" for v in row] for row in rows]
+    width = max(len(c) for row in cells for c in row)
+    return ["  " + " ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def cmd_cnn_pool(args: argparse.Namespace) -> int:
+    from genlab import cnn
+
+    matrix = cnn.parse_matrix(args.input)
+    stride = args.kernel if args.stride is None else args.stride
+    h, w = len(matrix), len(matrix[0])
+    lines = [f"input ({h}x{w}):", *_format_matrix(matrix)]
+    for mode, name in (("max", "max pooling"), ("avg", "average pooling")):
+        out = cnn.pool2d(matrix, args.kernel, stride, args.padding, mode)
+        lines.append(f"{name}, kernel {args.kernel}x{args.kernel}, stride {stride}, padding {args.padding} "
+                     f"-> {len(out)}x{len(out[0])}:")
+        lines.extend(_format_matrix(out))
+    print("\n".join(lines))
+    return 0
+
+
+def cmd_cnn_params(args: argparse.Namespace) -> int:
+    from genlab import cnn
+
+    layers = cnn.stack_parameters(args.layer, bias=not args.no_bias)
+    rows = [("layer", "weights", "biases", "parameters")]
+    for layer in layers:
+        rows.append((layer.description, f"{layer.weights_formula} = {layer.weights}", str(layer.biases),
+                     str(layer.parameters)))
+    total = sum(layer.parameters for layer in layers)
+    rows.append(("total", "", "", str(total)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join([r[0].ljust(widths[0])] + [c.rjust(wd) for c, wd in zip(r[1:], widths[1:])]).rstrip())
+    if len(layers) > 1:
+        print(f"{' + '.join(str(layer.parameters) for layer in layers)} = {total} parameters")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import types
 import typing
 from typing import Any
 
@@ -19,8 +20,33 @@ DERIVED_FIELDS = {"data_shape", "num_classes"}  # filled from the data, never ty
 
 
 def _field_help(cls: type) -> dict[str, str]:
-    """Field descriptions from the 'Attributes:' section of a dataclass docstring."""
+    """Field descriptions from the 'Attributes:' sections of a dataclass's docstring and of its base
+    classes' (a subclass's own description of a field wins)."""
+    helps: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            helps.update(_own_field_help(klass))
+    helps.update(_dynamic_help(cls))
+    return helps
+
+
+def _dynamic_help(cls: type) -> dict[str, str]:
+    """Help texts derived from the code, so they cannot drift: the dataset sources of DataConfig."""
+    from genlab.config import DataConfig
+
+    if not issubclass(cls, DataConfig):
+        return {}
+    from genlab.data import list_datasets
+
+    names = ", ".join(f"'{usage}'" for usage, _ in list_datasets())
+    return {"dataset": f"what to train on: {names}.".replace("%", "%%")}
+
+
+def _own_field_help(cls: type) -> dict[str, str]:
+    """Field descriptions from the 'Attributes:' section of one class's docstring."""
     doc = cls.__doc__ or ""
+    if "Attributes:" not in doc:
+        return {}
     helps: dict[str, str] = {}
     current: list[str] = []
     for line in doc.split("Attributes:", 1)[-1].splitlines():
@@ -35,8 +61,13 @@ def _field_help(cls: type) -> dict[str, str]:
     return {k: v.replace("%", "%%") for k, v in helps.items()}
 
 
-def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_prefix: str, title: str) -> None:
-    """Add one flag per field of dataclass ``cls``; values land in ``args.<dest_prefix>__<field>``."""
+def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_prefix: str, title: str,
+                     defaults: dict[str, Any] | None = None) -> None:
+    """Add one flag per field of dataclass ``cls``; values land in ``args.<dest_prefix>__<field>``.
+
+    ``defaults`` replaces the field defaults shown in the help, for a command that applies its own
+    (e.g. ``anomaly fit`` trains 20 epochs)."""
+    defaults = defaults or {}
     group = parser.add_argument_group(title)
     helps = _field_help(cls)
     hints = typing.get_type_hints(cls)
@@ -46,9 +77,14 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_pref
         flag = "--" + f.name.replace("_", "-")
         dest = f"{dest_prefix}__{f.name}"
         hint = hints[f.name]
+        optional = _none_allowed(hint)
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):  # X | None: the flag takes what X takes
+            inner = [a for a in typing.get_args(hint) if a is not type(None)]
+            hint = inner[0] if len(inner) == 1 else hint
         origin = typing.get_origin(hint)
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        default = defaults.get(f.name, default)
         text = f"{helps.get(f.name, '')} (default: {default})".strip()
         kwargs: dict[str, Any] = dict(dest=dest, default=argparse.SUPPRESS, help=text)
         if hint is bool:
@@ -58,25 +94,60 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_pref
         elif origin is dict:
             group.add_argument(flag, nargs="+", metavar="KEY=VALUE", **kwargs)
         elif origin is typing.Literal:
-            group.add_argument(flag, choices=[str(a) for a in typing.get_args(hint)], **kwargs)
+            choices = [str(a) for a in typing.get_args(hint)]
+            group.add_argument(flag, choices=choices + (["none"] if optional else []), **kwargs)
         else:
             group.add_argument(flag, metavar=f.name.upper(), **kwargs)
 
 
 def collect(args: argparse.Namespace, cls: type, dest_prefix: str) -> dict[str, Any]:
-    """The flags of config ``cls`` that the user gave, as a dict of field -> raw value."""
+    """The flags of config ``cls`` that the user gave, as a dict of field -> value.
+
+    Each value is converted to its field's type here (a non-number, NaN, infinity, a tuple of the
+    wrong length fails now, before any data is loaded); ranges are checked when the config is built.
+    The word 'none' means None only for an optional field that has no value 'none' of its own
+    (``--image-size none``, but ``--d-norm none`` is the choice 'none')."""
+    from genlab.config import _coerce
+
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for key, value in vars(args).items():
         if not key.startswith(dest_prefix + "__"):
             continue
         name = key[len(dest_prefix) + 2:]
-        if typing.get_origin(hints.get(name)) is dict:
+        hint = hints.get(name)
+        flag = "--" + name.replace("_", "-")
+        if typing.get_origin(hint) is dict:
             value = dict(_pair(v) for v in value)
-        elif isinstance(value, str) and value.lower() == "none":
+        elif _means_none(value) and _none_allowed(hint):
             value = None
-        out[name] = value
+        elif isinstance(value, list) and _numbers_only(hint):  # '--betas 0.5,0.9' = '--betas 0.5 0.9'
+            value = [part for v in value for part in str(v).replace(",", " ").split()]
+        out[name] = value if hint is None else _coerce(value, hint, flag)
     return out
+
+
+def _numbers_only(hint: Any) -> bool:
+    """Whether a (possibly optional) tuple/list field holds numbers only (so commas separate values)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_numbers_only(a) for a in typing.get_args(hint) if a is not type(None))
+    args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+    return typing.get_origin(hint) in (tuple, list) and bool(args) and all(a in (int, float) for a in args)
+
+
+def _means_none(value: Any) -> bool:
+    if isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    return isinstance(value, str) and value.lower() == "none"
+
+
+def _none_allowed(hint: Any) -> bool:
+    """Whether the word 'none' stands for None in this field: it is Optional and 'none' is not
+    one of its own values."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType) or type(None) not in args:
+        return False
+    return not any(typing.get_origin(a) is typing.Literal and "none" in typing.get_args(a) for a in args)
 
 
 def _pair(text: str) -> tuple[str, str]:

@@ -125,3 +125,143 @@ def receptive_field(layers: Sequence[tuple[int, int] | tuple[int, int, int]]) ->
         size += (kernel - 1) * dilation * jump
         jump *= stride
     return ReceptiveField(size, jump)
+
+
+# --- pooling on a small matrix (the notes' worked example) ----------------------------------------
+
+def parse_matrix(text: str) -> list[list[float]]:
+    """A matrix written as rows separated by ';' (or new lines), values by spaces or commas:
+    '1 3; 2 4' or '[1, 3; 2, 4]' -> [[1, 3], [2, 4]].
+
+    Raises:
+        ConfigError: a non-number, or rows of different lengths.
+    """
+    rows = []
+    for line in text.strip().strip("[]").replace("\n", ";").split(";"):
+        cells = [c for c in line.replace(",", " ").split() if c]
+        if not cells:
+            continue
+        try:
+            row = [float(c) for c in cells]
+        except ValueError:
+            raise ConfigError(f"cannot read the matrix '{text}': '{line.strip()}' is not a row of numbers") from None
+        if not all(math.isfinite(v) for v in row):
+            raise ConfigError(f"the matrix '{text}' holds a value that is not finite")
+        rows.append(row)
+    if not rows:
+        raise ConfigError("the matrix is empty: write rows separated by ';', e.g. '1 3; 2 4'")
+    if len({len(r) for r in rows}) != 1:
+        raise ConfigError(f"the rows of '{text}' have different lengths ({', '.join(str(len(r)) for r in rows)})")
+    return rows
+
+
+def pool2d(matrix: Sequence[Sequence[float]], kernel: int, stride: int | None = None, padding: int = 0,
+           mode: str = "max") -> list[list[float]]:
+    """Max or average pooling of one 2-d matrix, as ``nn.MaxPool2d`` / ``nn.AvgPool2d`` compute it.
+
+    Each output value is the maximum (or the mean) of one kernel x kernel window; windows start
+    every ``stride`` values (default: the kernel size). Padding adds values that never win a
+    maximum (-inf) and count as zeros in an average (PyTorch's ``count_include_pad=True``).
+    Example: pool2d([[1, 3], [2, 4]], 2) == [[4]] and, with mode='avg', [[2.5]].
+    """
+    if mode not in ("max", "avg"):
+        raise ConfigError(f"pooling mode must be 'max' or 'avg', got '{mode}'")
+    h, w = len(matrix), len(matrix[0])
+    out_h = pool_output_size(h, kernel, stride, padding)
+    out_w = pool_output_size(w, kernel, stride, padding)
+    stride = kernel if stride is None else stride
+    fill = -math.inf if mode == "max" else 0.0
+
+    def at(i: int, j: int) -> float:
+        i, j = i - padding, j - padding
+        return float(matrix[i][j]) if 0 <= i < h and 0 <= j < w else fill
+
+    out = []
+    for oi in range(out_h):
+        row = []
+        for oj in range(out_w):
+            window = [at(oi * stride + a, oj * stride + b) for a in range(kernel) for b in range(kernel)]
+            row.append(max(window) if mode == "max" else sum(window) / len(window))
+        out.append(row)
+    return out
+
+
+# --- parameters of a stack of layers (the notes' 448 + 4640 = 5088) ------------------------------
+
+@dataclass(frozen=True)
+class LayerParameters:
+    """Parameters of one layer of a stack.
+
+    Attributes:
+        spec: the layer as written ('conv:3:16:3').
+        description: e.g. 'conv 3->16, 3x3'.
+        weights_formula: e.g. '3x3x3x16'.
+        weights, biases: the two parts of the count.
+        in_size, out_size: channels (conv) or features (linear) in and out.
+        kind: 'conv' or 'linear'.
+    """
+
+    spec: str
+    description: str
+    weights_formula: str
+    weights: int
+    biases: int
+    in_size: int
+    out_size: int
+    kind: str
+
+    @property
+    def parameters(self) -> int:
+        return self.weights + self.biases
+
+
+LAYER_KINDS = {"conv": "conv", "linear": "linear", "fc": "linear", "dense": "linear"}
+
+
+def parse_layer(spec: str, bias: bool = True) -> LayerParameters:
+    """One layer of a stack: 'conv:CIN:COUT:K' (or K as KHxKW; an optional 5th part is the groups)
+    or 'linear:IN:OUT' ('fc' and 'dense' are the same).
+
+    Raises:
+        ConfigError: an unknown kind, missing parts, or sizes that are not positive integers.
+    """
+    kind, *parts = [p.strip() for p in spec.split(":")]
+    kind = LAYER_KINDS.get(kind.lower(), "")
+    usage = "conv:IN_CHANNELS:OUT_CHANNELS:KERNEL[:GROUPS] or linear:IN_FEATURES:OUT_FEATURES"
+    if not kind or (kind == "conv" and len(parts) not in (3, 4)) or (kind == "linear" and len(parts) != 2):
+        raise ConfigError(f"cannot read layer '{spec}': write {usage}")
+
+    def size(text: str, what: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"layer '{spec}': {what} must be a positive integer, got '{text}'")
+        return int(text)
+
+    if kind == "linear":
+        n_in, n_out = size(parts[0], "in features"), size(parts[1], "out features")
+        return LayerParameters(spec, f"linear {n_in}->{n_out}", f"{n_in}x{n_out}", n_in * n_out,
+                               n_out if bias else 0, n_in, n_out, kind)
+    c_in, c_out = size(parts[0], "in channels"), size(parts[1], "out channels")
+    kh_text, _, kw_text = parts[2].lower().partition("x")
+    kh = size(kh_text, "kernel size")
+    kw = size(kw_text, "kernel size") if kw_text else kh
+    groups = size(parts[3], "groups") if len(parts) == 4 else 1
+    total = conv_parameters(kh, kw, c_in, c_out, bias, groups)
+    weights = total - (c_out if bias else 0)
+    per_group = f"{c_in}/{groups}" if groups > 1 else f"{c_in}"
+    return LayerParameters(spec, f"conv {c_in}->{c_out}, {kh}x{kw}" + (f", groups {groups}" if groups > 1 else ""),
+                           f"{kh}x{kw}x{per_group}x{c_out}", weights, c_out if bias else 0, c_in, c_out, kind)
+
+
+def stack_parameters(specs: Sequence[str], bias: bool = True) -> list[LayerParameters]:
+    """The layers of a stack, first layer first, checking that each takes what the previous gives
+    (channels between convolutions, features between linear layers).
+
+    Example: stack_parameters(['conv:3:16:3', 'conv:16:32:3']) -> 448 and 4640 parameters (5088 in all).
+    """
+    layers = [parse_layer(s, bias) for s in specs]
+    for prev, layer in zip(layers, layers[1:]):
+        if prev.kind == layer.kind and prev.out_size != layer.in_size:
+            unit = "channels" if layer.kind == "conv" else "features"
+            raise ConfigError(f"layer '{layer.spec}' takes {layer.in_size} {unit} but '{prev.spec}' gives "
+                              f"{prev.out_size}")
+    return layers

@@ -20,8 +20,14 @@ from typing import Any
 import torch
 
 from genlab import registry
+from genlab.config import DataConfig, TrainConfig, check_range
 from genlab.errors import ConfigError
 from genlab.metrics.evaluate import evaluate_run
+
+# the values a run accepts, taken from the configs the bench's runs are built from (so they cannot drift)
+Precision = typing.get_type_hints(TrainConfig)["precision"]
+Binarize = typing.get_type_hints(DataConfig)["binarize"]
+BudgetClock = typing.get_type_hints(TrainConfig)["budget_clock"]
 
 BLOCK_START = "<!-- genlab-bench:start -->"
 BLOCK_END = "<!-- genlab-bench:end -->"
@@ -47,17 +53,29 @@ class BenchSettings:
     """
 
     dataset: str = "mnist"
-    binarize: str = "dynamic"
+    binarize: Binarize = "dynamic"
     epochs: int = 5
     time_budget: float | None = 600.0
-    budget_clock: typing.Literal["cpu", "wall"] = "cpu"
+    budget_clock: BudgetClock = "cpu"
     batch_size: int = 128
-    precision: str = "auto"
+    precision: Precision = "auto"
     seed: int = 0
     n: int = 10000
     kid_subset_size: int = 1000
     nll_k: int = 1000
     nll_n: int = 1000
+
+    def __post_init__(self) -> None:
+        check_range("epochs", self.epochs, 1)
+        check_range("time_budget", self.time_budget, 0)
+        check_range("batch_size", self.batch_size, 1)
+        check_range("seed", self.seed, 0, 2**32, high_open=True)
+        for name in ("n", "nll_k", "nll_n"):
+            check_range(name, getattr(self, name), 1)
+        check_range("kid_subset_size", self.kid_subset_size, 2)
+        if self.kid_subset_size > self.n:  # every evaluation would refuse it after training
+            raise ValueError(f"kid_subset_size ({self.kid_subset_size}) must be at most n ({self.n}); "
+                             f"lower --kid-subset-size or raise --n")
 
 
 QUICK = {"epochs": 1, "time_budget": 60.0, "n": 2000, "kid_subset_size": 500, "nll_k": 100, "nll_n": 200}
@@ -213,7 +231,10 @@ def run_bench(models: list[str] | None = None, out_dir: str | Path = "runs/bench
     """
     from genlab.config import from_dict
 
+    from genlab.data import parse_dataset
+
     s = from_dict(BenchSettings, settings, "bench settings")
+    parse_dataset(s.dataset)  # an unknown dataset fails here, not once per model
     names = models or bench_models()
     unknown = [m for m in names if m not in bench_models()]
     if unknown:

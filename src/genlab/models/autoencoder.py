@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlab.models.base import Batch, LatentModel, Losses
-from genlab.models.parts import CodeStatistics, build_encoder_decoder
+from genlab.models.parts import Activation, CodeStatistics, build_encoder_decoder, check_networks
 from genlab.nn import ConvEncoder, activation, downsample_sizes
 from genlab.nn.jacobian import encoder_jacobian
 from genlab.registry import register
@@ -76,7 +76,7 @@ class AEConfig:
     conv_widths: tuple[int, ...] = (32, 64)
     conv_hidden: int = 256
     extra_convs: int = 0
-    activation: str = "relu"
+    activation: Activation = "relu"
     code_activation: Literal["none", "sigmoid", "tanh", "relu"] = "none"
     reconstruction: Literal["bce", "mse"] = "bce"
 
@@ -87,6 +87,7 @@ class AEConfig:
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
+        check_networks(self)
         inputs = math.prod(self.data_shape)
         if self.latent_dim > inputs and not self.regularized():
             raise ValueError(
@@ -293,7 +294,10 @@ class ContractiveAEConfig(AEConfig):
     Attributes:
         contractive_weight: lambda, the weight of ||J_f(x)||_F^2 (per image).
         code_activation: activation applied to the code (sigmoid, as in Rifai et al. 2011).
+        architecture: always 'mlp' for this model (the exact Jacobian is of an MLP encoder).
     """
+
+    architecture: Literal["mlp"] = "mlp"
 
     code_activation: Literal["none", "sigmoid", "tanh", "relu"] = "sigmoid"
     contractive_weight: float = 0.1
@@ -336,8 +340,9 @@ class ConvAEConfig(AEConfig):
             max pooling); the decoder upsamples with stride-2 transposed convolutions either way.
     """
 
-    architecture: Literal["mlp", "conv"] = "conv"
+    architecture: Literal["conv"] = "conv"
     downsample: Literal["stride", "pool"] = "stride"
+    mlp_alternative = "`genlab train ae --architecture mlp`"  # not a field: named when images are too small
 
     def __post_init__(self) -> None:
         if self.architecture != "conv":

@@ -15,12 +15,16 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from genlab.config import check_sizes
 from genlab.errors import DataError
 from genlab.models.base import Batch, GenerativeModel, Losses
 from genlab.nn import VGG, VGG_LAYOUTS, LeNet5
+from genlab.nn.mlp import ACTIVATIONS
 from genlab.registry import register
 
 ARCHITECTURES = ("lenet5", *VGG_LAYOUTS)
+
+Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 
 
 @dataclass
@@ -43,7 +47,7 @@ class ClassifierConfig:
     data_shape: tuple[int, int, int] = (1, 28, 28)
     num_classes: int = 10
     arch: Literal["lenet5", "vgg11", "vgg13", "vgg16", "vgg19"] = "lenet5"
-    activation: str = "relu"
+    activation: Activation = "relu"
     pooling: Literal["max", "avg"] = "max"
     vgg_width: int = 64
     vgg_hidden: int = 512
@@ -57,6 +61,8 @@ class ClassifierConfig:
             raise ValueError(f"classifiers take square images, got {tuple(self.data_shape)}")
         if self.vgg_width < 1 or self.vgg_hidden < 1:
             raise ValueError("vgg_width and vgg_hidden must be positive")
+        check_sizes("vgg_width", self.vgg_width, maximum=4096)  # the last stages have 8x as many
+        check_sizes("vgg_hidden", self.vgg_hidden)
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from genlab.diffusion import SAMPLERS, DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample_loop
+from genlab.config import check_sizes
 from genlab.errors import ConfigError, DataError
 from genlab.models.base import Batch, GenerativeModel, Losses
 from genlab.nn.ema import ema_decay_at, ema_update_
@@ -96,6 +97,19 @@ class DDPMConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        check_sizes("timesteps", self.timesteps, maximum=100_000)
+        check_sizes("base_width", self.base_width)
+        check_sizes("width_mults", self.width_mults, maximum=64, non_empty=True)
+        check_sizes("base_width * width_mults", self.base_width * max(self.width_mults))
+        check_sizes("blocks_per_level", self.blocks_per_level, maximum=64)
+        check_sizes("attention_size", self.attention_size, minimum=0)
+        check_sizes("attention_heads", self.attention_heads)
+        check_sizes("norm_groups", self.norm_groups)
+        if self.attention_size > 0:
+            for m in self.width_mults:
+                if (self.base_width * m) % self.attention_heads:
+                    raise ValueError(f"attention_heads ({self.attention_heads}) must divide the channels of every "
+                                     f"U-Net level (base_width * width_mults = {self.base_width * m} does not)")
 
 
 @dataclass
@@ -120,6 +134,7 @@ class ConditionalDDPMConfig(DDPMConfig):
             raise ValueError(f"label_dropout must be in [0, 1), got {self.label_dropout}")
         if self.guidance_scale < 0:
             raise ValueError(f"guidance_scale must be non-negative, got {self.guidance_scale}")
+        check_sizes("num_classes", self.num_classes)
 
 
 def make_schedule(cfg: DDPMConfig) -> NoiseSchedule:

@@ -36,11 +36,12 @@ from typing import Literal
 import torch
 from torch import nn
 
-from genlab.config import OptimizerConfig
+from genlab.config import OptimizerConfig, check_betas, check_range, check_sizes
 from genlab.errors import ConfigError, DataError
 from genlab.models.adversarial import (LOSS_PAIRS, add_instance_noise, check_stabilizers, clip_weights_,
                                        gradient_penalty, instance_noise_std, parameter_grad_norm)
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.models.parts import check_conv_shape
 from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.gan_blocks import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                   apply_spectral_norm, init_normal_)
@@ -121,6 +122,17 @@ class GANConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+        check_sizes("g_hidden", self.g_hidden, non_empty=self.architecture == "mlp")
+        check_sizes("d_hidden", self.d_hidden)
+        check_sizes("g_widths", self.g_widths, non_empty=self.architecture == "dcgan")
+        check_sizes("d_widths", self.d_widths, non_empty=self.architecture == "dcgan")
+        check_sizes("noise_dim", self.noise_dim)
+        check_range("n_critic", self.n_critic, 1, 1000)
+        check_range("init_std", self.init_std, 0)
+        check_range("instance_noise_steps", self.instance_noise_steps, 1)
+        check_betas("gan_betas", self.gan_betas)
+        if self.architecture == "dcgan":
+            check_conv_shape(self.data_shape, "the dcgan architecture", "--architecture mlp")
         check_stabilizers(self)
 
 
@@ -158,6 +170,11 @@ class CGANConfig(DCGANConfig):
     num_classes: int = 10
     conditioning: Literal["projection", "concat"] = "projection"
     embed_dim: int = 32
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_sizes("num_classes", self.num_classes)
+        check_sizes("embed_dim", self.embed_dim)
 
 
 @_preset("GANConfig with the WGAN defaults (Arjovsky et al. 2017): a clipped critic, RMSprop 5e-5.")

@@ -3,16 +3,48 @@
 - :func:`build_encoder_decoder`: the MLP or conv encoder / decoder pair a config's architecture
   fields ask for (VAE family, autoencoders);
 - :class:`CodeStatistics`: running mean and variance of training codes, and samples from the
-  Gaussian they define (models without a prior: autoencoders, the recurrent autoencoder).
+  Gaussian they define (models without a prior: autoencoders, the recurrent autoencoder);
+- :func:`check_networks`, :func:`check_conv_shape` and ``Activation``: the checks of those
+  architecture fields (VAE family, autoencoders, DCGAN-style GANs).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from genlab.nn import MLP, ConvDecoder, ConvEncoder
+from genlab.config import check_range, check_sizes
+from genlab.nn import MLP, ConvDecoder, ConvEncoder, downsample_sizes
+from genlab.nn.mlp import ACTIVATIONS
+
+
+Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]  # the names genlab.nn.activation knows
+MAX_EXTRA_CONVS = 16
+
+
+def check_networks(cfg) -> None:
+    """Sizes of the encoder/decoder part shared by VAE and autoencoder configs (ValueError if wrong)."""
+    check_sizes("latent_dim", cfg.latent_dim)
+    check_sizes("mlp_hidden", cfg.mlp_hidden)
+    check_sizes("conv_widths", cfg.conv_widths, non_empty=cfg.architecture == "conv")
+    check_sizes("conv_hidden", cfg.conv_hidden, minimum=0)
+    check_range("extra_convs", cfg.extra_convs, 0, MAX_EXTRA_CONVS)
+    if cfg.architecture == "conv":
+        check_conv_shape(cfg.data_shape, "the conv architecture", getattr(cfg, "mlp_alternative", "--architecture mlp"))
+
+
+def check_conv_shape(data_shape, what: str, alternative: str) -> None:
+    """The stride-2 networks of genlab.nn need square images whose side halves at least once
+    (even and larger than 4); ValueError naming the way out otherwise."""
+    if len(data_shape) != 3:
+        raise ValueError(f"{what} takes images (C, H, W), got data_shape {tuple(data_shape)}")
+    _, h, w = data_shape
+    if h != w:
+        raise ValueError(f"{what} takes square images, got {h}x{w}: pass --image-size N (or use {alternative})")
+    if len(downsample_sizes(h, 1)) < 2:
+        raise ValueError(f"{what} needs images whose side is even and larger than 4, got {h}x{w}: "
+                         f"pass --image-size 8 or more (or use {alternative})")
 
 
 def build_encoder_decoder(cfg: Any, out_features: int, in_features: int,

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from genlab.config import check_sizes
 from genlab.models.base import Batch, LatentModel, Losses
 from genlab.models.parts import CodeStatistics
 from genlab.registry import register
@@ -60,6 +61,9 @@ class RecurrentAEConfig:
         for name in ("latent_dim", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        check_sizes("latent_dim", self.latent_dim)
+        check_sizes("hidden_size", self.hidden_size)
+        check_sizes("num_layers", self.num_layers, maximum=64)
         if not 0 <= self.rnn_dropout < 1:
             raise ValueError(f"rnn_dropout must be in [0, 1), got {self.rnn_dropout}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -25,7 +26,10 @@ class StackedAEConfig(AEConfig):
     Attributes:
         pretrain_steps: training steps spent pretraining each layer as its own autoencoder before
             end-to-end fine-tuning (0 = no pretraining: a deep autoencoder trained end to end).
+        architecture: always 'mlp' for this model (it pretrains fully connected layers).
     """
+
+    architecture: Literal["mlp"] = "mlp"
 
     pretrain_steps: int = 500
 

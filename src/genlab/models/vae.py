@@ -24,8 +24,9 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from genlab.config import check_range, check_sizes
 from genlab.models.base import Batch, LatentModel, Losses
-from genlab.models.parts import build_encoder_decoder
+from genlab.models.parts import Activation, build_encoder_decoder, check_networks
 from genlab.registry import register
 
 LOG_2PI = math.log(2 * math.pi)
@@ -57,7 +58,7 @@ class VAEConfig:
     conv_widths: tuple[int, ...] = (32, 64)
     conv_hidden: int = 512
     extra_convs: int = 0
-    activation: str = "elu"
+    activation: Activation = "elu"
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     gaussian_std: float = 0.1
     beta: float = 1.0
@@ -65,6 +66,7 @@ class VAEConfig:
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
+        check_networks(self)
         if self.beta < 0:
             raise ValueError(f"beta must be non-negative, got {self.beta}")
         if self.gaussian_std <= 0:
@@ -209,6 +211,10 @@ class CVAEConfig(VAEConfig):
     latent_dim: int = 8
     num_classes: int = 10
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_sizes("num_classes", self.num_classes)
+
 
 @register("cvae", CVAEConfig, "conditional VAE: encoder and decoder see the class label; sample any class")
 class CVAE(VAE):
@@ -257,6 +263,7 @@ class IWAEConfig(VAEConfig):
         super().__post_init__()
         if self.importance_samples < 1:
             raise ValueError(f"importance_samples must be at least 1, got {self.importance_samples}")
+        check_sizes("importance_samples", self.importance_samples, maximum=10_000)
 
 
 @register("iwae", IWAEConfig, "importance-weighted autoencoder: a VAE trained on the k-sample IWAE bound")

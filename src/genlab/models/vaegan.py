@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import OptimizerConfig
+from genlab.config import OptimizerConfig, check_range, check_sizes
 from genlab.models.base import Batch, Losses, Phase
 from genlab.models.vae import VAE, VAEConfig, gaussian_kl
 from genlab.nn.gan_blocks import DCGANDiscriminator
@@ -50,6 +50,8 @@ class VAEGANConfig(VAEConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_sizes("disc_widths", self.disc_widths, non_empty=True)
+        check_range("adversarial_lr", self.adversarial_lr, 0, low_open=True)
         if not 1 <= self.feature_layer <= len(self.disc_widths):
             raise ValueError(f"feature_layer must be between 1 and {len(self.disc_widths)} "
                              f"(the discriminator's levels), got {self.feature_layer}")

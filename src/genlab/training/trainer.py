@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import nn
 
-from genlab.config import OptimizerConfig, TrainConfig
+from genlab.config import OptimizerConfig, TrainConfig, check_phase_names
 from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
 from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from genlab.io import atomic_link, save_image_grid
@@ -137,6 +137,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
         self.phases: list[Phase] = model.phases()
+        check_phase_names(cfg.phase_lr, [p.name for p in self.phases])
         self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p)) for p in self.phases}
         self.base_lr = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.items()}
         self.wrapped: nn.Module = model
