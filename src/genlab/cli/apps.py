@@ -74,6 +74,9 @@ def _model(args: argparse.Namespace) -> LatentModel:
     model = load(args.run, resolve_device(args.device))
     if not isinstance(model, LatentModel):
         raise ConfigError(f"model '{model.registry_name}' has no encoder; `{args.command}` needs an autoencoder-family model")
+    if model.requires_labels:
+        raise ConfigError(f"`{args.command}` works on unconditional models; '{model.registry_name}' encodes and decodes "
+                          f"with a class label (use `genlab reconstruct` or `sample --label`)")
     return model
 
 
