@@ -29,6 +29,9 @@ SERIES = ["--window", "8", "--stride", "2"]
 EXTRACTOR = features.ExtractorRecipe(arch="lenet5", steps=5, batch_size=16, lr=3e-3)
 
 MODELS = [n for n in registry.names() if not n.startswith("test-")]
+# `bench` trains the model at its default size: the two U-Nets alone would double the sweep's time
+# (their bench runs are covered by the bench tests)
+NO_BENCH = {"ddpm", "cddpm"}
 
 
 def _family_flags(name: str) -> list[str]:
@@ -124,6 +127,8 @@ def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, ru
                              + (["--kind", "series"] if name == "recurrent-ae" else [])],
         ("anomaly", "score"): [["anomaly", "score", f"{out}/det", "--input", model_data[1], "--out", f"{out}/scores.csv"]],
     }
+    if path == ("bench",) and name in NO_BENCH:
+        return []
     if path in known:
         return known[path]
     # a command this table does not know yet: the run for each positional argument

@@ -19,7 +19,7 @@ from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
 from genlab.errors import CheckpointError, ConfigError
 from genlab.data.base import Splits
 from genlab.io import atomic_write_json, read_json
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, check_data_kind
 from genlab.training.checkpoint import latest_checkpoint
 from genlab.training.monitor import mode_monitor
 from genlab.training.trainer import Trainer
@@ -105,6 +105,7 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
         _prepare_out(out_path, overwrite)
     if splits is None:
         splits = load_splits(data_cfg)
+    check_data_kind(entry.model_class, splits.train, model)
     if entry.model_class.requires_labels and splits.train.y is None:
         raise ConfigError(f"model '{model}' is conditional and needs class labels, but dataset "
                           f"'{data_cfg.dataset}' has none (use a folder with class subfolders, or npz with 'y')")
