@@ -146,3 +146,107 @@ def test_non_generative_model_refuses_to_sample(tmp_path, capsys):
     run = tmp_path / "clf"
     _ok(capsys, ["train", "classifier", "--dataset", "digits", "--out", str(run), *TINY])
     assert "not generative" in _error(capsys, ["sample", str(run)])
+
+
+# --- data rules -------------------------------------------------------------------------------
+def test_negative_labels_are_refused_naming_the_values(tmp_path, capsys):
+    x = np.random.default_rng(0).random((60, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "neg.npz", x=x, y=np.r_[np.arange(58) % 3, -1, -2])
+    err = _error(capsys, ["train", "cgan", "--dataset", f"npz:{tmp_path / 'neg.npz'}", "--out", str(tmp_path / "r"),
+                          *TINY, *GAN])
+    assert "labels must be class indices 0..K-1" in err and "-2, -1" in err and "(2 of 60 items)" in err
+
+
+def test_npz_with_nan_or_text_says_what_is_wrong(tmp_path, capsys):
+    x = np.random.default_rng(0).random((40, 8, 8)).astype(np.float32)
+    x[3, 1, 1] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x)
+    err = _error(capsys, ["train", "ae", "--dataset", f"npz:{tmp_path / 'nan.npz'}", *TINY])
+    assert "contains NaN" in err and "image 3" in err and "[0.0" not in err
+    (tmp_path / "text.npz").write_text("hello\n")
+    err = _error(capsys, ["train", "ae", "--dataset", f"npz:{tmp_path / 'text.npz'}", *TINY])
+    assert "not a valid .npz" in err and "allow_pickle" not in err
+
+
+def test_columns_on_images_is_refused(tmp_path, capsys):
+    assert "holds images" in _error(capsys, ["train", "ae", "--dataset", "digits", "--columns", "a", *TINY,
+                                             "--out", str(tmp_path / "r")])
+    assert "--columns" in _error(capsys, ["anomaly", "fit", "--dataset", "digits", "--columns", "a",
+                                          "--out", str(tmp_path / "d")])
+
+
+def _dated(path, typo_row: int | None = None, missing_row: int | None = None) -> None:
+    rows = [f"2020-01-{i % 28 + 1:02d},{np.sin(i / 4):.4f},{np.cos(i / 3):.4f}" for i in range(200)]
+    if typo_row is not None:
+        rows[typo_row - 1] = rows[typo_row - 1].rsplit(",", 1)[0] + ",oops"
+    if missing_row is not None:
+        rows[missing_row - 1] = rows[missing_row - 1].rsplit(",", 1)[0] + ",NA"
+    path.write_text("date,a,b\n" + "\n".join(rows) + "\n")
+
+
+def test_series_csv_skips_a_date_column_with_a_notice_and_columns_selects(tmp_path, capsys):
+    _dated(tmp_path / "d.csv")
+    series = ["--dataset", f"csv:{tmp_path / 'd.csv'}", "--kind", "series", "--window", "8", "--steps", "2",
+              "--batch-size", "16", "--hidden-size", "4", "--model", "recurrent-ae"]
+    err = _ok(capsys, ["anomaly", "fit", *series, "--out", str(tmp_path / "det")])
+    assert "genlab: note:" in err and "skipped non-numeric column 'date'" in err
+    assert json.loads((tmp_path / "det" / "detector.json").read_text())["state"]["columns"] == ["a", "b"]
+    err = _ok(capsys, ["anomaly", "fit", *series, "--columns", "b", "--out", str(tmp_path / "det2")])
+    assert "skipped" not in err
+    assert json.loads((tmp_path / "det2" / "detector.json").read_text())["state"]["columns"] == ["b"]
+    assert "'date' is not numeric" in _error(capsys, ["anomaly", "fit", *series, "--columns", "a,date",
+                                                      "--out", str(tmp_path / "det3")])
+    # the training side reads the same file the same way
+    err = _ok(capsys, ["train", "recurrent-ae", "--dataset", f"csv:{tmp_path / 'd.csv'}", "--window", "8",
+                       "--hidden-size", "4", "--out", str(tmp_path / "run"), *TINY])
+    assert "skipped non-numeric column 'date'" in err
+
+
+def test_one_cell_rule_for_series_and_tables(tmp_path, capsys):
+    _dated(tmp_path / "typo.csv", typo_row=51)
+    _dated(tmp_path / "gap.csv", missing_row=7)
+    for path, words in ((tmp_path / "typo.csv", "row 51, column 'b' is 'oops', not a number"),
+                        (tmp_path / "gap.csv", "row 7, column 'b' is missing or NaN")):
+        train = _error(capsys, ["train", "recurrent-ae", "--dataset", f"csv:{path}", "--window", "8", *TINY,
+                                "--out", str(tmp_path / "r")])
+        series = _error(capsys, ["anomaly", "fit", "--dataset", f"csv:{path}", "--kind", "series",
+                                 "--out", str(tmp_path / "d")])
+        table = _error(capsys, ["anomaly", "fit", "--dataset", f"csv:{path}", "--kind", "table",
+                                "--out", str(tmp_path / "d")])
+        for err in (train, series, table):
+            assert words in err, err
+
+
+def test_image_folder_given_as_a_table_or_series(tmp_path, capsys):
+    (tmp_path / "imgs" / "a").mkdir(parents=True)
+    for kind in ("table", "series"):
+        err = _error(capsys, ["anomaly", "fit", "--dataset", str(tmp_path / "imgs"), "--kind", kind,
+                              "--out", str(tmp_path / "d")])
+        assert "is a directory" in err and "not found" not in err
+
+
+# --- class names ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shapes")
+    rng = np.random.default_rng(0)
+    for c in ("circle", "square"):
+        (root / c).mkdir()
+        for i in range(30):
+            Image.fromarray((rng.random((8, 8)) * 255).astype(np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_folder_class_names_are_stored_and_usable(shapes, tmp_path, capsys):
+    run = tmp_path / "vae"
+    _ok(capsys, ["train", "vae", "--dataset", f"folder:{shapes}", "--out", str(run), *TINY, *AE])
+    assert json.loads((run / "data_info.json").read_text())["classes"] == ["circle", "square"]
+    _ok(capsys, ["edit", str(run), "--toward", "square", "--n", "2", "--fit", "40", "--out", str(tmp_path / "e.png")])
+    _ok(capsys, ["edit", str(run), "--toward", "1", "--n", "2", "--fit", "40", "--out", str(tmp_path / "e1.png")])
+    err = _error(capsys, ["edit", str(run), "--toward", "triangle"])
+    assert "the classes are circle, square" in err
+    cgan = tmp_path / "cgan"
+    _ok(capsys, ["train", "cgan", "--dataset", f"folder:{shapes}", "--out", str(cgan), *TINY, *GAN])
+    _ok(capsys, ["sample", str(cgan), "--label", "circle", "--n", "2", "--out", str(tmp_path / "c.npz")])
+    with np.load(tmp_path / "c.npz") as z:
+        assert z["y"].tolist() == [0, 0]

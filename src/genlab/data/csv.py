@@ -133,16 +133,17 @@ def numeric_columns(path: Path, columns: Sequence[str] = (), source: str | None 
         text = [names[j] for j in wanted if not numeric_kind(cells[:, j])]
         if text:
             raise DataError(f"{source}: column '{text[0]}' is not numeric; a series takes numeric columns only")
+        skipped = []
     else:
         candidates = [j for j in range(len(names)) if names[j] not in exclude]
         wanted = [j for j in candidates if numeric_kind(cells[:, j])]
         skipped = [names[j] for j in candidates if j not in wanted]
         if not wanted:
             raise DataError(f"{source} has no numeric column (columns: {', '.join(names)})")
-        if skipped:
-            print(f"genlab: note: {source}: skipped non-numeric column{'s' if len(skipped) > 1 else ''} "
-                  f"{', '.join(repr(s) for s in skipped)} (choose columns with --columns)", file=sys.stderr)
     values = np.stack([column_numbers(cells[:, j], names[j], source) for j in wanted], axis=1)
+    if not columns and skipped:  # said once the file is known to be usable (an error is the only line otherwise)
+        print(f"genlab: note: {source}: skipped non-numeric column{'s' if len(skipped) > 1 else ''} "
+              f"{', '.join(repr(s) for s in skipped)} (choose columns with --columns)", file=sys.stderr)
     return values, [names[j] for j in wanted]
 
 
