@@ -250,3 +250,25 @@ def test_folder_class_names_are_stored_and_usable(shapes, tmp_path, capsys):
     _ok(capsys, ["sample", str(cgan), "--label", "circle", "--n", "2", "--out", str(tmp_path / "c.npz")])
     with np.load(tmp_path / "c.npz") as z:
         assert z["y"].tolist() == [0, 0]
+
+
+def test_a_detector_fitted_on_columns_scores_the_same_columns(tmp_path, capsys):
+    _dated(tmp_path / "d.csv")
+    det = tmp_path / "det"
+    _ok(capsys, ["anomaly", "fit", "--dataset", f"csv:{tmp_path / 'd.csv'}", "--kind", "series", "--columns", "a",
+                 "--window", "8", "--steps", "2", "--batch-size", "16", "--model", "recurrent-ae", "--hidden-size", "4",
+                 "--out", str(det)])
+    assert main(["anomaly", "score", str(det), "--input", f"csv:{tmp_path / 'd.csv'}",
+                 "--out", str(tmp_path / "s.csv")]) == 0
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 201
+
+
+def test_output_paths_under_a_file_say_so(runs, tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    for argv in (["evaluate", str(runs["ae"]), "--metrics", "recon", "--out", str(tmp_path / "f" / "m.json")],
+                 ["train", "ae", "--dataset", "digits", "--out", str(tmp_path / "f" / "r"), *TINY],
+                 ["anomaly", "fit", "--dataset", "digits", "--out", str(tmp_path / "f" / "d")],
+                 ["embed", str(runs["ae"]), "--out", str(tmp_path / "f" / "e.npz")],
+                 ["reconstruct", str(runs["ae"]), "--out", str(tmp_path / "f" / "r.png")]):
+        err = _error(capsys, argv)
+        assert f"{tmp_path / 'f'} is a file, not a folder" in err and "File exists" not in err, err

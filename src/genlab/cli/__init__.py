@@ -49,6 +49,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except OSError as e:  # a file the user named cannot be read or written (permissions, full disk, ...)
-        where = f": {e.filename}" if getattr(e, "filename", None) else ""
-        print(f"genlab: error: {e.strerror or e}{where}", file=sys.stderr)
+        print(f"genlab: error: {_os_error(e)}", file=sys.stderr)
         return 2
+
+
+def _os_error(e: OSError) -> str:
+    """One line for an OSError; a path that runs through a file says so (not 'File exists')."""
+    import errno
+    from pathlib import Path
+
+    name = getattr(e, "filename", None)
+    if name and e.errno in (errno.EEXIST, errno.ENOTDIR):
+        path = Path(name)
+        for part in [path, *path.parents]:
+            if part.exists():
+                if not part.is_dir() and (part != path or e.errno == errno.EEXIST):
+                    return f"{part} is a file, not a folder" + (f" (needed for {name})" if part != path else "")
+                break
+    return f"{e.strerror or e}" + (f": {name}" if name else "")

@@ -86,6 +86,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from genlab.anomaly.inputs import guess_kind, read_inputs
 
     out = Path(args.out)
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+            break
     if (out.is_file() or (out.is_dir() and any(out.iterdir()))) and not args.overwrite:
         raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
     values = vars(args)
@@ -109,6 +114,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             source=args.dataset, columns=inputs.columns)
     if kind == "series" and args.label_column:
         det.state["label_column"] = args.label_column
+    if columns:  # scoring reads the same columns by name
+        det.state["select_columns"] = list(inputs.columns or columns)
     det.save(out, overwrite=args.overwrite)
     st = det.state
     print(f"detector written to {out}: model {st['model']}, score {st['score']}, threshold {st['threshold']:.6g} "
@@ -127,7 +134,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     det = AnomalyDetector.load(args.detector)
     label_column = args.label_column or det.state.get("label_column")
     inputs = read_inputs(args.input, det.kind, args.split, label_column,
-                         shape=tuple(det.state["input_shape"]) if det.kind == "images" else None)
+                         shape=tuple(det.state["input_shape"]) if det.kind == "images" else None,
+                         columns=tuple(det.state.get("select_columns") or ()))
     if det.kind == "series":
         scores, threshold = det.score_steps(inputs.data, inputs.source, inputs.columns), det.state["step_threshold"]
     else:

@@ -198,6 +198,7 @@ def _recon(ctx: _Context) -> dict[str, float]:
     y = ctx.once("split", lambda: None).y if ctx.model.requires_labels else None  # conditional: the true labels
     if ctx.model.requires_labels and y is None:
         raise ConfigError(f"model '{ctx.model.registry_name}' reconstructs with class labels; the split has none")
+    y = None if y is None else y[:len(x)]
     b = ctx.settings.batch_size
     with torch.no_grad():
         rec = torch.cat([ctx.model.reconstruct(x[i:i + b].to(ctx.model.device),
