@@ -272,3 +272,14 @@ def test_output_paths_under_a_file_say_so(runs, tmp_path, capsys):
                  ["reconstruct", str(runs["ae"]), "--out", str(tmp_path / "f" / "r.png")]):
         err = _error(capsys, argv)
         assert f"{tmp_path / 'f'} is a file, not a folder" in err and "File exists" not in err, err
+
+
+def test_conditional_grid_rows_are_named_when_classes_are_known(shapes, tmp_path, capsys):
+    cgan = tmp_path / "cgan"
+    _ok(capsys, ["train", "cgan", "--dataset", f"folder:{shapes}", "--out", str(cgan), *TINY, *GAN])
+    _ok(capsys, ["sample", str(cgan), "--n", "8", "--out", str(tmp_path / "named.png")])
+    _ok(capsys, ["sample", str(cgan), "--n", "8", "--nrow", "4", "--out", str(tmp_path / "plain.png")])
+    named, plain = Image.open(tmp_path / "named.png"), Image.open(tmp_path / "plain.png")
+    assert named.height == plain.height and named.width > plain.width + 20  # a column of row names
+    left = np.asarray(named.convert("L"))[:, : named.width - plain.width]
+    assert (left < 128).any()  # text is drawn there

@@ -198,6 +198,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
         save_images_npz(images, out, labels)
     else:
         save_image_grid(images, out, nrow=nrow)
+        names = _class_names(args)
+        if labels is not None and names and label is None and nrow and not args.nrow:  # a row per class
+            _name_rows(out, [names[int(c)] if int(c) < len(names) else str(int(c)) for c in labels[::nrow]])
     if args.trajectory:
         _positive("frames", args.frames)
         if not hasattr(model, "denoising_trajectory"):
@@ -209,11 +212,38 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return _done(out, f"{len(images)} samples")
 
 
-def _class_index(args: argparse.Namespace, flag: str, value: str, classes: int) -> int:
-    """A class given by index or by name (folder datasets record their class names in the run)."""
+def _class_names(args: argparse.Namespace) -> list[str]:
+    """Class names of the run's dataset (image folders record them), or []."""
     from genlab.apps.series import run_info
 
-    names = [str(n) for n in run_info(args.run).get("classes") or []]
+    return [str(n) for n in run_info(args.run).get("classes") or []]
+
+
+def _name_rows(path: Path, names: list[str]) -> None:
+    """Put a column with each row's name to the left of a grid PNG (one name per row of images)."""
+    import io as _io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from genlab.io import atomic_write_bytes
+
+    grid = Image.open(path).convert("RGB")
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(grid)
+    width = max(int(draw.textlength(n, font=font)) for n in names) + 8
+    out = Image.new("RGB", (grid.width + width, grid.height), "white")
+    out.paste(grid, (width, 0))
+    pen, row_h = ImageDraw.Draw(out), grid.height / len(names)
+    for r, name in enumerate(names):
+        pen.text((4, int((r + 0.5) * row_h) - 5), name, fill="black", font=font)
+    buf = _io.BytesIO()
+    out.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _class_index(args: argparse.Namespace, flag: str, value: str, classes: int) -> int:
+    """A class given by index or by name (folder datasets record their class names in the run)."""
+    names = _class_names(args)
     if value in names:
         return names.index(value)
     try:
