@@ -43,6 +43,14 @@ def to_number(cell: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _parses(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
 def read_csv_rows(path: Path) -> list[list[str]]:
     """The non-blank rows of a CSV file (cells stripped), all of the first row's length.
 
@@ -103,7 +111,8 @@ def column_numbers(cells: Sequence[str], name: str, source: str) -> np.ndarray:
             raise missing_error(source, i + 1, name, sum(map(is_missing, cells)))
         value = to_number(c)
         if value is None:
-            raise DataError(f"{source}: row {i + 1}, column '{name}' is '{c}', not a number, in a numeric column; "
+            what = "not a finite number" if _parses(c) else "not a number"
+            raise DataError(f"{source}: row {i + 1}, column '{name}' is '{c}', {what}, in a numeric column; "
                             f"fix the cell, or leave the column out with --columns")
         out[i] = value
     return out
