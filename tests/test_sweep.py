@@ -100,7 +100,10 @@ def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, ru
     """Command lines for one command on one run (several where a flag changes the code path)."""
     model_data = env.data(name)
     known = {
-        ("train",): [["train", "--resume", run]],
+        ("train",): [["train", "--resume", run],  # and the other kind of data (series for image models)
+                     ["train", name, *(["--dataset", "digits"] if name == "recurrent-ae" else
+                                       ["--dataset", f"csv:{env.series}", *SERIES]),
+                      "--out", f"{out}/cross", *BASE, *_family_flags(name), *EXTRA.get(name, [])]],
         ("sample",): [["sample", run, "--n", "4", "--out", f"{out}/s.png"], ["sample", run, "--n", "4", "--out", f"{out}/s.npz"],
                       ["sample", run, "--n", "3", "--label", "1", "--out", f"{out}/l.png"]],
         ("reconstruct",): [["reconstruct", run, "--n", "4", "--out", f"{out}/r.png"]],
