@@ -175,6 +175,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(f"model '{model.registry_name}' is not generative and cannot sample")
     sequences = _sequences(model)
     out = _out(args, "sample.png", SERIES_OUTPUTS if sequences else IMAGE_OUTPUTS)
+    if args.trajectory:  # checked before anything is written
+        _positive("frames", args.frames)
+        if not hasattr(model, "denoising_trajectory"):
+            raise ConfigError(f"model '{model.registry_name}' has no denoising trajectory; --trajectory needs a diffusion model")
     labels = label = None
     if args.label is not None:
         classes = getattr(model.config, "num_classes", 0)
@@ -202,9 +206,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if labels is not None and names and label is None and nrow and not args.nrow:  # a row per class
             _name_rows(out, [names[int(c)] if int(c) < len(names) else str(int(c)) for c in labels[::nrow]])
     if args.trajectory:
-        _positive("frames", args.frames)
-        if not hasattr(model, "denoising_trajectory"):
-            raise ConfigError(f"model '{model.registry_name}' has no denoising trajectory; --trajectory needs a diffusion model")
         strip = model.denoising_trajectory(args.frames, label=label, **options).cpu()
         save_image_grid(strip, Path(args.trajectory), nrow=len(strip) // 2)
         print(f"trajectory (top: x_t from noise to sample; bottom: predicted x0) written to {args.trajectory}",
