@@ -37,7 +37,8 @@ import genlab
 from genlab.data import load_splits
 from genlab.io import save_image_grid
 from genlab.metrics.recon import psnr, summarize
-from genlab.models.autoencoder import corrupt, encoder_jacobian
+from genlab.models.autoencoder import corrupt
+from genlab.nn.jacobian import encoder_jacobian
 
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 MLP = {"latent_dim": 32, "architecture": "mlp", "mlp_hidden": [512, 256]}

@@ -12,6 +12,9 @@ from torch import nn
 # oversubscription, which makes small models 10x slower
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
+# --precision auto picks bf16 only on CPUs with native bf16: pin the probe so results (and bit-exact
+# resume checks) do not depend on the CPU the suite runs on; tests of the rule set it themselves
+os.environ["GENLAB_NATIVE_BF16"] = "0"
 
 from genlab.models.base import Batch, GenerativeModel, Phase  # noqa: E402
 from genlab.registry import MODELS, register  # noqa: E402

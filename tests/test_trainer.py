@@ -126,11 +126,17 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     assert json.loads((good / "state.json").read_text())["step"] == 6
 
 
-def test_nan_in_a_new_run_leaves_no_run_directory(tmp_path, monkeypatch, digits_data, quick_train):
+def test_nan_in_a_new_run_leaves_a_run_that_resumes_from_step_0(tmp_path, monkeypatch, digits_data, quick_train):
+    """The one rule for early stops: the run stays and --resume trains it from step 0."""
+    original = VAE.losses
     monkeypatch.setattr(VAE, "losses", lambda self, batch, phase="model": {"loss": torch.tensor(float("inf"))})
-    with pytest.raises(TrainingDiverged):
+    with pytest.raises(TrainingDiverged, match="no checkpoint was written yet"):
         genlab.train("vae", out=tmp_path / "r", model_config=SMALL_VAE, data=digits_data, train=quick_train)
-    assert not (tmp_path / "r").exists()
+    assert latest_checkpoint(tmp_path / "r") is None
+    monkeypatch.setattr(VAE, "losses", original)
+    resumed = genlab.resume(tmp_path / "r")
+    straight = genlab.train("vae", out=tmp_path / "s", model_config=SMALL_VAE, data=digits_data, train=quick_train)
+    assert _same(_weights(straight), _weights(resumed))
 
 
 @pytest.mark.parametrize("clock", ["wall", "cpu"])
@@ -200,12 +206,12 @@ def test_optimizer_settings_override_model_defaults_in_order():
     assert TrainConfig(weight_decay=0.1).optimizer_for(None, "model").weight_decay == 0.1
 
 
-def test_epoch_averages_after_a_resume_cover_only_the_rounds_run(tmp_path, digits_data):
-    """A resumed partial epoch logs the mean over the rounds it ran, not over the whole epoch."""
+def test_epoch_averages_after_a_resume_cover_the_whole_epoch(tmp_path, digits_data):
+    """A resumed epoch logs the mean over all its rounds, before and after the resume (sums are checkpointed)."""
     train = {"steps": 30, "batch_size": 32, "log_every": 1, "device": "cpu", "seed": 2}
     genlab.train("vae", out=tmp_path / "r", model_config=SMALL_VAE, data=digits_data, train={**train, "steps": 10})
     genlab.resume(tmp_path / "r", steps=30)
     records = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
     epoch = next(r for r in records if r["split"] == "train" and r["step"] > 10)  # the resumed epoch's record
-    steps = [r["loss"] for r in records if r["split"] == "train_step" and 10 < r["step"] <= epoch["step"]]
+    steps = [r["loss"] for r in records if r["split"] == "train_step" and r["step"] <= epoch["step"]]
     assert epoch["loss"] == pytest.approx(sum(steps) / len(steps), rel=1e-4)

@@ -7,11 +7,27 @@
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
+
+from typing import TYPE_CHECKING, Any
 
 from genlab.config import DataConfig, TrainConfig
 from genlab.errors import GenlabError
-from genlab.training.run import load, resume, train
+
+if TYPE_CHECKING:
+    from genlab.training.run import load, resume, train
+
+_RUN_FUNCTIONS = ("load", "resume", "train")
+
+
+def __getattr__(name: str) -> Any:
+    """``genlab.train/resume/load`` import torch and the training layer on first use, so that
+    ``import genlab`` (and ``genlab --help``) stays light."""
+    if name in _RUN_FUNCTIONS:
+        from genlab.training import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'genlab' has no attribute '{name}'")
 
 
 def models() -> list[str]:

@@ -192,7 +192,8 @@ class TrainConfig:
         grad_clip: clip each phase's gradient norm to this value (0 = off).
         seed, deterministic: reproducibility; deterministic mode also makes resume bit-exact.
         device: 'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.
-        precision: 'fp32' or 'bf16' (autocast; losses stay in fp32).
+        precision: 'auto' (bf16 autocast where the hardware computes bf16 natively and it pays, fp32
+            elsewhere; see genlab.precision), 'fp32', or 'bf16' (autocast; losses stay in fp32).
         sample_every: save a sample grid every N epochs (0 = only at the end).
         checkpoint_every: also checkpoint every N steps inside an epoch (0 = at epoch ends only).
         log_every: write a train line to metrics.jsonl every N steps (0 = per epoch only).
@@ -221,7 +222,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"
-    precision: typing.Literal["fp32", "bf16"] = "fp32"
+    precision: typing.Literal["auto", "fp32", "bf16"] = "auto"
     sample_every: int = 1
     checkpoint_every: int = 0
     log_every: int = 50

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -14,12 +15,28 @@ import numpy as np
 import torch
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The mode a plain ``open()`` / ``mkdir()`` gives (0644 / 0755 under the usual umask).
+
+    Temporary files and folders (``mkstemp`` / ``mkdtemp``: 0600 / 0700) get this mode before
+    they are renamed into place, so every file in a run has the same permissions.
+    """
+    return (0o777 if directory else 0o666) & ~_umask()
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, default_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -56,6 +73,7 @@ def atomic_directory(path: str | Path, replace: bool = True) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        os.chmod(tmp, default_mode(directory=True))
         yield tmp
         if path.exists():
             if not replace:
@@ -128,11 +146,42 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = N
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
-    img.save(tmp)
-    os.replace(tmp, path)
+    try:
+        img.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:  # e.g. ``path`` is a folder: leave no temporary file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
+
+
+# the temporary names genlab's own atomic writes use (see above): what a kill -9 can leave behind
+TEMP_PATTERNS = (".*.tmp", ".*.old", ".*.link", ".*.tmp.png")
+
+
+def remove_temporaries(folder: str | Path) -> list[Path]:
+    """Delete genlab's own temporary files and folders directly inside ``folder``; return them.
+
+    Only names that start with a dot and end like the temporaries of :func:`atomic_write_bytes`,
+    :func:`atomic_directory`, :func:`atomic_link` and :func:`save_image_grid` are touched. Call
+    it only while no other process writes into ``folder`` (a run holds its lock).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    removed = []
+    for pattern in TEMP_PATTERNS:
+        for p in folder.glob(pattern):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 def save_images_npz(images: torch.Tensor, path: str | Path, labels: torch.Tensor | None = None) -> Path:

@@ -2,11 +2,19 @@
 
 Model files register themselves with :func:`register`; ``genlab.models`` imports every model file
 so that importing it fills the registry. Nothing else dispatches on model names.
+
+``CATALOG`` names every built-in model with its one-line summary and the module that defines it,
+so listing models (``genlab models``, :func:`names`, :func:`summary`) needs no torch import;
+:func:`get` imports only the module of the model asked for. A model file's ``@register`` must agree
+with its catalog line (checked when the module is imported). Models registered from outside genlab
+(plugins) need no catalog line: they are listed once their module has been imported.
 """
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from genlab.config import from_dict, suggest
 from genlab.errors import ConfigError
@@ -14,21 +22,67 @@ from genlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class Entry:
+    """One registered model. The classes are typed ``type[Any]``: the registry sits below the
+    models and does not import their base class."""
+
     name: str
-    config_class: type
-    model_class: type
+    config_class: type[Any]
+    model_class: type[Any]
     summary: str
 
 
 MODELS: dict[str, Entry] = {}
 
 
-def register(name: str, config_class: type, summary: str) -> Callable[[type], type]:
+@dataclass(frozen=True)
+class CatalogLine:
+    module: str
+    summary: str
+
+
+def _line(module: str, summary: str) -> CatalogLine:
+    return CatalogLine(f"genlab.models.{module}", summary)
+
+
+CATALOG: dict[str, CatalogLine] = {
+    "ae": _line("autoencoder", "autoencoder (MLP or conv): code = f(x), loss = reconstruction error"),
+    "denoising-ae": _line("autoencoder", "denoising autoencoder: reconstruct clean x from corrupted x"),
+    "sparse-ae": _line("autoencoder", "sparse autoencoder: L1 or KL(rho || mean activation) penalty on the code"),
+    "contractive-ae": _line("autoencoder", "contractive autoencoder: penalty on ||d code / d x||_F^2"),
+    "conv-ae": _line("autoencoder",
+                     "convolutional autoencoder: strided conv or max-pool encoder, transposed-conv decoder"),
+    "stacked-ae": _line("stacked_ae",
+                        "stacked autoencoder: greedy layer-wise pretraining, then end-to-end fine-tuning"),
+    "recurrent-ae": _line("recurrent",
+                          "recurrent (LSTM/GRU) seq2seq autoencoder for time series and sequences"),
+    "vae": _line("vae", "variational autoencoder: reparameterization, ELBO = reconstruction + beta * KL"),
+    "cvae": _line("vae", "conditional VAE: encoder and decoder see the class label; sample any class"),
+    "iwae": _line("vae", "importance-weighted autoencoder: a VAE trained on the k-sample IWAE bound"),
+    "vaegan": _line("vaegan",
+                    "VAE-GAN: VAE with a discriminator-feature reconstruction loss and a GAN loss"),
+    "gan": _line("gan", "GAN: generator vs discriminator, swappable loss pairs and stabilizers (MLP defaults)"),
+    "dcgan": _line("gan", "DCGAN: transposed-conv generator with batch norm, strided-conv discriminator"),
+    "cgan": _line("gan", "conditional DCGAN: label embedding into G, projection discriminator; sample --label"),
+    "wgan": _line("gan", "Wasserstein GAN: clipped critic (0.01), n_critic 5, RMSprop 5e-5"),
+    "wgan-gp": _line("gan", "WGAN-GP: gradient penalty 10 on interpolates, n_critic 5, Adam (1e-4, 0.5, 0.9)"),
+    "ddpm": _line("diffusion", "denoising diffusion: U-Net noise prediction, EMA weights, DDPM or DDIM sampling"),
+    "cddpm": _line("diffusion",
+                   "class-conditional diffusion with classifier-free guidance (label dropout + guidance scale)"),
+    "classifier": _line("classifier",
+                        "image classifier (LeNet-5, VGG-11/13/16/19): cross-entropy; not generative"),
+}
+
+
+def register(name: str, config_class: type[Any], summary: str) -> Callable[[type[Any]], type[Any]]:
     """Class decorator: ``@register("vae", VAEConfig, "one-line summary")``."""
 
-    def wrap(model_class: type) -> type:
+    def wrap(model_class: type[Any]) -> type[Any]:
         if name in MODELS:
             raise RuntimeError(f"model name '{name}' registered twice")
+        line = CATALOG.get(name)
+        if line is not None and (line.module, line.summary) != (model_class.__module__, summary):
+            raise RuntimeError(f"model '{name}' ({model_class.__module__}) disagrees with its line in "
+                               f"genlab.registry.CATALOG ({line.module}): module or summary differ")
         MODELS[name] = Entry(name, config_class, model_class, summary)
         model_class.registry_name = name
         return model_class
@@ -37,15 +91,26 @@ def register(name: str, config_class: type, summary: str) -> Callable[[type], ty
 
 
 def get(name: str) -> Entry:
-    _ensure_loaded()
     if name not in MODELS:
-        raise ConfigError(f"unknown model '{name}'{suggest(name, MODELS)}; `genlab models` lists them")
+        if name in CATALOG:
+            importlib.import_module(CATALOG[name].module)
+        else:
+            _ensure_loaded()  # plugins may register names that the catalog does not know
+    if name not in MODELS:
+        raise ConfigError(f"unknown model '{name}'{suggest(name, names())}; `genlab models` lists them")
     return MODELS[name]
 
 
 def names() -> list[str]:
-    _ensure_loaded()
-    return sorted(MODELS)
+    """Every model name, without importing any model (built-in ones come from the catalog)."""
+    return sorted(set(CATALOG) | set(MODELS))
+
+
+def summary(name: str) -> str:
+    """The one-line description of model ``name`` (no import for built-in models)."""
+    if name in CATALOG:
+        return CATALOG[name].summary
+    return get(name).summary
 
 
 def build(name: str, config: Any = None) -> Any:
@@ -61,4 +126,5 @@ def build(name: str, config: Any = None) -> Any:
 
 
 def _ensure_loaded() -> None:
-    import genlab.models  # noqa: F401  (importing it registers every model)
+    """Import every built-in model (the registry is filled as a side effect)."""
+    importlib.import_module("genlab.models")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genlab.errors import ConfigError
-from genlab.metrics.classes import class_coverage, class_kl, inception_score, label_accuracy
+from genlab.metrics.classes import class_coverage, class_kl, inception_score, label_accuracy, mode_collapse_warning
 from genlab.metrics.prdc import density_coverage, knn_radii, precision_recall
 
 
@@ -56,3 +56,11 @@ def test_class_coverage_kl_and_label_accuracy():
     assert class_coverage(two, 10) == pytest.approx(0.2)
     assert class_kl(two, real, 10) == pytest.approx(math.log(5))  # 0.5 log(0.5 / 0.1) twice
     assert label_accuracy(torch.tensor([1, 2, 3, 0]), torch.tensor([1, 2, 0, 0])) == 0.75
+
+
+def test_mode_collapse_warning_counts_covered_classes():
+    assert mode_collapse_warning(torch.full((10,), 0.1)) is None
+    shares = torch.tensor([0.5, 0.3, 0.19, 0.005] + [0.0] * 6)  # 0.005 < 1% of the samples: not covered
+    message = mode_collapse_warning(shares)
+    assert message.startswith("samples cover 3 of 10 classes (most frequent 0: 50%, 1: 30%, 2: 19%)")
+    assert mode_collapse_warning(shares, min_share=0.05).startswith("samples cover 4 of 10")

@@ -11,9 +11,11 @@ from genlab import registry
 from genlab.cli import main
 from genlab.config import from_dict
 from genlab.errors import ConfigError
-from genlab.models.autoencoder import (CodeStatistics, StackedAEConfig, corrupt, encoder_jacobian,
-                                       sparsity_kl)
+from genlab.models.autoencoder import corrupt, sparsity_kl
 from genlab.models.base import Batch
+from genlab.models.parts import CodeStatistics
+from genlab.models.stacked_ae import StackedAEConfig
+from genlab.nn.jacobian import encoder_jacobian
 
 AE_NAMES = ["ae", "denoising-ae", "sparse-ae", "contractive-ae", "conv-ae", "stacked-ae"]
 TINY = {"latent_dim": 4, "mlp_hidden": [16], "conv_widths": [4], "conv_hidden": 8}

@@ -34,7 +34,7 @@ def class_shares(run: str, n: int = 2000, seed: int = 0) -> torch.Tensor:
 
 
 def cmd_modes(args: argparse.Namespace) -> int:
-    from genlab.models.adversarial import mode_collapse_warning
+    from genlab.metrics.classes import mode_collapse_warning
 
     shares = class_shares(args.run, args.n, args.seed)
     for c, share in enumerate(shares.tolist()):

@@ -16,7 +16,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     names = registry.names()
     width = max(map(len, names))
     for name in names:
-        print(f"{name:<{width}}  {registry.get(name).summary}")
+        print(f"{name:<{width}}  {registry.summary(name)}")
     return 0
 
 

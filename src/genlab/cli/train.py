@@ -13,7 +13,7 @@ from genlab.config import DataConfig, TrainConfig, read_config_file
 from genlab.errors import ConfigError
 from genlab.training import distributed
 from genlab.training.run import RESUMABLE_OVERRIDES, resume, train
-from genlab.training.trainer import Interrupted
+from genlab.training.trainer import Interrupted, StopSignals
 
 
 def register(sub: Any, argv: list[str]) -> None:
@@ -55,27 +55,35 @@ def run_train(args: argparse.Namespace) -> int:
     data_over = collect(args, DataConfig, "data")
     train_over = collect(args, TrainConfig, "train")
     try:
-        if args.resume:
-            if file_cfg or data_over or args.overwrite:
-                raise ConfigError("--resume continues a run as configured; only "
-                                  f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE_OVERRIDES))} may be given")
-            resume(args.resume, args.model, **train_over)
-            out = args.resume
-        else:
-            file_model = file_cfg.get("model", {})
-            name = args.model or file_model.get("name")
-            if not name:
-                raise ConfigError("name a model to train (e.g. `genlab train vae`), or --resume a run")
-            model_cfg = {k: v for k, v in file_model.items() if k != "name"}
-            model_cfg.update(collect(args, registry.get(name).config_class, "model"))
-            out = args.out or f"runs/{name}"
-            train(name, out=out, model_config=model_cfg,
-                  data={**file_cfg.get("data", {}), **data_over},
-                  train={**file_cfg.get("train", {}), **train_over}, overwrite=args.overwrite)
+        with StopSignals():  # from here on SIGINT/SIGTERM end the command with one line, not a bare exit
+            if args.resume:
+                if file_cfg or data_over or args.overwrite:
+                    raise ConfigError("--resume continues a run as configured; only "
+                                      f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE_OVERRIDES))} may be given")
+                resume(args.resume, args.model, **train_over)
+                out = args.resume
+            else:
+                file_model = file_cfg.get("model", {})
+                name = args.model or file_model.get("name")
+                if not name:
+                    raise ConfigError("name a model to train (e.g. `genlab train vae`), or --resume a run")
+                model_cfg = {k: v for k, v in file_model.items() if k != "name"}
+                model_cfg.update(collect(args, registry.get(name).config_class, "model"))
+                out = args.out or f"runs/{name}"
+                train(name, out=out, model_config=model_cfg,
+                      data={**file_cfg.get("data", {}), **data_over},
+                      train={**file_cfg.get("train", {}), **train_over}, overwrite=args.overwrite)
     except Interrupted as e:
-        where = args.resume or args.out or f"runs/{args.model}"
-        print(f"genlab: {e}; resume with: genlab train --resume {where}", file=sys.stderr)
-        return 128 + getattr(signal, e.signal_name)
+        code = 128 + getattr(signal, e.signal_name)
+        if int(os.environ.get("RANK", "0")) != 0:
+            return code
+        if e.run_dir is None:  # stopped before the run directory was created, or in a feature extractor's build
+            print(f"genlab: {e}", file=sys.stderr)
+            return code
+        where = e.run_dir
+        start = "" if e.saved else " (it starts from step 0)"
+        print(f"genlab: {e}; resume with: genlab train --resume {where}{start}", file=sys.stderr)
+        return code
     finally:
         distributed.teardown()
     if int(os.environ.get("RANK", "0")) == 0:

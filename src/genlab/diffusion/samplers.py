@@ -10,7 +10,7 @@ the network's estimates of x0 and eps at x_t, returns the next, less noisy, x:
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -30,7 +30,8 @@ class Sampler:
         """(t, t_prev) pairs in the order they are visited, from t = T-1 down to t_prev = -1."""
         raise NotImplementedError
 
-    def step_distribution(self, xt: Tensor, x0: Tensor, eps: Tensor, t: Tensor, t_prev: Tensor) -> tuple[Tensor, Tensor]:
+    def step_distribution(self, xt: Tensor, x0: Tensor, eps: Tensor, t: Tensor,
+                          t_prev: Tensor) -> tuple[Tensor, Tensor]:
         """Mean (B, C, H, W) and standard deviation (B, 1, 1, 1) of p(x_{t_prev} | x_t)."""
         raise NotImplementedError
 
@@ -73,7 +74,8 @@ class DDPMSampler(Sampler):
     def timesteps(self) -> list[tuple[int, int]]:
         return [(t, t - 1) for t in range(self.schedule.timesteps - 1, -1, -1)]
 
-    def step_distribution(self, xt: Tensor, x0: Tensor, eps: Tensor, t: Tensor, t_prev: Tensor) -> tuple[Tensor, Tensor]:
+    def step_distribution(self, xt: Tensor, x0: Tensor, eps: Tensor, t: Tensor,
+                          t_prev: Tensor) -> tuple[Tensor, Tensor]:
         # 1. mean: the posterior mean mu~_t(x_t, x0_hat) (DDPM eq. 7); with the unclipped
         #    x0_hat of eq. 15 this equals eq. 11, 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps).
         mean, posterior_var = self.schedule.posterior(x0, xt, t)
@@ -107,7 +109,8 @@ class DDIMSampler(Sampler):
         tau = [i * self.schedule.timesteps // self.steps for i in range(self.steps)]  # ascending, tau_0 = 0
         return [(tau[i], tau[i - 1] if i > 0 else -1) for i in range(self.steps - 1, -1, -1)]
 
-    def step_distribution(self, xt: Tensor, x0: Tensor, eps: Tensor, t: Tensor, t_prev: Tensor) -> tuple[Tensor, Tensor]:
+    def step_distribution(self, xt: Tensor, x0: Tensor, eps: Tensor, t: Tensor,
+                          t_prev: Tensor) -> tuple[Tensor, Tensor]:
         shape = (-1,) + (1,) * (xt.dim() - 1)
         abar = self.schedule.alpha_bar(t).to(xt.dtype).reshape(shape)  # (B, 1, 1, 1)
         abar_prev = self.schedule.alpha_bar(t_prev).to(xt.dtype).reshape(shape)  # 1 at t_prev = -1

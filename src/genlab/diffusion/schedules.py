@@ -18,7 +18,7 @@ Schedule values are computed in float64 and cast to the dtype of the images when
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -78,7 +78,7 @@ class NoiseSchedule:
         self.posterior_variance = (1 - self.alpha_bars_prev) / (1 - self.alpha_bars) * betas
 
     @classmethod
-    def named(cls, name: str, timesteps: int = 1000, **kwargs: float) -> "NoiseSchedule":
+    def named(cls, name: str, timesteps: int = 1000, **kwargs: float) -> NoiseSchedule:
         """A schedule from :data:`BETA_SCHEDULES` ('linear' or 'cosine'); kwargs go to its beta function."""
         if name not in BETA_SCHEDULES:
             raise ValueError(f"unknown beta schedule '{name}' (choose {', '.join(BETA_SCHEDULES)})")

@@ -38,7 +38,7 @@ class BenchSettings:
         time_budget: at most this many seconds of training per model (None = no limit).
         budget_clock: 'cpu' (CPU seconds of the training process, all threads) or 'wall'.
         batch_size: training batch size.
-        precision: 'bf16' or 'fp32'.
+        precision: 'auto' (bf16 only where the CPU computes it natively), 'fp32' or 'bf16'.
         seed: training and evaluation seed.
         n: generated images per model (compared with as many test images).
         kid_subset_size: items per KID subset.
@@ -52,7 +52,7 @@ class BenchSettings:
     time_budget: float | None = 600.0
     budget_clock: typing.Literal["cpu", "wall"] = "cpu"
     batch_size: int = 128
-    precision: str = "bf16"
+    precision: str = "auto"
     seed: int = 0
     n: int = 10000
     kid_subset_size: int = 1000
@@ -119,7 +119,7 @@ def _epochs_done(run: Path) -> float | None:
         rec = json.loads(line)
         if rec.get("split") == "train":
             last = rec
-    return None if last is None else float(last["epoch"])
+    return None if last is None else float(last.get("epochs_done", last["epoch"]))  # a run may end inside an epoch
 
 
 def _fmt(value: Any, digits: int = 3) -> str:

@@ -9,6 +9,8 @@
   samples for 10 classes) is predicted as that class.
 - Class KL: KL(generated class histogram || real class histogram), the real histogram being the
   classifier's predictions on real images; large values signal mode collapse or dropping.
+- Mode-collapse warning: the one line ``genlab modes`` and the trainer's mode monitor print when
+  samples cover fewer classes than there are (the coverage rule above).
 - Label accuracy (conditional models): the share of samples classified as the label they were
   generated for.
 """
@@ -21,6 +23,8 @@ import torch
 from genlab.errors import ConfigError
 
 EPS = 1e-12
+# a class is covered when it gets at least this fraction of a uniform share of the samples
+COVERAGE_MIN_SHARE = 0.1
 
 
 def inception_score(probs: torch.Tensor, splits: int = 10) -> tuple[float, float]:
@@ -49,10 +53,34 @@ def class_histogram(predictions: torch.Tensor, num_classes: int) -> torch.Tensor
     return torch.bincount(predictions.long(), minlength=num_classes).double() / max(len(predictions), 1)
 
 
-def class_coverage(predictions: torch.Tensor, num_classes: int, min_share: float = 0.1) -> float:
+def covered_classes(class_shares: torch.Tensor, min_share: float = COVERAGE_MIN_SHARE) -> torch.Tensor:
+    """(K,) bool: the classes with at least ``min_share / K`` of the samples (the coverage rule)."""
+    return class_shares >= min_share / class_shares.numel()
+
+
+def class_coverage(predictions: torch.Tensor, num_classes: int, min_share: float = COVERAGE_MIN_SHARE) -> float:
     """Share of classes with at least ``min_share / num_classes`` of the predictions."""
-    hist = class_histogram(predictions, num_classes)
-    return float((hist >= min_share / num_classes).double().mean())
+    return float(covered_classes(class_histogram(predictions, num_classes), min_share).double().mean())
+
+
+def mode_collapse_warning(class_shares: torch.Tensor, min_share: float = COVERAGE_MIN_SHARE) -> str | None:
+    """A one-line warning when generated samples cover too few classes, else None.
+
+    A class counts as covered when at least ``min_share / K`` of the samples are classified as it
+    (with the default 0.1 and K = 10 classes: 1% of the samples, a tenth of a uniform share); the
+    same rule as :func:`class_coverage`.
+
+    Args:
+        class_shares: (K,) share of the samples an evaluation classifier assigns to each class.
+        min_share: the fraction of a uniform share a class needs to count as covered.
+    """
+    k = class_shares.numel()
+    covered = int(covered_classes(class_shares, min_share).sum())
+    if covered == k:
+        return None
+    top = [c for c in torch.argsort(class_shares, descending=True)[:3].tolist() if class_shares[c] > 0]
+    shown = ", ".join(f"{c}: {float(class_shares[c]):.0%}" for c in top)
+    return f"samples cover {covered} of {k} classes (most frequent {shown}): the generator is collapsing onto few modes"
 
 
 def class_kl(fake_predictions: torch.Tensor, real_predictions: torch.Tensor, num_classes: int) -> float:

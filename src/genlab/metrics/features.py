@@ -6,7 +6,13 @@ dataset it trains a classifier on that dataset's train split with a fixed recipe
 deterministic algorithms, fixed number of steps, fp32), caches it in
 ``$GENLAB_CACHE/extractors/`` (default ``~/.cache/genlab``) under its name and the hash of its
 recipe, and identifies it by name + the SHA-256 of its weights. Every metrics result records that
-identity; results from different extractors are never mixed.
+identity; results from different extractors are never mixed. A cached extractor whose weights no
+longer match the hash it was recorded with is rebuilt (with a warning), never reported under the
+recorded identity.
+
+The build is an ordinary resumable training run kept in the cache (``NAME-KEY.building/``) until
+it finishes: a build stopped by Ctrl-C / SIGTERM (or a kill) continues from its last checkpoint the
+next time the extractor is needed, and its deterministic recipe gives the same weights.
 
 Default recipes: LeNet-5 for 28x28 grayscale images (MNIST-like), a small VGG-11 (batch norm,
 width 16, hidden 128) for every other image size. Features are the classifier's penultimate
@@ -173,12 +179,8 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     Raises:
         DataError: the dataset cannot be loaded or has no labels to train a classifier on.
     """
-    import sys
-
     from genlab.data import load_splits
     from genlab.errors import DataError
-    from genlab.models.base import GenerativeModel
-    from genlab.training.run import train
 
     data_cfg = extractor_data(data)
     splits = load_splits(data_cfg)
@@ -194,13 +196,58 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     name = f"{recipe.arch}-{_slug(data_cfg.dataset.split(':')[-1] if ':' in data_cfg.dataset else data_cfg.dataset)}"
     directory = cache_root() / f"{name}-{key_hash}"
     if cache and (directory / INFO_FILE).is_file():
-        info = read_json(directory / INFO_FILE)
-        model = GenerativeModel.load(directory)
-        return FeatureExtractor(model, name, info["weights_sha256"], info)
+        cached = _load_cached(directory, name)
+        if cached is not None:
+            return cached
     if not build:
         return None
+    return _build(directory, name, key, recipe, data_cfg, splits, cache, verbose)
+
+
+def _load_cached(directory: Path, name: str) -> FeatureExtractor | None:
+    """The cached extractor in ``directory``; None (after a warning, the entry removed) when its weights
+    do not hash to the recorded SHA-256 or the entry cannot be read."""
+    import shutil
+    import sys
+
+    from genlab.errors import GenlabError
+    from genlab.models.base import GenerativeModel
+
+    try:
+        info = read_json(directory / INFO_FILE)
+        recorded = info["weights_sha256"]
+        actual = file_sha256(directory / "model.safetensors")
+        if actual != recorded:
+            problem = f"its weights hash to {actual[:12]}, not the recorded {str(recorded)[:12]}"
+        else:
+            return FeatureExtractor(GenerativeModel.load(directory), name, recorded, info)
+    except (OSError, ValueError, KeyError, TypeError, GenlabError) as e:
+        problem = f"it cannot be read ({type(e).__name__})"
+    print(f"genlab: warning: cached feature extractor {directory} is damaged ({problem}); rebuilding it",
+          file=sys.stderr, flush=True)
+    shutil.rmtree(directory, ignore_errors=True)
+    return None
+
+
+def _build(directory: Path, name: str, key: dict[str, Any], recipe: ExtractorRecipe, data_cfg: DataConfig,
+           splits: Any, cache: bool, verbose: bool) -> FeatureExtractor:
+    from genlab.training.run import StopSignals
+
+    with StopSignals():  # from here a signal ends the build at a checkpoint, with one line
+        return _build_run(directory, name, key, recipe, data_cfg, splits, cache, verbose)
+
+
+def _build_run(directory: Path, name: str, key: dict[str, Any], recipe: ExtractorRecipe, data_cfg: DataConfig,
+               splits: Any, cache: bool, verbose: bool) -> FeatureExtractor:
+    import sys
+
+    from genlab.training.run import Interrupted, is_run, resume, train
+
+    build_dir = directory.with_name(directory.name + ".building") if cache else None
+    resuming = build_dir is not None and is_run(build_dir)
     if verbose:
-        print(f"genlab: training feature extractor {name} ({recipe.arch}, {recipe.steps} steps, seed {recipe.seed}); "
+        what = "continuing the build of" if resuming else "training"
+        print(f"genlab: {what} feature extractor {name} ({recipe.arch}, {recipe.steps} steps, seed {recipe.seed}); "
               f"cached for later runs", file=sys.stderr, flush=True)
     model_cfg = {"arch": recipe.arch, "vgg_width": recipe.vgg_width, "vgg_hidden": recipe.vgg_hidden}
     train_cfg = {"steps": recipe.steps, "batch_size": min(recipe.batch_size, len(splits.train)), "lr": recipe.lr,
@@ -210,7 +257,16 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     torch.set_num_threads(recipe.threads)
     with torch.random.fork_rng():
         try:
-            model = train("classifier", model_config=model_cfg, data=data_cfg, train=train_cfg)
+            if resuming:
+                model = resume(build_dir, "classifier")
+            else:
+                model = train("classifier", out=build_dir, model_config=model_cfg, data=data_cfg, train=train_cfg,
+                              overwrite=True)
+        except Interrupted as e:
+            saved = "from its last checkpoint" if e.saved else "from the start"
+            raise Interrupted(e.signal_name, e.step, e.saved, None,
+                              detail=f"stopped by {e.signal_name} while training feature extractor {name} (step {e.step}); "
+                                     f"the build continues {saved} the next time it is needed") from None
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
             torch.set_num_threads(threads)
@@ -227,6 +283,10 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     if cache:  # another process may have cached the same extractor first: then its copy stays
         with atomic_directory(directory, replace=False) as tmp:
             sha, info = write(tmp)
+        if build_dir is not None:
+            import shutil
+
+            shutil.rmtree(build_dir, ignore_errors=True)
     else:
         with tempfile.TemporaryDirectory() as tmp:
             sha, info = write(Path(tmp))

@@ -92,8 +92,8 @@ def kernel_inception_distance(real: torch.Tensor, fake: torch.Tensor, subset_siz
     if subset_size < 2 or subsets < 1:
         raise ConfigError(f"KID needs a subset size of at least 2 and at least 1 subset (got {subset_size}, {subsets})")
     if subset_size > min(len(x), len(y)):
-        raise ConfigError(f"KID subset size {subset_size} is larger than the sample ({len(y)} generated, {len(x)} real); "
-                          f"lower --kid-subset-size or raise --n")
+        raise ConfigError(f"KID subset size {subset_size} is larger than the sample ({len(y)} generated, "
+                          f"{len(x)} real); lower --kid-subset-size or raise --n")
     rng = np.random.default_rng(seed)
     values = [_polynomial_mmd2(x[rng.choice(len(x), subset_size, replace=False)],
                                y[rng.choice(len(y), subset_size, replace=False)]) for _ in range(subsets)]

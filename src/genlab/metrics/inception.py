@@ -213,7 +213,8 @@ def weights_path(path: str | Path | None = None) -> Path:
     """The weights file from the argument or ``$GENLAB_INCEPTION_WEIGHTS``; a clear error otherwise."""
     path = path or os.environ.get(WEIGHTS_ENV)
     if not path:
-        raise ConfigError(f"Inception FID needs the FID Inception-v3 weights file (pt_inception-2015-12-05-6726825d.pth); "
+        raise ConfigError("Inception FID needs the FID Inception-v3 weights file "
+                          "(pt_inception-2015-12-05-6726825d.pth); "
                           f"genlab does not download it: pass --inception-weights FILE or set {WEIGHTS_ENV}")
     path = Path(path).expanduser()
     if not path.is_file():
@@ -236,7 +237,8 @@ def load_fid_inception(path: str | Path | None = None, resize_to: int = 299) -> 
         else:
             state = torch.load(file, map_location="cpu", weights_only=True)  # tensors only: no code runs
     except Exception as e:  # noqa: BLE001 - any failure means the file is not a weights file
-        raise ConfigError(f"cannot read Inception weights {file}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ConfigError(f"cannot read Inception weights {file}: {reason}") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
@@ -249,8 +251,8 @@ def load_fid_inception(path: str | Path | None = None, resize_to: int = 299) -> 
     unexpected = sorted(set(state) - set(own))
     if missing or wrong or unexpected:
         example = (missing + wrong + unexpected)[0]
-        raise ConfigError(f"{file} is not the FID Inception-v3 weights (missing {len(missing)}, wrong shape {len(wrong)}, "
-                          f"unexpected {len(unexpected)}; e.g. '{example}')")
+        raise ConfigError(f"{file} is not the FID Inception-v3 weights (missing {len(missing)}, "
+                          f"wrong shape {len(wrong)}, unexpected {len(unexpected)}; e.g. '{example}')")
     net.load_state_dict(state)
     return net.eval()
 

@@ -13,7 +13,8 @@ models expose it as ``model.log_likelihood(x, k)`` (the VAE family), and
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -68,7 +69,7 @@ def negative_log_likelihood(model: Any, images: torch.Tensor, k: int = 1000, bat
 
     conditional = labels is not None and "labels" in inspect.signature(model.log_likelihood).parameters
     for i in range(0, len(images), batch_size):
-        extra = {"labels": labels[i:i + batch_size].to(device)} if conditional else {}
+        extra = {"labels": labels[i:i + batch_size].to(device)} if conditional and labels is not None else {}
         total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k, **extra).double().sum())
     nats = -total / len(images)
     dims = images[0].numel()

@@ -30,7 +30,8 @@ def _gaussian_window(size: int, sigma: float, channels: int) -> torch.Tensor:
     return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()  # (C, 1, k, k)
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int = 11,
+         sigma: float = 1.5) -> torch.Tensor:
     """Structural similarity per image, (N, C, H, W) x2 -> (N,), 1 for identical images."""
     x, y = x.float(), y.float()
     c = x.shape[1]

@@ -23,13 +23,14 @@ Stabilizers: gradient penalty (Gulrajani et al. 2017), weight clipping (Arjovsky
 spectral normalization (Miyato et al. 2018, in :mod:`genlab.nn.gan_blocks`), minibatch standard
 deviation (Karras et al. 2018, same place), annealed instance noise (Sønderby et al. 2017),
 one-sided label smoothing (Salimans et al. 2016) and an exponential moving average of the
-generator's weights (Yazıcı et al. 2019). :func:`check_stabilizers` refuses combinations that make
-no sense.
+generator's weights (Yazıcı et al. 2019, in :mod:`genlab.nn.ema`). :func:`check_stabilizers`
+refuses combinations that make no sense.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -167,23 +168,6 @@ def add_instance_noise(x: Tensor, std: float) -> Tensor:
     return x + std * torch.randn_like(x) if std > 0 else x
 
 
-def ema_decay_at(decay: float, updates: int) -> float:
-    """The EMA decay after ``updates`` generator updates: min(decay, (1 + t) / (10 + t)).
-
-    The warm-up keeps early averages from being dominated by the random initial weights.
-    """
-    return min(decay, (1.0 + updates) / (10.0 + updates))
-
-
-@torch.no_grad()
-def ema_update_(average: nn.Module, model: nn.Module, decay: float) -> None:
-    """theta_avg <- decay * theta_avg + (1 - decay) * theta; buffers (batch-norm statistics) copied."""
-    for a, p in zip(average.parameters(), model.parameters()):
-        a.lerp_(p, 1.0 - decay)
-    for a, b in zip(average.buffers(), model.buffers()):
-        a.copy_(b)
-
-
 def parameter_grad_norm(params: Any) -> float:
     """The 2-norm of the gradients of ``params`` taken together (0 when none has a gradient)."""
     norms = [p.grad.detach().float().norm() for p in params if p.grad is not None]
@@ -226,23 +210,3 @@ def check_stabilizers(settings: Any) -> None:
     for refused, message in _REFUSED:
         if refused(settings):
             raise ConfigError(message(settings))
-
-
-# --- monitoring --------------------------------------------------------------------------------------
-def mode_collapse_warning(class_shares: Tensor, min_share: float = 0.1) -> str | None:
-    """A one-line warning when generated samples cover too few classes, else None.
-
-    A class counts as covered when at least ``min_share / K`` of the samples are classified as it
-    (with the default 0.1 and K = 10 classes: 1% of the samples, a tenth of a uniform share).
-
-    Args:
-        class_shares: (K,) share of the samples an evaluation classifier assigns to each class.
-        min_share: the fraction of a uniform share a class needs to count as covered.
-    """
-    k = class_shares.numel()
-    covered = int((class_shares >= min_share / k).sum())
-    if covered == k:
-        return None
-    top = [c for c in torch.argsort(class_shares, descending=True)[:3].tolist() if class_shares[c] > 0]
-    shown = ", ".join(f"{c}: {float(class_shares[c]):.0%}" for c in top)
-    return f"samples cover {covered} of {k} classes (most frequent {shown}): the generator is collapsing onto few modes"

@@ -13,14 +13,16 @@ and steps only that phase's optimizer, so a phase never changes another phase's 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from genlab.config import OptimizerConfig, from_dict, to_dict
+from genlab import formats
+from genlab.config import OptimizerConfig, from_dict, suggest, to_dict
 from genlab.data.base import ArrayDataset, Batch
 from genlab.errors import CheckpointError, ConfigError
 from genlab.io import atomic_write_json, load_state_dict, read_json, save_state_dict
@@ -133,11 +135,12 @@ class GenerativeModel(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         save_state_dict(self.state_dict(), directory / MODEL_WEIGHTS)
-        atomic_write_json(directory / MODEL_CONFIG, {"model": self.registry_name, "config": to_dict(self.config)})
+        atomic_write_json(directory / MODEL_CONFIG,
+                          formats.stamp({"model": self.registry_name, "config": to_dict(self.config)}))
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> "GenerativeModel":
+    def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
         """Rebuild a saved model from its directory (no pickle, no outside knowledge)."""
         from genlab import registry
 
@@ -147,13 +150,20 @@ class GenerativeModel(nn.Module):
             raise CheckpointError(f"{directory} holds no saved model ({MODEL_CONFIG} and {MODEL_WEIGHTS})")
         try:
             meta = read_json(cfg_path)
-            name, cfg = meta["model"], meta["config"]
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             raise CheckpointError(f"{cfg_path} is not a genlab model config") from None
+        saved = formats.read_saved(formats.MODEL_CONFIG, meta, cfg_path)  # older formats migrated
+        name, cfg = saved.body.get("model"), saved.body.get("config")
+        if not isinstance(name, str) or not isinstance(cfg, dict):
+            raise CheckpointError(f"{cfg_path} is not a genlab model config")
+        if name not in registry.names():
+            raise CheckpointError(f"{saved.origin} holds a '{name}' model, which this genlab does not have"
+                                  f"{suggest(name, registry.names())}")
         entry = registry.get(name)
         if cls is not GenerativeModel and not issubclass(entry.model_class, cls):
             raise CheckpointError(f"{directory} holds a '{name}' model, not a {cls.__name__}")
-        model = entry.model_class(from_dict(entry.config_class, cfg, f"{cfg_path}"))
+        formats.refuse_unknown(saved, cfg, formats.config_fields(entry.config_class), f"the {name} config")
+        model = entry.model_class(from_dict(entry.config_class, cfg, saved.origin))
         model.load_weights(weights)
         return model.to(map_location)
 

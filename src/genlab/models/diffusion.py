@@ -27,8 +27,8 @@ from torch import Tensor
 
 from genlab.diffusion import SAMPLERS, DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample_loop
 from genlab.errors import ConfigError, DataError
-from genlab.models.adversarial import ema_decay_at, ema_update_
 from genlab.models.base import Batch, GenerativeModel, Losses
+from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.unet import UNet
 from genlab.registry import register
 

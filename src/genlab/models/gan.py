@@ -38,9 +38,10 @@ from torch import nn
 
 from genlab.config import OptimizerConfig
 from genlab.errors import ConfigError, DataError
-from genlab.models.adversarial import (LOSS_PAIRS, add_instance_noise, check_stabilizers, clip_weights_, ema_decay_at,
-                                       ema_update_, gradient_penalty, instance_noise_std, parameter_grad_norm)
+from genlab.models.adversarial import (LOSS_PAIRS, add_instance_noise, check_stabilizers, clip_weights_,
+                                       gradient_penalty, instance_noise_std, parameter_grad_norm)
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.gan_blocks import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                                   apply_spectral_norm, init_normal_)
 from genlab.registry import register
@@ -126,7 +127,8 @@ class GANConfig:
 def _preset(summary: str, extra_attributes: str = ""):
     """Give a preset config class ``summary`` plus the field docs of :class:`GANConfig` (for --help)."""
     def wrap(cls: type) -> type:
-        cls.__doc__ = f"{summary}\n\n    Attributes:\n{extra_attributes}{GANConfig.__doc__.split('Attributes:', 1)[1].lstrip(chr(10))}"
+        shared_fields = (GANConfig.__doc__ or "").split("Attributes:", 1)[1].lstrip("\n")
+        cls.__doc__ = f"{summary}\n\n    Attributes:\n{extra_attributes}{shared_fields}"
         return cls
     return wrap
 
@@ -239,6 +241,9 @@ def class_grid_labels(n: int, num_classes: int, device: torch.device | None = No
     return (torch.arange(n, device=device) // per_row) % num_classes
 
 
+_PHASE_INDEX = {"discriminator": 0, "generator": 1}  # rows of GAN.grad_norms
+
+
 @register("gan", GANConfig, "GAN: generator vs discriminator, swappable loss pairs and stabilizers (MLP defaults)")
 class GAN(GenerativeModel):
     """Generator and discriminator trained in alternating phases; see the module docstring."""
@@ -263,13 +268,16 @@ class GAN(GenerativeModel):
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
         self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))  # in checkpoints: exact resume
         self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
-        self._grad_norm: dict[str, float] = {}
+        # each phase's last parameter-gradient norm (discriminator, generator): training state, not
+        # weights, so non-persistent; checkpoints carry non-persistent buffers, so a resume logs it exactly
+        self.register_buffer("grad_norms", torch.zeros(2), persistent=False)
 
     # --- training contract -------------------------------------------------------------------
     def phases(self) -> list[Phase]:
         cfg = self.config
         opt = OptimizerConfig(cfg.gan_optimizer, cfg.gan_lr, tuple(cfg.gan_betas))
-        return [Phase("discriminator", ("discriminator",), cfg.n_critic, opt), Phase("generator", ("generator",), 1, opt)]
+        return [Phase("discriminator", ("discriminator",), cfg.n_critic, opt),
+                Phase("generator", ("generator",), 1, opt)]
 
     def _labels(self, batch: Batch) -> torch.Tensor | None:
         if not self.conditional:
@@ -328,12 +336,12 @@ class GAN(GenerativeModel):
         else:
             raise ValueError(f"unknown phase '{phase}' (discriminator or generator)")
         # the parameter-gradient norm of this phase's previous update (0 before the first)
-        out["grad_norm"] = torch.tensor(self._grad_norm.get(phase, 0.0))
+        out["grad_norm"] = self.grad_norms[_PHASE_INDEX[phase]].detach().clone()
         return out
 
     def after_step(self, phase: str) -> None:
         """Record the gradient norm; clip the critic / count its updates, or update the EMA generator."""
-        self._grad_norm[phase] = parameter_grad_norm(getattr(self, phase).parameters())
+        self.grad_norms[_PHASE_INDEX[phase]] = parameter_grad_norm(getattr(self, phase).parameters())
         if phase == "discriminator":
             self.d_updates += 1
             if self.config.weight_clip > 0:
@@ -341,14 +349,16 @@ class GAN(GenerativeModel):
         elif phase == "generator":
             self.g_updates += 1
             if self.ema_generator is not None:
-                ema_update_(self.ema_generator, self.generator, ema_decay_at(self.config.ema_decay, int(self.g_updates)))
+                decay = ema_decay_at(self.config.ema_decay, int(self.g_updates))
+                ema_update_(self.ema_generator, self.generator, decay)
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, float]:
         """Both losses and D's outputs on a validation batch (no gradient penalty: it needs gradients)."""
         x, labels = batch.x * 2 - 1, self._labels(batch)
         z = torch.randn(x.shape[0], self.config.noise_dim, device=x.device)
-        logs = {f"discriminator/{k}": float(v) for k, v in self.discriminator_losses(x, labels, z, penalty=False).items()}
+        d_losses = self.discriminator_losses(x, labels, z, penalty=False)
+        logs = {f"discriminator/{k}": float(v) for k, v in d_losses.items()}
         logs.update({f"generator/{k}": float(v) for k, v in self.generator_losses(labels, z).items()})
         return logs
 
@@ -364,9 +374,13 @@ class GAN(GenerativeModel):
         """
         cfg = self.config
         if labels is not None and not self.conditional:
-            raise ConfigError(f"model '{self.registry_name}' is not conditional; labels need a conditional model (cgan)")
+            raise ConfigError(f"model '{self.registry_name}' is not conditional; "
+                              "labels need a conditional model (cgan)")
         if self.conditional:
-            labels = class_grid_labels(n, cfg.num_classes, self.device) if labels is None else labels.to(self.device).long()
+            if labels is None:
+                labels = class_grid_labels(n, cfg.num_classes, self.device)
+            else:
+                labels = labels.to(self.device).long()
             if labels.shape != (n,) or int(labels.min()) < 0 or int(labels.max()) >= cfg.num_classes:
                 raise ConfigError(f"labels must be {n} classes in 0..{cfg.num_classes - 1}")
         generator = self.ema_generator if self.ema_generator is not None else self.generator

@@ -26,8 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from genlab.models.autoencoder import CodeStatistics
 from genlab.models.base import Batch, LatentModel, Losses
+from genlab.models.parts import CodeStatistics
 from genlab.registry import register
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}

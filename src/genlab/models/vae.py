@@ -23,10 +23,9 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from genlab.models.base import Batch, LatentModel, Losses
-from genlab.nn import MLP, ConvDecoder, ConvEncoder
+from genlab.models.parts import build_encoder_decoder
 from genlab.registry import register
 
 LOG_2PI = math.log(2 * math.pi)
@@ -72,26 +71,6 @@ class VAEConfig:
             raise ValueError(f"gaussian_std must be positive, got {self.gaussian_std}")
 
 
-def build_encoder_decoder(cfg, out_features: int, in_features: int, extra_inputs: int = 0) -> tuple[nn.Module, nn.Module]:
-    """The encoder (image -> out_features) and decoder (in_features -> image) a config asks for.
-
-    Shared by every model whose config has the fields of :class:`VAEConfig`'s architecture part.
-    ``extra_inputs`` widens the encoder's input by that many features (MLP) or planes (conv), for
-    conditioning information such as a one-hot label.
-    """
-    c, h, w = cfg.data_shape
-    if cfg.architecture == "mlp":
-        encoder = MLP([c * h * w + extra_inputs, *cfg.mlp_hidden, out_features], cfg.activation)
-        decoder = nn.Sequential(MLP([in_features, *reversed(cfg.mlp_hidden), c * h * w], cfg.activation),
-                                nn.Unflatten(1, (c, h, w)))
-    else:
-        encoder = ConvEncoder((c + extra_inputs, h, w), cfg.conv_widths, out_features, cfg.conv_hidden, cfg.activation,
-                              extra_convs=cfg.extra_convs)
-        decoder = ConvDecoder(in_features, cfg.data_shape, cfg.conv_widths, cfg.conv_hidden, cfg.activation,
-                              extra_convs=cfg.extra_convs)
-    return encoder, decoder
-
-
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)) summed over the last dimension, (B, D) -> (B,).
 
@@ -133,7 +112,8 @@ class VAE(LatentModel):
         return z
 
     # --- the model -----------------------------------------------------------------------------
-    def encode_distribution(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_distribution(self, x: torch.Tensor,
+                            labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z|x): mean and log-variance, each (B, D), in float32."""
         mu, logvar = self.encoder(self.encoder_input(x, labels)).float().chunk(2, dim=-1)
         return mu, logvar.clamp(-30.0, 20.0)

@@ -51,8 +51,8 @@ class VAEGANConfig(VAEConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 1 <= self.feature_layer <= len(self.disc_widths):
-            raise ValueError(f"feature_layer must be between 1 and {len(self.disc_widths)} (the discriminator's levels), "
-                             f"got {self.feature_layer}")
+            raise ValueError(f"feature_layer must be between 1 and {len(self.disc_widths)} "
+                             f"(the discriminator's levels), got {self.feature_layer}")
         if self.gamma < 0:
             raise ValueError(f"gamma must be non-negative, got {self.gamma}")
 
@@ -142,7 +142,8 @@ class VAEGAN(VAE):
         logits_rec, rec_features = self.discriminator(rec)
         logits_fake, _ = self.discriminator(self.decode(z_prior))
         ones = torch.ones_like(logits_rec)
-        gan = F.binary_cross_entropy_with_logits(logits_rec, ones) + F.binary_cross_entropy_with_logits(logits_fake, ones)
+        gan = (F.binary_cross_entropy_with_logits(logits_rec, ones)
+               + F.binary_cross_entropy_with_logits(logits_fake, ones))
         llike = self.feature_nll(real_features, rec_features).mean()
         return {"loss": self.config.gamma * llike + gan, "gan": gan.detach(), "feature_nll": llike.detach(),
                 "pixel_mse": (rec - x).pow(2).mean().detach()}

@@ -7,7 +7,7 @@ with transposed convolutions (kernel 4, stride 2, padding 1: (n - 1) * 2 - 2 + 4
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -12,7 +12,7 @@ discriminators map an image to a feature vector (B, F), and the model puts its o
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -20,12 +20,12 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from genlab.nn.conv import downsample_sizes
 
-NORMS_2D = {
+NORMS_2D: dict[str, Callable[[int], nn.Module]] = {
     "batch": nn.BatchNorm2d,
     "layer": lambda c: nn.GroupNorm(1, c),  # normalizes each sample over (C, H, W): no batch coupling
     "none": lambda c: nn.Identity(),
 }
-NORMS_1D = {
+NORMS_1D: dict[str, Callable[[int], nn.Module]] = {
     "batch": nn.BatchNorm1d,
     "layer": nn.LayerNorm,
     "none": lambda n: nn.Identity(),
@@ -77,8 +77,9 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, std)
-            if getattr(m, "bias", None) is not None:
-                nn.init.zeros_(m.bias)
+            bias = getattr(m, "bias", None)
+            if bias is not None:
+                nn.init.zeros_(bias)
         elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
             nn.init.normal_(m.weight, 1.0, std)
             nn.init.zeros_(m.bias)
@@ -182,7 +183,8 @@ class DCGANDiscriminator(nn.Module):
         minibatch_std: append the :class:`MinibatchStd` channel after the last level.
     """
 
-    def __init__(self, in_shape: Sequence[int], widths: Sequence[int], norm: str = "batch", minibatch_std: bool = False):
+    def __init__(self, in_shape: Sequence[int], widths: Sequence[int], norm: str = "batch",
+                 minibatch_std: bool = False):
         super().__init__()
         c, h, w = in_shape
         if h != w:

@@ -1,12 +1,13 @@
 """Multi-layer perceptron and the activation names configs may use."""
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
     "elu": nn.ELU,
@@ -35,7 +36,7 @@ class MLP(nn.Sequential):
 
     def __init__(self, sizes: Sequence[int], act: str = "relu", final_act: str | None = None):
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
             layers.append(nn.Linear(a, b))
             if i < len(sizes) - 2:
                 layers.append(activation(act))

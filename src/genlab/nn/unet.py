@@ -86,7 +86,8 @@ class SelfAttention(nn.Module):
     def forward(self, x: Tensor, temb: Tensor | None = None) -> Tensor:
         b, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, h * w).unbind(1)  # (B, nh, d, HW)
-        y = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))  # (B, nh, HW, d)
+        # (B, nh, HW, d)
+        y = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
         return x + self.out(y.transpose(-1, -2).reshape(b, c, h, w))
 
 
@@ -209,7 +210,7 @@ class UNet(nn.Module):
         h = self.stem(x)  # (B, w, H, W)
         stack = [h]
         for i, level in enumerate(self.down):
-            for block, attn in zip(level.blocks, level.attns):
+            for block, attn in zip(level.blocks, level.attns, strict=True):
                 h = attn(block(h, temb))
                 stack.append(h)
             if i < len(self.downsample):
@@ -217,7 +218,7 @@ class UNet(nn.Module):
                 stack.append(h)
         h = self.mid2(self.mid_attn(self.mid1(h, temb)), temb)
         for i, level in enumerate(self.up):
-            for block, attn in zip(level.blocks, level.attns):
+            for block, attn in zip(level.blocks, level.attns, strict=True):
                 h = attn(block(torch.cat([h, stack.pop()], dim=1), temb))
             if i < len(self.upsample):
                 h = self.upsample[i](h, stack[-1].shape[-2:])

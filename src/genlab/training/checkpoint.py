@@ -2,12 +2,19 @@
 
 Layout inside a run directory::
 
-    checkpoints/step-00001234/   model.safetensors, optimizers.pt, state.json
+    checkpoints/step-00001234/   model.safetensors, optimizers.safetensors, optimizers.json,
+                                 buffers.safetensors, state.json
     checkpoints/LATEST           the name of the newest complete checkpoint
 
 A checkpoint is written into a temporary folder, renamed into place (atomic), and only then does
 LATEST (replaced atomically) point to it; older checkpoints are removed afterwards. A crash at any
 moment leaves LATEST naming a complete checkpoint.
+
+Nothing in a checkpoint is a pickle: optimizer states are split into their tensors
+(``optimizers.safetensors``) and everything else (step counts, param groups) as JSON. The model's
+non-persistent buffers (training-time state such as a GAN's last gradient norms, which is not
+part of the saved model) go to ``buffers.safetensors``. Checkpoints of older versions with an
+``optimizers.pt`` are still read, with ``weights_only=True``.
 
 Random state is not stored as generator snapshots: the trainer reseeds from (seed, step, rank) at
 every step and data order is a function of (seed, epoch), so (seed, step, epoch, position) in
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +34,78 @@ from genlab.errors import CheckpointError
 from genlab.io import atomic_directory, atomic_write_bytes, load_state_dict, save_state_dict
 
 LATEST = "LATEST"
+OPT_TENSORS, OPT_JSON, LEGACY_OPT = "optimizers.safetensors", "optimizers.json", "optimizers.pt"
+BUFFERS = "buffers.safetensors"
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
     return Path(run_dir) / "checkpoints"
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, (tuple, list)):
+        return {"__tuple__": [_json_value(x) for x in v]} if isinstance(v, tuple) else [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _json_value(x) for k, x in v.items()}
+    if isinstance(v, float) and v != v:
+        return {"__float__": "nan"}
+    if isinstance(v, float) and v in (float("inf"), float("-inf")):
+        return {"__float__": str(v)}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    raise TypeError(f"cannot store {type(v).__name__} in a checkpoint")
+
+
+def _from_json(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_from_json(x) for x in v]
+    if isinstance(v, dict):
+        if set(v) == {"__tuple__"}:
+            return tuple(_from_json(x) for x in v["__tuple__"])
+        if set(v) == {"__float__"}:
+            return float(v["__float__"])
+        return {k: _from_json(x) for k, x in v.items()}
+    return v
+
+
+def optimizer_files(states: dict[str, dict[str, Any]]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split optimizer state dicts into tensors (for safetensors) and JSON (everything else)."""
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    for name, sd in states.items():
+        per_param: dict[str, dict[str, Any]] = {}
+        for pid, entry in sd["state"].items():
+            plain: dict[str, Any] = {}
+            for key, value in entry.items():
+                if isinstance(value, torch.Tensor):
+                    tensors[f"{name}/{pid}/{key}"] = value
+                else:
+                    plain[key] = _json_value(value)
+            per_param[str(pid)] = plain
+        meta[name] = {"state": per_param, "tensor_keys": {str(pid): [k for k, v in e.items() if isinstance(v, torch.Tensor)]
+                                                           for pid, e in sd["state"].items()},
+                      "param_groups": _json_value(sd["param_groups"])}
+    return tensors, meta
+
+
+def optimizer_states(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The inverse of :func:`optimizer_files`."""
+    states: dict[str, dict[str, Any]] = {}
+    for name, m in meta.items():
+        state: dict[int, dict[str, Any]] = {}
+        for pid, plain in m["state"].items():
+            entry = {k: _from_json(v) for k, v in plain.items()}
+            for key in m["tensor_keys"].get(pid, []):
+                entry[key] = tensors[f"{name}/{pid}/{key}"]
+            state[int(pid)] = entry
+        states[name] = {"state": state, "param_groups": _from_json(m["param_groups"])}
+    return states
+
+
+def _extra_buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's non-persistent buffers (training state that is not part of its saved weights)."""
+    persistent = set(model.state_dict())
+    return {n: b for n, b in model.named_buffers() if n not in persistent}
 
 
 def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
@@ -39,10 +115,15 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizers: dict[str,
     root.mkdir(parents=True, exist_ok=True)
     name = f"step-{int(state['step']):08d}"
     final = root / name
+    tensors, meta = optimizer_files({k: opt.state_dict() for k, opt in optimizers.items()})
     with atomic_directory(final) as tmp:  # the same step saved again (epoch end, then a signal) is replaced
         save_state_dict(model.state_dict(), tmp / "model.safetensors")
-        torch.save({k: opt.state_dict() for k, opt in optimizers.items()}, tmp / "optimizers.pt")
-        (tmp / "state.json").write_text(json.dumps(state, indent=2))
+        save_state_dict(tensors, tmp / OPT_TENSORS)
+        atomic_write_bytes(tmp / OPT_JSON, json.dumps(meta).encode())
+        buffers = _extra_buffers(model)
+        if buffers:
+            save_state_dict(buffers, tmp / BUFFERS)
+        atomic_write_bytes(tmp / "state.json", json.dumps(state, indent=2).encode())
     atomic_write_bytes(root / LATEST, (name + "\n").encode())
     old = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name != name)
     for p in old[: max(0, len(old) - (keep - 1))]:
@@ -50,12 +131,36 @@ def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizers: dict[str,
     return final
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    pointer = checkpoint_dir(run_dir) / LATEST
-    if not pointer.is_file():
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` holds every file of a checkpoint (this format or the older one)."""
+    return (path / "state.json").is_file() and (path / "model.safetensors").is_file() and (
+        ((path / OPT_TENSORS).is_file() and (path / OPT_JSON).is_file()) or (path / LEGACY_OPT).is_file())
+
+
+def latest_checkpoint(run_dir: Path, warn: bool = False) -> Path | None:
+    """The checkpoint LATEST names; if it is missing or incomplete, the newest complete one.
+
+    ``warn`` prints one line when falling back.
+    """
+    root = checkpoint_dir(run_dir)
+    pointer = root / LATEST
+    named = None
+    if pointer.is_file():
+        try:
+            named = pointer.read_text().strip()
+        except (OSError, UnicodeDecodeError):
+            named = "?"
+        path = root / named
+        if named.startswith("step-") and "/" not in named and is_complete(path):
+            return path
+    complete = sorted(p for p in root.glob("step-*") if p.is_dir() and is_complete(p)) if root.is_dir() else []
+    if not complete:
         return None
-    path = checkpoint_dir(run_dir) / pointer.read_text().strip()
-    return path if path.is_dir() else None
+    if warn:
+        why = f"{LATEST} names '{named}', which is missing or incomplete" if named is not None else f"{LATEST} is missing"
+        print(f"genlab: warning: {why}; resuming from the newest complete checkpoint {complete[-1].name}",
+              file=sys.stderr, flush=True)
+    return complete[-1]
 
 
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
@@ -63,15 +168,29 @@ def load_checkpoint(path: Path, model: torch.nn.Module, optimizers: dict[str, to
     try:
         state = json.loads((path / "state.json").read_text())
         weights = load_state_dict(path / "model.safetensors")
-        opt_states = torch.load(path / "optimizers.pt", map_location="cpu", weights_only=True)
+        buffers = load_state_dict(path / BUFFERS) if (path / BUFFERS).is_file() else {}
+        if (path / OPT_JSON).is_file():
+            opt_states = optimizer_states(load_state_dict(path / OPT_TENSORS), json.loads((path / OPT_JSON).read_text()))
+        else:  # a checkpoint of an older genlab: a pickle, read without running any code in it
+            opt_states = torch.load(path / LEGACY_OPT, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable part means a corrupt checkpoint
-        raise CheckpointError(f"checkpoint {path} is corrupt or incomplete: {e}") from None
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"checkpoint {path} is corrupt or incomplete ({type(e).__name__}: {first[:200]})") from None
     try:
         model.load_state_dict(weights)
     except RuntimeError:
         raise CheckpointError(f"checkpoint {path} does not fit this model's architecture") from None
-    if set(opt_states) != set(optimizers):
-        raise CheckpointError(f"checkpoint {path} has optimizers {sorted(opt_states)}, the model needs {sorted(optimizers)}")
-    for k, opt in optimizers.items():
-        opt.load_state_dict(opt_states[k])
+    if not isinstance(opt_states, dict) or set(opt_states) != set(optimizers):
+        found = sorted(opt_states) if isinstance(opt_states, dict) else type(opt_states).__name__
+        raise CheckpointError(f"checkpoint {path} has optimizers {found}, the model needs {sorted(optimizers)}")
+    try:
+        for k, opt in optimizers.items():
+            opt.load_state_dict(opt_states[k])
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointError(f"checkpoint {path} has optimizer states that do not fit this model") from None
+    own = _extra_buffers(model)
+    with torch.no_grad():
+        for k, v in buffers.items():
+            if k in own and own[k].shape == v.shape:
+                own[k].copy_(v)
     return state

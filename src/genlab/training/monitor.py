@@ -48,7 +48,7 @@ class ModeMonitor:
 
     def __call__(self, model: Any) -> dict[str, Any]:
         """One check: ``{"classes_covered", "class_shares", "warning"}`` (warning None when all are covered)."""
-        from genlab.models.adversarial import mode_collapse_warning
+        from genlab.metrics.classes import mode_collapse_warning
 
         shares = sample_class_shares(model, self.extractor, self.n, self.seed)
         k = self.extractor.num_classes

@@ -7,6 +7,7 @@ default written out), ``model_config.json`` + ``model.safetensors`` (the latest 
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -14,20 +15,42 @@ from typing import Any
 
 import torch
 
-from genlab import registry
+from genlab import formats, registry
 from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
-from genlab.errors import CheckpointError, ConfigError
+from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from genlab.data.base import Splits
-from genlab.io import atomic_write_json, read_json
+from genlab.io import atomic_write_json, read_json, remove_temporaries
 from genlab.models.base import GenerativeModel, check_data_kind
-from genlab.training.checkpoint import latest_checkpoint
+from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint
+from genlab.training.lock import LOCK_FILE, RunLock
 from genlab.training.monitor import mode_monitor
-from genlab.training.trainer import Trainer
+from genlab.training.trainer import Interrupted, StopSignals, Trainer
 
 RUN_CONFIG = "config.json"
-# training settings a resumed run may change; anything else would make it a different run
+# training settings a resumed run may change; anything else would make it a different run. The
+# rescue settings (learning rates, clipping, precision) let a diverged run continue; each change
+# is logged as a ``config_change`` record in metrics.jsonl.
 RESUMABLE_OVERRIDES = {"epochs", "steps", "time_budget", "sample_every", "checkpoint_every", "log_every", "device",
-                       "eval_batches", "num_samples", "budget_clock", "mode_check"}
+                       "eval_batches", "num_samples", "budget_clock", "mode_check",
+                       "lr", "phase_lr", "grad_clip", "precision"}
+# an early stop (a signal, a kill, divergence) keeps the run directory: --resume continues it from its
+# newest checkpoint, or from step 0 when none was written yet. Other errors before the first
+# checkpoint (which would only happen again) remove a run this call created.
+KEEP_RUN_ON = (Interrupted, TrainingDiverged, KeyboardInterrupt)
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def clean_run(run_dir: Path) -> None:
+    """Remove the temporary files a killed process left in a run (call with the run's lock held)."""
+    for folder in (run_dir, checkpoint_dir(run_dir), run_dir / "samples"):
+        remove_temporaries(folder)
+
+
+def resume_command(run_dir: Path) -> str:
+    return f"genlab train --resume {run_dir}"
 
 
 def _as_config(cls: type, value: Any, where: str) -> Any:
@@ -61,18 +84,29 @@ def read_run_config(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"run directory not found: {run_dir}")
     if not is_run(run_dir):
         raise CheckpointError(f"{run_dir} is not a genlab run (no {RUN_CONFIG})")
+    path = run_dir / RUN_CONFIG
     try:
-        cfg = read_json(run_dir / RUN_CONFIG)
-        cfg["model"]["name"], cfg["model"]["config"], cfg["data"], cfg["train"]  # noqa: B018 - shape check
+        raw = read_json(path)
+        raw["model"]["name"], raw["model"]["config"], raw["data"], raw["train"]  # noqa: B018 - shape check
     except (ValueError, KeyError, TypeError):
-        raise CheckpointError(f"{run_dir / RUN_CONFIG} is corrupt or not a genlab run config") from None
-    return cfg
+        raise CheckpointError(f"{path} is corrupt or not a genlab run config") from None
+    saved = formats.read_saved(formats.RUN_CONFIG, raw, path)  # older formats migrated to the current one
+    model = saved.body["model"]
+    formats.refuse_unknown(saved, model, ("name", "config"), "model")
+    formats.refuse_unknown(saved, saved.body["data"], formats.config_fields(DataConfig), "data")
+    formats.refuse_unknown(saved, saved.body["train"], formats.config_fields(TrainConfig), "train")
+    if model["name"] not in registry.names():
+        raise CheckpointError(f"{saved.origin} is a run of model '{model['name']}', which this genlab does not have"
+                              f"{suggest(str(model['name']), registry.names())}")
+    formats.refuse_unknown(saved, model["config"], formats.config_fields(registry.get(model["name"]).config_class),
+                           "model config")
+    return saved.stamped()
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output path {out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()):  # a lone lock: killed as it began
         if not overwrite:
             raise ConfigError(f"run directory {out} already exists; pass --resume {out} to continue it "
                               f"or --overwrite to replace it")
@@ -95,14 +129,20 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
         splits: train on these in-memory splits instead of loading ``data`` (which then only names
             them in the run config; such a run cannot be resumed from the command line).
     """
-    from genlab.data import load_splits
-
     entry = registry.get(model)
     data_cfg = _as_config(DataConfig, data, "data config")
     train_cfg = _as_config(TrainConfig, train, "train config")
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         _prepare_out(out_path, overwrite)
+    with StopSignals() as signals:
+        return _train(entry, model, out_path, model_config, data_cfg, train_cfg, splits, signals)
+
+
+def _train(entry: Any, model: str, out_path: Path | None, model_config: Any, data_cfg: DataConfig,
+           train_cfg: TrainConfig, splits: Splits | None, signals: StopSignals) -> GenerativeModel:
+    from genlab.data import load_splits
+
     if splits is None:
         splits = load_splits(data_cfg)
     check_data_kind(entry.model_class, splits.train, model)
@@ -121,32 +161,72 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
     net = entry.model_class(model_cfg)
     trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, out_path,
                       monitor=mode_monitor(train_cfg, data_cfg, net, splits))
+    trainer.signals = signals
+    if signals.received:  # stopped while loading: nothing has been written
+        name = signal_name(signals.received)
+        raise Interrupted(name, 0, saved=False, run_dir=None,
+                          detail=f"stopped by {name} before training started; nothing was written")
     created = False
-    if trainer.run_dir is not None:
-        if out_path.exists():
-            shutil.rmtree(out_path)
-        out_path.mkdir(parents=True)
-        created = True
-        atomic_write_json(out_path / RUN_CONFIG, {
-            "model": {"name": model, "config": to_dict(model_cfg)},
-            "data": to_dict(data_cfg), "train": to_dict(train_cfg)})
-        if splits.train.info:  # e.g. a series' standardization, to map results back to its units
-            atomic_write_json(out_path / "data_info.json", splits.train.info)
-        net.save(out_path)
+    lock = None
     try:
+        if trainer.run_dir is not None:
+            if out_path.exists():
+                if is_run(out_path):  # --overwrite: never under a process that trains into it
+                    RunLock(out_path).acquire().release()
+                shutil.rmtree(out_path)
+            out_path.mkdir(parents=True)
+            lock = RunLock(out_path).acquire()
+            created = True
+            trainer.resume_command = resume_command(out_path)
+            atomic_write_json(out_path / RUN_CONFIG, formats.stamp({
+                "model": {"name": model, "config": to_dict(model_cfg)},
+                "data": to_dict(data_cfg), "train": to_dict(train_cfg),
+                "precision": trainer.precision._asdict()}))  # what 'auto' resolved to on this machine, and why
+            if splits.train.info:  # e.g. a series' standardization, to map results back to its units
+                atomic_write_json(out_path / "data_info.json", splits.train.info)
+            net.save(out_path)
         return trainer.fit()
+    except KEEP_RUN_ON:
+        raise
     except BaseException:
         if created and latest_checkpoint(out_path) is None:  # nothing worth keeping: leave no half-written run
             shutil.rmtree(out_path, ignore_errors=True)
         raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
 
 
 def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> GenerativeModel:
-    """Continue a run from its newest checkpoint; ``overrides`` may extend it (epochs, steps, ...)."""
-    from genlab.data import load_splits
+    """Continue a run from its newest checkpoint; ``overrides`` may extend it (epochs, steps, ...).
 
+    A run stopped before its first checkpoint starts again from step 0 (the same initial weights
+    and data order as a fresh run). The run is locked while it trains (another process trying to
+    train it fails naming this one), and temporary files a killed process left are removed first.
+    """
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
+    lock = RunLock(run_dir).acquire() if _is_main() else None
+    try:
+        with StopSignals() as signals:
+            return _resume(run_dir, cfg, model, overrides, signals)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: dict[str, Any],
+            signals: StopSignals) -> GenerativeModel:
+    from genlab.data import load_splits
+
+    if _is_main():
+        clean_run(run_dir)
     name = cfg["model"]["name"]
     if model is not None and model != name:
         raise CheckpointError(f"{run_dir} is a run of '{name}', not '{model}'")
@@ -157,20 +237,37 @@ def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> G
     entry = registry.get(name)
     data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir / RUN_CONFIG} data")
     train_cfg = from_dict(TrainConfig, {**cfg["train"], **overrides}, f"{run_dir / RUN_CONFIG} train")
-    if latest_checkpoint(run_dir) is None:
-        raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
+    has_checkpoint = latest_checkpoint(run_dir) is not None
     splits = load_splits(data_cfg)
-    net = entry.model_class(from_dict(entry.config_class, cfg["model"]["config"], f"{run_dir / RUN_CONFIG} model"))
+    model_cfg = from_dict(entry.config_class, cfg["model"]["config"], f"{run_dir / RUN_CONFIG} model")
+    torch.manual_seed(train_cfg.seed)  # as `train` does: without a checkpoint, the same initial weights
+    net = entry.model_class(model_cfg)
     trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, run_dir,
                       monitor=mode_monitor(train_cfg, data_cfg, net, splits))
-    trainer.restore(run_dir)
+    trainer.signals = signals
+    trainer.resume_command = resume_command(run_dir)
+    if has_checkpoint:
+        trainer.restore(run_dir)
+    else:
+        if trainer.dist.is_main:
+            print(f"genlab: {run_dir} stopped before its first checkpoint; training it from step 0",
+                  file=sys.stderr, flush=True)
+        trainer.log.truncate_after(0)
+    if signals.received:
+        raise Interrupted(signal_name(signals.received), trainer.step, saved=has_checkpoint, run_dir=trainer.run_dir)
+    changes = {k: {"from": cfg["train"].get(k), "to": v} for k, v in to_dict(train_cfg).items()
+               if k in overrides and cfg["train"].get(k) != v}
     if trainer.step >= trainer.total_steps:
         if trainer.dist.is_main:
             print(f"{run_dir}: already trained for {trainer.step} steps; pass --epochs or --steps to extend it",
                   file=sys.stderr)
         return trainer.model
-    if trainer.run_dir is not None and overrides:
-        atomic_write_json(run_dir / RUN_CONFIG, {**cfg, "train": to_dict(train_cfg)})
+    if trainer.run_dir is not None and (changes or cfg.get("precision") != trainer.precision._asdict()):
+        atomic_write_json(run_dir / RUN_CONFIG, formats.stamp({**cfg, "train": to_dict(train_cfg),
+                                                               "precision": trainer.precision._asdict()}))
+        if changes:
+            trainer.log.write({"step": trainer.step, "epoch": trainer.epoch, "split": "config_change",
+                               "changes": changes})
     return trainer.fit()
 
 

@@ -26,6 +26,7 @@ from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
 from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from genlab.io import atomic_link, save_image_grid
 from genlab.models.base import MODEL_WEIGHTS, GenerativeModel, Phase
+from genlab.precision import autocast, resolve_precision
 from genlab.training import distributed
 from genlab.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from genlab.training.logging import MetricsLog, plot_loss_curves
@@ -64,29 +65,48 @@ def step_seed(seed: int, step: int, rank: int) -> int:
     return (seed * 1_000_003 + step * 7_919 + rank * 104_729 + 17) % (2**63 - 1)
 
 
-class _StopSignals:
-    """Turns SIGINT/SIGTERM into a flag the loop checks after each step (then checkpoints)."""
+class StopSignals:
+    """Turns SIGINT/SIGTERM into a flag the loop checks after each step (then checkpoints).
 
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._old: dict[int, Any] = {}
+    The CLI and ``run.train`` / ``run.resume`` enter it before loading data, so a signal that
+    arrives before the first step still ends the run cleanly (the trainer checks the flag before
+    its loop too). Nested uses share one flag; the outermost installs and restores the handlers.
+    A second signal stops at once (KeyboardInterrupt).
+    """
 
-    def __enter__(self) -> "_StopSignals":
+    _depth = 0
+    _received: int | None = None
+    _old: dict[int, Any] = {}
+
+    @property
+    def received(self) -> int | None:
+        return StopSignals._received
+
+    def __enter__(self) -> "StopSignals":
         import threading
 
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handle)
+        if StopSignals._depth == 0:
+            StopSignals._received = None
+            if threading.current_thread() is threading.main_thread():
+                StopSignals._old = {sig: signal.signal(sig, StopSignals._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        StopSignals._depth += 1
         return self
 
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.received is not None:  # a second Ctrl-C stops at once
+    @staticmethod
+    def _handle(signum: int, frame: Any) -> None:
+        if StopSignals._received is not None:  # a second Ctrl-C stops at once
             raise KeyboardInterrupt
-        self.received = signum
+        StopSignals._received = signum
 
     def __exit__(self, *exc: Any) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
+        StopSignals._depth -= 1
+        if StopSignals._depth == 0:
+            for sig, handler in StopSignals._old.items():
+                signal.signal(sig, handler)
+            StopSignals._old = {}
+
+
+_StopSignals = StopSignals  # the name older code imports
 
 
 class Trainer:
@@ -115,6 +135,7 @@ class Trainer:
         if cfg.batch_size % self.dist.world_size:
             raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world_size} processes")
         self.model = model.to(self.device)
+        self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
         self.phases: list[Phase] = model.phases()
         self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p)) for p in self.phases}
         self.base_lr = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.items()}
@@ -134,8 +155,14 @@ class Trainer:
                               f"{len(self.batches)}; lower --batch-size")
         self.total_steps = cfg.steps if cfg.steps is not None else cfg.epochs * self.rounds_per_epoch
         self.step, self.epoch, self.round_in_epoch, self.elapsed = 0, 0, 0, 0.0
+        # running sums of the current epoch's logged losses (in checkpoints: a resumed epoch's mean is exact)
+        self.epoch_sums: dict[str, float] = {}
+        self.epoch_rounds = 0
         self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
         self.stop_reason: str | None = None
+        self.signals = StopSignals()
+        self.resume_command: str | None = None  # set by run.py: how to resume this run (for messages)
+        self.checkpointed_step: int | None = None  # the step of the newest checkpoint on disk
         self._validation_time = 0.0
 
     # --- setup helpers -------------------------------------------------------------------------
@@ -143,22 +170,27 @@ class Trainer:
         return self.cfg.optimizer_for(phase.optimizer, phase.name)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.cfg.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.precision.name, self.device)
 
     def state(self) -> dict[str, Any]:
         return {"step": self.step, "epoch": self.epoch, "round_in_epoch": self.round_in_epoch,
-                "elapsed": self.elapsed, "total_steps": self.total_steps, "complete": self.step >= self.total_steps}
+                "elapsed": self.elapsed, "total_steps": self.total_steps, "complete": self.step >= self.total_steps,
+                "epoch_sums": self.epoch_sums, "epoch_rounds": self.epoch_rounds}
 
     def restore(self, run_dir: Path) -> None:
         """Continue from the newest checkpoint of ``run_dir`` (model, optimizers, position)."""
-        path = latest_checkpoint(run_dir)
+        path = latest_checkpoint(run_dir, warn=self.dist.is_main)
         if path is None:
             raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
         state = load_checkpoint(path, self.model, self.optimizers)
         self.step, self.epoch = int(state["step"]), int(state["epoch"])
         self.round_in_epoch, self.elapsed = int(state["round_in_epoch"]), float(state["elapsed"])
+        if "epoch_sums" in state:
+            self.epoch_sums = {k: float(v) for k, v in state["epoch_sums"].items()}
+            self.epoch_rounds = int(state["epoch_rounds"])
+        else:  # a checkpoint of an older genlab: the resumed epoch's mean covers the rounds after it
+            self.epoch_sums, self.epoch_rounds = {}, 0
+        self.checkpointed_step = self.step
         self.log.truncate_after(self.step)
 
     def checkpoint(self) -> None:
@@ -166,6 +198,7 @@ class Trainer:
         if self.run_dir is not None:
             path = save_checkpoint(self.run_dir, self.model, self.optimizers, self.state())
             atomic_link(path / MODEL_WEIGHTS, self.run_dir / MODEL_WEIGHTS)
+        self.checkpointed_step = self.step
 
     # --- the loop ----------------------------------------------------------------------------------
     def fit(self) -> GenerativeModel:
@@ -174,14 +207,18 @@ class Trainer:
 
         n_epochs = math.ceil(self.total_steps / self.rounds_per_epoch)
         show_bar = self.dist.is_main and sys.stderr.isatty()
-        with _StopSignals() as signals:
+        with self.signals as signals:
+            self._check_stop(signals, budget=False)  # a signal during setup (data loading, ...) stops before the first step
+            if self.dist.is_main and self.cfg.precision == "auto" and self.step < self.total_steps \
+                    and self.stop_reason is None:
+                print(f"precision {self.precision.name} ({self.precision.reason})", file=sys.stderr, flush=True)
             while self.step < self.total_steps and self.stop_reason is None:
                 self.model.train()
                 batches = self.batches.epoch(self.epoch, start=self.round_in_epoch * self.batches_per_round)
                 rounds = min(self.rounds_per_epoch - self.round_in_epoch, self.total_steps - self.step)
                 bar = tqdm(total=rounds, desc=f"epoch {self.epoch + 1}/{n_epochs}", leave=False, disable=not show_bar,
                            dynamic_ncols=True)
-                sums: dict[str, float] = {}
+                sums = self.epoch_sums  # carried over from a checkpoint taken inside this epoch
                 data_time = compute_time = 0.0
                 images = 0
                 t_epoch = time.perf_counter()
@@ -192,6 +229,7 @@ class Trainer:
                     data_time, compute_time, images = data_time + dt, compute_time + ct, images + n_img
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v
+                    self.epoch_rounds += 1
                     self.step += 1
                     self.round_in_epoch += 1
                     done += 1
@@ -200,7 +238,7 @@ class Trainer:
                         self.log.write({"step": self.step, "epoch": self.epoch, "split": "train_step", **logs})
                     if show_bar and bar.n % 10 == 0:
                         rate = images / max(time.perf_counter() - t_epoch, 1e-9)
-                        bar.set_postfix({k: f"{v:.4g}" for k, v in list(logs.items())[:4]} | {"img/s": f"{rate:.0f}"},
+                        bar.set_postfix({k: f"{logs[k]:.4g}" for k in shown_keys(logs)} | {"img/s": f"{rate:.0f}"},
                                         refresh=False)
                     bar.update(1)
                     self._check_stop(signals)
@@ -216,10 +254,18 @@ class Trainer:
                     self.epoch += 1
                     self.round_in_epoch = 0
                 t_end = time.perf_counter()
-                self._end_of_epoch(sums, done, images, epoch_time, data_time, compute_time, epoch_done)
-                if done and self.dist.is_main:  # where the wall time of the epoch went
+                signal_stop = self.stop_reason in ("SIGINT", "SIGTERM") and not epoch_done
+                if signal_stop:  # stopped inside an epoch: only a checkpoint (the resume finishes the epoch and its record)
+                    if done:
+                        self.checkpoint()
+                    distributed.barrier(self.dist)
+                else:
+                    self._end_of_epoch(sums, self.epoch_rounds, images, epoch_time, data_time, compute_time, epoch_done)
+                if epoch_done:
+                    self.epoch_sums, self.epoch_rounds = {}, 0
+                if done and self.dist.is_main and not signal_stop:  # where the wall time of the epoch went
                     end_time = time.perf_counter() - t_end
-                    self.log.write({"step": self.step, "epoch": self.epoch, "split": "timing",
+                    self.log.write({"step": self.step, "epoch": self.epoch if epoch_done else self.epoch + 1, "split": "timing",
                                     "wall_time": epoch_time + end_time, "compute_time": compute_time,
                                     "data_time": data_time, "loop_overhead_time": epoch_time - compute_time - data_time,
                                     "validation_time": self._validation_time, "end_of_epoch_io_time": end_time - self._validation_time})
@@ -259,9 +305,7 @@ class Trainer:
         bad = torch.tensor([0 if torch.isfinite(loss).item() else 1], device=self.device)
         if distributed.any_flag(bad, self.dist).item():
             self.stop_reason = "diverged"
-            raise TrainingDiverged(
-                f"loss of phase '{phase.name}' became {float(loss.detach())} at step {self.step + 1}; "
-                f"the last good checkpoint is kept (lower --lr, add --grad-clip, or use --precision fp32)")
+            raise TrainingDiverged(self._diverged_message(phase, float(loss.detach())))
         loss.backward()
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.phase_parameters(phase), self.cfg.grad_clip)
@@ -269,8 +313,27 @@ class Trainer:
         self.model.after_step(phase.name)
         return {k: float(v.detach()) for k, v in losses.items()}
 
-    def _check_stop(self, signals: _StopSignals) -> None:
-        budget = self.cfg.time_budget is not None and self.elapsed >= self.cfg.time_budget
+    def _diverged_message(self, phase: Phase, value: float) -> str:
+        """What happened, what is kept, and the resume command with the flags that may rescue the run."""
+        what = f"loss of phase '{phase.name}' became {value} at step {self.step + 1}"
+        if self.checkpointed_step is None:
+            kept = "no checkpoint was written yet (a resume starts again from step 0)"
+        else:
+            kept = f"the last good checkpoint (step {self.checkpointed_step}) is kept"
+        lr = self.base_lr[phase.name][0] / 2
+        if len(self.phases) > 1 or phase.name in self.cfg.phase_lr:
+            flags = [f"--phase-lr {phase.name}={lr:.3g}"]
+        else:
+            flags = [f"--lr {lr:.3g}"]
+        flags.append(f"--grad-clip {self.cfg.grad_clip / 2:.3g}" if self.cfg.grad_clip > 0 else "--grad-clip 1")
+        if self.precision.name != "fp32":
+            flags.append("--precision fp32")
+        if self.resume_command is None:
+            return f"{what}; {kept} (lower the learning rate or add gradient clipping)"
+        return f"{what}; {kept}; to rescue it: {self.resume_command} {' '.join(flags)}"
+
+    def _check_stop(self, signals: StopSignals, budget: bool = True) -> None:
+        budget = budget and self.cfg.time_budget is not None and self.elapsed >= self.cfg.time_budget
         flags = torch.tensor([signals.received or 0, int(budget)], device=self.device)
         received, budget_hit = (int(v) for v in distributed.any_flag(flags, self.dist).tolist())
         if received:
@@ -284,7 +347,10 @@ class Trainer:
         if rounds == 0:
             return
         modes_due = False
-        record = {"step": self.step, "epoch": self.epoch, "split": "train",
+        partial = not epoch_done  # the last rounds of a run that ends inside an epoch (--steps, a time budget)
+        record = {"step": self.step, "epoch": self.epoch + 1 if partial else self.epoch, "split": "train",
+                  **({"partial_epoch": True, "rounds": rounds, "epochs_done": self.epoch + rounds / self.rounds_per_epoch}
+                     if partial else {}),
                   **{k: v / rounds for k, v in sums.items()},
                   "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
                   "data_time": data_time, "compute_time": compute_time,
@@ -295,18 +361,20 @@ class Trainer:
         if self.dist.is_main:
             self.log.write(record)
             if val:
-                self.log.write({"step": self.step, "epoch": self.epoch, "split": "validation", **val})
+                self.log.write({"step": self.step, "epoch": record["epoch"], "split": "validation", **val})
             last = self.step >= self.total_steps or self.stop_reason is not None
             due = last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)
-            if self.run_dir is not None and due:
-                self.save_samples(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+            if self.run_dir is not None and due:  # a grid inside an epoch is named by its step: it never replaces an epoch's
+                name = f"epoch_{self.epoch:03d}.png" if epoch_done else f"step_{self.step:08d}.png"
+                self.save_samples(self.run_dir / "samples" / name)
             modes_due = self.monitor is not None and due and self.stop_reason not in ("SIGINT", "SIGTERM")
             if self.run_dir is not None:
                 if last:  # the curves are drawn once, when the run ends or stops
                     plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
-            shown = "  ".join(f"{k} {record[k]:.4g}" for k in list(sums)[:4])
+            shown = "  ".join(f"{k} {record[k]:.4g}" for k in shown_keys(sums))
             vshown = "  ".join(f"val {k} {v:.4g}" for k, v in list(val.items())[:2])
-            print(f"epoch {self.epoch} step {self.step}: {shown}  {vshown}  {record['images_per_s']:.0f} img/s "
+            label = f"epoch {self.epoch}" if epoch_done else f"epoch {self.epoch + 1} (partial, {self.round_in_epoch} rounds)"
+            print(f"{label} step {self.step}: {shown}  {vshown}  {record['images_per_s']:.0f} img/s "
                   f"{epoch_time:.1f}s", file=sys.stderr, flush=True)
         self.checkpoint()
         if self.dist.is_main and modes_due:  # after the checkpoint: a failing check loses nothing
@@ -366,12 +434,29 @@ class Trainer:
 
     def _finish(self) -> None:
         if self.stop_reason in ("SIGINT", "SIGTERM"):
-            raise Interrupted(self.stop_reason, self.step)
+            raise Interrupted(self.stop_reason, self.step, self.checkpointed_step is not None,
+                              self.run_dir if self.run_dir is not None else None)
+
+
+def shown_keys(logs: dict[str, Any], n: int = 4) -> list[str]:
+    """The keys a console line shows: every phase's ``loss`` first, then the others, ``n`` in all."""
+    losses = [k for k in logs if k == "loss" or k.endswith("/loss")]
+    return (losses + [k for k in logs if k not in losses])[:max(n, len(losses))]
 
 
 class Interrupted(Exception):
-    """Training stopped by a signal after writing a checkpoint."""
+    """Training stopped by a signal (after writing a checkpoint when there was a step to save).
 
-    def __init__(self, signal_name: str, step: int):
-        super().__init__(f"stopped by {signal_name} at step {step}; checkpoint saved")
-        self.signal_name, self.step = signal_name, step
+    Attributes:
+        signal_name: 'SIGINT' or 'SIGTERM'.
+        step: the step the run stopped at.
+        saved: whether the run has a checkpoint (False: a resume starts from step 0).
+        run_dir: the run directory (None when there is none, e.g. stopped before it was created).
+        detail: the message, when the default does not fit (it is printed as ``genlab: MESSAGE``).
+    """
+
+    def __init__(self, signal_name: str, step: int, saved: bool = True, run_dir: Path | None = None,
+                 detail: str | None = None):
+        where = f"checkpoint saved at step {step}" if saved else "no checkpoint was written yet"
+        super().__init__(detail or f"stopped by {signal_name} at step {step}; {where}")
+        self.signal_name, self.step, self.saved, self.run_dir = signal_name, step, saved, run_dir

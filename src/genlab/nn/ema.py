@@ -1,0 +1,27 @@
+"""An exponential moving average of a network's weights (the GAN family's EMA generator, the
+diffusion models' EMA U-Net).
+
+Sampling from an average of the weights over the last updates gives smoother, often better
+samples than the last iterate (Yazıcı et al. 2019 for GANs; Ho et al. 2020, appendix B, for DDPM).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def ema_decay_at(decay: float, updates: int) -> float:
+    """The EMA decay after ``updates`` updates: min(decay, (1 + t) / (10 + t)).
+
+    The warm-up keeps early averages from being dominated by the random initial weights.
+    """
+    return min(decay, (1.0 + updates) / (10.0 + updates))
+
+
+@torch.no_grad()
+def ema_update_(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """theta_avg <- decay * theta_avg + (1 - decay) * theta; buffers (batch-norm statistics) copied."""
+    for a, p in zip(average.parameters(), model.parameters(), strict=True):
+        a.lerp_(p, 1.0 - decay)
+    for avg_buffer, buffer in zip(average.buffers(), model.buffers(), strict=True):
+        avg_buffer.copy_(buffer)
