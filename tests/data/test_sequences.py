@@ -43,7 +43,7 @@ def test_csv_errors(tmp_path, capsys):
     (tmp_path / "gap.csv").write_text("a,b\n1,2\n3,\n")
     (tmp_path / "text.csv").write_text("a\nx\ny\n")
     (tmp_path / "ok.csv").write_text("a\n" + "\n".join(map(str, range(50))))
-    assert "row 3, column 'b' is empty" in _error(capsys, ["train", "recurrent-ae", "--dataset", f"csv:{tmp_path / 'gap.csv'}"])
+    assert "row 2, column 'b' is missing or NaN" in _error(capsys, ["train", "recurrent-ae", "--dataset", f"csv:{tmp_path / 'gap.csv'}"])
     assert "no numeric column" in _error(capsys, ["train", "recurrent-ae", "--dataset", f"csv:{tmp_path / 'text.csv'}"])
     assert "no column 'b'" in _error(capsys, ["train", "recurrent-ae", "--dataset", f"csv:{tmp_path / 'ok.csv'}",
                                               "--columns", "b"])

@@ -40,35 +40,54 @@ def guess_kind(spec: str, model: str | None) -> str:
     return "images"
 
 
-def _series(spec: str, label_column: str | None) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+def _series(spec: str, label_column: str | None,
+            columns: tuple[str, ...] = ()) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """A named series, or the numeric columns of a CSV file (the rules of :mod:`genlab.data.csv`)."""
+    from genlab.data.csv import named_column, numeric_columns, to_number
     from genlab.data.sequences import SERIES
 
     if spec in SERIES:
         values, names = SERIES[spec][0]()
+        if columns:
+            from genlab.data.sequences import _select
+
+            values, names = _select(values, names, tuple(columns), spec)
         return values, None, names
-    table = as_table(spec)
+    if spec.startswith("sklearn:"):
+        raise DataError(f"{spec} is a table, not a series; use --kind table")
+    file = Path(spec[4:] if spec.startswith("csv:") else spec).expanduser()
+    if file.is_dir():
+        raise DataError(f"{file} is a directory, not a series (a CSV file); for a folder of images use --kind images")
+    if not file.is_file():
+        raise DataError(f"series not found: {file} (give a CSV file or one of {', '.join(SERIES)})")
     labels = None
-    if label_column is not None and label_column in table.columns:
-        try:
-            labels = table.column(label_column).astype(float).astype(int)
-        except ValueError:
-            raise DataError(f"{table.source}: the label column '{label_column}' of a series must hold 0 (normal) "
-                            f"or 1 (anomaly) per step") from None
-        table = table.drop([label_column])
-    try:
-        values = table.cells.astype(float)
-    except ValueError:
-        raise DataError(f"{table.source}: a series needs numeric columns only"
-                        f"{' (besides the label column)' if label_column else ''}") from None
-    return values, labels, table.columns
+    if label_column is not None:
+        cells = named_column(file, label_column)
+        if cells is not None:
+            column = np.array([np.nan if to_number(c) is None else to_number(c) for c in cells])
+            if not np.isin(column, (0, 1)).all():
+                raise DataError(f"{file}: the label column '{label_column}' of a series must hold 0 (normal) "
+                                f"or 1 (anomaly) per step")
+            labels = column.astype(int)
+    values, names = numeric_columns(file, tuple(c for c in columns if c != label_column),
+                                    exclude=() if label_column is None else (label_column,))
+    return values, labels, names
 
 
 def read_inputs(spec: str, kind: str, split: str = "train", label_column: str | None = None,
-                limit: int | None = None, shape: tuple[int, ...] | None = None) -> Inputs:
-    """Read ``spec`` as ``kind`` data; images come from split ``split`` of a dataset, or from a path."""
+                limit: int | None = None, shape: tuple[int, ...] | None = None,
+                columns: tuple[str, ...] = ()) -> Inputs:
+    """Read ``spec`` as ``kind`` data; images come from split ``split`` of a dataset, or from a path.
+
+    ``columns``: series: the columns to use (default: every numeric column; text columns such as
+    dates are skipped with a notice). Refused for images.
+    """
+    if columns and kind != "series":
+        raise DataError(f"--columns selects the columns of a series; {spec} is read as {kind}"
+                        + (" (a table uses all its columns; drop the others from the file)" if kind == "table" else ""))
     if kind == "series":
-        values, labels, columns = _series(spec, label_column)
-        return Inputs(values, [str(i) for i in range(len(values))], labels, kind, spec, columns)
+        values, labels, names = _series(spec, label_column, tuple(columns))
+        return Inputs(values, [str(i) for i in range(len(values))], labels, kind, spec, names)
     if kind == "table":
         table: Table = as_table(spec)
         if limit is not None:

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from genlab.config import suggest
-from genlab.data.sequences import read_csv_rows
+from genlab.data.csv import MISSING, check_missing, column_numbers, numeric_kind, read_csv_rows
 from genlab.errors import DataError
 
-MISSING = {"", "na", "nan", "n/a", "null", "none", "?"}
+__all__ = ["MISSING", "SKLEARN_TABLES", "Table", "TableEncoder", "as_table", "read_table", "sklearn_table"]
 SKLEARN_TABLES = ("breast_cancer", "wine", "iris", "diabetes")
 
 
@@ -55,6 +55,8 @@ def read_table(path: str | Path) -> Table:
         DataError: a missing or unreadable file, no rows, or rows of another length than the header.
     """
     file = Path(path).expanduser()
+    if file.is_dir():
+        raise DataError(f"{file} is a directory, not a table (a CSV file); for a folder of images use --kind images")
     if not file.is_file():
         raise DataError(f"table not found: {file}")
     rows = read_csv_rows(file)
@@ -138,8 +140,8 @@ class TableEncoder:
         self._check_missing(table)
         self.columns = []
         for j, name in enumerate(table.columns):
-            values = _numbers(table.cells[:, j])
-            if values is not None:
+            if numeric_kind(table.cells[:, j]):  # mostly numbers: a text cell in it is an error, not a category
+                values = column_numbers(table.cells[:, j], name, table.source)
                 lo, hi = float(values.min()), float(values.max())
                 self.columns.append({"name": name, "kind": "numeric", "min": lo, "max": hi})
             else:
@@ -183,11 +185,7 @@ class TableEncoder:
 
     @staticmethod
     def _check_missing(table: Table) -> None:
-        lowered = np.vectorize(lambda c: c.lower() in MISSING, otypes=[bool])(table.cells) if table.cells.size else None
-        if lowered is not None and lowered.any():
-            i, j = map(int, np.argwhere(lowered)[0])
-            raise DataError(f"{table.source}: row {i + 1}, column '{table.columns[j]}' is missing or NaN "
-                            f"({int(lowered.sum())} such cells); fill or drop them first")
+        check_missing(table.cells, table.columns, table.source)
 
     def to_dict(self) -> dict[str, Any]:
         return {"columns": self.columns}

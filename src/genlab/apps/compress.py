@@ -110,11 +110,9 @@ def load_codes(path: str | Path) -> dict[str, np.ndarray]:
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"code file not found: {p}")
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as e:  # noqa: BLE001
-        raise DataError(f"cannot read {p} as a code file: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    from genlab.data.files import read_npz
+
+    arrays = read_npz(p, "a code file")
     if "codes" not in arrays or "model" not in arrays or arrays["codes"].ndim != 2:
         raise DataError(f"{p} is not a genlab code file (made by `genlab encode`)")
     return arrays

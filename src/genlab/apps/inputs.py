@@ -34,7 +34,7 @@ def read_images(path: str | Path, shape: tuple[int, ...] | None = None) -> Image
     Raises:
         DataError: a missing or unreadable path, or images that do not fit ``shape``.
     """
-    from genlab.data.files import _decode, _npz_images, _npz_labels, _reason, _scan
+    from genlab.data.files import _decode, _npz_images, _npz_labels, _reason, _scan, read_npz
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -56,11 +56,7 @@ def read_images(path: str | Path, shape: tuple[int, ...] | None = None) -> Image
         names = [str(f.relative_to(p)) for f in files]
         labels = None if label_list is None else torch.tensor(label_list)
     else:
-        try:
-            with np.load(p, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except Exception as e:  # noqa: BLE001 - any failure means the file is not a readable npz
-            raise DataError(f"cannot read {p} as an .npz file: {_reason(e)}") from None
+        arrays = read_npz(p)
         if "x" not in arrays:
             raise DataError(f"{p} has no array 'x' (found: {', '.join(sorted(arrays)) or 'none'})")
         x = _npz_images(arrays["x"], f"{p}: 'x'").float() / 255.0

@@ -117,8 +117,7 @@ def _main(argv: list[str]) -> int:
     except BrokenPipeError:
         return 1
     except OSError as e:  # a file the user named cannot be read or written (permissions, full disk, ...)
-        where = f": {e.filename}" if getattr(e, "filename", None) else ""
-        print(f"genlab: error: {e.strerror or e}{where}", file=sys.stderr)
+        print(f"genlab: error: {_os_error(e)}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - only a training stopped by a signal is handled here
         from genlab.training.trainer import Interrupted
@@ -127,3 +126,19 @@ def _main(argv: list[str]) -> int:
             raise
         print(f"genlab: {e}", file=sys.stderr)  # e.g. a feature extractor's build: it continues next time
         return 128 + getattr(signal, e.signal_name)
+
+
+def _os_error(e: OSError) -> str:
+    """One line for an OSError; a path that runs through a file says so (not 'File exists')."""
+    import errno
+    from pathlib import Path
+
+    name = getattr(e, "filename", None)
+    if name and e.errno in (errno.EEXIST, errno.ENOTDIR):
+        path = Path(name)
+        for part in [path, *path.parents]:
+            if part.exists():
+                if not part.is_dir() and (part != path or e.errno == errno.EEXIST):
+                    return f"{part} is a file, not a folder" + (f" (needed for {name})" if part != path else "")
+                break
+    return f"{e.strerror or e}" + (f": {name}" if name else "")

@@ -34,6 +34,9 @@ def register(sub: Any, argv: list[str]) -> None:
     f.add_argument("--label-column", metavar="NAME", help="tables and series: a column that is a label, not a feature")
     f.add_argument("--normal-value", nargs="+", metavar="V", help="tables: label values of the normal rows (fit on those)")
     f.add_argument("--limit", type=int, metavar="N", help="use only the first N training items")
+    f.add_argument("--columns", nargs="+", metavar="NAME",
+                   help="series: the columns to use, e.g. --columns co2 or --columns a,b (default: every numeric "
+                        "column; text columns such as dates are skipped with a notice)")
     f.add_argument("--score", choices=["auto", "mse", "bce", "elbo", "nll", "disc", "latent"], default=argparse.SUPPRESS,
                    help="anomaly score (default: auto = elbo for VAEs, disc for GANs, else mse)")
     for name, kind, text in [("contamination", float, "share of anomalies in the training data (sets the threshold)"),
@@ -86,6 +89,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from genlab.anomaly.inputs import guess_kind, read_inputs
 
     out = Path(args.out)
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+            break
     if (out.is_file() or (out.is_dir() and any(out.iterdir()))) and not args.overwrite:
         raise ConfigError(f"{out} already exists; pass --overwrite to replace it")
     values = vars(args)
@@ -100,7 +108,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
                           **det_cfg)
     if kind == "table" and args.normal_value and not args.label_column:
         raise ConfigError("--normal-value needs --label-column (the column holding those values)")
-    inputs = read_inputs(args.dataset, kind, "train", args.label_column, args.limit)
+    columns = tuple(c.strip() for v in args.columns or [] for c in v.split(",") if c.strip())
+    inputs = read_inputs(args.dataset, kind, "train", args.label_column, args.limit, columns=columns)
     if kind == "images" and args.normal_class is not None and inputs.labels is None:
         raise ConfigError(f"{args.dataset} has no labels, so --normal-class cannot choose the normal images")
     det.fit(inputs.data, labels=inputs.labels, normal_classes=args.normal_class,
@@ -108,6 +117,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             source=args.dataset, columns=inputs.columns)
     if kind == "series" and args.label_column:
         det.state["label_column"] = args.label_column
+    if columns:  # scoring reads the same columns by name
+        det.state["select_columns"] = list(inputs.columns or columns)
     det.save(out, overwrite=args.overwrite)
     st = det.state
     print(f"detector written to {out}: model {st['model']}, score {st['score']}, threshold {st['threshold']:.6g} "
@@ -126,7 +137,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     det = AnomalyDetector.load(args.detector)
     label_column = args.label_column or det.state.get("label_column")
     inputs = read_inputs(args.input, det.kind, args.split, label_column,
-                         shape=tuple(det.state["input_shape"]) if det.kind == "images" else None)
+                         shape=tuple(det.state["input_shape"]) if det.kind == "images" else None,
+                         columns=tuple(det.state.get("select_columns") or ()))
     if det.kind == "series":
         scores, threshold = det.score_steps(inputs.data, inputs.source, inputs.columns), det.state["step_threshold"]
     else:

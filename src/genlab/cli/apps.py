@@ -41,8 +41,9 @@ def register(sub: Any, argv: list[str]) -> None:
     p = sub.add_parser("decode", help="images from a code file made by `genlab encode`")
     _common(p)
     p.add_argument("--codes", required=True, metavar="NPZ", help="the code file")
-    p.add_argument("--out", metavar="PATH", help="a .png grid, an .npz of uint8 images, or a folder of PNGs "
-                   "(default: RUN/decoded.png)")
+    p.add_argument("--out", metavar="PATH", help="a .png grid (of the first --n images), an .npz of all images "
+                   "(uint8), or a folder of PNGs, one per image (default: RUN/decoded.png)")
+    p.add_argument("--n", type=int, default=64, help="images in a .png grid (default: 64)")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("embed", help="codes of a dataset split (.npz) and a 2-D plot coloured by label")
@@ -74,6 +75,9 @@ def _model(args: argparse.Namespace) -> LatentModel:
     model = load(args.run, resolve_device(args.device))
     if not isinstance(model, LatentModel):
         raise ConfigError(f"model '{model.registry_name}' has no encoder; `{args.command}` needs an autoencoder-family model")
+    if model.requires_labels:
+        raise ConfigError(f"`{args.command}` works on unconditional models; '{model.registry_name}' encodes and decodes "
+                          f"with a class label (use `genlab reconstruct` or `sample --label`)")
     return model
 
 
@@ -126,6 +130,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
+    _check_parent(out)
     for name, img in zip(data.names, result.denoised):
         save_image_grid(img[None], (out / name).with_suffix(".png"), nrow=1, scale=1)
     rows = [noisy[:8], result.denoised[:8]] + ([clean[:8]] if clean is not None else [])
@@ -155,6 +160,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from genlab.apps.compress import encode_images, save_codes
 
     model = _image_model(args)
+    if args.out:
+        _check_parent(Path(args.out))
     data = _inputs(args, model)
     arrays, report = encode_images(model, data.x, args.codec, args.batch_size)
     out = save_codes(arrays, args.out or Path(args.run) / "codes.npz")
@@ -171,17 +178,37 @@ def cmd_decode(args: argparse.Namespace) -> int:
     from genlab.apps.compress import decode_codes, load_codes
 
     model = _image_model(args)
-    images = decode_codes(model, load_codes(args.codes), args.batch_size)
     out = Path(args.out or Path(args.run) / "decoded.png")
+    if out.suffix not in ("", ".png", ".npz"):
+        raise ConfigError(f"--out {out}: unknown file type '{out.suffix}'; give a .png grid, an .npz or a folder")
+    if out.suffix and out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a .png or .npz file name, or a folder without an extension")
+    if not out.suffix and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a directory")
+    _check_parent(out)
+    images = decode_codes(model, load_codes(args.codes), args.batch_size)
     if out.suffix == ".npz":
         save_images_npz(images, out)
+        what = f"{len(images)} decoded images"
     elif out.suffix == ".png":
-        save_image_grid(images, out)
+        save_image_grid(images[:args.n], out)
+        what = (f"a grid of the first {min(args.n, len(images))} of {len(images)} decoded images (all of them: "
+                f"--out FILE.npz or a folder)" if len(images) > args.n else f"{len(images)} decoded images")
     else:
         for i, img in enumerate(images):
             save_image_grid(img[None], out / f"{i:05d}.png", nrow=1, scale=1)
-    print(f"{len(images)} decoded images written to {out}", file=sys.stderr)
+        what = f"{len(images)} decoded images"
+    print(f"{what} written to {out}", file=sys.stderr)
     return 0
+
+
+def _check_parent(out: Path) -> None:
+    """Refuse an output path below a file (instead of a bare 'File exists')."""
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+            return
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
@@ -189,9 +216,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from genlab.io import atomic_write_bytes
 
     model = _model(args)
+    out = Path(args.out or Path(args.run) / "codes_embed.npz")
+    for path in (out, Path(args.plot) if args.plot else None):
+        if path is not None:
+            if path.is_dir():
+                raise ConfigError(f"{path} is a directory; give a file name")
+            _check_parent(path)
     data = _inputs(args, model)
     codes = embed(model, data.x, args.batch_size)
-    out = Path(args.out or Path(args.run) / "codes_embed.npz")
     import io as _io
 
     buf = _io.BytesIO()

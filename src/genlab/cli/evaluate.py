@@ -243,8 +243,9 @@ def cmd_cnn_summary(args: argparse.Namespace) -> int:
     batch = Batch(torch.rand(2, *shape).round(), torch.arange(2) % classes if classes else torch.zeros(2, dtype=torch.long))
 
     def run() -> None:  # every phase's loss: every network the model trains
-        for phase in model.phases():
-            model.losses(batch, phase.name)
+        with torch.enable_grad():  # a loss may take gradients itself (WGAN-GP's gradient penalty)
+            for phase in model.phases():
+                model.losses(batch, phase.name)
 
     rows = summarize(model, run)
     seen: set[str] = set()

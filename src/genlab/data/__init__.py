@@ -77,7 +77,7 @@ def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
         x = to_channels(x, cfg.channels)
     if cfg.image_size is not None:
         x = resize_square(x, cfg.image_size)
-    return ds if x is ds.x else ArrayDataset(x, ds.y, ds.name, ds.classes)
+    return ds if x is ds.x else ArrayDataset(x, ds.y, ds.name, ds.classes, ds.info)
 
 
 def load_splits(cfg: DataConfig) -> Splits:
@@ -99,6 +99,10 @@ def load_splits(cfg: DataConfig) -> Splits:
     loader, _ = DATASETS[kind]
     splits = loader(cfg, path)
     train = splits.train
+    if cfg.columns and train.x.dim() == 4:
+        raise DataError(f"--columns selects columns of a series or table, but dataset '{cfg.dataset}' holds images")
+    if train.classes and "classes" not in train.info:  # class names travel with the run (data_info.json)
+        train = ArrayDataset(train.x, train.y, train.name, train.classes, {**train.info, "classes": list(train.classes)})
     if cfg.limit is not None and cfg.limit < len(train):  # before resizing: only kept items are resized
         train = ArrayDataset(train.x[:cfg.limit], None if train.y is None else train.y[:cfg.limit],
                              train.name, train.classes, train.info)

@@ -59,6 +59,7 @@ class ArrayDataset:
             self.y = self.y.long()
             if self.y.shape[0] != self.x.shape[0]:
                 raise DataError(f"{self.name or 'dataset'}: {self.x.shape[0]} images but {self.y.shape[0]} labels")
+            check_labels(self.y, self.name, len(self.classes) or None)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -81,6 +82,23 @@ class ArrayDataset:
 
     def subset(self, index: torch.Tensor) -> "ArrayDataset":
         return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes, self.info)
+
+
+def check_labels(y: torch.Tensor, name: str = "", classes: int | None = None) -> None:
+    """Labels must be class indices 0..K-1 (K = the number of class names, when known).
+
+    Raises:
+        DataError: naming the values outside that range and how many items carry them.
+    """
+    if not len(y):
+        return
+    bad = (y < 0) if classes is None else (y < 0) | (y >= classes)
+    if bool(bad.any()):
+        values = sorted(set(y[bad].tolist()))
+        shown = ", ".join(map(str, values[:5])) + (", ..." if len(values) > 5 else "")
+        k = "K-1" if classes is None else str(classes - 1)
+        raise DataError(f"{name or 'dataset'}: labels must be class indices 0..{k}; found {shown} "
+                        f"({int(bad.sum())} of {len(y)} items)")
 
 
 @dataclass

@@ -411,9 +411,14 @@ def _npz_images(x: np.ndarray, where: str) -> torch.Tensor:
     if x.dtype == np.bool_:
         x = x.astype(np.uint8) * 255
     elif np.issubdtype(x.dtype, np.floating):
-        if x.size and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
-            raise DataError(f"{where}: float images must lie in [0, 1], found values in "
-                            f"[{np.nanmin(x):g}, {np.nanmax(x):g}]")
+        if x.size and not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
+            kinds = " and ".join(k for k, m in (("NaN", np.isnan(x)), ("inf", np.isinf(x))) if m.any())
+            first = np.unravel_index(int(np.argmax(bad)), x.shape)[0]
+            raise DataError(f"{where} contains {kinds} ({int(bad.sum())} values, the first in image {first}); "
+                            f"images must be finite, in [0, 1]")
+        if x.size and not (x.min() >= 0 and x.max() <= 1):
+            raise DataError(f"{where}: float images must lie in [0, 1], found values in [{x.min():g}, {x.max():g}]")
         x = np.rint(x * 255)
     elif np.issubdtype(x.dtype, np.integer):
         if x.size and (x.min() < 0 or x.max() > 255):
@@ -431,6 +436,33 @@ def _npz_labels(y: np.ndarray | None, n: int, where: str) -> torch.Tensor | None
     return torch.from_numpy(y.astype(np.int64))
 
 
+def read_npz(file: Path, what: str = "an .npz file") -> dict[str, np.ndarray]:
+    """Every array of an .npz archive (no pickled objects); ``what`` names the file in messages.
+
+    Raises:
+        DataError: the file is not an .npz archive (a text or other file), or holds object arrays.
+    """
+    try:
+        with open(file, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as e:
+        raise DataError(f"cannot read {file}: {e.strerror or e}") from None
+    if not magic.startswith(b"PK"):  # an .npz is a zip archive of .npy files
+        kind = "a single NumPy array (.npy)" if magic.startswith(b"\x93NUMPY") else "not a zip archive of arrays"
+        raise DataError(f"cannot read {file} as {what}: it is not a valid .npz ({kind}; write one with "
+                        f"numpy.savez(file, x=...))")
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise DataError(f"cannot read {file} as {what}: it holds Python objects (pickled arrays), which genlab "
+                            f"does not load; save plain numeric arrays with numpy.savez") from None
+        raise DataError(f"cannot read {file} as {what}: it is not a valid .npz ({_reason(e)})") from None
+    except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, zlib.error ...
+        raise DataError(f"cannot read {file} as {what}: it is not a valid .npz ({_reason(e)})") from None
+
+
 def load_npz(cfg: DataConfig, path: str) -> Splits:
     """Load images from a NumPy .npz file.
 
@@ -444,11 +476,7 @@ def load_npz(cfg: DataConfig, path: str) -> Splits:
         from ``x`` (the last fraction if the other split is given, else a ``split_off``).
     """
     file = _existing(path, "npz", want_dir=False)
-    try:
-        with np.load(file, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as e:  # noqa: BLE001 - BadZipFile, ValueError, OSError, zlib.error ...
-        raise DataError(f"cannot read {file} as an .npz file: {_reason(e)}") from None
+    arrays = read_npz(file)
     if "x" not in arrays:
         raise DataError(f"{file} has no array 'x' (found: {', '.join(sorted(arrays)) or 'none'})")
 

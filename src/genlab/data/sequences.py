@@ -15,7 +15,6 @@ kept in ``ArrayDataset.info`` (and written to ``data_info.json`` in a run direct
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Callable
 
@@ -24,6 +23,7 @@ import torch
 
 from genlab.config import DataConfig, suggest
 from genlab.data.base import ArrayDataset, Splits, split_off
+from genlab.data.csv import numeric_columns
 from genlab.errors import DataError
 
 
@@ -90,64 +90,16 @@ def series_splits(series: np.ndarray, names: list[str], cfg: DataConfig, source:
 
 # ----------------------------------------------------------------------------------- csv:FILE
 
-def read_csv_rows(path: Path) -> list[list[str]]:
-    """The non-blank rows of a CSV file, all of the first row's length.
-
-    Raises:
-        DataError: the file cannot be read as CSV, is empty, or has a row of another length.
-    """
-    try:
-        with open(path, newline="") as f:
-            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"cannot read {path} as CSV: {e}") from None
-    if not rows:
-        raise DataError(f"{path} is empty")
-    for i, r in enumerate(rows):
-        if len(r) != len(rows[0]):
-            raise DataError(f"{path}: row {i + 1} has {len(r)} cells, the first row has {len(rows[0])}")
-    return rows
-
-
-def read_csv_table(path: Path) -> tuple[np.ndarray, list[str]]:
-    """The numeric columns of a CSV file (a header row is detected), as float64 (L, K) and names.
-
-    A column is numeric when every non-empty cell parses as a number; an empty cell in a numeric
-    column is an error that names its row.
-    """
-    rows = read_csv_rows(path)
-
-    def number(cell: str) -> bool:
-        try:
-            float(cell)
-            return True
-        except ValueError:
-            return False
-
-    header = not all(number(c) or not c.strip() for c in rows[0])
-    names = [c.strip() for c in rows[0]] if header else [str(i) for i in range(len(rows[0]))]
-    body = rows[1:] if header else rows
-    keep = [j for j in range(len(names)) if all(number(r[j]) or not r[j].strip() for r in body)
-            and any(r[j].strip() for r in body)]
-    if not keep:
-        raise DataError(f"{path} has no numeric column")
-    table = np.empty((len(body), len(keep)))
-    for i, r in enumerate(body):
-        for k, j in enumerate(keep):
-            if not r[j].strip():
-                raise DataError(f"{path}: row {i + 1 + header}, column '{names[j]}' is empty")
-            table[i, k] = float(r[j])
-    if not np.isfinite(table).all():
-        raise DataError(f"{path} holds non-finite values (nan or inf)")
-    return table, [names[j] for j in keep]
-
-
 def load_csv(cfg: DataConfig, path: str) -> Splits:
-    """A CSV table of a time series (rows in time order): its numeric columns, windowed."""
+    """A CSV table of a time series (rows in time order): its numeric columns, windowed.
+
+    The cell rules (header, missing values, text columns, ``--columns``) are those of
+    :mod:`genlab.data.csv`, shared with the anomaly tables.
+    """
     file = Path(path).expanduser()
     if not file.is_file():
         raise DataError(f"csv dataset: {file} is not a file")
-    table, names = read_csv_table(file)
+    table, names = numeric_columns(file, tuple(cfg.columns))
     return series_splits(table, names, cfg, str(file))
 
 

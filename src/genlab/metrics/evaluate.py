@@ -14,8 +14,8 @@ metric settings and the extractor's id, so two results are comparable exactly wh
 Metric groups (``metrics=``): fid (Fréchet distance 'fd'), kid, prdc (precision, recall, density,
 coverage), is (classifier-based Inception Score), classes (class coverage, class KL, and label
 accuracy for conditional models), nll (importance-sampled, VAE family), recon (MSE, PSNR, SSIM of
-reconstructions, autoencoder family), inception (FID on the standard Inception network; needs its
-weights file).
+reconstructions, autoencoder family; MSE and MAE in standardized units for sequence runs),
+inception (FID on the standard Inception network; needs its weights file).
 """
 from __future__ import annotations
 
@@ -195,9 +195,19 @@ def _recon(ctx: _Context) -> dict[str, float]:
     if not isinstance(ctx.model, LatentModel):
         raise ConfigError(f"model '{ctx.model.registry_name}' has no encoder, so 'recon' does not apply; drop it from --metrics")
     x = ctx.split_images(ctx.settings.n, binarized=True)  # inputs as the model saw them in training
+    y = ctx.once("split", lambda: None).y if ctx.model.requires_labels else None  # conditional: the true labels
+    if ctx.model.requires_labels and y is None:
+        raise ConfigError(f"model '{ctx.model.registry_name}' reconstructs with class labels; the split has none")
+    y = None if y is None else y[:len(x)]
+    b = ctx.settings.batch_size
     with torch.no_grad():
-        rec = torch.cat([ctx.model.reconstruct(x[i:i + ctx.settings.batch_size].to(ctx.model.device)).float().cpu()
-                         for i in range(0, len(x), ctx.settings.batch_size)])
+        rec = torch.cat([ctx.model.reconstruct(x[i:i + b].to(ctx.model.device),
+                                               None if y is None else y[i:i + b].to(ctx.model.device)).float().cpu()
+                         for i in range(0, len(x), b)])
+    if x.dim() == 3:  # sequences (N, T, F) of standardized values, NaN after a sequence's end
+        valid = ~torch.isnan(x)
+        err = (rec - x)[valid]
+        return {"mse": float(err.pow(2).mean()), "mae": float(err.abs().mean())}
     return summarize(rec, x)
 
 

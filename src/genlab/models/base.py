@@ -23,8 +23,8 @@ from torch import nn
 
 from genlab import formats
 from genlab.config import OptimizerConfig, from_dict, suggest, to_dict
-from genlab.data.base import Batch
-from genlab.errors import CheckpointError
+from genlab.data.base import ArrayDataset, Batch
+from genlab.errors import CheckpointError, ConfigError
 from genlab.io import atomic_write_json, load_state_dict, read_json, save_state_dict
 
 Losses = dict[str, torch.Tensor]
@@ -70,6 +70,9 @@ class GenerativeModel(nn.Module):
     # True for models prone to mode collapse (the GAN family): with TrainConfig.mode_check 'auto' the
     # trainer classifies their samples at every sample grid and warns on collapse
     watch_modes: bool = False
+    # the kinds of data the model takes: 'images' (N, C, H, W) and/or 'sequences' (N, T, F); training
+    # on another kind is refused before the model is built (check_data_kind)
+    data_kinds: tuple[str, ...] = ("images",)
     # True for single-phase models whose loss reaches only some parameters at some steps (e.g. the
     # stacked autoencoder's layer-wise pretraining): DDP must then look for unused parameters
     partial_updates: bool = False
@@ -237,6 +240,29 @@ class LatentModel(GenerativeModel):
         return self._images(codes, row_labels)
 
 
+def data_kind(shape: Sequence[int]) -> str:
+    """'sequences' for a (T, F) item shape, 'images' for (C, H, W)."""
+    return "sequences" if len(shape) == 2 else "images"
+
+
+def check_data_kind(model_class: type[GenerativeModel], dataset: ArrayDataset, model_name: str = "") -> None:
+    """Refuse data a model cannot take (images for a sequence model, sequences for an image model).
+
+    Raises:
+        ConfigError: naming the kind the model takes and the models that take the dataset's kind.
+    """
+    from genlab import registry
+
+    kind = data_kind(dataset.shape)
+    if kind in model_class.data_kinds:
+        return
+    name = model_name or model_class.registry_name
+    takers = [n for n in registry.names() if not n.startswith("test-") and kind in registry.get(n).model_class.data_kinds]
+    shape = "x".join(map(str, dataset.shape))
+    raise ConfigError(f"model '{name}' takes {' or '.join(model_class.data_kinds)}, but dataset '{dataset.name}' holds "
+                      f"{kind} ({shape} per item); models that take {kind}: {', '.join(takers) or 'none'}")
+
+
 def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, method: str = "linear") -> torch.Tensor:
     """Points between two codes at fractions t (T, 1): linear or spherical interpolation."""
     if method == "linear":
@@ -250,4 +276,4 @@ def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, met
     raise ValueError(f"unknown interpolation '{method}' (choose linear or spherical)")
 
 
-__all__ = ["Batch", "GenerativeModel", "LatentModel", "Losses", "Phase", "interpolate_codes"]
+__all__ = ["Batch", "GenerativeModel", "LatentModel", "Losses", "Phase", "check_data_kind", "data_kind", "interpolate_codes"]

@@ -73,6 +73,7 @@ class RecurrentAE(LatentModel):
     """LSTM/GRU encoder -> code -> LSTM/GRU decoder; see the module docstring."""
 
     config: RecurrentAEConfig
+    data_kinds = ("sequences", "images")  # images are read as sequences of rows
 
     def __init__(self, config: RecurrentAEConfig):
         super().__init__(config)

@@ -20,7 +20,7 @@ from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
 from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
 from genlab.data.base import Splits
 from genlab.io import atomic_write_json, read_json, remove_temporaries
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, check_data_kind
 from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint
 from genlab.training.lock import LOCK_FILE, RunLock
 from genlab.training.monitor import mode_monitor
@@ -145,6 +145,7 @@ def _train(entry: Any, model: str, out_path: Path | None, model_config: Any, dat
 
     if splits is None:
         splits = load_splits(data_cfg)
+    check_data_kind(entry.model_class, splits.train, model)
     if entry.model_class.requires_labels and splits.train.y is None:
         raise ConfigError(f"model '{model}' is conditional and needs class labels, but dataset "
                           f"'{data_cfg.dataset}' has none (use a folder with class subfolders, or npz with 'y')")

@@ -1,0 +1,182 @@
+"""The CLI sweep: every subcommand against a tiny run of every registered model.
+
+Each command either succeeds (exit 0) or refuses with exactly one stderr line `genlab: error: ...`
+and exit 2; never a traceback. The list of commands comes from the parser itself, so a new command
+(or a nested one such as `anomaly fit` or `cnn summary`) is swept without editing this file: it gets
+the run as its positional arguments and whatever required flags the table below knows.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import traceback
+
+import numpy as np
+import pytest
+
+from genlab import registry
+from genlab.cli import build_parser, main
+from genlab.metrics import features
+
+BASE = ["--steps", "2", "--batch-size", "16", "--num-samples", "4", "--device", "cpu"]
+AE = ["--latent-dim", "2", "--mlp-hidden", "8", "--conv-widths", "4", "--conv-hidden", "8"]
+GAN = ["--noise-dim", "4", "--g-hidden", "8", "--d-hidden", "8", "--g-widths", "4", "4", "--d-widths", "4", "4"]
+DIFFUSION = ["--timesteps", "10", "--base-width", "8", "--width-mults", "1", "--norm-groups", "4",
+             "--sample-steps", "2", "--attention-size", "0"]
+EXTRA = {"stacked-ae": ["--pretrain-steps", "1"], "vaegan": ["--disc-widths", "4", "4"],
+         "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"]}
+SERIES = ["--window", "8", "--stride", "2"]
+EXTRACTOR = features.ExtractorRecipe(arch="lenet5", steps=5, batch_size=16, lr=3e-3)
+
+MODELS = [n for n in registry.names() if not n.startswith("test-")]
+# `bench` trains the model at its default size: the two U-Nets alone would double the sweep's time
+# (their bench runs are covered by the bench tests)
+NO_BENCH = {"ddpm", "cddpm"}
+
+
+def _family_flags(name: str) -> list[str]:
+    config = registry.get(name).config_class.__dataclass_fields__
+    if "noise_dim" in config:
+        return GAN
+    if "timesteps" in config:
+        return DIFFUSION
+    if "mlp_hidden" in config:
+        return AE
+    return []
+
+
+def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    """(command path, its parser) for every runnable command, nested ones included."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from leaf_commands(sub, path + (name,))
+            return
+    yield path, parser
+
+
+COMMANDS = list(leaf_commands(build_parser(["train"], all_commands=True)))
+
+
+class Env:
+    """Tiny runs made on first use (once per test process), the data they need and a scratch folder."""
+
+    def __init__(self, root):
+        self.root = root
+        self.runs: dict[str, str] = {}
+        self.series = root / "series.csv"
+        t = np.arange(200)
+        rows = "".join(f"{np.sin(i / 3):.4f},{np.cos(i / 5):.4f}\n" for i in t)
+        self.series.write_text("a,b\n" + rows)
+        self.images = root / "noisy.npz"
+        np.savez(self.images, x=np.random.default_rng(0).random((4, 1, 8, 8)).astype(np.float32))
+        self.cache = root / "cache"
+
+    def data(self, name: str) -> list[str]:
+        if name == "recurrent-ae":
+            return ["--dataset", f"csv:{self.series}", *SERIES]
+        return ["--dataset", "digits"]
+
+    def run(self, name: str) -> str:
+        if name not in self.runs:
+            out = self.root / "runs" / name
+            argv = ["train", name, *self.data(name), "--out", str(out), *BASE, *_family_flags(name), *EXTRA.get(name, [])]
+            assert main(argv) == 0, argv
+            self.runs[name] = str(out)
+        return self.runs[name]
+
+
+@pytest.fixture(scope="session")
+def sweep_env(tmp_path_factory):
+    env = Env(tmp_path_factory.mktemp("sweep"))
+    with pytest.MonkeyPatch.context() as mp:  # a tiny evaluation classifier for evaluate and modes
+        mp.setenv("GENLAB_CACHE", str(env.cache))
+        mp.setattr(features, "default_recipe", lambda shape: EXTRACTOR)
+        features.build_extractor("digits", verbose=False)
+    return env
+
+
+def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, run: str, env: Env, out) -> list[list[str]]:
+    """Command lines for one command on one run (several where a flag changes the code path)."""
+    model_data = env.data(name)
+    known = {
+        ("train",): [["train", "--resume", run],  # and the other kind of data (series for image models)
+                     ["train", name, *(["--dataset", "digits"] if name == "recurrent-ae" else
+                                       ["--dataset", f"csv:{env.series}", *SERIES]),
+                      "--out", f"{out}/cross", *BASE, *_family_flags(name), *EXTRA.get(name, [])]],
+        ("sample",): [["sample", run, "--n", "4", "--out", f"{out}/s.png"], ["sample", run, "--n", "4", "--out", f"{out}/s.npz"],
+                      ["sample", run, "--n", "3", "--label", "1", "--out", f"{out}/l.png"]],
+        ("reconstruct",): [["reconstruct", run, "--n", "4", "--out", f"{out}/r.png"]],
+        ("interpolate",): [["interpolate", run, "--steps", "3", "--out", f"{out}/i.png"]],
+        ("traverse",): [["traverse", run, "--steps", "3", "--out", f"{out}/t.png"]],
+        ("edit",): [["edit", run, "--toward", "1", "--n", "2", "--fit", "50", "--out", f"{out}/e.png"]],
+        ("manifold",): [["manifold", run, "--steps", "3", "--out", f"{out}/m.png"]],
+        ("denoise",): [["denoise", run, "--input", str(env.images), "--out", f"{out}/den"]],
+        ("encode",): [["encode", run, "--n", "4", "--out", f"{out}/codes.npz"]],
+        ("decode",): [["decode", run, "--codes", f"{out}/codes.npz", "--out", f"{out}/dec.png"]],
+        ("embed",): [["embed", run, "--n", "8", "--out", f"{out}/emb.npz"]],
+        ("evaluate",): [["evaluate", run, "--n", "20", "--kid-subset-size", "10", "--kid-subsets", "2", "--is-splits", "2",
+                         "--out", f"{out}/m.json"],
+                        ["evaluate", run, "--metrics", "recon,nll", "--n", "8", "--nll-k", "2", "--nll-n", "4",
+                         "--out", f"{out}/m2.json"]],
+        ("bench",): [["bench", "--models", name, "--dataset", "digits", "--epochs", "1", "--time-budget", "0.3",
+                      "--n", "20", "--kid-subset-size", "10", "--nll-k", "2", "--nll-n", "4", "--batch-size", "16",
+                      "--out-dir", f"{out}/bench", "--doc", f"{out}/bench.md"]],
+        ("cnn", "calc"): [["cnn", "calc", "--kernel", "3", "--input", "8"]],
+        ("cnn", "summary"): [["cnn", "summary", run], ["cnn", "summary", name]],
+        ("modes",): [["modes", run, "--n", "20"]],
+        ("anomaly", "fit"): [["anomaly", "fit", *model_data[:2], "--model", name, "--out", f"{out}/det", "--steps", "2",
+                              "--batch-size", "16", "--limit", "200", *_family_flags(name), *EXTRA.get(name, [])]
+                             + (["--kind", "series"] if name == "recurrent-ae" else [])],
+        ("anomaly", "score"): [["anomaly", "score", f"{out}/det", "--input", model_data[1], "--out", f"{out}/scores.csv"]],
+    }
+    if path == ("bench",) and name in NO_BENCH:
+        return []
+    if path in known:
+        return known[path]
+    # a command this table does not know yet: the run for each positional argument
+    positionals = [a for a in parser._actions if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+    return [[*path, *[run for _ in positionals]]]
+
+
+def _bare(path: tuple[str, ...], parser: argparse.ArgumentParser) -> list[list[str]]:
+    """The command with nothing after it, when it needs something (a usage error, one line)."""
+    needs = any(a.required or not a.option_strings and a.nargs is None for a in parser._actions)
+    return [list(path)] if needs else []
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_command_on_every_model(name, sweep_env, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GENLAB_CACHE", str(sweep_env.cache))
+    monkeypatch.setattr(features, "default_recipe", lambda shape: EXTRACTOR)
+    monkeypatch.chdir(tmp_path)  # commands with default output paths write here, not into the checkout
+    run = sweep_env.run(name)
+    copy = tmp_path / "run"  # commands may write into the run: give them a copy
+    shutil.copytree(run, copy)
+    capsys.readouterr()
+    failures = []
+    for path, parser in COMMANDS:
+        for argv in _argvs(path, parser, name, str(copy), sweep_env, tmp_path) + _bare(path, parser):
+            try:
+                code = main(argv)
+            except BaseException:  # noqa: BLE001 - a traceback is exactly what the sweep looks for
+                code, tb = "raised", traceback.format_exc()
+            else:
+                tb = ""
+            captured = capsys.readouterr()
+            err = captured.err.strip().splitlines()
+            if tb or "Traceback" in captured.err:
+                failures.append(f"{' '.join(argv)}: traceback\n{tb or captured.err}")
+            elif code == 2:
+                if len(err) != 1 or not err[0].startswith("genlab: error: "):
+                    failures.append(f"{' '.join(argv)}: exit 2 without exactly one error line: {err}")
+            elif code != 0:
+                failures.append(f"{' '.join(argv)}: exit {code}: {err[-3:]}")
+    assert not failures, "\n\n".join(failures)
+
+
+def test_the_sweep_sees_every_real_command():
+    paths = {p for p, _ in COMMANDS}
+    assert {("sample",), ("anomaly", "fit"), ("anomaly", "score"), ("cnn", "summary"), ("cnn", "calc")} <= paths
+    stand_ins = [p for p, parser in COMMANDS if parser.get_default("func") is None]
+    assert not stand_ins, f"commands the sweep would only see as stand-ins: {stand_ins}"
