@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from genlab.errors import GenlabError
+from genlab.errors import GenlabError, Interrupted
 
 _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _GAN, _ANOMALY = (
     f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "gan", "anomaly"))
@@ -120,10 +120,6 @@ def _main(argv: list[str]) -> int:
         where = f": {e.filename}" if getattr(e, "filename", None) else ""
         print(f"genlab: error: {e.strerror or e}{where}", file=sys.stderr)
         return 2
-    except Exception as e:  # noqa: BLE001 - only a training stopped by a signal is handled here
-        from genlab.training.trainer import Interrupted
-
-        if not isinstance(e, Interrupted):
-            raise
+    except Interrupted as e:  # a training stopped by a signal
         print(f"genlab: {e}", file=sys.stderr)  # e.g. a feature extractor's build: it continues next time
         return 128 + getattr(signal, e.signal_name)

@@ -23,14 +23,14 @@ def class_shares(run: str, n: int = 2000, seed: int = 0) -> torch.Tensor:
     """(K,) share of ``n`` samples of the run's model that the dataset's evaluation classifier gives each class."""
     from genlab.config import DataConfig, from_dict
     from genlab.errors import ConfigError
-    from genlab.metrics import build_extractor
-    from genlab.training.monitor import sample_class_shares
-    from genlab.training.run import load, read_run_config
+    from genlab.runs import extractors
+    from genlab.runs.monitor import sample_class_shares
+    from genlab.runs.run import load, read_run_config
 
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     data = from_dict(DataConfig, read_run_config(run)["data"], f"{run} data config")
-    return sample_class_shares(load(run), build_extractor(data), n, seed)
+    return sample_class_shares(load(run), extractors.build_extractor(data), n, seed)
 
 
 def cmd_modes(args: argparse.Namespace) -> int:
