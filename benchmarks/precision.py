@@ -22,6 +22,7 @@ import os
 import time
 
 import genlab
+from genlab import registry
 from genlab.precision import cpu_has_native_bf16, resolve_precision
 
 MODELS = {  # name -> (registry name, model config, batch size)
@@ -63,7 +64,7 @@ def main() -> None:
             long = cpu_seconds(name, model_config, batch, precision, s2)
             per_round[precision] = max(long - short, 1e-9) / (s2 - s1)
         fields = {"data_shape": [1, 28, 28], **({"num_classes": 10} if name in ("cgan", "cvae", "cddpm") else {})}
-        net = genlab.registry.build(name, {**model_config, **fields})
+        net = registry.build(name, {**model_config, **fields})
         batch = batch * sum(p.repeats for p in net.phases() if p.fresh_batch)  # real images per round
         rows.append({"model": key, "batch": batch,
                      "fp32_img_per_cpu_s": batch / per_round["fp32"], "bf16_img_per_cpu_s": batch / per_round["bf16"],

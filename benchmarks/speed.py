@@ -29,6 +29,7 @@ import time
 import torch
 
 import genlab
+from genlab import registry
 from genlab.data import load_splits
 from genlab.data.base import Batch
 from genlab.precision import autocast, cpu_has_native_bf16, resolve_precision
@@ -53,7 +54,7 @@ def bare_round_seconds(name: str, batch: int, precision: str, rounds: int) -> tu
     splits = load_splits(genlab.DataConfig(**DATA))
     x = splits.train.images(slice(None))  # (N, 1, 28, 28) float in [0, 1], in memory
     torch.manual_seed(0)
-    model = genlab.registry.build(name, {"data_shape": list(splits.train.shape)}).train()
+    model = registry.build(name, {"data_shape": list(splits.train.shape)}).train()
     phases = model.phases()
     opts = {p.name: torch.optim.Adam(model.phase_parameters(p), lr=1e-4) for p in phases}
     used = resolve_precision(precision, "cpu", model).name
@@ -108,7 +109,7 @@ def train_table(args: argparse.Namespace) -> list[dict]:
 
 def sample_table(args: argparse.Namespace) -> list[dict]:
     torch.manual_seed(0)
-    model = genlab.registry.build("ddpm", {"data_shape": [1, 28, 28]}).eval()
+    model = registry.build("ddpm", {"data_shape": [1, 28, 28]}).eval()
     rows = []
     for sampler, steps in (("ddim", 50), ("ddpm", None)):
         with torch.no_grad():

@@ -52,9 +52,55 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     return device
 
 
+def physical_cores() -> int:
+    """Physical cores this process may run on: logical CPUs in its affinity mask over threads per core."""
+    try:
+        logical = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        logical = os.cpu_count() or 1
+    per_core = 1
+    try:
+        info: dict[str, int] = {}
+        for line in open("/proc/cpuinfo"):
+            key, _, value = line.partition(":")
+            if key.strip() in ("siblings", "cpu cores") and key.strip() not in info:
+                info[key.strip()] = int(value)
+        if info.get("cpu cores"):
+            per_core = max(1, info.get("siblings", info["cpu cores"]) // info["cpu cores"])
+    except (OSError, ValueError):
+        pass
+    return max(1, logical // per_core)
+
+
+def cpu_threads(local_world_size: int) -> int | None:
+    """Intra-op threads for one process training on the CPU, or None to keep PyTorch's choice.
+
+    ``GENLAB_THREADS`` wins when set. Under torchrun the machine's physical cores are divided among
+    the processes on it (torchrun itself would give each process one thread). A single process keeps
+    PyTorch's default: ``OMP_NUM_THREADS`` when set, else one thread per physical core.
+    """
+    forced = os.environ.get("GENLAB_THREADS", "").strip()
+    if forced:
+        try:
+            n = int(forced)
+        except ValueError:
+            raise ConfigError(f"GENLAB_THREADS must be a positive integer, got {forced!r}") from None
+        if n < 1:
+            raise ConfigError(f"GENLAB_THREADS must be a positive integer, got {forced!r}")
+        return n
+    if local_world_size > 1:
+        return max(1, physical_cores() // local_world_size)
+    return None
+
+
 def setup(device: torch.device) -> DistInfo:
-    """Join the process group when launched by torchrun; a no-op for a single process."""
+    """Join the process group when launched by torchrun (a no-op for a single process), and set the
+    CPU thread count (:func:`cpu_threads`)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    if device.type == "cpu":
+        threads = cpu_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if world > 1 else 1)
+        if threads is not None and threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
     if world <= 1:
         return DistInfo()
     info = DistInfo(int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0")))
