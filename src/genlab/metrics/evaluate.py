@@ -1,8 +1,11 @@
 """Evaluate a trained model the same way every time: one entry point, every setting recorded.
 
     from genlab.metrics import evaluate_model
-    result = evaluate_model(model, "mnist", metrics=["fid", "kid", "prdc"], n=10000)
+    result = evaluate_model(model, "mnist", metrics=["fid", "kid", "prdc"], n=10000, extractor=extractor)
     result["metrics"]["fd"], result["extractor"]["id"]
+
+(``genlab.runs.evaluate_model`` builds the dataset's extractor first when none is cached; here it
+defaults to the cached one.)
 
 Sample metrics compare ``n`` generated images with the first ``n`` images of a split of the
 dataset (the test split by default, as stored: grayscale even when the model trained on binarized
