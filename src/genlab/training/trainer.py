@@ -30,8 +30,9 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -95,7 +96,7 @@ class StopSignals:
     def received(self) -> int | None:
         return StopSignals._received
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if StopSignals._depth == 0:
             StopSignals._received = None
             if threading.current_thread() is threading.main_thread():

@@ -1,0 +1,301 @@
+"""Run directories: start a training run, resume one, load what it produced.
+
+A run directory holds ``config.json`` (model name and config, data config, train config, every
+default written out), ``model_config.json`` + ``model.safetensors`` (the latest weights),
+``checkpoints/``, ``metrics.jsonl``, ``samples/`` and ``loss_curves.png``. This module owns the
+directory's life (creation, the lock, clean-up, the config file, resume) and composes the trainer
+with the callbacks that write the rest (:func:`run_callbacks`).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab import data as datasets  # `datasets.load_splits`: looked up per call (tests stop a run while it loads)
+from genlab import formats, registry
+from genlab.apps.inputs import Images
+from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
+from genlab.data.base import Splits, binarize
+from genlab.errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
+from genlab.io import atomic_write_json, read_json, remove_temporaries
+from genlab.models.base import GenerativeModel
+from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
+from genlab.runs.lock import LOCK_FILE, RunLock
+from genlab.runs.monitor import mode_monitor
+from genlab.training.callbacks import Callback, console_callbacks
+from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint, load_checkpoint
+from genlab.training.fit import build_model, model_config
+from genlab.training.trainer import StopSignals, Trainer
+
+RUN_CONFIG = "config.json"
+# training settings a resumed run may change; anything else would make it a different run. The
+# rescue settings (learning rates, clipping, precision) let a diverged run continue; each change
+# is logged as a ``config_change`` record in metrics.jsonl.
+RESUMABLE_OVERRIDES = {"epochs", "steps", "time_budget", "sample_every", "checkpoint_every", "log_every", "device",
+                       "eval_batches", "num_samples", "budget_clock", "mode_check",
+                       "lr", "phase_lr", "grad_clip", "precision"}
+# an early stop (a signal, a kill, divergence) keeps the run directory: --resume continues it from its
+# newest checkpoint, or from step 0 when none was written yet. Other errors before the first
+# checkpoint (which would only happen again) remove a run this call created.
+KEEP_RUN_ON = (Interrupted, TrainingDiverged, KeyboardInterrupt)
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def clean_run(run_dir: Path) -> None:
+    """Remove the temporary files a killed process left in a run (call with the run's lock held)."""
+    for folder in (run_dir, checkpoint_dir(run_dir), run_dir / "samples"):
+        remove_temporaries(folder)
+
+
+def resume_command(run_dir: Path) -> str:
+    return f"genlab train --resume {run_dir}"
+
+
+def _as_config(cls: type, value: Any, where: str) -> Any:
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if cls is DataConfig and isinstance(value, str):
+        return DataConfig(dataset=value)
+    return from_dict(cls, value, where)
+
+
+def is_run(path: Path) -> bool:
+    return (Path(path) / RUN_CONFIG).is_file()
+
+
+def read_run_config(run_dir: str | Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory not found: {run_dir}")
+    if not is_run(run_dir):
+        raise CheckpointError(f"{run_dir} is not a genlab run (no {RUN_CONFIG})")
+    path = run_dir / RUN_CONFIG
+    try:
+        raw = read_json(path)
+        raw["model"]["name"], raw["model"]["config"], raw["data"], raw["train"]  # noqa: B018 - shape check
+    except (ValueError, KeyError, TypeError):
+        raise CheckpointError(f"{path} is corrupt or not a genlab run config") from None
+    saved = formats.read_saved(formats.RUN_CONFIG, raw, path)  # older formats migrated to the current one
+    model = saved.body["model"]
+    formats.refuse_unknown(saved, model, ("name", "config"), "model")
+    formats.refuse_unknown(saved, saved.body["data"], formats.config_fields(DataConfig), "data")
+    formats.refuse_unknown(saved, saved.body["train"], formats.config_fields(TrainConfig), "train")
+    if model["name"] not in registry.names():
+        raise CheckpointError(f"{saved.origin} is a run of model '{model['name']}', which this genlab does not have"
+                              f"{suggest(str(model['name']), registry.names())}")
+    formats.refuse_unknown(saved, model["config"], formats.config_fields(registry.get(model["name"]).config_class),
+                           "model config")
+    return saved.stamped()
+
+
+def _prepare_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output path {out} exists and is not a directory")
+    if out.is_dir() and any(p.name != LOCK_FILE for p in out.iterdir()):  # a lone lock: killed as it began
+        if not overwrite:
+            raise ConfigError(f"run directory {out} already exists; pass --resume {out} to continue it "
+                              f"or --overwrite to replace it")
+        if not is_run(out):
+            raise ConfigError(f"refusing to overwrite {out}: it is not empty and not a genlab run")
+
+
+def train(model: str, *, out: str | Path | None = None, model_config: Any = None, data: Any = None,
+          train: Any = None, overwrite: bool = False, splits: Splits | None = None) -> GenerativeModel:
+    """Train a new model and return it (also written to ``out`` when given).
+
+    Args:
+        model: registry name ('vae', ...).
+        out: run directory to create; None trains in memory only.
+        model_config: the model's config dataclass or a dict of its fields (data-derived fields
+            such as ``data_shape`` are filled from the dataset).
+        data: a :class:`DataConfig`, a dict of its fields, or a dataset spec string ('mnist').
+        train: a :class:`TrainConfig` or a dict of its fields.
+        overwrite: replace an existing run directory at ``out``.
+        splits: train on these in-memory splits instead of loading ``data`` (which then only names
+            them in the run config; such a run cannot be resumed from the command line).
+    """
+    registry.get(model)  # an unknown name fails first, with a suggestion
+    data_cfg = _as_config(DataConfig, data, "data config")
+    train_cfg = _as_config(TrainConfig, train, "train config")
+    out_path = Path(out) if out is not None else None
+    if out_path is not None:
+        _prepare_out(out_path, overwrite)
+    with StopSignals() as signals:
+        return _train(model, out_path, model_config, data_cfg, train_cfg, splits, signals)
+
+
+def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataConfig, net: GenerativeModel,
+                  splits: Splits) -> tuple[list[Callback], MetricsFile]:
+    """The callbacks of a run, in the order they must run, and its metrics file.
+
+    ``run_dir`` None (in memory, or a process other than rank 0) writes no file; the console lines
+    and the mode monitor (which prints its warning) are there either way.
+    """
+    metrics = MetricsFile(run_dir / "metrics.jsonl" if run_dir is not None else None)
+    files: list[Callback] = [metrics, SampleGrids(run_dir), LossCurves(run_dir)] if run_dir is not None else [metrics]
+    bar, line = console_callbacks()
+    callbacks: list[Callback] = [bar, *files, line, Checkpointer(run_dir)]
+    monitor = mode_monitor(train_cfg, data_cfg, net, splits)
+    if monitor is not None:  # after the Checkpointer: the check runs once the epoch's checkpoint is written
+        callbacks.append(ModeCheck(monitor, metrics))
+    return callbacks, metrics
+
+
+def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataConfig,
+           train_cfg: TrainConfig, splits: Splits | None, signals: StopSignals) -> GenerativeModel:
+    if splits is None:
+        splits = datasets.load_splits(data_cfg)
+    model_cfg = model_config(model, model_fields, splits, data_cfg.dataset)
+    net = build_model(model, model_cfg, train_cfg.seed)
+    run_dir = out_path if out_path is not None and _is_main() else None
+    callbacks, _ = run_callbacks(run_dir, train_cfg, data_cfg, net, splits)
+    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, callbacks)
+    trainer.signals = signals
+    if signals.received:  # stopped while loading: nothing has been written
+        name = signal_name(signals.received)
+        raise Interrupted(name, 0, saved=False, run_dir=None,
+                          detail=f"stopped by {name} before training started; nothing was written")
+    created = False
+    lock = None
+    try:
+        if run_dir is not None:
+            if run_dir.exists():
+                if is_run(run_dir):  # --overwrite: never under a process that trains into it
+                    RunLock(run_dir).acquire().release()
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True)
+            lock = RunLock(run_dir).acquire()
+            created = True
+            trainer.resume_command = resume_command(run_dir)
+            atomic_write_json(run_dir / RUN_CONFIG, formats.stamp({
+                "model": {"name": model, "config": to_dict(model_cfg)},
+                "data": to_dict(data_cfg), "train": to_dict(train_cfg),
+                "precision": trainer.precision._asdict()}))  # what 'auto' resolved to on this machine, and why
+            if splits.train.info:  # e.g. a series' standardization, to map results back to its units
+                atomic_write_json(run_dir / "data_info.json", splits.train.info)
+            net.save(run_dir)
+        return _fit(trainer, run_dir)
+    except KEEP_RUN_ON:
+        raise
+    except BaseException:
+        if created and latest_checkpoint(run_dir) is None:  # nothing worth keeping: leave no half-written run
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _fit(trainer: Trainer, run_dir: Path | None) -> GenerativeModel:
+    """``trainer.fit()``; a stop by a signal names the run directory (the trainer knows none)."""
+    try:
+        return trainer.fit()
+    except Interrupted as e:
+        e.run_dir = run_dir
+        raise
+
+
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
+
+
+def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> GenerativeModel:
+    """Continue a run from its newest checkpoint; ``overrides`` may extend it (epochs, steps, ...).
+
+    A run stopped before its first checkpoint starts again from step 0 (the same initial weights
+    and data order as a fresh run). The run is locked while it trains (another process trying to
+    train it fails naming this one), and temporary files a killed process left are removed first.
+    """
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    lock = RunLock(run_dir).acquire() if _is_main() else None
+    try:
+        with StopSignals() as signals:
+            return _resume(run_dir, cfg, model, overrides, signals)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: dict[str, Any],
+            signals: StopSignals) -> GenerativeModel:
+    if _is_main():
+        clean_run(run_dir)
+    name = cfg["model"]["name"]
+    if model is not None and model != name:
+        raise CheckpointError(f"{run_dir} is a run of '{name}', not '{model}'")
+    bad = sorted(set(overrides) - RESUMABLE_OVERRIDES)
+    if bad:
+        raise ConfigError(f"cannot change '{bad[0]}' when resuming (only {', '.join(sorted(RESUMABLE_OVERRIDES))})"
+                          f"{suggest(bad[0], RESUMABLE_OVERRIDES)}")
+    entry = registry.get(name)
+    data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir / RUN_CONFIG} data")
+    train_cfg = from_dict(TrainConfig, {**cfg["train"], **overrides}, f"{run_dir / RUN_CONFIG} train")
+    has_checkpoint = latest_checkpoint(run_dir) is not None
+    splits = datasets.load_splits(data_cfg)
+    model_cfg = from_dict(entry.config_class, cfg["model"]["config"], f"{run_dir / RUN_CONFIG} model")
+    net = build_model(name, model_cfg, train_cfg.seed)  # as `train` does: without a checkpoint, the same initial weights
+    main = _is_main()
+    callbacks, metrics = run_callbacks(run_dir if main else None, train_cfg, data_cfg, net, splits)
+    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, callbacks)
+    trainer.signals = signals
+    trainer.resume_command = resume_command(run_dir)
+    if has_checkpoint:
+        path = latest_checkpoint(run_dir, warn=main)
+        if path is None:
+            raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
+        load_checkpoint(path, trainer)
+        metrics.truncate_after(trainer.step)
+    else:
+        if main:
+            print(f"genlab: {run_dir} stopped before its first checkpoint; training it from step 0",
+                  file=sys.stderr, flush=True)
+        metrics.truncate_after(0)
+    if signals.received:
+        raise Interrupted(signal_name(signals.received), trainer.step, saved=has_checkpoint,
+                          run_dir=run_dir if main else None)
+    changes = {k: {"from": cfg["train"].get(k), "to": v} for k, v in to_dict(train_cfg).items()
+               if k in overrides and cfg["train"].get(k) != v}
+    if trainer.step >= trainer.total_steps:
+        if main:
+            print(f"{run_dir}: already trained for {trainer.step} steps; pass --epochs or --steps to extend it",
+                  file=sys.stderr)
+        return trainer.model
+    if main and (changes or cfg.get("precision") != trainer.precision._asdict()):
+        atomic_write_json(run_dir / RUN_CONFIG, formats.stamp({**cfg, "train": to_dict(train_cfg),
+                                                               "precision": trainer.precision._asdict()}))
+        if changes:
+            metrics.write({"step": trainer.step, "epoch": trainer.epoch, "split": "config_change", "changes": changes})
+    return _fit(trainer, run_dir if main else None)
+
+
+def load(run_dir: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
+    """The model of a run directory (or of a directory written by ``model.save``), in eval mode."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory not found: {run_dir}")
+    model = GenerativeModel.load(run_dir, map_location=device)
+    return model.eval()
+
+
+def run_split(run_dir: str | Path, split: str = "test", n: int | None = None, seed: int = 0) -> Images:
+    """The first ``n`` items of a split of the run's own dataset (binarized as in training)."""
+    cfg = read_run_config(run_dir)
+    data = datasets.load_splits(from_dict(DataConfig, cfg["data"], "run data config"))[split]
+    count = len(data) if n is None else min(n, len(data))
+    x = data.images(torch.arange(count))
+    if x.dim() == 4:
+        x = binarize(x, cfg["data"]["binarize"], torch.Generator().manual_seed(seed))
+    y = None if data.y is None else data.y[:count]
+    return Images(x, [f"{i:05d}.png" for i in range(count)], y)
