@@ -74,7 +74,7 @@ def test_state_dict_round_trips_through_a_checkpoint_and_a_misfit_is_one_line(sp
     load_checkpoint(latest_checkpoint(tmp_path), second)
     assert (second.step, second.epoch, second.round_in_epoch) == (3, 0, 3)
     assert second.epoch_rounds == 3 and second.epoch_sums.keys() == first.epoch_sums.keys()
-    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values(), strict=True))
     assert second.checkpointed_step == 3
     other = Trainer(build_model("ae", model_config("ae", {"mlp_hidden": [8], "latent_dim": 2}, splits), 0), splits, cfg)
     with pytest.raises(CheckpointError, match="does not fit this model's architecture"):

@@ -7,10 +7,10 @@ from genlab.metrics.classes import class_coverage, class_kl, inception_score, la
 from genlab.metrics.evaluate import EvalSettings, evaluate_model, format_result, generate
 from genlab.metrics.features import ExtractorRecipe, FeatureExtractor, cached_extractor
 from genlab.metrics.fid import (
-           feature_statistics,
-           frechet_distance,
-           frechet_distance_of_features,
-           kernel_inception_distance,
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_of_features,
+    kernel_inception_distance,
 )
 from genlab.metrics.nll import importance_sampled_log_likelihood, negative_log_likelihood
 from genlab.metrics.prdc import density_coverage, precision_recall

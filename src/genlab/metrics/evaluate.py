@@ -227,7 +227,8 @@ def parse_metrics(metrics: str | list[str] | tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | list[str] = ("fid", "kid", "prdc", "is", "classes"),
+def evaluate_model(model: Any, data: DataConfig | dict | str,
+                   metrics: str | list[str] | tuple[str, ...] = ("fid", "kid", "prdc", "is", "classes"),
                    n: int = 10000, extractor: FeatureExtractor | None = None, **settings: Any) -> dict[str, Any]:
     """Evaluate a model against a dataset; the public entry point of genlab's metrics.
 
@@ -268,8 +269,8 @@ def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | lis
     if extractor is None and needs_features:
         extractor = cached_extractor(data_cfg)
         if extractor is None:
-            raise ConfigError(f"no feature extractor is cached for '{data_cfg.dataset}'; pass one (genlab.runs.extractors."
-                              f"build_extractor trains it) or use genlab.runs.evaluate.evaluate_model")
+            raise ConfigError(f"no feature extractor is cached for '{data_cfg.dataset}'; pass one "
+                              f"(genlab.runs.build_extractor trains it) or use genlab.runs.evaluate_model")
     model.eval()
     ctx = _Context(model, data_cfg, s, extractor)  # type: ignore[arg-type]
     t0 = time.perf_counter()

@@ -137,7 +137,8 @@ class FeatureExtractor:
         if images.dim() != 4 or tuple(images.shape[1:]) != self.input_shape:
             got = "x".join(map(str, images.shape[1:])) if images.dim() == 4 else str(tuple(images.shape))
             raise ConfigError(f"{what} are {got} but the feature extractor {self.id} takes "
-                              f"{'x'.join(map(str, self.input_shape))} images; evaluate against a dataset of that shape")
+                              f"{'x'.join(map(str, self.input_shape))} images; "
+                              f"evaluate against a dataset of that shape")
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:

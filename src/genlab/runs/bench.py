@@ -152,12 +152,14 @@ def render_block(rows: list[dict[str, Any]], s: BenchSettings, command: str) -> 
         f"k = 5; NLL = importance-sampled -log p(x) with k = {s.nll_k} on the first {s.nll_n} test images "
         f"binarized once (nats per image).",
         "",
-        "| model | budget | epochs done | wall time | FD | KID | precision | recall | density | coverage | classes covered | class KL | NLL (nats) |",
+        "| model | budget | epochs done | wall time | FD | KID | precision | recall | density | coverage "
+        "| classes covered | class KL | NLL (nats) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {budget} | | {r['wall_seconds']:.0f} s | failed: {r['error'].replace('|', '/')} "
+            error = r["error"].replace("|", "/")
+            lines.append(f"| {r['model']} | {budget} | | {r['wall_seconds']:.0f} s | failed: {error} "
                          "| | | | | | | | |")
             continue
         m = r["result"]["metrics"]
@@ -190,8 +192,9 @@ def write_block(doc: Path, block: str) -> None:
     atomic_write_bytes(doc, text.encode())
 
 
-def run_bench(models: list[str] | None = None, out_dir: str | Path = "runs/bench", doc: str | Path = "docs/benchmarks.md",
-              img_dir: str | Path | None = None, command: str | None = None, **settings: Any) -> list[dict[str, Any]]:
+def run_bench(models: list[str] | None = None, out_dir: str | Path = "runs/bench",
+              doc: str | Path = "docs/benchmarks.md", img_dir: str | Path | None = None, command: str | None = None,
+              **settings: Any) -> list[dict[str, Any]]:
     """Train and evaluate models under one budget and write the table into ``doc``.
 
     Args:

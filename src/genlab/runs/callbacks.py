@@ -59,7 +59,8 @@ class MetricsFile(Callback):
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
         self.write(record.train)
         if record.validation:
-            self.write({"step": trainer.step, "epoch": record.train["epoch"], "split": "validation", **record.validation})
+            self.write({"step": trainer.step, "epoch": record.train["epoch"], "split": "validation",
+                        **record.validation})
 
     def on_epoch_timing(self, trainer: Trainer, timing: dict[str, Any]) -> None:
         self.write(timing)
@@ -149,4 +150,5 @@ class ModeCheck(Callback):
         if self.metrics is not None:
             self.metrics.write({"step": trainer.step, "epoch": trainer.epoch, "split": "modes", **result})
         if warning:
-            print(f"genlab: warning: epoch {trainer.epoch}, step {trainer.step}: {warning}", file=sys.stderr, flush=True)
+            print(f"genlab: warning: epoch {trainer.epoch}, step {trainer.step}: {warning}", file=sys.stderr,
+                  flush=True)

@@ -16,8 +16,9 @@ from genlab.runs.run import load, read_run_config
 DEFAULT_METRICS = ("fid", "kid", "prdc", "is", "classes")
 
 
-def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | list[str] | tuple[str, ...] = DEFAULT_METRICS,
-                   n: int = 10000, extractor: FeatureExtractor | None = None, **settings: Any) -> dict[str, Any]:
+def evaluate_model(model: Any, data: DataConfig | dict | str,
+                   metrics: str | list[str] | tuple[str, ...] = DEFAULT_METRICS, n: int = 10000,
+                   extractor: FeatureExtractor | None = None, **settings: Any) -> dict[str, Any]:
     """:func:`genlab.metrics.evaluate.evaluate_model`, building the dataset's feature extractor first
     when a metric needs it and none is given (trained once and cached)."""
     if extractor is None and any(g in FEATURE_METRICS for g in parse_metrics(metrics)):

@@ -89,7 +89,7 @@ def _build(entry: ExtractorEntry, cache: bool, verbose: bool) -> FeatureExtracto
     torch.set_num_threads(recipe.threads)
     with torch.random.fork_rng():
         try:
-            if resuming:
+            if resuming and build_dir is not None:
                 model = run.resume(build_dir, "classifier")
             else:
                 model = run.train("classifier", out=build_dir, model_config=model_cfg, data=data_cfg, train=train_cfg,
@@ -97,8 +97,9 @@ def _build(entry: ExtractorEntry, cache: bool, verbose: bool) -> FeatureExtracto
         except Interrupted as e:
             saved = "from its last checkpoint" if e.saved else "from the start"
             raise Interrupted(e.signal_name, e.step, e.saved, None,
-                              detail=f"stopped by {e.signal_name} while training feature extractor {name} (step {e.step}); "
-                                     f"the build continues {saved} the next time it is needed") from None
+                              detail=f"stopped by {e.signal_name} while training feature extractor {name} "
+                                     f"(step {e.step}); the build continues {saved} the next time it is needed",
+                              ) from None
         finally:
             torch.use_deterministic_algorithms(was_deterministic)
             torch.set_num_threads(threads)
@@ -108,7 +109,8 @@ def _build(entry: ExtractorEntry, cache: bool, verbose: bool) -> FeatureExtracto
     def write(folder: Path) -> tuple[str, dict[str, Any]]:
         model.save(folder)
         sha = file_sha256(folder / "model.safetensors")
-        info = {**key, "name": name, "weights_sha256": sha, "test_accuracy": accuracy, "recipe": dataclasses.asdict(recipe)}
+        info = {**key, "name": name, "weights_sha256": sha, "test_accuracy": accuracy,
+                "recipe": dataclasses.asdict(recipe)}
         atomic_write_json(folder / INFO_FILE, info)
         return sha, info
 
@@ -118,6 +120,6 @@ def _build(entry: ExtractorEntry, cache: bool, verbose: bool) -> FeatureExtracto
         if build_dir is not None:
             shutil.rmtree(build_dir, ignore_errors=True)
     else:
-        with tempfile.TemporaryDirectory() as tmp:
-            sha, info = write(Path(tmp))
+        with tempfile.TemporaryDirectory() as scratch:
+            sha, info = write(Path(scratch))
     return FeatureExtractor(model, name, sha, info)

@@ -77,10 +77,11 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
 
     names = sorted(series, key=lambda n: (n != "loss", n))[:8]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
-    styles = {"train_step": dict(alpha=0.35, lw=0.8), "train": dict(marker="o", ms=4), "validation": dict(marker="s", ms=4)}
-    for ax, name in zip(axes[0], names):
+    styles = {"train_step": dict(alpha=0.35, lw=0.8), "train": dict(marker="o", ms=4),
+              "validation": dict(marker="s", ms=4)}
+    for ax, name in zip(axes[0], names, strict=True):
         for split, pts in sorted(series[name].items()):
-            xs, ys = zip(*pts)
+            xs, ys = zip(*pts, strict=True)
             style = dict(styles.get(split, {}))
             if split == "train_step" and len(series[name].get("train", [])) <= 2:
                 style["alpha"] = 0.9  # few epochs: the per-step series is the curve to read

@@ -1,6 +1,7 @@
 """Watching samples during training: the class histogram of generated images, with a collapse warning.
 
-After each sample grid (the :class:`genlab.runs.callbacks.ModeCheck` callback) :class:`ModeMonitor` is asked to classify a fixed-noise batch of
+After each sample grid (the :class:`genlab.runs.callbacks.ModeCheck` callback) :class:`ModeMonitor`
+classifies a fixed-noise batch of
 samples with the dataset's evaluation classifier (the feature extractor of :mod:`genlab.metrics`).
 The shares per class go to metrics.jsonl as a ``modes`` record, and when the samples cover few
 classes a one-line warning goes to stderr while training continues.
@@ -53,7 +54,8 @@ class ModeMonitor:
         shares = sample_class_shares(model, self.extractor, self.n, self.seed)
         k = self.extractor.num_classes
         warning = mode_collapse_warning(shares)
-        return {"classes_covered": int((shares >= 0.1 / k).sum()), "class_shares": [round(v, 4) for v in shares.tolist()],
+        return {"classes_covered": int((shares >= 0.1 / k).sum()),
+                "class_shares": [round(v, 4) for v in shares.tolist()],
                 "warning": warning}
 
 

@@ -189,7 +189,8 @@ def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataC
     except KEEP_RUN_ON:
         raise
     except BaseException:
-        if created and latest_checkpoint(run_dir) is None:  # nothing worth keeping: leave no half-written run
+        # nothing worth keeping: leave no half-written run
+        if created and run_dir is not None and latest_checkpoint(run_dir) is None:
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     finally:
@@ -245,7 +246,7 @@ def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: di
     has_checkpoint = latest_checkpoint(run_dir) is not None
     splits = datasets.load_splits(data_cfg)
     model_cfg = from_dict(entry.config_class, cfg["model"]["config"], f"{run_dir / RUN_CONFIG} model")
-    net = build_model(name, model_cfg, train_cfg.seed)  # as `train` does: without a checkpoint, the same initial weights
+    net = build_model(name, model_cfg, train_cfg.seed)  # as `train` does: without a checkpoint, the same weights
     main = _is_main()
     callbacks, metrics = run_callbacks(run_dir if main else None, train_cfg, data_cfg, net, splits)
     trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, callbacks)

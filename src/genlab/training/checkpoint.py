@@ -82,8 +82,9 @@ def optimizer_files(states: dict[str, dict[str, Any]]) -> tuple[dict[str, torch.
                 else:
                     plain[key] = _json_value(value)
             per_param[str(pid)] = plain
-        meta[name] = {"state": per_param, "tensor_keys": {str(pid): [k for k, v in e.items() if isinstance(v, torch.Tensor)]
-                                                           for pid, e in sd["state"].items()},
+        tensor_keys = {str(pid): [k for k, v in e.items() if isinstance(v, torch.Tensor)]
+                       for pid, e in sd["state"].items()}
+        meta[name] = {"state": per_param, "tensor_keys": tensor_keys,
                       "param_groups": _json_value(sd["param_groups"])}
     return tensors, meta
 
@@ -151,7 +152,8 @@ def latest_checkpoint(run_dir: Path, warn: bool = False) -> Path | None:
     if not complete:
         return None
     if warn:
-        why = f"{LATEST} names '{named}', which is missing or incomplete" if named is not None else f"{LATEST} is missing"
+        why = (f"{LATEST} names '{named}', which is missing or incomplete" if named is not None
+               else f"{LATEST} is missing")
         print(f"genlab: warning: {why}; resuming from the newest complete checkpoint {complete[-1].name}",
               file=sys.stderr, flush=True)
     return complete[-1]
@@ -164,12 +166,14 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         weights = load_state_dict(path / "model.safetensors")
         buffers = load_state_dict(path / BUFFERS) if (path / BUFFERS).is_file() else {}
         if (path / OPT_JSON).is_file():
-            opt_states = optimizer_states(load_state_dict(path / OPT_TENSORS), json.loads((path / OPT_JSON).read_text()))
+            meta = json.loads((path / OPT_JSON).read_text())
+            opt_states = optimizer_states(load_state_dict(path / OPT_TENSORS), meta)
         else:  # a checkpoint of an older genlab: a pickle, read without running any code in it
             opt_states = torch.load(path / LEGACY_OPT, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable part means a corrupt checkpoint
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CheckpointError(f"checkpoint {path} is corrupt or incomplete ({type(e).__name__}: {first[:200]})") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or incomplete "
+                              f"({type(e).__name__}: {first[:200]})") from None
     return {"model": weights, "buffers": buffers, "optimizers": opt_states, "position": position}
 
 

@@ -50,9 +50,9 @@ def build_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.o
     if not params:
         raise ConfigError("a training phase has no trainable parameters")
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.name == "rmsprop":
@@ -100,7 +100,8 @@ class StopSignals:
         if StopSignals._depth == 0:
             StopSignals._received = None
             if threading.current_thread() is threading.main_thread():
-                StopSignals._old = {sig: signal.signal(sig, StopSignals._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+                StopSignals._old = {sig: signal.signal(sig, StopSignals._handle)
+                                    for sig in (signal.SIGINT, signal.SIGTERM)}
         StopSignals._depth += 1
         return self
 
@@ -166,11 +167,13 @@ class Trainer:
         if cfg.precision == "bf16" and self.device.type == "mps":
             raise ConfigError("bf16 autocast is not supported on mps; use --precision fp32")
         if cfg.batch_size % self.dist.world_size:
-            raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world_size} processes")
+            raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over "
+                              f"{self.dist.world_size} processes")
         self.model = model.to(self.device)
         self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
         self.phases: list[Phase] = model.phases()
-        self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p)) for p in self.phases}
+        self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p))
+                           for p in self.phases}
         self.base_lr = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.items()}
         self.wrapped: nn.Module = model
         if self.dist.enabled:
@@ -277,7 +280,7 @@ class Trainer:
     def fit(self) -> GenerativeModel:
         """Train until ``total_steps``, the time budget, a signal, or divergence."""
         with self.signals as signals:
-            self._check_stop(signals, budget=False)  # a signal during setup (data loading, ...) stops before the first step
+            self._check_stop(signals, budget=False)  # a signal during setup (data loading, ...) stops before step 1
             self._call("on_train_start")
             while self.step < self.total_steps and self.stop_reason is None:
                 self.model.train()
@@ -291,7 +294,8 @@ class Trainer:
                 for _ in range(rounds):
                     cpu0 = time.process_time()
                     logs, dt, ct, n_img = self._round(batches)
-                    data_time, compute_time, self.pass_images = data_time + dt, compute_time + ct, self.pass_images + n_img
+                    data_time, compute_time = data_time + dt, compute_time + ct
+                    self.pass_images += n_img
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v
                     self.epoch_rounds += 1
@@ -313,7 +317,7 @@ class Trainer:
                     self.round_in_epoch = 0
                 t_end = time.perf_counter()
                 signal_stop = self.stop_reason in SIGNAL_STOPS and not epoch_done
-                if signal_stop:  # stopped inside an epoch: only a checkpoint (the resume finishes the epoch and its record)
+                if signal_stop:  # inside an epoch: only a checkpoint (the resume finishes the epoch and its record)
                     if done:
                         self.checkpoint()
                     distributed.barrier(self.dist)
@@ -339,8 +343,8 @@ class Trainer:
         """One step: every phase's updates. Returns logs, data seconds, compute seconds, images."""
         torch.manual_seed(step_seed(self.cfg.seed, self.step, self.dist.rank))
         f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps)
-        for opt, base in zip(self.optimizers.values(), self.base_lr.values()):
-            for group, lr in zip(opt.param_groups, base):
+        for opt, base in zip(self.optimizers.values(), self.base_lr.values(), strict=True):
+            for group, lr in zip(opt.param_groups, base, strict=True):
                 group["lr"] = lr * f
         logs: dict[str, float] = {}
         data_time = compute_time = 0.0
@@ -411,8 +415,8 @@ class Trainer:
             return
         partial = not epoch_done  # the last rounds of a run that ends inside an epoch (--steps, a time budget)
         record = {"step": self.step, "epoch": self.epoch + 1 if partial else self.epoch, "split": "train",
-                  **({"partial_epoch": True, "rounds": rounds, "epochs_done": self.epoch + rounds / self.rounds_per_epoch}
-                     if partial else {}),
+                  **({"partial_epoch": True, "rounds": rounds,
+                      "epochs_done": self.epoch + rounds / self.rounds_per_epoch} if partial else {}),
                   **{k: v / rounds for k, v in sums.items()},
                   "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
                   "data_time": data_time, "compute_time": compute_time,
@@ -437,7 +441,8 @@ class Trainer:
         limit = self.cfg.eval_batches * self.cfg.batch_size if self.cfg.eval_batches else None
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.cfg.seed + 99_991)
-            for batch in eval_batches(self.data.validation, self.cfg.batch_size, self.binarize, device=self.device, limit=limit):
+            for batch in eval_batches(self.data.validation, self.cfg.batch_size, self.binarize, device=self.device,
+                                      limit=limit):
                 with self._autocast():
                     metrics = self.model.evaluate(batch)
                 b = batch.x.shape[0]
