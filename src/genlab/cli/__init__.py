@@ -14,6 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from genlab import __version__
 from genlab.errors import GenlabError, Interrupted
 
 _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _GAN, _ANOMALY = (
@@ -62,8 +63,6 @@ def build_parser(argv: Sequence[str] = (), all_commands: bool = False) -> argpar
     ``genlab --help`` and for an unknown command's error). ``all_commands`` imports every module."""
     parser = _Parser(
         prog="genlab", description="Classic deep generative models: train, sample, reconstruct, evaluate.")
-    from genlab import __version__
-
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     named = _command_in(argv)

@@ -70,7 +70,7 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
             series.setdefault(k, {}).setdefault(r.get("split", "train"), []).append((r["step"], float(v)))
     if not series:
         return None
-    import matplotlib
+    import matplotlib  # deferred: a heavy optional dependency, imported once a plot is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -30,7 +30,7 @@ from genlab.runs.lock import LOCK_FILE, RunLock
 from genlab.runs.monitor import mode_monitor
 from genlab.training.callbacks import Callback, console_callbacks
 from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint, load_checkpoint
-from genlab.training.fit import build_model, model_config
+from genlab.training.in_memory import build_model, model_config
 from genlab.training.trainer import StopSignals, Trainer
 
 RUN_CONFIG = "config.json"
