@@ -48,7 +48,8 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def fd_sanity(args: argparse.Namespace) -> dict:
-    from genlab.metrics import build_extractor, frechet_distance_of_features
+    from genlab.metrics import frechet_distance_of_features
+    from genlab.runs.extractors import build_extractor
 
     ex = build_extractor("mnist")
     x = load_splits(DataConfig(dataset="mnist")).test.images(slice(None))

@@ -95,7 +95,8 @@ def cmd_score(args: argparse.Namespace) -> None:
     from genlab.config import DataConfig
     from genlab.data import load_splits
     from genlab.io import save_image_grid
-    from genlab.metrics import build_extractor, frechet_distance_of_features, precision_recall
+    from genlab.metrics import frechet_distance_of_features, precision_recall
+    from genlab.runs.extractors import build_extractor
 
     out = Path(args.dir or Path(args.run) / "bench")
     extractor = build_extractor("mnist")

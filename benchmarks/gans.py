@@ -65,7 +65,8 @@ def run_one(spec: dict) -> dict:
 
     torch.set_num_threads(1)
     import genlab
-    from genlab.metrics import build_extractor, evaluate_model
+    from genlab.metrics import evaluate_model
+    from genlab.runs.extractors import build_extractor
     from genlab.io import save_image_grid
 
     run = Path(spec["run"])
@@ -127,7 +128,7 @@ def specs(args: argparse.Namespace) -> list[dict]:
 
 
 def run_table(args: argparse.Namespace) -> None:
-    from genlab.metrics import build_extractor
+    from genlab.runs.extractors import build_extractor
 
     build_extractor("mnist")  # train / cache the LeNet-5 once, before the workers start
     todo = specs(args)

@@ -12,7 +12,7 @@ import genlab
 from genlab import formats
 from genlab.cli import main
 from genlab.errors import CheckpointError
-from genlab.training.run import read_run_config
+from genlab.runs.run import read_run_config
 
 FORMAT0 = Path(__file__).parent / "fixtures" / "format0"
 

@@ -355,7 +355,7 @@ def test_loss_curves_draw_short_series_with_markers_and_lines(tmp_path, monkeypa
     matplotlib.use("Agg")
     from matplotlib.axes import Axes
 
-    from genlab.training.logging import plot_loss_curves
+    from genlab.runs.metrics_log import plot_loss_curves
 
     calls = []
     original = Axes.plot
@@ -454,18 +454,19 @@ TINY_VGG = dict(arch="lenet5", steps=24, batch_size=64, lr=3e-3)
 
 
 def test_a_tampered_extractor_is_rebuilt_and_an_interrupted_build_resumes_exactly(tmp_path, monkeypatch, capsys):
+    from genlab.errors import Interrupted
     from genlab.metrics import features
     from genlab.models.classifier import Classifier
-    from genlab.training.trainer import Interrupted
+    from genlab.runs.extractors import build_extractor
 
     recipe = features.ExtractorRecipe(**TINY_VGG)
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "one"))
-    straight = features.build_extractor("digits", recipe, verbose=False)
+    straight = build_extractor("digits", recipe, verbose=False)
     entry = next((tmp_path / "one" / "extractors").iterdir())
     weights = load_state_dict(entry / "model.safetensors")
     save_state_dict({k: torch.zeros_like(v) for k, v in weights.items()}, entry / "model.safetensors")
     capsys.readouterr()
-    rebuilt = features.build_extractor("digits", recipe, verbose=False)
+    rebuilt = build_extractor("digits", recipe, verbose=False)
     warnings = [line for line in _err_lines(capsys) if "warning" in line]
     assert len(warnings) == 1 and "rebuilding" in warnings[0]
     assert rebuilt.id == straight.id and features.file_sha256(entry / "model.safetensors") == straight.weights_sha256
@@ -473,11 +474,11 @@ def test_a_tampered_extractor_is_rebuilt_and_an_interrupted_build_resumes_exactl
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "two"))
     original = _signal_after_updates(monkeypatch, Classifier, 10, signal.SIGTERM)
     with pytest.raises(Interrupted, match="the build continues from its last checkpoint"):
-        features.build_extractor("digits", recipe, verbose=False)
+        build_extractor("digits", recipe, verbose=False)
     monkeypatch.setattr(Classifier, "after_step", original)
     building = [p for p in (tmp_path / "two" / "extractors").iterdir() if p.name.endswith(".building")]
     assert len(building) == 1 and _state(building[0])["step"] == 10
-    resumed = features.build_extractor("digits", recipe, verbose=False)
+    resumed = build_extractor("digits", recipe, verbose=False)
     assert resumed.id == straight.id and not building[0].exists()
 
 

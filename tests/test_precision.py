@@ -83,6 +83,6 @@ def test_train_defaults_to_auto_says_what_it_chose_and_records_it(tmp_path, caps
 
 def test_auto_is_the_default_everywhere():
     assert genlab.TrainConfig().precision == "auto"
-    from genlab.metrics.bench import BenchSettings
+    from genlab.runs.bench import BenchSettings
 
     assert BenchSettings().precision == "auto"

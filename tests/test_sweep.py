@@ -17,6 +17,7 @@ import pytest
 from genlab import registry
 from genlab.cli import build_parser, main
 from genlab.metrics import features
+from genlab.runs import extractors
 
 BASE = ["--steps", "2", "--batch-size", "16", "--num-samples", "4", "--device", "cpu"]
 AE = ["--latent-dim", "2", "--mlp-hidden", "8", "--conv-widths", "4", "--conv-hidden", "8"]
@@ -92,7 +93,7 @@ def sweep_env(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # a tiny evaluation classifier for evaluate and modes
         mp.setenv("GENLAB_CACHE", str(env.cache))
         mp.setattr(features, "default_recipe", lambda shape: EXTRACTOR)
-        features.build_extractor("digits", verbose=False)
+        extractors.build_extractor("digits", verbose=False)
     return env
 
 

@@ -68,7 +68,7 @@ def test_import_genlab_is_light_until_train_is_used():
     code = ("import sys, genlab\n"
             "assert 'torch' not in sys.modules\n"
             "from genlab import train, load\n"
-            "assert 'torch' in sys.modules and train.__module__ == 'genlab.training.run'\n"
+            "assert 'torch' in sys.modules and train.__module__ == 'genlab.runs.run'\n"
             "print(genlab.resume.__name__)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"})

@@ -11,20 +11,21 @@ __version__ = "0.2.0.dev0"
 
 from typing import TYPE_CHECKING, Any
 
+from genlab import registry
 from genlab.config import DataConfig, TrainConfig
 from genlab.errors import GenlabError
 
 if TYPE_CHECKING:
-    from genlab.training.run import load, resume, train
+    from genlab.runs.run import load, resume, train
 
 _RUN_FUNCTIONS = ("load", "resume", "train")
 
 
 def __getattr__(name: str) -> Any:
-    """``genlab.train/resume/load`` import torch and the training layer on first use, so that
+    """``genlab.train/resume/load`` import torch and the run layer on first use, so that
     ``import genlab`` (and ``genlab --help``) stays light."""
     if name in _RUN_FUNCTIONS:
-        from genlab.training import run
+        from genlab.runs import run  # deferred on purpose: the run layer imports torch
 
         return getattr(run, name)
     raise AttributeError(f"module 'genlab' has no attribute '{name}'")
@@ -32,14 +33,12 @@ def __getattr__(name: str) -> Any:
 
 def models() -> list[str]:
     """Names of the registered models."""
-    from genlab import registry
-
     return registry.names()
 
 
 def datasets() -> list[tuple[str, str]]:
     """(name, description) of every dataset source."""
-    from genlab.data import list_datasets
+    from genlab.data import list_datasets  # deferred on purpose: the data layer imports torch and numpy
 
     return list_datasets()
 

@@ -157,9 +157,9 @@ def test_scores_a_model_cannot_give_are_refused(digits):
 
 
 def test_a_score_the_model_cannot_give_is_refused_before_training(digits, monkeypatch):
-    import genlab.training.run as run
+    import genlab.training as training
 
-    monkeypatch.setattr(run, "train", lambda *a, **k: pytest.fail("trained before checking the score"))
+    monkeypatch.setattr(training, "fit", lambda *a, **k: pytest.fail("trained before checking the score"))
     x = digits.train.images(slice(0, 50))
     with pytest.raises(ConfigError, match="cannot give the 'mse' score"):
         AnomalyDetector(model="ddpm", score="mse").fit(x)

@@ -4,6 +4,7 @@ import os
 import pytest
 
 from genlab.metrics import features
+from genlab.runs import extractors
 
 TINY = features.ExtractorRecipe(arch="lenet5", steps=150, batch_size=64, lr=3e-3)
 
@@ -15,7 +16,7 @@ def extractor_cache(tmp_path_factory):
     old = os.environ.get("GENLAB_CACHE")
     os.environ["GENLAB_CACHE"] = str(path)
     try:
-        features.build_extractor("digits", TINY, verbose=False)
+        extractors.build_extractor("digits", TINY, verbose=False)
     finally:
         if old is None:
             os.environ.pop("GENLAB_CACHE")
@@ -29,6 +30,6 @@ def tiny_extractor(monkeypatch, extractor_cache):
     """Make the tiny recipe the default for this test and return the (cached) digits extractor."""
     monkeypatch.setenv("GENLAB_CACHE", str(extractor_cache))
     monkeypatch.setattr(features, "default_recipe", lambda shape: TINY)
-    return features.build_extractor("digits", verbose=False)
+    return extractors.build_extractor("digits", verbose=False)
 
 

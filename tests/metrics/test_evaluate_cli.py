@@ -87,7 +87,7 @@ def test_bench_quick_writes_only_its_block(tmp_path, tiny_extractor, capsys):
 
 
 def test_bench_lists_generative_models_only():
-    from genlab.metrics.bench import bench_models
+    from genlab.runs.bench import bench_models
 
     names = bench_models()
     assert "vae" in names and "classifier" not in names and not any(n.startswith("test-") for n in names)

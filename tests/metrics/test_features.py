@@ -5,6 +5,7 @@ import torch
 
 from genlab.errors import ConfigError, DataError
 from genlab.metrics import features
+from genlab.runs import extractors
 
 
 def test_extractor_is_cached_and_deterministic(tiny_extractor):
@@ -13,9 +14,9 @@ def test_extractor_is_cached_and_deterministic(tiny_extractor):
     assert ex.input_shape == (1, 8, 8) and ex.num_classes == 10
     assert ex.info["test_accuracy"] > 0.8
     tiny = features.default_recipe((1, 8, 8))  # the fixture made the tiny recipe the default
-    again = features.build_extractor("digits", tiny, verbose=False)  # from the cache
+    again = extractors.build_extractor("digits", tiny, verbose=False)  # from the cache
     assert again.id == ex.id
-    fresh = features.build_extractor("digits", tiny, cache=False, verbose=False)  # retrained from scratch
+    fresh = extractors.build_extractor("digits", tiny, cache=False, verbose=False)  # retrained from scratch
     assert fresh.weights_sha256 == ex.weights_sha256
     f, p = ex(torch.rand(5, 1, 8, 8))
     assert f.shape == (5, 84) and torch.allclose(p.sum(1), torch.ones(5))
@@ -24,7 +25,7 @@ def test_extractor_is_cached_and_deterministic(tiny_extractor):
 
 
 def test_binarization_and_limit_do_not_change_the_extractor(tiny_extractor):
-    other = features.build_extractor({"dataset": "digits", "binarize": "dynamic", "limit": 100}, verbose=False)
+    other = extractors.build_extractor({"dataset": "digits", "binarize": "dynamic", "limit": 100}, verbose=False)
     assert other.id == tiny_extractor.id
 
 
@@ -42,4 +43,4 @@ def test_unlabelled_data_cannot_train_an_extractor(tmp_path, monkeypatch):
     monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
     np.savez(tmp_path / "x.npz", x=np.zeros((40, 8, 8, 1), np.uint8))
     with pytest.raises(DataError, match="no labels"):
-        features.build_extractor(f"npz:{tmp_path / 'x.npz'}", features.ExtractorRecipe(steps=1), verbose=False)
+        extractors.build_extractor(f"npz:{tmp_path / 'x.npz'}", features.ExtractorRecipe(steps=1), verbose=False)

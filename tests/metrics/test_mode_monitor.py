@@ -8,7 +8,7 @@ from torch import nn
 import genlab
 from genlab.config import DataConfig
 from genlab.data import load_splits
-from genlab.training.monitor import ModeMonitor
+from genlab.runs.monitor import ModeMonitor
 
 
 class _OneDigit(nn.Module):

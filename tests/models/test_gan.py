@@ -180,7 +180,7 @@ def test_phase_lr_values_from_the_command_line_become_numbers():
 
 def test_modes_command_warns_on_collapse(tmp_path, capsys, digits_data, quick_train, monkeypatch):
     """`genlab modes RUN` classifies samples with the evaluation classifier (here a stand-in) and warns."""
-    import genlab.metrics
+    import genlab.runs.extractors
 
     class AllThrees:  # a classifier that sees every sample as a 3: total collapse
         num_classes = 10
@@ -188,7 +188,7 @@ def test_modes_command_warns_on_collapse(tmp_path, capsys, digits_data, quick_tr
         def __call__(self, images):
             return torch.zeros(len(images), 4), torch.nn.functional.one_hot(torch.full((len(images),), 3), 10).float()
 
-    monkeypatch.setattr(genlab.metrics, "build_extractor", lambda data: AllThrees())
+    monkeypatch.setattr(genlab.runs.extractors, "build_extractor", lambda data: AllThrees())
     genlab.train("dcgan", out=tmp_path / "d", model_config=TINY_CONV, data=digits_data, train=quick_train)
     capsys.readouterr()
     assert main(["modes", str(tmp_path / "d"), "--n", "20"]) == 0

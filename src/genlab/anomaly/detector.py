@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab import registry
+from genlab import registry, training
 from genlab.anomaly.scores import check_score, default_score, item_scores, step_errors
 from genlab.anomaly.tables import Table, TableEncoder, as_table
-from genlab.config import DataConfig, from_dict, to_dict
+from genlab.config import TrainConfig, from_dict, to_dict
 from genlab.data.base import ArrayDataset, Splits
 from genlab.data.sequences import windows
 from genlab.errors import CheckpointError, ConfigError, DataError
@@ -269,8 +269,6 @@ class AnomalyDetector:
         return self
 
     def _train(self, model_name: str, entry: Any, fit_x: torch.Tensor, hold_x: torch.Tensor, source: str) -> Any:
-        from genlab.training.run import train
-
         cfg = self.config
         model_fields = dict(cfg.model_config)
         if self.kind == "table":  # a small MLP suits tables; the user's fields win
@@ -282,9 +280,9 @@ class AnomalyDetector:
         splits = Splits(ArrayDataset(fit_x, name=source), ArrayDataset(hold_x, name=source), ArrayDataset(hold_x, name=source))
         train_cfg = {**DEFAULT_TRAIN, "seed": cfg.seed, **cfg.train}
         train_cfg["batch_size"] = min(int(train_cfg["batch_size"]), len(fit_x))
-        model = train(model_name, model_config=model_fields, data=DataConfig(dataset=source), train=train_cfg,
-                      splits=splits)
-        return model.eval()
+        train = from_dict(TrainConfig, train_cfg, "train config")
+        model = training.build_model(model_name, training.model_config(model_name, model_fields, splits, source), train.seed)
+        return training.fit(model, splits, train, callbacks=training.console_callbacks()).eval()
 
     def _calibrate(self, fit_x: torch.Tensor, hold_x: torch.Tensor, hold_series: np.ndarray | None) -> None:
         cfg = self.config

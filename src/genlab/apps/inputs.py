@@ -74,23 +74,6 @@ def read_images(path: str | Path, shape: tuple[int, ...] | None = None) -> Image
     return Images(x, names, labels, clean)
 
 
-def run_split(run_dir: str | Path, split: str = "test", n: int | None = None, seed: int = 0) -> Images:
-    """The first ``n`` items of a split of the run's own dataset (binarized as in training)."""
-    from genlab.config import DataConfig, from_dict
-    from genlab.data import load_splits
-    from genlab.data.base import binarize
-    from genlab.training.run import read_run_config
-
-    cfg = read_run_config(run_dir)
-    data = load_splits(from_dict(DataConfig, cfg["data"], "run data config"))[split]
-    count = len(data) if n is None else min(n, len(data))
-    x = data.images(torch.arange(count))
-    if x.dim() == 4:
-        x = binarize(x, cfg["data"]["binarize"], torch.Generator().manual_seed(seed))
-    y = None if data.y is None else data.y[:count]
-    return Images(x, [f"{i:05d}.png" for i in range(count)], y)
-
-
 def batched(fn, x: torch.Tensor, batch_size: int = 256, device: torch.device | str = "cpu") -> torch.Tensor:
     """Apply ``fn`` to ``x`` in batches on ``device`` (no gradients); results on the CPU."""
     with torch.no_grad():

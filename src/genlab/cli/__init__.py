@@ -14,7 +14,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from genlab.errors import GenlabError
+from genlab import __version__
+from genlab.errors import GenlabError, Interrupted
 
 _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _GAN, _ANOMALY = (
     f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "gan", "anomaly"))
@@ -62,8 +63,6 @@ def build_parser(argv: Sequence[str] = (), all_commands: bool = False) -> argpar
     ``genlab --help`` and for an unknown command's error). ``all_commands`` imports every module."""
     parser = _Parser(
         prog="genlab", description="Classic deep generative models: train, sample, reconstruct, evaluate.")
-    from genlab import __version__
-
     parser.add_argument("--version", action="version", version=f"genlab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     named = _command_in(argv)
@@ -119,11 +118,7 @@ def _main(argv: list[str]) -> int:
     except OSError as e:  # a file the user named cannot be read or written (permissions, full disk, ...)
         print(f"genlab: error: {_os_error(e)}", file=sys.stderr)
         return 2
-    except Exception as e:  # noqa: BLE001 - only a training stopped by a signal is handled here
-        from genlab.training.trainer import Interrupted
-
-        if not isinstance(e, Interrupted):
-            raise
+    except Interrupted as e:  # a training stopped by a signal
         print(f"genlab: {e}", file=sys.stderr)  # e.g. a feature extractor's build: it continues next time
         return 128 + getattr(signal, e.signal_name)
 

@@ -65,7 +65,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def _model(args: argparse.Namespace) -> LatentModel:
     from genlab.training.distributed import resolve_device
-    from genlab.training.run import load
+    from genlab.runs.run import load
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -146,7 +146,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 
 def _inputs(args: argparse.Namespace, model: LatentModel):
-    from genlab.apps.inputs import Images, read_images, run_split
+    from genlab.apps.inputs import Images, read_images
+    from genlab.runs.run import run_split
 
     if args.input:
         data = read_images(args.input, tuple(model.config.data_shape))

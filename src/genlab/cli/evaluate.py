@@ -15,7 +15,7 @@ from genlab.errors import ConfigError
 
 
 def register(sub: Any, argv: list[str]) -> None:
-    from genlab.metrics.bench import BenchSettings
+    from genlab.runs.bench import BenchSettings
     from genlab.metrics.evaluate import METRIC_GROUPS, EvalSettings
 
     p = sub.add_parser("evaluate", help="sample-quality, likelihood and reconstruction metrics of a run",
@@ -98,7 +98,8 @@ def register(sub: Any, argv: list[str]) -> None:
 # --- evaluate / bench ------------------------------------------------------------------------------
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from genlab.io import atomic_write_json
-    from genlab.metrics.evaluate import EvalSettings, evaluate_run, format_result
+    from genlab.metrics.evaluate import EvalSettings, format_result
+    from genlab.runs.evaluate import evaluate_run
 
     settings = collect(args, EvalSettings, "eval")
     result = evaluate_run(args.run, args.metrics, write=args.out is None, **settings)
@@ -112,8 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     import signal
 
-    from genlab.metrics.bench import QUICK, BenchSettings, run_bench
-    from genlab.training.trainer import Interrupted
+    from genlab.errors import Interrupted
+    from genlab.runs.bench import QUICK, BenchSettings, run_bench
 
     settings = collect(args, BenchSettings, "bench")
     if args.quick:
@@ -208,7 +209,7 @@ def _summary_model(args: argparse.Namespace) -> tuple[Any, str]:
     """The model TARGET names, built or loaded, and a title."""
     from genlab.config import from_dict
     from genlab.models.classifier import ARCHITECTURES
-    from genlab.training.run import is_run, load
+    from genlab.runs.run import is_run, load
 
     from genlab.cli.options import _pair
 

@@ -7,6 +7,13 @@ from typing import Any
 
 import torch
 
+from genlab.config import DataConfig, from_dict
+from genlab.errors import ConfigError
+from genlab.metrics.classes import mode_collapse_warning
+from genlab.runs import extractors  # `extractors.build_extractor`, looked up per call
+from genlab.runs.monitor import sample_class_shares
+from genlab.runs.run import load, read_run_config
+
 
 def register(sub: Any, argv: list[str]) -> None:
     p = sub.add_parser("modes", help="class histogram of generated samples (via the evaluation classifier); "
@@ -21,21 +28,13 @@ def register(sub: Any, argv: list[str]) -> None:
 
 def class_shares(run: str, n: int = 2000, seed: int = 0) -> torch.Tensor:
     """(K,) share of ``n`` samples of the run's model that the dataset's evaluation classifier gives each class."""
-    from genlab.config import DataConfig, from_dict
-    from genlab.errors import ConfigError
-    from genlab.metrics import build_extractor
-    from genlab.training.monitor import sample_class_shares
-    from genlab.training.run import load, read_run_config
-
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
     data = from_dict(DataConfig, read_run_config(run)["data"], f"{run} data config")
-    return sample_class_shares(load(run), build_extractor(data), n, seed)
+    return sample_class_shares(load(run), extractors.build_extractor(data), n, seed)
 
 
 def cmd_modes(args: argparse.Namespace) -> int:
-    from genlab.metrics.classes import mode_collapse_warning
-
     shares = class_shares(args.run, args.n, args.seed)
     for c, share in enumerate(shares.tolist()):
         print(f"class {c:>3}  {share:6.1%}  {'#' * round(share * 100)}")

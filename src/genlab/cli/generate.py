@@ -14,7 +14,7 @@ from genlab.errors import ConfigError
 from genlab.io import save_image_grid, save_images_npz
 from genlab.models.base import LatentModel, interpolate_codes
 from genlab.training.distributed import resolve_device
-from genlab.training.run import load, read_run_config
+from genlab.runs.run import load, read_run_config
 
 
 def register(sub: Any, argv: list[str]) -> None:

@@ -10,10 +10,10 @@ from typing import Any
 from genlab import registry
 from genlab.cli.options import add_config_flags, collect
 from genlab.config import DataConfig, TrainConfig, read_config_file
-from genlab.errors import ConfigError
+from genlab.errors import ConfigError, Interrupted
+from genlab.runs.run import RESUMABLE_OVERRIDES, resume, train
 from genlab.training import distributed
-from genlab.training.run import RESUMABLE_OVERRIDES, resume, train
-from genlab.training.trainer import Interrupted, StopSignals
+from genlab.training.trainer import StopSignals
 
 
 def register(sub: Any, argv: list[str]) -> None:

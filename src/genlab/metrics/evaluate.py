@@ -1,8 +1,11 @@
 """Evaluate a trained model the same way every time: one entry point, every setting recorded.
 
     from genlab.metrics import evaluate_model
-    result = evaluate_model(model, "mnist", metrics=["fid", "kid", "prdc"], n=10000)
+    result = evaluate_model(model, "mnist", metrics=["fid", "kid", "prdc"], n=10000, extractor=extractor)
     result["metrics"]["fd"], result["extractor"]["id"]
+
+(``genlab.runs.evaluate_model`` builds the dataset's extractor first when none is cached; here it
+defaults to the cached one.)
 
 Sample metrics compare ``n`` generated images with the first ``n`` images of a split of the
 dataset (the test split by default, as stored: grayscale even when the model trained on binarized
@@ -19,22 +22,29 @@ inception (FID on the standard Inception network; needs its weights file).
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from genlab import data as datasets  # `datasets.load_splits`, looked up per call
 from genlab.config import DataConfig, from_dict, suggest
+from genlab.data.base import binarize
 from genlab.errors import ConfigError
 from genlab.metrics import classes as cls_metrics
-from genlab.metrics.features import FeatureExtractor, build_extractor
+from genlab.metrics.features import FeatureExtractor, cached_extractor
 from genlab.metrics.fid import frechet_distance_of_features, kernel_inception_distance
+from genlab.metrics.inception import inception_features, load_fid_inception
+from genlab.metrics.nll import negative_log_likelihood
 from genlab.metrics.prdc import density_coverage, precision_recall
+from genlab.metrics.recon import summarize
+from genlab.models.base import LatentModel
 
 METRICS_FILE = "metrics.json"
 SAMPLE_METRICS = ("fid", "kid", "prdc", "is", "classes", "inception")
+FEATURE_METRICS = ("fid", "kid", "prdc", "is", "classes")  # the groups that need the dataset's feature extractor
 
 
 @dataclass
@@ -87,10 +97,7 @@ class _Context:
 
     def split_images(self, n: int | None = None, binarized: bool = False) -> torch.Tensor:
         """The first n images of the split, as stored, or binarized as in training (a fixed draw)."""
-        from genlab.data import load_splits
-        from genlab.data.base import binarize
-
-        ds = self.once("split", lambda: load_splits(self.data)[self.settings.split])
+        ds = self.once("split", lambda: datasets.load_splits(self.data)[self.settings.split])
         x = ds.images(slice(0, n))
         if binarized:
             x = binarize(x, self.data.binarize, torch.Generator().manual_seed(self.settings.seed + 1))
@@ -178,8 +185,6 @@ def _classes(ctx: _Context) -> dict[str, float]:
 
 
 def _nll(ctx: _Context) -> dict[str, float]:
-    from genlab.metrics.nll import negative_log_likelihood
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(ctx.settings.seed)
         x = ctx.split_images(ctx.settings.nll_n, binarized=True)  # the likelihood of the data as trained on
@@ -189,9 +194,6 @@ def _nll(ctx: _Context) -> dict[str, float]:
 
 
 def _recon(ctx: _Context) -> dict[str, float]:
-    from genlab.metrics.recon import summarize
-    from genlab.models.base import LatentModel
-
     if not isinstance(ctx.model, LatentModel):
         raise ConfigError(f"model '{ctx.model.registry_name}' has no encoder, so 'recon' does not apply; drop it from --metrics")
     x = ctx.split_images(ctx.settings.n, binarized=True)  # inputs as the model saw them in training
@@ -212,8 +214,6 @@ def _recon(ctx: _Context) -> dict[str, float]:
 
 
 def _inception(ctx: _Context) -> dict[str, float]:
-    from genlab.metrics.inception import inception_features, load_fid_inception
-
     net = load_fid_inception(ctx.settings.inception_weights)
     real = inception_features(net, ctx.split_images(ctx.settings.n), ctx.settings.batch_size // 10 or 1)
     fake = inception_features(net, ctx.fake_images()[0], ctx.settings.batch_size // 10 or 1)
@@ -237,7 +237,8 @@ def parse_metrics(metrics: str | list[str] | tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | list[str] = ("fid", "kid", "prdc", "is", "classes"),
+def evaluate_model(model: Any, data: DataConfig | dict | str,
+                   metrics: str | list[str] | tuple[str, ...] = ("fid", "kid", "prdc", "is", "classes"),
                    n: int = 10000, extractor: FeatureExtractor | None = None, **settings: Any) -> dict[str, Any]:
     """Evaluate a model against a dataset; the public entry point of genlab's metrics.
 
@@ -247,7 +248,8 @@ def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | lis
             applied to the real images with a fixed draw).
         metrics: metric groups (see the module docstring), a list or 'fid,kid,...'.
         n: number of generated images, and of real images when the split has that many.
-        extractor: the feature extractor (default: :func:`build_extractor` for ``data``, cached).
+        extractor: the feature extractor (default: the one cached for ``data``; building one is training,
+            which :func:`genlab.runs.evaluate.evaluate_model` does when none is cached).
         **settings: fields of :class:`EvalSettings` (split, seed, kid_subset_size, nll_k, ...).
 
     Returns:
@@ -258,8 +260,6 @@ def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | lis
         ConfigError: unknown metric, a model that cannot do what a metric needs, too few samples,
             or images whose shape does not fit the extractor.
     """
-    import dataclasses
-
     groups = parse_metrics(metrics)
     s = from_dict(EvalSettings, {"n": n, **settings}, "evaluation settings")
     if s.n < 2:
@@ -275,9 +275,12 @@ def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | lis
     if "kid" in groups and s.kid_subset_size > s.n:
         raise ConfigError(f"KID subset size {s.kid_subset_size} is larger than the sample (--n {s.n}); "
                           f"lower --kid-subset-size or raise --n")
-    needs_features = any(g in ("fid", "kid", "prdc", "is", "classes") for g in groups)
+    needs_features = any(g in FEATURE_METRICS for g in groups)
     if extractor is None and needs_features:
-        extractor = build_extractor(data_cfg)
+        extractor = cached_extractor(data_cfg)
+        if extractor is None:
+            raise ConfigError(f"no feature extractor is cached for '{data_cfg.dataset}'; pass one "
+                              f"(genlab.runs.build_extractor trains it) or use genlab.runs.evaluate_model")
     model.eval()
     ctx = _Context(model, data_cfg, s, extractor)  # type: ignore[arg-type]
     t0 = time.perf_counter()
@@ -298,28 +301,6 @@ def evaluate_model(model: Any, data: DataConfig | dict | str, metrics: str | lis
         "settings": dataclasses.asdict(s),
         "seconds": time.perf_counter() - t0,
     }
-
-
-def evaluate_run(run_dir: str | Path, metrics: str | list[str] = ("fid", "kid", "prdc", "is", "classes"),
-                 n: int = 10000, write: bool = True, **settings: Any) -> dict[str, Any]:
-    """Evaluate the model of a run directory on its own dataset and write ``RUN/metrics.json``.
-
-    Args:
-        run_dir: a run directory (``genlab train ... --out RUN``).
-        metrics, n, settings: as for :func:`evaluate_model`.
-        write: write the result to ``RUN/metrics.json``.
-    """
-    from genlab.io import atomic_write_json
-    from genlab.training.run import load, read_run_config
-
-    run_dir = Path(run_dir)
-    cfg = read_run_config(run_dir)
-    data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir} data config")
-    model = load(run_dir)
-    result = {"run": str(run_dir), **evaluate_model(model, data_cfg, metrics, n, **settings)}
-    if write:
-        atomic_write_json(run_dir / METRICS_FILE, result)
-    return result
 
 
 def format_result(result: dict[str, Any]) -> str:

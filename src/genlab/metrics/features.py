@@ -10,9 +10,10 @@ identity; results from different extractors are never mixed. A cached extractor 
 longer match the hash it was recorded with is rebuilt (with a warning), never reported under the
 recorded identity.
 
-The build is an ordinary resumable training run kept in the cache (``NAME-KEY.building/``) until
-it finishes: a build stopped by Ctrl-C / SIGTERM (or a kill) continues from its last checkpoint the
-next time the extractor is needed, and its deterministic recipe gives the same weights.
+This module names, finds, verifies and loads extractors (:func:`extractor_entry`,
+:func:`cached_extractor`). Building one is training, so it is the run layer's
+(:func:`genlab.runs.extractors.build_extractor`): an ordinary resumable training run kept in the
+cache (``NAME-KEY.building/``) until it finishes.
 
 Default recipes: LeNet-5 for 28x28 grayscale images (MNIST-like), a small VGG-11 (batch norm,
 width 16, hidden 128) for every other image size. Features are the classifier's penultimate
@@ -26,16 +27,20 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from genlab import data as datasets  # `datasets.load_splits`, looked up per call
 from genlab.config import DataConfig, from_dict, to_dict
-from genlab.errors import ConfigError
-from genlab.io import atomic_directory, atomic_write_json, read_json
+from genlab.data.base import Splits
+from genlab.errors import ConfigError, DataError, GenlabError
+from genlab.io import read_json
+from genlab.models.base import GenerativeModel
 
 EXTRACTOR_FORMAT = 1  # bump when the recipe's meaning changes: old cache entries are then not reused
 INFO_FILE = "extractor.json"
@@ -132,7 +137,8 @@ class FeatureExtractor:
         if images.dim() != 4 or tuple(images.shape[1:]) != self.input_shape:
             got = "x".join(map(str, images.shape[1:])) if images.dim() == 4 else str(tuple(images.shape))
             raise ConfigError(f"{what} are {got} but the feature extractor {self.id} takes "
-                              f"{'x'.join(map(str, self.input_shape))} images; evaluate against a dataset of that shape")
+                              f"{'x'.join(map(str, self.input_shape))} images; "
+                              f"evaluate against a dataset of that shape")
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,36 +160,35 @@ class FeatureExtractor:
         return torch.cat(feats), torch.cat(probs)
 
 
-def _accuracy(classifier: Any, splits: Any) -> float | None:
-    test = splits.test
-    if test.y is None or len(test) == 0:
-        return None
-    pred = classifier.predict(test.images(slice(None)))
-    return float((pred == test.y).float().mean())
+@dataclass
+class ExtractorEntry:
+    """Where the extractor of a dataset and recipe is cached, and what it is trained on.
+
+    Attributes:
+        directory: the cache entry, ``cache_root() / f"{name}-{key hash}"``.
+        name: '<arch>-<dataset>'.
+        key: the cache key (format, recipe, the data fields that decide the images, the image shape).
+        recipe: the training recipe.
+        data: the data config it is trained on (:func:`extractor_data`).
+        splits: that data, loaded.
+    """
+
+    directory: Path
+    name: str
+    key: dict[str, Any]
+    recipe: ExtractorRecipe
+    data: DataConfig
+    splits: Splits
 
 
-def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | None = None,
-                    cache: bool = True, verbose: bool = True, build: bool = True) -> FeatureExtractor | None:
-    """The feature extractor for a dataset: loaded from the cache, or trained once and cached.
-
-    Args:
-        data: the dataset (spec string, dict or DataConfig); binarization and --limit are ignored.
-        recipe: how to train it (default: :func:`default_recipe` for the dataset's image shape).
-        cache: read and write ``$GENLAB_CACHE/extractors``.
-        verbose: say on stderr when an extractor is being trained.
-        build: train it when it is not cached; False returns None instead.
-
-    Returns:
-        a :class:`FeatureExtractor` (None only when ``build`` is False and it is not cached).
+def extractor_entry(data: DataConfig | dict | str, recipe: ExtractorRecipe | None = None) -> ExtractorEntry:
+    """The cache entry of the extractor for ``data`` (default recipe: :func:`default_recipe` of its shape).
 
     Raises:
         DataError: the dataset cannot be loaded or has no labels to train a classifier on.
     """
-    from genlab.data import load_splits
-    from genlab.errors import DataError
-
     data_cfg = extractor_data(data)
-    splits = load_splits(data_cfg)
+    splits = datasets.load_splits(data_cfg)
     if splits.train.y is None:
         raise DataError(f"dataset '{data_cfg.dataset}' has no labels, so genlab cannot train a feature extractor "
                         f"for it; evaluate against a labelled dataset of the same image shape")
@@ -194,25 +199,22 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
            "shape": list(splits.train.shape)}
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     name = f"{recipe.arch}-{_slug(data_cfg.dataset.split(':')[-1] if ':' in data_cfg.dataset else data_cfg.dataset)}"
-    directory = cache_root() / f"{name}-{key_hash}"
-    if cache and (directory / INFO_FILE).is_file():
-        cached = _load_cached(directory, name)
-        if cached is not None:
-            return cached
-    if not build:
+    return ExtractorEntry(cache_root() / f"{name}-{key_hash}", name, key, recipe, data_cfg, splits)
+
+
+def cached_extractor(data: DataConfig | dict | str | ExtractorEntry,
+                     recipe: ExtractorRecipe | None = None) -> FeatureExtractor | None:
+    """The cached extractor for ``data``, verified against its recorded hash; None when there is none
+    (or it was damaged: then it is removed, with a warning, for the run layer to rebuild)."""
+    entry = data if isinstance(data, ExtractorEntry) else extractor_entry(data, recipe)
+    if not (entry.directory / INFO_FILE).is_file():
         return None
-    return _build(directory, name, key, recipe, data_cfg, splits, cache, verbose)
+    return load_cached(entry.directory, entry.name)
 
 
-def _load_cached(directory: Path, name: str) -> FeatureExtractor | None:
+def load_cached(directory: Path, name: str) -> FeatureExtractor | None:
     """The cached extractor in ``directory``; None (after a warning, the entry removed) when its weights
     do not hash to the recorded SHA-256 or the entry cannot be read."""
-    import shutil
-    import sys
-
-    from genlab.errors import GenlabError
-    from genlab.models.base import GenerativeModel
-
     try:
         info = read_json(directory / INFO_FILE)
         recorded = info["weights_sha256"]
@@ -227,67 +229,3 @@ def _load_cached(directory: Path, name: str) -> FeatureExtractor | None:
           file=sys.stderr, flush=True)
     shutil.rmtree(directory, ignore_errors=True)
     return None
-
-
-def _build(directory: Path, name: str, key: dict[str, Any], recipe: ExtractorRecipe, data_cfg: DataConfig,
-           splits: Any, cache: bool, verbose: bool) -> FeatureExtractor:
-    from genlab.training.run import StopSignals
-
-    with StopSignals():  # from here a signal ends the build at a checkpoint, with one line
-        return _build_run(directory, name, key, recipe, data_cfg, splits, cache, verbose)
-
-
-def _build_run(directory: Path, name: str, key: dict[str, Any], recipe: ExtractorRecipe, data_cfg: DataConfig,
-               splits: Any, cache: bool, verbose: bool) -> FeatureExtractor:
-    import sys
-
-    from genlab.training.run import Interrupted, is_run, resume, train
-
-    build_dir = directory.with_name(directory.name + ".building") if cache else None
-    resuming = build_dir is not None and is_run(build_dir)
-    if verbose:
-        what = "continuing the build of" if resuming else "training"
-        print(f"genlab: {what} feature extractor {name} ({recipe.arch}, {recipe.steps} steps, seed {recipe.seed}); "
-              f"cached for later runs", file=sys.stderr, flush=True)
-    model_cfg = {"arch": recipe.arch, "vgg_width": recipe.vgg_width, "vgg_hidden": recipe.vgg_hidden}
-    train_cfg = {"steps": recipe.steps, "batch_size": min(recipe.batch_size, len(splits.train)), "lr": recipe.lr,
-                 "seed": recipe.seed, "schedule": "cosine", "deterministic": True, "device": "cpu",
-                 "precision": "fp32", "log_every": 0, "num_samples": 1}
-    was_deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
-    torch.set_num_threads(recipe.threads)
-    with torch.random.fork_rng():
-        try:
-            if resuming:
-                model = resume(build_dir, "classifier")
-            else:
-                model = train("classifier", out=build_dir, model_config=model_cfg, data=data_cfg, train=train_cfg,
-                              overwrite=True)
-        except Interrupted as e:
-            saved = "from its last checkpoint" if e.saved else "from the start"
-            raise Interrupted(e.signal_name, e.step, e.saved, None,
-                              detail=f"stopped by {e.signal_name} while training feature extractor {name} (step {e.step}); "
-                                     f"the build continues {saved} the next time it is needed") from None
-        finally:
-            torch.use_deterministic_algorithms(was_deterministic)
-            torch.set_num_threads(threads)
-    model = model.cpu().eval()
-    accuracy = _accuracy(model, splits)
-
-    def write(folder: Path) -> tuple[str, dict[str, Any]]:
-        model.save(folder)
-        sha = file_sha256(folder / "model.safetensors")
-        info = {**key, "name": name, "weights_sha256": sha, "test_accuracy": accuracy, "recipe": dataclasses.asdict(recipe)}
-        atomic_write_json(folder / INFO_FILE, info)
-        return sha, info
-
-    if cache:  # another process may have cached the same extractor first: then its copy stays
-        with atomic_directory(directory, replace=False) as tmp:
-            sha, info = write(tmp)
-        if build_dir is not None:
-            import shutil
-
-            shutil.rmtree(build_dir, ignore_errors=True)
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            sha, info = write(Path(tmp))
-    return FeatureExtractor(model, name, sha, info)

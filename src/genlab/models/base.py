@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genlab import formats
+from genlab import formats, registry
 from genlab.config import OptimizerConfig, from_dict, suggest, to_dict
 from genlab.data.base import ArrayDataset, Batch
 from genlab.errors import CheckpointError, ConfigError
@@ -142,8 +142,6 @@ class GenerativeModel(nn.Module):
     @classmethod
     def load(cls, directory: str | Path, map_location: str | torch.device = "cpu") -> GenerativeModel:
         """Rebuild a saved model from its directory (no pickle, no outside knowledge)."""
-        from genlab import registry
-
         directory = Path(directory)
         cfg_path, weights = directory / MODEL_CONFIG, directory / MODEL_WEIGHTS
         if not cfg_path.is_file() or not weights.is_file():

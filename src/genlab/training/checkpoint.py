@@ -82,8 +82,9 @@ def optimizer_files(states: dict[str, dict[str, Any]]) -> tuple[dict[str, torch.
                 else:
                     plain[key] = _json_value(value)
             per_param[str(pid)] = plain
-        meta[name] = {"state": per_param, "tensor_keys": {str(pid): [k for k, v in e.items() if isinstance(v, torch.Tensor)]
-                                                           for pid, e in sd["state"].items()},
+        tensor_keys = {str(pid): [k for k, v in e.items() if isinstance(v, torch.Tensor)]
+                       for pid, e in sd["state"].items()}
+        meta[name] = {"state": per_param, "tensor_keys": tensor_keys,
                       "param_groups": _json_value(sd["param_groups"])}
     return tensors, meta
 
@@ -102,28 +103,22 @@ def optimizer_states(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     return states
 
 
-def _extra_buffers(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The model's non-persistent buffers (training state that is not part of its saved weights)."""
-    persistent = set(model.state_dict())
-    return {n: b for n, b in model.named_buffers() if n not in persistent}
-
-
-def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer],
-                    state: dict[str, Any], keep: int = 1) -> Path:
-    """Write a checkpoint of ``model``, ``optimizers`` and the JSON ``state`` (must hold 'step')."""
+def save_checkpoint(run_dir: Path, state: dict[str, Any], keep: int = 1) -> Path:
+    """Write a checkpoint of a trainer's ``state`` (:meth:`~genlab.training.trainer.Trainer.state_dict`:
+    model, buffers, optimizers, position) into ``run_dir/checkpoints/``; return its folder."""
     root = checkpoint_dir(run_dir)
     root.mkdir(parents=True, exist_ok=True)
-    name = f"step-{int(state['step']):08d}"
+    position = state["position"]
+    name = f"step-{int(position['step']):08d}"
     final = root / name
-    tensors, meta = optimizer_files({k: opt.state_dict() for k, opt in optimizers.items()})
+    tensors, meta = optimizer_files(state["optimizers"])
     with atomic_directory(final) as tmp:  # the same step saved again (epoch end, then a signal) is replaced
-        save_state_dict(model.state_dict(), tmp / "model.safetensors")
+        save_state_dict(state["model"], tmp / "model.safetensors")
         save_state_dict(tensors, tmp / OPT_TENSORS)
         atomic_write_bytes(tmp / OPT_JSON, json.dumps(meta).encode())
-        buffers = _extra_buffers(model)
-        if buffers:
-            save_state_dict(buffers, tmp / BUFFERS)
-        atomic_write_bytes(tmp / "state.json", json.dumps(state, indent=2).encode())
+        if state.get("buffers"):
+            save_state_dict(state["buffers"], tmp / BUFFERS)
+        atomic_write_bytes(tmp / "state.json", json.dumps(position, indent=2).encode())
     atomic_write_bytes(root / LATEST, (name + "\n").encode())
     old = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name != name)
     for p in old[: max(0, len(old) - (keep - 1))]:
@@ -157,40 +152,37 @@ def latest_checkpoint(run_dir: Path, warn: bool = False) -> Path | None:
     if not complete:
         return None
     if warn:
-        why = f"{LATEST} names '{named}', which is missing or incomplete" if named is not None else f"{LATEST} is missing"
+        why = (f"{LATEST} names '{named}', which is missing or incomplete" if named is not None
+               else f"{LATEST} is missing")
         print(f"genlab: warning: {why}; resuming from the newest complete checkpoint {complete[-1].name}",
               file=sys.stderr, flush=True)
     return complete[-1]
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, Any]:
-    """Restore ``model`` and ``optimizers`` in place from ``path``; return the saved state."""
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """The trainer state saved in checkpoint folder ``path`` (the shape of ``Trainer.state_dict()``)."""
     try:
-        state = json.loads((path / "state.json").read_text())
+        position = json.loads((path / "state.json").read_text())
         weights = load_state_dict(path / "model.safetensors")
         buffers = load_state_dict(path / BUFFERS) if (path / BUFFERS).is_file() else {}
         if (path / OPT_JSON).is_file():
-            opt_states = optimizer_states(load_state_dict(path / OPT_TENSORS), json.loads((path / OPT_JSON).read_text()))
+            meta = json.loads((path / OPT_JSON).read_text())
+            opt_states = optimizer_states(load_state_dict(path / OPT_TENSORS), meta)
         else:  # a checkpoint of an older genlab: a pickle, read without running any code in it
             opt_states = torch.load(path / LEGACY_OPT, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable part means a corrupt checkpoint
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise CheckpointError(f"checkpoint {path} is corrupt or incomplete ({type(e).__name__}: {first[:200]})") from None
+        raise CheckpointError(f"checkpoint {path} is corrupt or incomplete "
+                              f"({type(e).__name__}: {first[:200]})") from None
+    return {"model": weights, "buffers": buffers, "optimizers": opt_states, "position": position}
+
+
+def load_checkpoint(path: Path, trainer: Any) -> dict[str, Any]:
+    """Restore ``trainer`` (model, optimizers, position) from checkpoint folder ``path``; return the
+    saved position. A state that does not fit the trainer's model is a :class:`CheckpointError`."""
+    state = read_checkpoint(path)
     try:
-        model.load_state_dict(weights)
-    except RuntimeError:
-        raise CheckpointError(f"checkpoint {path} does not fit this model's architecture") from None
-    if not isinstance(opt_states, dict) or set(opt_states) != set(optimizers):
-        found = sorted(opt_states) if isinstance(opt_states, dict) else type(opt_states).__name__
-        raise CheckpointError(f"checkpoint {path} has optimizers {found}, the model needs {sorted(optimizers)}")
-    try:
-        for k, opt in optimizers.items():
-            opt.load_state_dict(opt_states[k])
-    except (ValueError, KeyError, TypeError):
-        raise CheckpointError(f"checkpoint {path} has optimizer states that do not fit this model") from None
-    own = _extra_buffers(model)
-    with torch.no_grad():
-        for k, v in buffers.items():
-            if k in own and own[k].shape == v.shape:
-                own[k].copy_(v)
-    return state
+        trainer.load_state_dict(state)
+    except ValueError as e:
+        raise CheckpointError(f"checkpoint {path} {e}") from None
+    return state["position"]

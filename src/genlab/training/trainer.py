@@ -1,4 +1,5 @@
-"""The one generic trainer: rounds of phases, checkpoints, logging, precision and distribution.
+"""The one generic training loop: rounds of phases, precision, distribution, checkpoint state,
+stop conditions, and callbacks.
 
 A *step* is one round: every phase of the model (``model.phases()``) runs its ``repeats`` updates,
 each on a fresh batch. An epoch is as many rounds as the shard of the training split can feed.
@@ -6,6 +7,20 @@ each on a fresh batch. An epoch is as many rounds as the shard of the training s
 Per update the trainer clears every gradient, computes ``model(batch, phase)['loss']`` under the
 chosen precision, checks it is finite on every process, back-propagates, clips, and steps only the
 phase's optimizer, then calls ``model.after_step(phase)``.
+
+The trainer knows no run directory, file or console: everything that leaves the loop goes through
+its callbacks (:class:`genlab.training.callbacks.Callback`), called in list order:
+
+- ``on_train_start(trainer)``: before the first step of this call of :meth:`Trainer.fit`;
+- ``on_step_end(trainer, logs)``: after every step, with its losses (``trainer.step`` counted);
+- ``on_epoch_end(trainer, record)``: at the end of an epoch, and when a run ends inside one (``--steps``,
+  a time budget), with an :class:`EpochRecord` (train means and timing, validation);
+- ``on_checkpoint(trainer)``: when a checkpoint is due (after every epoch end, every
+  ``checkpoint_every`` steps, and when a signal stops the run); the trainer decides the cadence,
+  a callback writes :meth:`Trainer.state_dict`;
+- ``on_epoch_timing(trainer, timing)``: last in an epoch end, where the epoch's wall time went
+  (including the time the callbacks took);
+- ``on_end(trainer)``: when the loop ends (complete, time budget or signal; not on an exception).
 """
 from __future__ import annotations
 
@@ -13,32 +28,31 @@ import contextlib
 import math
 import os
 import signal
-import sys
+import threading
 import time
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
 
 from genlab.config import OptimizerConfig, TrainConfig, check_phase_names
 from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
-from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
-from genlab.io import atomic_link, save_image_grid
-from genlab.models.base import MODEL_WEIGHTS, GenerativeModel, Phase
+from genlab.errors import ConfigError, Interrupted, TrainingDiverged
+from genlab.models.base import GenerativeModel, Phase
 from genlab.precision import autocast, resolve_precision
 from genlab.training import distributed
-from genlab.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from genlab.training.logging import MetricsLog, plot_loss_curves
+from genlab.training.callbacks import Callback, shown_keys
 
 
 def build_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.optim.Optimizer:
     if not params:
         raise ConfigError("a training phase has no trainable parameters")
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay)
     if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay)
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     if cfg.name == "rmsprop":
@@ -68,7 +82,7 @@ def step_seed(seed: int, step: int, rank: int) -> int:
 class StopSignals:
     """Turns SIGINT/SIGTERM into a flag the loop checks after each step (then checkpoints).
 
-    The CLI and ``run.train`` / ``run.resume`` enter it before loading data, so a signal that
+    The CLI and ``runs.train`` / ``runs.resume`` enter it before loading data, so a signal that
     arrives before the first step still ends the run cleanly (the trainer checks the flag before
     its loop too). Nested uses share one flag; the outermost installs and restores the handlers.
     A second signal stops at once (KeyboardInterrupt).
@@ -82,13 +96,12 @@ class StopSignals:
     def received(self) -> int | None:
         return StopSignals._received
 
-    def __enter__(self) -> "StopSignals":
-        import threading
-
+    def __enter__(self) -> StopSignals:
         if StopSignals._depth == 0:
             StopSignals._received = None
             if threading.current_thread() is threading.main_thread():
-                StopSignals._old = {sig: signal.signal(sig, StopSignals._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+                StopSignals._old = {sig: signal.signal(sig, StopSignals._handle)
+                                    for sig in (signal.SIGINT, signal.SIGTERM)}
         StopSignals._depth += 1
         return self
 
@@ -108,6 +121,29 @@ class StopSignals:
 
 _StopSignals = StopSignals  # the name older code imports
 
+SIGNAL_STOPS = ("SIGINT", "SIGTERM")
+
+
+@dataclass
+class EpochRecord:
+    """What :meth:`Callback.on_epoch_end` receives.
+
+    Attributes:
+        train: the ``train`` record (step, epoch, losses averaged over the epoch's rounds, images_per_s,
+            epoch_time, data_time, compute_time, lr; a run that ends inside an epoch adds
+            partial_epoch, rounds and epochs_done).
+        validation: mean validation metrics (empty when there is no validation split or none was due).
+        epoch_done: whether the epoch is complete (False: the run ended inside it).
+        last: whether the run ends here (all steps done, a time budget, or a signal at the epoch end).
+        shown: the keys a console line shows (every phase's loss first).
+    """
+
+    train: dict[str, Any]
+    validation: dict[str, float] = field(default_factory=dict)
+    epoch_done: bool = True
+    last: bool = False
+    shown: list[str] = field(default_factory=list)
+
 
 class Trainer:
     """Trains a :class:`GenerativeModel` on in-memory splits.
@@ -117,28 +153,28 @@ class Trainer:
         data: train / validation / test splits.
         cfg: the training configuration.
         binarize: binarization mode of the data config (applied per batch).
-        run_dir: where to write checkpoints, metrics, samples and weights (None = nowhere).
-        monitor: called with the model whenever a sample grid is due; its dict is logged as a
-            ``modes`` record and its ``warning`` (if any) printed (see :mod:`genlab.training.monitor`).
+        callbacks: called at the points of the loop listed in the module docstring, in order.
     """
 
     def __init__(self, model: GenerativeModel, data: Splits, cfg: TrainConfig, binarize: str = "none",
-                 run_dir: Path | None = None, monitor: Callable[[GenerativeModel], dict] | None = None):
-        self.cfg, self.data, self.binarize, self.monitor = cfg, data, binarize, monitor
+                 callbacks: Sequence[Callback] = ()):
+        self.cfg, self.data, self.binarize = cfg, data, binarize
+        self.callbacks: list[Callback] = list(callbacks)
         self.device = distributed.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
         self.dist = distributed.setup(self.device)
-        self.run_dir = Path(run_dir) if run_dir is not None and self.dist.is_main else None
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
         if cfg.precision == "bf16" and self.device.type == "mps":
             raise ConfigError("bf16 autocast is not supported on mps; use --precision fp32")
         if cfg.batch_size % self.dist.world_size:
-            raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over {self.dist.world_size} processes")
+            raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over "
+                              f"{self.dist.world_size} processes")
         self.model = model.to(self.device)
         self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
         self.phases: list[Phase] = model.phases()
         check_phase_names(cfg.phase_lr, [p.name for p in self.phases])
-        self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p)) for p in self.phases}
+        self.optimizers = {p.name: build_optimizer(model.phase_parameters(p), self._optimizer_cfg(p))
+                           for p in self.phases}
         self.base_lr = {k: [g["lr"] for g in opt.param_groups] for k, opt in self.optimizers.items()}
         self.wrapped: nn.Module = model
         if self.dist.enabled:
@@ -159,11 +195,12 @@ class Trainer:
         # running sums of the current epoch's logged losses (in checkpoints: a resumed epoch's mean is exact)
         self.epoch_sums: dict[str, float] = {}
         self.epoch_rounds = 0
-        self.log = MetricsLog(self.run_dir / "metrics.jsonl" if self.run_dir else None)
         self.stop_reason: str | None = None
         self.signals = StopSignals()
-        self.resume_command: str | None = None  # set by run.py: how to resume this run (for messages)
-        self.checkpointed_step: int | None = None  # the step of the newest checkpoint on disk
+        self.resume_command: str | None = None  # set by the run layer: how to resume this run (for messages)
+        self.checkpointed_step: int | None = None  # the step of the newest checkpoint (None: none yet)
+        self.pass_rounds = 0  # rounds this pass over the current epoch will run (for progress displays)
+        self.pass_images = 0  # images the current pass has trained on so far
         self._validation_time = 0.0
 
     # --- setup helpers -------------------------------------------------------------------------
@@ -173,61 +210,93 @@ class Trainer:
     def _autocast(self) -> contextlib.AbstractContextManager:
         return autocast(self.precision.name, self.device)
 
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            getattr(cb, hook)(self, *args)
+
+    @property
+    def n_epochs(self) -> int:
+        """Epochs the run spans (the last may be partial)."""
+        return math.ceil(self.total_steps / self.rounds_per_epoch)
+
+    # --- checkpoint state ----------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
+        """The trainer's position (JSON): step, epoch, place in the epoch, budget time, the epoch's running sums."""
         return {"step": self.step, "epoch": self.epoch, "round_in_epoch": self.round_in_epoch,
                 "elapsed": self.elapsed, "total_steps": self.total_steps, "complete": self.step >= self.total_steps,
                 "epoch_sums": self.epoch_sums, "epoch_rounds": self.epoch_rounds}
 
-    def restore(self, run_dir: Path) -> None:
-        """Continue from the newest checkpoint of ``run_dir`` (model, optimizers, position)."""
-        path = latest_checkpoint(run_dir, warn=self.dist.is_main)
-        if path is None:
-            raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
-        state = load_checkpoint(path, self.model, self.optimizers)
-        self.step, self.epoch = int(state["step"]), int(state["epoch"])
-        self.round_in_epoch, self.elapsed = int(state["round_in_epoch"]), float(state["elapsed"])
-        if "epoch_sums" in state:
-            self.epoch_sums = {k: float(v) for k, v in state["epoch_sums"].items()}
-            self.epoch_rounds = int(state["epoch_rounds"])
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly: ``model`` (its state dict), ``buffers`` (its
+        non-persistent buffers: training state that is not part of the saved model), ``optimizers``
+        (name -> state dict) and ``position`` (:meth:`state`). Random state needs no snapshot: every
+        draw follows from (seed, step, epoch, position)."""
+        persistent = set(self.model.state_dict())
+        return {"model": self.model.state_dict(),
+                "buffers": {n: b for n, b in self.model.named_buffers() if n not in persistent},
+                "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+                "position": self.state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (model, optimizers, position).
+
+        Raises:
+            ValueError: the state does not fit this model or its optimizers (the message says how).
+        """
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError:
+            raise ValueError("does not fit this model's architecture") from None
+        opt_states = state["optimizers"]
+        if not isinstance(opt_states, dict) or set(opt_states) != set(self.optimizers):
+            found = sorted(opt_states) if isinstance(opt_states, dict) else type(opt_states).__name__
+            raise ValueError(f"has optimizers {found}, the model needs {sorted(self.optimizers)}")
+        try:
+            for k, opt in self.optimizers.items():
+                opt.load_state_dict(opt_states[k])
+        except (ValueError, KeyError, TypeError):
+            raise ValueError("has optimizer states that do not fit this model") from None
+        persistent = set(self.model.state_dict())
+        own = {n: b for n, b in self.model.named_buffers() if n not in persistent}
+        with torch.no_grad():
+            for k, v in state.get("buffers", {}).items():
+                if k in own and own[k].shape == v.shape:
+                    own[k].copy_(v)
+        pos = state["position"]
+        self.step, self.epoch = int(pos["step"]), int(pos["epoch"])
+        self.round_in_epoch, self.elapsed = int(pos["round_in_epoch"]), float(pos["elapsed"])
+        if "epoch_sums" in pos:
+            self.epoch_sums = {k: float(v) for k, v in pos["epoch_sums"].items()}
+            self.epoch_rounds = int(pos["epoch_rounds"])
         else:  # a checkpoint of an older genlab: the resumed epoch's mean covers the rounds after it
             self.epoch_sums, self.epoch_rounds = {}, 0
         self.checkpointed_step = self.step
-        self.log.truncate_after(self.step)
 
     def checkpoint(self) -> None:
-        """Write a checkpoint; the run's model.safetensors becomes a hard link to its weights."""
-        if self.run_dir is not None:
-            path = save_checkpoint(self.run_dir, self.model, self.optimizers, self.state())
-            atomic_link(path / MODEL_WEIGHTS, self.run_dir / MODEL_WEIGHTS)
+        """A checkpoint is due: the ``on_checkpoint`` callbacks write :meth:`state_dict`."""
+        self._call("on_checkpoint")
         self.checkpointed_step = self.step
 
     # --- the loop ----------------------------------------------------------------------------------
     def fit(self) -> GenerativeModel:
         """Train until ``total_steps``, the time budget, a signal, or divergence."""
-        from tqdm.auto import tqdm
-
-        n_epochs = math.ceil(self.total_steps / self.rounds_per_epoch)
-        show_bar = self.dist.is_main and sys.stderr.isatty()
         with self.signals as signals:
-            self._check_stop(signals, budget=False)  # a signal during setup (data loading, ...) stops before the first step
-            if self.dist.is_main and self.cfg.precision == "auto" and self.step < self.total_steps \
-                    and self.stop_reason is None:
-                print(f"precision {self.precision.name} ({self.precision.reason})", file=sys.stderr, flush=True)
+            self._check_stop(signals, budget=False)  # a signal during setup (data loading, ...) stops before step 1
+            self._call("on_train_start")
             while self.step < self.total_steps and self.stop_reason is None:
                 self.model.train()
                 batches = self.batches.epoch(self.epoch, start=self.round_in_epoch * self.batches_per_round)
                 rounds = min(self.rounds_per_epoch - self.round_in_epoch, self.total_steps - self.step)
-                bar = tqdm(total=rounds, desc=f"epoch {self.epoch + 1}/{n_epochs}", leave=False, disable=not show_bar,
-                           dynamic_ncols=True)
+                self.pass_rounds, self.pass_images = rounds, 0
                 sums = self.epoch_sums  # carried over from a checkpoint taken inside this epoch
                 data_time = compute_time = 0.0
-                images = 0
                 t_epoch = time.perf_counter()
                 done = 0  # rounds run in this pass (fewer than the epoch's after a resume or a stop)
                 for _ in range(rounds):
                     cpu0 = time.process_time()
                     logs, dt, ct, n_img = self._round(batches)
-                    data_time, compute_time, images = data_time + dt, compute_time + ct, images + n_img
+                    data_time, compute_time = data_time + dt, compute_time + ct
+                    self.pass_images += n_img
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v
                     self.epoch_rounds += 1
@@ -235,50 +304,48 @@ class Trainer:
                     self.round_in_epoch += 1
                     done += 1
                     self.elapsed += (dt + ct) if self.cfg.budget_clock == "wall" else time.process_time() - cpu0
-                    if self.cfg.log_every and self.step % self.cfg.log_every == 0:
-                        self.log.write({"step": self.step, "epoch": self.epoch, "split": "train_step", **logs})
-                    if show_bar and bar.n % 10 == 0:
-                        rate = images / max(time.perf_counter() - t_epoch, 1e-9)
-                        bar.set_postfix({k: f"{logs[k]:.4g}" for k in shown_keys(logs)} | {"img/s": f"{rate:.0f}"},
-                                        refresh=False)
-                    bar.update(1)
+                    self._call("on_step_end", logs)
                     self._check_stop(signals)
                     if self.stop_reason:
                         break
                     if self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0 \
                             and self.round_in_epoch < self.rounds_per_epoch:
                         self.checkpoint()
-                bar.close()
                 epoch_time = time.perf_counter() - t_epoch
                 epoch_done = self.round_in_epoch >= self.rounds_per_epoch
                 if epoch_done:
                     self.epoch += 1
                     self.round_in_epoch = 0
                 t_end = time.perf_counter()
-                signal_stop = self.stop_reason in ("SIGINT", "SIGTERM") and not epoch_done
-                if signal_stop:  # stopped inside an epoch: only a checkpoint (the resume finishes the epoch and its record)
+                signal_stop = self.stop_reason in SIGNAL_STOPS and not epoch_done
+                if signal_stop:  # inside an epoch: only a checkpoint (the resume finishes the epoch and its record)
                     if done:
                         self.checkpoint()
                     distributed.barrier(self.dist)
                 else:
-                    self._end_of_epoch(sums, self.epoch_rounds, images, epoch_time, data_time, compute_time, epoch_done)
+                    self._end_of_epoch(sums, self.epoch_rounds, self.pass_images, epoch_time, data_time, compute_time,
+                                       epoch_done)
                 if epoch_done:
                     self.epoch_sums, self.epoch_rounds = {}, 0
                 if done and self.dist.is_main and not signal_stop:  # where the wall time of the epoch went
                     end_time = time.perf_counter() - t_end
-                    self.log.write({"step": self.step, "epoch": self.epoch if epoch_done else self.epoch + 1, "split": "timing",
-                                    "wall_time": epoch_time + end_time, "compute_time": compute_time,
-                                    "data_time": data_time, "loop_overhead_time": epoch_time - compute_time - data_time,
-                                    "validation_time": self._validation_time, "end_of_epoch_io_time": end_time - self._validation_time})
-        self._finish()
+                    self._call("on_epoch_timing", {
+                        "step": self.step, "epoch": self.epoch if epoch_done else self.epoch + 1, "split": "timing",
+                        "wall_time": epoch_time + end_time, "compute_time": compute_time,
+                        "data_time": data_time, "loop_overhead_time": epoch_time - compute_time - data_time,
+                        "validation_time": self._validation_time,
+                        "end_of_epoch_io_time": end_time - self._validation_time})
+            self._call("on_end")
+        if self.stop_reason in SIGNAL_STOPS:
+            raise Interrupted(self.stop_reason, self.step, self.checkpointed_step is not None)
         return self.model
 
     def _round(self, batches: Iterator[Batch]) -> tuple[dict[str, float], float, float, int]:
         """One step: every phase's updates. Returns logs, data seconds, compute seconds, images."""
         torch.manual_seed(step_seed(self.cfg.seed, self.step, self.dist.rank))
         f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps)
-        for opt, base in zip(self.optimizers.values(), self.base_lr.values()):
-            for group, lr in zip(opt.param_groups, base):
+        for opt, base in zip(self.optimizers.values(), self.base_lr.values(), strict=True):
+            for group, lr in zip(opt.param_groups, base, strict=True):
                 group["lr"] = lr * f
         logs: dict[str, float] = {}
         data_time = compute_time = 0.0
@@ -347,11 +414,10 @@ class Trainer:
                       data_time: float, compute_time: float, epoch_done: bool) -> None:
         if rounds == 0:
             return
-        modes_due = False
         partial = not epoch_done  # the last rounds of a run that ends inside an epoch (--steps, a time budget)
         record = {"step": self.step, "epoch": self.epoch + 1 if partial else self.epoch, "split": "train",
-                  **({"partial_epoch": True, "rounds": rounds, "epochs_done": self.epoch + rounds / self.rounds_per_epoch}
-                     if partial else {}),
+                  **({"partial_epoch": True, "rounds": rounds,
+                      "epochs_done": self.epoch + rounds / self.rounds_per_epoch} if partial else {}),
                   **{k: v / rounds for k, v in sums.items()},
                   "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
                   "data_time": data_time, "compute_time": compute_time,
@@ -360,26 +426,9 @@ class Trainer:
         val = self.validate() if (epoch_done or self.step >= self.total_steps) else {}
         self._validation_time = time.perf_counter() - t_val
         if self.dist.is_main:
-            self.log.write(record)
-            if val:
-                self.log.write({"step": self.step, "epoch": record["epoch"], "split": "validation", **val})
             last = self.step >= self.total_steps or self.stop_reason is not None
-            due = last or (self.cfg.sample_every and self.epoch % self.cfg.sample_every == 0)
-            if self.run_dir is not None and due:  # a grid inside an epoch is named by its step: it never replaces an epoch's
-                name = f"epoch_{self.epoch:03d}.png" if epoch_done else f"step_{self.step:08d}.png"
-                self.save_samples(self.run_dir / "samples" / name)
-            modes_due = self.monitor is not None and due and self.stop_reason not in ("SIGINT", "SIGTERM")
-            if self.run_dir is not None:
-                if last:  # the curves are drawn once, when the run ends or stops
-                    plot_loss_curves(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curves.png")
-            shown = "  ".join(f"{k} {record[k]:.4g}" for k in shown_keys(sums))
-            vshown = "  ".join(f"val {k} {v:.4g}" for k, v in list(val.items())[:2])
-            label = f"epoch {self.epoch}" if epoch_done else f"epoch {self.epoch + 1} (partial, {self.round_in_epoch} rounds)"
-            print(f"{label} step {self.step}: {shown}  {vshown}  {record['images_per_s']:.0f} img/s "
-                  f"{epoch_time:.1f}s", file=sys.stderr, flush=True)
+            self._call("on_epoch_end", EpochRecord(record, val, epoch_done, last, shown_keys(sums)))
         self.checkpoint()
-        if self.dist.is_main and modes_due:  # after the checkpoint: a failing check loses nothing
-            self.check_modes()
         distributed.barrier(self.dist)
 
     @torch.no_grad()
@@ -393,7 +442,8 @@ class Trainer:
         limit = self.cfg.eval_batches * self.cfg.batch_size if self.cfg.eval_batches else None
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.cfg.seed + 99_991)
-            for batch in eval_batches(self.data.validation, self.cfg.batch_size, self.binarize, device=self.device, limit=limit):
+            for batch in eval_batches(self.data.validation, self.cfg.batch_size, self.binarize, device=self.device,
+                                      limit=limit):
                 with self._autocast():
                     metrics = self.model.evaluate(batch)
                 b = batch.x.shape[0]
@@ -403,61 +453,6 @@ class Trainer:
         self.model.train()
         return {k: v / n for k, v in sums.items()}
 
-    @torch.no_grad()
-    def save_samples(self, path: Path) -> None:
-        """A grid from fixed noise (the same every epoch), so progress can be watched."""
-        self.model.eval()
-        try:
-            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-                torch.manual_seed(self.cfg.seed + 4242)
-                images, nrow = self.model.sample_grid(self.cfg.num_samples)
-        except NotImplementedError:
-            return
-        finally:
-            self.model.train()
-        if images.dim() != 4:  # not images (e.g. sequences): there is no grid to draw
-            return
-        save_image_grid(images, path, nrow=nrow)
-        save_image_grid(images, path.parent.parent / "samples.png", nrow=nrow)
 
-    def check_modes(self) -> None:
-        """Run the mode monitor on the model, log its record and print its warning."""
-        assert self.monitor is not None
-        try:
-            result = self.monitor(self.model)
-        except Exception as e:  # noqa: BLE001 - monitoring must never stop training
-            print(f"genlab: warning: mode check failed ({type(e).__name__}: {e}); training goes on", file=sys.stderr)
-            return
-        warning = result.pop("warning", None)
-        self.log.write({"step": self.step, "epoch": self.epoch, "split": "modes", **result})
-        if warning:
-            print(f"genlab: warning: epoch {self.epoch}, step {self.step}: {warning}", file=sys.stderr, flush=True)
-
-    def _finish(self) -> None:
-        if self.stop_reason in ("SIGINT", "SIGTERM"):
-            raise Interrupted(self.stop_reason, self.step, self.checkpointed_step is not None,
-                              self.run_dir if self.run_dir is not None else None)
-
-
-def shown_keys(logs: dict[str, Any], n: int = 4) -> list[str]:
-    """The keys a console line shows: every phase's ``loss`` first, then the others, ``n`` in all."""
-    losses = [k for k in logs if k == "loss" or k.endswith("/loss")]
-    return (losses + [k for k in logs if k not in losses])[:max(n, len(losses))]
-
-
-class Interrupted(Exception):
-    """Training stopped by a signal (after writing a checkpoint when there was a step to save).
-
-    Attributes:
-        signal_name: 'SIGINT' or 'SIGTERM'.
-        step: the step the run stopped at.
-        saved: whether the run has a checkpoint (False: a resume starts from step 0).
-        run_dir: the run directory (None when there is none, e.g. stopped before it was created).
-        detail: the message, when the default does not fit (it is printed as ``genlab: MESSAGE``).
-    """
-
-    def __init__(self, signal_name: str, step: int, saved: bool = True, run_dir: Path | None = None,
-                 detail: str | None = None):
-        where = f"checkpoint saved at step {step}" if saved else "no checkpoint was written yet"
-        super().__init__(detail or f"stopped by {signal_name} at step {step}; {where}")
-        self.signal_name, self.step, self.saved, self.run_dir = signal_name, step, saved, run_dir
+__all__ = ["EpochRecord", "Interrupted", "StopSignals", "Trainer", "build_optimizer", "lr_factor", "shown_keys",
+           "step_seed"]

@@ -70,17 +70,18 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
             series.setdefault(k, {}).setdefault(r.get("split", "train"), []).append((r["step"], float(v)))
     if not series:
         return None
-    import matplotlib
+    import matplotlib  # deferred: a heavy optional dependency, imported once a plot is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = sorted(series, key=lambda n: (n != "loss", n))[:8]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
-    styles = {"train_step": dict(alpha=0.35, lw=0.8), "train": dict(marker="o", ms=4), "validation": dict(marker="s", ms=4)}
-    for ax, name in zip(axes[0], names):
+    styles = {"train_step": dict(alpha=0.35, lw=0.8), "train": dict(marker="o", ms=4),
+              "validation": dict(marker="s", ms=4)}
+    for ax, name in zip(axes[0], names, strict=True):
         for split, pts in sorted(series[name].items()):
-            xs, ys = zip(*pts)
+            xs, ys = zip(*pts, strict=True)
             style = dict(styles.get(split, {}))
             if split == "train_step" and len(series[name].get("train", [])) <= 2:
                 style["alpha"] = 0.9  # few epochs: the per-step series is the curve to read

@@ -2,29 +2,36 @@
 
 A run directory holds ``config.json`` (model name and config, data config, train config, every
 default written out), ``model_config.json`` + ``model.safetensors`` (the latest weights),
-``checkpoints/``, ``metrics.jsonl``, ``samples/`` and ``loss_curves.png``.
+``checkpoints/``, ``metrics.jsonl``, ``samples/`` and ``loss_curves.png``. This module owns the
+directory's life (creation, the lock, clean-up, the config file, resume) and composes the trainer
+with the callbacks that write the rest (:func:`run_callbacks`).
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from genlab import data as datasets  # `datasets.load_splits`: looked up per call (tests stop a run while it loads)
 from genlab import formats, registry
+from genlab.apps.inputs import Images
 from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
-from genlab.errors import CheckpointError, ConfigError, TrainingDiverged
-from genlab.data.base import Splits
+from genlab.data.base import Splits, binarize
+from genlab.errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from genlab.io import atomic_write_json, read_json, remove_temporaries
-from genlab.models.base import GenerativeModel, check_data_kind
-from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint
-from genlab.training.lock import LOCK_FILE, RunLock
-from genlab.training.monitor import mode_monitor
-from genlab.training.trainer import Interrupted, StopSignals, Trainer
+from genlab.models.base import GenerativeModel
+from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
+from genlab.runs.lock import LOCK_FILE, RunLock
+from genlab.runs.monitor import mode_monitor
+from genlab.training.callbacks import Callback, console_callbacks
+from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint, load_checkpoint
+from genlab.training.in_memory import build_model, model_config
+from genlab.training.trainer import StopSignals, Trainer
 
 RUN_CONFIG = "config.json"
 # training settings a resumed run may change; anything else would make it a different run. The
@@ -61,17 +68,6 @@ def _as_config(cls: type, value: Any, where: str) -> Any:
     if cls is DataConfig and isinstance(value, str):
         return DataConfig(dataset=value)
     return from_dict(cls, value, where)
-
-
-def data_fields(model_config_class: type, splits: Any) -> dict[str, Any]:
-    """Values of the data-derived model config fields (``data_shape``, ``num_classes``)."""
-    names = {f.name for f in dataclasses.fields(model_config_class)}
-    derived: dict[str, Any] = {}
-    if "data_shape" in names:
-        derived["data_shape"] = list(splits.train.shape)
-    if "num_classes" in names:
-        derived["num_classes"] = splits.train.num_classes
-    return derived
 
 
 def is_run(path: Path) -> bool:
@@ -129,38 +125,42 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
         splits: train on these in-memory splits instead of loading ``data`` (which then only names
             them in the run config; such a run cannot be resumed from the command line).
     """
-    entry = registry.get(model)
+    registry.get(model)  # an unknown name fails first, with a suggestion
     data_cfg = _as_config(DataConfig, data, "data config")
     train_cfg = _as_config(TrainConfig, train, "train config")
     out_path = Path(out) if out is not None else None
     if out_path is not None:
         _prepare_out(out_path, overwrite)
     with StopSignals() as signals:
-        return _train(entry, model, out_path, model_config, data_cfg, train_cfg, splits, signals)
+        return _train(model, out_path, model_config, data_cfg, train_cfg, splits, signals)
 
 
-def _train(entry: Any, model: str, out_path: Path | None, model_config: Any, data_cfg: DataConfig,
+def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataConfig, net: GenerativeModel,
+                  splits: Splits) -> tuple[list[Callback], MetricsFile]:
+    """The callbacks of a run, in the order they must run, and its metrics file.
+
+    ``run_dir`` None (in memory, or a process other than rank 0) writes no file; the console lines
+    and the mode monitor (which prints its warning) are there either way.
+    """
+    metrics = MetricsFile(run_dir / "metrics.jsonl" if run_dir is not None else None)
+    files: list[Callback] = [metrics, SampleGrids(run_dir), LossCurves(run_dir)] if run_dir is not None else [metrics]
+    bar, line = console_callbacks()
+    callbacks: list[Callback] = [bar, *files, line, Checkpointer(run_dir)]
+    monitor = mode_monitor(train_cfg, data_cfg, net, splits)
+    if monitor is not None:  # after the Checkpointer: the check runs once the epoch's checkpoint is written
+        callbacks.append(ModeCheck(monitor, metrics))
+    return callbacks, metrics
+
+
+def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataConfig,
            train_cfg: TrainConfig, splits: Splits | None, signals: StopSignals) -> GenerativeModel:
-    from genlab.data import load_splits
-
     if splits is None:
-        splits = load_splits(data_cfg)
-    check_data_kind(entry.model_class, splits.train, model)
-    if entry.model_class.requires_labels and splits.train.y is None:
-        raise ConfigError(f"model '{model}' is conditional and needs class labels, but dataset "
-                          f"'{data_cfg.dataset}' has none (use a folder with class subfolders, or npz with 'y')")
-    if model_config is None:
-        model_fields: dict[str, Any] = {}
-    elif isinstance(model_config, entry.config_class):
-        model_fields = to_dict(model_config)
-    else:
-        model_fields = dict(model_config)
-    model_cfg = from_dict(entry.config_class, {**model_fields, **data_fields(entry.config_class, splits)},
-                          f"model config of '{model}'")
-    torch.manual_seed(train_cfg.seed)
-    net = entry.model_class(model_cfg)
-    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, out_path,
-                      monitor=mode_monitor(train_cfg, data_cfg, net, splits))
+        splits = datasets.load_splits(data_cfg)
+    model_cfg = model_config(model, model_fields, splits, data_cfg.dataset)
+    net = build_model(model, model_cfg, train_cfg.seed)
+    run_dir = out_path if out_path is not None and _is_main() else None
+    callbacks, _ = run_callbacks(run_dir, train_cfg, data_cfg, net, splits)
+    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, callbacks)
     trainer.signals = signals
     if signals.received:  # stopped while loading: nothing has been written
         name = signal_name(signals.received)
@@ -169,37 +169,45 @@ def _train(entry: Any, model: str, out_path: Path | None, model_config: Any, dat
     created = False
     lock = None
     try:
-        if trainer.run_dir is not None:
-            if out_path.exists():
-                if is_run(out_path):  # --overwrite: never under a process that trains into it
-                    RunLock(out_path).acquire().release()
-                shutil.rmtree(out_path)
-            out_path.mkdir(parents=True)
-            lock = RunLock(out_path).acquire()
+        if run_dir is not None:
+            if run_dir.exists():
+                if is_run(run_dir):  # --overwrite: never under a process that trains into it
+                    RunLock(run_dir).acquire().release()
+                shutil.rmtree(run_dir)
+            run_dir.mkdir(parents=True)
+            lock = RunLock(run_dir).acquire()
             created = True
-            trainer.resume_command = resume_command(out_path)
-            atomic_write_json(out_path / RUN_CONFIG, formats.stamp({
+            trainer.resume_command = resume_command(run_dir)
+            atomic_write_json(run_dir / RUN_CONFIG, formats.stamp({
                 "model": {"name": model, "config": to_dict(model_cfg)},
                 "data": to_dict(data_cfg), "train": to_dict(train_cfg),
                 "precision": trainer.precision._asdict()}))  # what 'auto' resolved to on this machine, and why
             if splits.train.info:  # e.g. a series' standardization, to map results back to its units
-                atomic_write_json(out_path / "data_info.json", splits.train.info)
-            net.save(out_path)
-        return trainer.fit()
+                atomic_write_json(run_dir / "data_info.json", splits.train.info)
+            net.save(run_dir)
+        return _fit(trainer, run_dir)
     except KEEP_RUN_ON:
         raise
     except BaseException:
-        if created and latest_checkpoint(out_path) is None:  # nothing worth keeping: leave no half-written run
-            shutil.rmtree(out_path, ignore_errors=True)
+        # nothing worth keeping: leave no half-written run
+        if created and run_dir is not None and latest_checkpoint(run_dir) is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
     finally:
         if lock is not None:
             lock.release()
 
 
-def signal_name(signum: int) -> str:
-    import signal
+def _fit(trainer: Trainer, run_dir: Path | None) -> GenerativeModel:
+    """``trainer.fit()``; a stop by a signal names the run directory (the trainer knows none)."""
+    try:
+        return trainer.fit()
+    except Interrupted as e:
+        e.run_dir = run_dir
+        raise
 
+
+def signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
@@ -223,8 +231,6 @@ def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> G
 
 def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: dict[str, Any],
             signals: StopSignals) -> GenerativeModel:
-    from genlab.data import load_splits
-
     if _is_main():
         clean_run(run_dir)
     name = cfg["model"]["name"]
@@ -238,37 +244,41 @@ def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: di
     data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir / RUN_CONFIG} data")
     train_cfg = from_dict(TrainConfig, {**cfg["train"], **overrides}, f"{run_dir / RUN_CONFIG} train")
     has_checkpoint = latest_checkpoint(run_dir) is not None
-    splits = load_splits(data_cfg)
+    splits = datasets.load_splits(data_cfg)
     model_cfg = from_dict(entry.config_class, cfg["model"]["config"], f"{run_dir / RUN_CONFIG} model")
-    torch.manual_seed(train_cfg.seed)  # as `train` does: without a checkpoint, the same initial weights
-    net = entry.model_class(model_cfg)
-    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, run_dir,
-                      monitor=mode_monitor(train_cfg, data_cfg, net, splits))
+    net = build_model(name, model_cfg, train_cfg.seed)  # as `train` does: without a checkpoint, the same weights
+    main = _is_main()
+    callbacks, metrics = run_callbacks(run_dir if main else None, train_cfg, data_cfg, net, splits)
+    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, callbacks)
     trainer.signals = signals
     trainer.resume_command = resume_command(run_dir)
     if has_checkpoint:
-        trainer.restore(run_dir)
+        path = latest_checkpoint(run_dir, warn=main)
+        if path is None:
+            raise CheckpointError(f"{run_dir} has no checkpoint to resume from")
+        load_checkpoint(path, trainer)
+        metrics.truncate_after(trainer.step)
     else:
-        if trainer.dist.is_main:
+        if main:
             print(f"genlab: {run_dir} stopped before its first checkpoint; training it from step 0",
                   file=sys.stderr, flush=True)
-        trainer.log.truncate_after(0)
+        metrics.truncate_after(0)
     if signals.received:
-        raise Interrupted(signal_name(signals.received), trainer.step, saved=has_checkpoint, run_dir=trainer.run_dir)
+        raise Interrupted(signal_name(signals.received), trainer.step, saved=has_checkpoint,
+                          run_dir=run_dir if main else None)
     changes = {k: {"from": cfg["train"].get(k), "to": v} for k, v in to_dict(train_cfg).items()
                if k in overrides and cfg["train"].get(k) != v}
     if trainer.step >= trainer.total_steps:
-        if trainer.dist.is_main:
+        if main:
             print(f"{run_dir}: already trained for {trainer.step} steps; pass --epochs or --steps to extend it",
                   file=sys.stderr)
         return trainer.model
-    if trainer.run_dir is not None and (changes or cfg.get("precision") != trainer.precision._asdict()):
+    if main and (changes or cfg.get("precision") != trainer.precision._asdict()):
         atomic_write_json(run_dir / RUN_CONFIG, formats.stamp({**cfg, "train": to_dict(train_cfg),
                                                                "precision": trainer.precision._asdict()}))
         if changes:
-            trainer.log.write({"step": trainer.step, "epoch": trainer.epoch, "split": "config_change",
-                               "changes": changes})
-    return trainer.fit()
+            metrics.write({"step": trainer.step, "epoch": trainer.epoch, "split": "config_change", "changes": changes})
+    return _fit(trainer, run_dir if main else None)
 
 
 def load(run_dir: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
@@ -278,3 +288,15 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu") -> GenerativeM
         raise CheckpointError(f"run directory not found: {run_dir}")
     model = GenerativeModel.load(run_dir, map_location=device)
     return model.eval()
+
+
+def run_split(run_dir: str | Path, split: str = "test", n: int | None = None, seed: int = 0) -> Images:
+    """The first ``n`` items of a split of the run's own dataset (binarized as in training)."""
+    cfg = read_run_config(run_dir)
+    data = datasets.load_splits(from_dict(DataConfig, cfg["data"], "run data config"))[split]
+    count = len(data) if n is None else min(n, len(data))
+    x = data.images(torch.arange(count))
+    if x.dim() == 4:
+        x = binarize(x, cfg["data"]["binarize"], torch.Generator().manual_seed(seed))
+    y = None if data.y is None else data.y[:count]
+    return Images(x, [f"{i:05d}.png" for i in range(count)], y)

@@ -1,6 +1,7 @@
 """Watching samples during training: the class histogram of generated images, with a collapse warning.
 
-After each sample grid the trainer asks :class:`ModeMonitor` to classify a fixed-noise batch of
+After each sample grid (the :class:`genlab.runs.callbacks.ModeCheck` callback) :class:`ModeMonitor`
+classifies a fixed-noise batch of
 samples with the dataset's evaluation classifier (the feature extractor of :mod:`genlab.metrics`).
 The shares per class go to metrics.jsonl as a ``modes`` record, and when the samples cover few
 classes a one-line warning goes to stderr while training continues.
@@ -14,6 +15,10 @@ from typing import Any
 import torch
 
 from genlab.config import DataConfig, TrainConfig
+from genlab.metrics.classes import mode_collapse_warning
+from genlab.metrics.evaluate import generate
+from genlab.metrics.features import cached_extractor
+from genlab.runs import extractors  # a module reference: building an extractor trains a run (genlab.runs.run)
 
 MODE_CHECK_SAMPLES = 500
 
@@ -23,8 +28,6 @@ def sample_class_shares(model: Any, extractor: Any, n: int = MODE_CHECK_SAMPLES,
 
     Samples come from a fixed seed; the model's train / eval mode is restored afterwards.
     """
-    from genlab.metrics.evaluate import generate
-
     was_training = model.training
     try:
         images, _ = generate(model, n, seed=seed)
@@ -48,12 +51,11 @@ class ModeMonitor:
 
     def __call__(self, model: Any) -> dict[str, Any]:
         """One check: ``{"classes_covered", "class_shares", "warning"}`` (warning None when all are covered)."""
-        from genlab.metrics.classes import mode_collapse_warning
-
         shares = sample_class_shares(model, self.extractor, self.n, self.seed)
         k = self.extractor.num_classes
         warning = mode_collapse_warning(shares)
-        return {"classes_covered": int((shares >= 0.1 / k).sum()), "class_shares": [round(v, 4) for v in shares.tolist()],
+        return {"classes_covered": int((shares >= 0.1 / k).sum()),
+                "class_shares": [round(v, 4) for v in shares.tolist()],
                 "warning": warning}
 
 
@@ -73,9 +75,7 @@ def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) ->
         if cfg.mode_check == "on":
             print("genlab: note: --mode-check needs a labelled image dataset; not checking modes", file=sys.stderr)
         return None
-    from genlab.metrics.features import build_extractor
-
-    extractor = build_extractor(data, build=cfg.mode_check == "on")
+    extractor = extractors.build_extractor(data) if cfg.mode_check == "on" else cached_extractor(data)
     if extractor is None:
         print(f"genlab: note: no evaluation classifier is cached for '{data.dataset}' yet, so samples are not "
               f"checked for mode collapse (use --mode-check on, or run genlab evaluate once)", file=sys.stderr)

@@ -7,6 +7,7 @@ the block between the two markers below is replaced; the rest of the file is lef
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shlex
@@ -20,9 +21,13 @@ from typing import Any
 import torch
 
 from genlab import registry
-from genlab.config import DataConfig, TrainConfig, check_range
-from genlab.errors import ConfigError
-from genlab.metrics.evaluate import evaluate_run
+from genlab.config import DataConfig, TrainConfig, check_range, from_dict
+from genlab.data import parse_dataset
+from genlab.errors import ConfigError, Interrupted
+from genlab.io import atomic_write_bytes, save_image_grid
+from genlab.metrics.evaluate import generate
+from genlab.runs.evaluate import evaluate_run
+from genlab.runs.run import load, train
 
 # the values a run accepts, taken from the configs the bench's runs are built from (so they cannot drift)
 Precision = typing.get_type_hints(TrainConfig)["precision"]
@@ -94,11 +99,6 @@ def _metrics_for(model_class: type) -> list[str]:
 
 def bench_one(name: str, s: BenchSettings, out_dir: Path, img_dir: Path) -> dict[str, Any]:
     """Train, evaluate and draw samples of one model; errors become the row's 'error'."""
-    from genlab.io import save_image_grid
-    from genlab.metrics.evaluate import generate
-    from genlab.training.run import train
-    from genlab.training.trainer import Interrupted
-
     run = out_dir / name
     row: dict[str, Any] = {"model": name, "run": str(run)}
     t0 = time.perf_counter()
@@ -113,8 +113,6 @@ def bench_one(name: str, s: BenchSettings, out_dir: Path, img_dir: Path) -> dict
         result = evaluate_run(run, _metrics_for(registry.get(name).model_class), s.n, seed=s.seed,
                               kid_subset_size=s.kid_subset_size, nll_k=s.nll_k, nll_n=s.nll_n)
         row["result"] = result
-        from genlab.training.run import load
-
         images, _ = generate(load(run), 64, s.seed)
         row["image"] = str(save_image_grid(images, img_dir / f"bench_{name}.png", nrow=8))
     except Interrupted:  # Ctrl-C / SIGTERM stop the whole bench
@@ -127,8 +125,6 @@ def bench_one(name: str, s: BenchSettings, out_dir: Path, img_dir: Path) -> dict
 
 def _epochs_done(run: Path) -> float | None:
     """Epochs actually trained (a time budget may stop a run early), from metrics.jsonl."""
-    import json
-
     path = run / "metrics.jsonl"
     if not path.is_file():
         return None
@@ -174,12 +170,14 @@ def render_block(rows: list[dict[str, Any]], s: BenchSettings, command: str) -> 
         f"k = 5; NLL = importance-sampled -log p(x) with k = {s.nll_k} on the first {s.nll_n} test images "
         f"binarized once (nats per image).",
         "",
-        "| model | budget | epochs done | wall time | FD | KID | precision | recall | density | coverage | classes covered | class KL | NLL (nats) |",
+        "| model | budget | epochs done | wall time | FD | KID | precision | recall | density | coverage "
+        "| classes covered | class KL | NLL (nats) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | {budget} | | {r['wall_seconds']:.0f} s | failed: {r['error'].replace('|', '/')} "
+            error = r["error"].replace("|", "/")
+            lines.append(f"| {r['model']} | {budget} | | {r['wall_seconds']:.0f} s | failed: {error} "
                          "| | | | | | | | |")
             continue
         m = r["result"]["metrics"]
@@ -191,7 +189,7 @@ def render_block(rows: list[dict[str, Any]], s: BenchSettings, command: str) -> 
     images = [r for r in rows if "image" in r]
     if images:
         lines.append("")
-        lines.append("Samples (64 per model, seed {}):".format(s.seed))
+        lines.append(f"Samples (64 per model, seed {s.seed}):")
         lines.append("")
         for r in images:
             lines.append(f"- {r['model']}: ![{r['model']} samples]({r['image_link']})")
@@ -201,8 +199,6 @@ def render_block(rows: list[dict[str, Any]], s: BenchSettings, command: str) -> 
 
 def write_block(doc: Path, block: str) -> None:
     """Replace the marked block of ``doc`` (or append it under a heading); nothing else changes."""
-    from genlab.io import atomic_write_bytes
-
     text = doc.read_text() if doc.is_file() else "# Benchmarks\n"
     if BLOCK_START in text and BLOCK_END in text:
         head, rest = text.split(BLOCK_START, 1)
@@ -214,8 +210,9 @@ def write_block(doc: Path, block: str) -> None:
     atomic_write_bytes(doc, text.encode())
 
 
-def run_bench(models: list[str] | None = None, out_dir: str | Path = "runs/bench", doc: str | Path = "docs/benchmarks.md",
-              img_dir: str | Path | None = None, command: str | None = None, **settings: Any) -> list[dict[str, Any]]:
+def run_bench(models: list[str] | None = None, out_dir: str | Path = "runs/bench",
+              doc: str | Path = "docs/benchmarks.md", img_dir: str | Path | None = None, command: str | None = None,
+              **settings: Any) -> list[dict[str, Any]]:
     """Train and evaluate models under one budget and write the table into ``doc``.
 
     Args:
@@ -229,10 +226,6 @@ def run_bench(models: list[str] | None = None, out_dir: str | Path = "runs/bench
     Returns:
         one row per model: its run, timings, evaluation result or error.
     """
-    from genlab.config import from_dict
-
-    from genlab.data import parse_dataset
-
     s = from_dict(BenchSettings, settings, "bench settings")
     parse_dataset(s.dataset)  # an unknown dataset fails here, not once per model
     names = models or bench_models()

@@ -27,7 +27,7 @@ class RunLock:
         self.path = Path(run_dir) / LOCK_FILE
         self._fd: int | None = None
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         if fcntl is None or self._fd is not None:
             return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
@@ -54,7 +54,7 @@ class RunLock:
                 os.close(self._fd)
                 self._fd = None
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc: object) -> None:

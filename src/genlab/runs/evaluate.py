@@ -1,0 +1,45 @@
+"""Evaluating runs: load a run, get (or build) its dataset's feature extractor, and measure it with
+:func:`genlab.metrics.evaluate.evaluate_model`; the result goes to ``RUN/metrics.json``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genlab.config import DataConfig, from_dict
+from genlab.io import atomic_write_json
+from genlab.metrics import evaluate as metrics_evaluate
+from genlab.metrics.evaluate import FEATURE_METRICS, METRICS_FILE, parse_metrics
+from genlab.metrics.features import FeatureExtractor
+from genlab.runs.extractors import build_extractor
+from genlab.runs.run import load, read_run_config
+
+DEFAULT_METRICS = ("fid", "kid", "prdc", "is", "classes")
+
+
+def evaluate_model(model: Any, data: DataConfig | dict | str,
+                   metrics: str | list[str] | tuple[str, ...] = DEFAULT_METRICS, n: int = 10000,
+                   extractor: FeatureExtractor | None = None, **settings: Any) -> dict[str, Any]:
+    """:func:`genlab.metrics.evaluate.evaluate_model`, building the dataset's feature extractor first
+    when a metric needs it and none is given (trained once and cached)."""
+    if extractor is None and any(g in FEATURE_METRICS for g in parse_metrics(metrics)):
+        extractor = build_extractor(data)
+    return metrics_evaluate.evaluate_model(model, data, metrics, n, extractor=extractor, **settings)
+
+
+def evaluate_run(run_dir: str | Path, metrics: str | list[str] | tuple[str, ...] = DEFAULT_METRICS,
+                 n: int = 10000, write: bool = True, **settings: Any) -> dict[str, Any]:
+    """Evaluate the model of a run directory on its own dataset and write ``RUN/metrics.json``.
+
+    Args:
+        run_dir: a run directory (``genlab train ... --out RUN``).
+        metrics, n, settings: as for :func:`genlab.metrics.evaluate.evaluate_model`.
+        write: write the result to ``RUN/metrics.json``.
+    """
+    run_dir = Path(run_dir)
+    cfg = read_run_config(run_dir)
+    data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir} data config")
+    model = load(run_dir)
+    result = {"run": str(run_dir), **evaluate_model(model, data_cfg, metrics, n, **settings)}
+    if write:
+        atomic_write_json(run_dir / METRICS_FILE, result)
+    return result
