@@ -20,7 +20,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "genlab"
 
 LAYERS = {"api": 8, "cli": 7, "runs": 6, "anomaly": 5, "apps": 5, "tables": 5, "metrics": 5, "training": 4,
           "models": 3, "nn": 2, "diffusion": 2, "cnn": 2, "data": 1}
-NEUTRAL = {"config", "registry", "io", "errors", "formats", "precision"}
+NEUTRAL = {"config", "registry", "io", "errors", "formats", "precision", "cpu"}
 NEUTRAL_MAY_IMPORT = NEUTRAL | {"data"}
 
 

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from genlab import __version__
+from genlab.cpu import tune_allocator
 from genlab.errors import GenlabError, Interrupted
 
 _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _GAN, _ANOMALY = (
@@ -90,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import threading
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    tune_allocator()  # sampling and evaluation allocate like training does (genlab/cpu.py)
     ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     if ours:
         signal.signal(signal.SIGTERM, _on_sigterm)

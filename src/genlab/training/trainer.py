@@ -41,6 +41,7 @@ from genlab.config import OptimizerConfig, TrainConfig, check_phase_names
 from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
 from genlab.errors import ConfigError, Interrupted, TrainingDiverged
 from genlab.models.base import GenerativeModel, Phase
+from genlab.cpu import tune_allocator
 from genlab.precision import autocast, resolve_precision
 from genlab.training import distributed
 from genlab.training.callbacks import Callback, shown_keys
@@ -161,6 +162,7 @@ class Trainer:
         self.cfg, self.data, self.binarize = cfg, data, binarize
         self.callbacks: list[Callback] = list(callbacks)
         self.device = distributed.resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+        tune_allocator()  # keep freed activation blocks in the heap (genlab/cpu.py: 15-20% less CPU time)
         self.dist = distributed.setup(self.device)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True)
