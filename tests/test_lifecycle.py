@@ -501,3 +501,14 @@ def test_sigterm_during_evaluates_extractor_build_is_one_line_and_keeps_the_buil
     last = err.strip().splitlines()[-1]
     assert last.startswith("genlab: stopped by SIGTERM while training feature extractor") and "next time" in last
     assert [p for p in extractors.iterdir() if p.name.endswith(".building")]
+
+
+def test_epochs_on_resume_of_a_steps_run_is_explained(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "vae", *VAE_FLAGS, "--steps", "2", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "5"]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and err[0].startswith("genlab: error:") and "--steps 2" in err[0] and "--steps N" in err[0]
+    assert main(["train", "--resume", str(run), "--steps", "3"]) == 0  # the way it names works
+    assert (run / "checkpoints" / "LATEST").read_text().strip() == "step-00000003"

@@ -240,6 +240,9 @@ def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: di
     if bad:
         raise ConfigError(f"cannot change '{bad[0]}' when resuming (only {', '.join(sorted(RESUMABLE_OVERRIDES))})"
                           f"{suggest(bad[0], RESUMABLE_OVERRIDES)}")
+    if "epochs" in overrides and "steps" not in overrides and cfg["train"].get("steps") is not None:
+        raise ConfigError(f"{run_dir} was trained with --steps {cfg['train']['steps']}, which overrides --epochs; "
+                          f"extend it with --steps N")
     entry = registry.get(name)
     data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir / RUN_CONFIG} data")
     train_cfg = from_dict(TrainConfig, {**cfg["train"], **overrides}, f"{run_dir / RUN_CONFIG} train")
