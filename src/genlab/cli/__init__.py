@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from genlab import __version__
 from genlab.errors import GenlabError, Interrupted
 
-_TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _GAN, _ANOMALY = (
-    f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "gan", "anomaly"))
+_TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY = (
+    f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "bench", "cnn", "modes", "anomaly"))
 # command -> (module that registers it, its help line), in the order `genlab --help` lists them
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (_TRAIN, "train a model (or resume a run)"),
@@ -35,10 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": (_APPS, "images from a code file made by `genlab encode`"),
     "embed": (_APPS, "codes of a dataset split (.npz) and a 2-D plot coloured by label"),
     "evaluate": (_EVALUATE, "sample-quality, likelihood and reconstruction metrics of a run"),
-    "bench": (_EVALUATE, "train and evaluate every generative model under one budget; writes a table into "
-                         "docs/benchmarks.md"),
-    "cnn": (_EVALUATE, "convolution arithmetic and layer-by-layer network summaries"),
-    "modes": (_GAN, "class histogram of generated samples (via the evaluation classifier); warns on mode collapse"),
+    "bench": (_BENCH, "train and evaluate every generative model under one budget; writes a table into "
+                      "docs/benchmarks.md"),
+    "cnn": (_CNN, "convolution arithmetic and layer-by-layer network summaries"),
+    "modes": (_MODES, "class histogram of generated samples (via the evaluation classifier); warns on mode collapse"),
     "anomaly": (_ANOMALY, "anomaly detection: fit a detector on normal data, score new inputs"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))

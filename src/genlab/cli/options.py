@@ -118,7 +118,7 @@ def collect(args: argparse.Namespace, cls: type, dest_prefix: str) -> dict[str, 
         hint = hints.get(name)
         flag = "--" + name.replace("_", "-")
         if typing.get_origin(hint) is dict:
-            value = dict(_pair(v) for v in value)
+            value = dict(key_value(v) for v in value)
         elif _means_none(value) and _none_allowed(hint):
             value = None
         elif isinstance(value, list) and _numbers_only(hint):  # '--betas 0.5,0.9' = '--betas 0.5 0.9'
@@ -150,7 +150,8 @@ def _none_allowed(hint: Any) -> bool:
     return not any(typing.get_origin(a) is typing.Literal and "none" in typing.get_args(a) for a in args)
 
 
-def _pair(text: str) -> tuple[str, str]:
+def key_value(text: str) -> tuple[str, str]:
+    """KEY=VALUE (a dict flag, `cnn summary --set`) as (key, value)."""
     key, _, value = text.partition("=")
     if not key or not value:
         raise ConfigError(f"expected KEY=VALUE, got '{text}'")
