@@ -14,6 +14,8 @@ import types
 import typing
 from typing import Any
 
+from genlab.config import DataConfig, _coerce
+from genlab.dataset_catalog import list_datasets
 from genlab.errors import ConfigError
 
 DERIVED_FIELDS = {"data_shape", "num_classes"}  # filled from the data, never typed by users
@@ -32,12 +34,8 @@ def _field_help(cls: type) -> dict[str, str]:
 
 def _dynamic_help(cls: type) -> dict[str, str]:
     """Help texts derived from the code, so they cannot drift: the dataset sources of DataConfig."""
-    from genlab.config import DataConfig
-
     if not issubclass(cls, DataConfig):
         return {}
-    from genlab.data import list_datasets
-
     names = ", ".join(f"'{usage}'" for usage, _ in list_datasets())
     return {"dataset": f"what to train on: {names}.".replace("%", "%%")}
 
@@ -107,8 +105,6 @@ def collect(args: argparse.Namespace, cls: type, dest_prefix: str) -> dict[str, 
     wrong length fails now, before any data is loaded); ranges are checked when the config is built.
     The word 'none' means None only for an optional field that has no value 'none' of its own
     (``--image-size none``, but ``--d-norm none`` is the choice 'none')."""
-    from genlab.config import _coerce
-
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for key, value in vars(args).items():
