@@ -81,7 +81,7 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_pref
             hint = inner[0] if len(inner) == 1 else hint
         origin = typing.get_origin(hint)
         default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         default = defaults.get(f.name, default)
         text = f"{helps.get(f.name, '')} (default: {default})".strip()
         kwargs: dict[str, Any] = dict(dest=dest, default=argparse.SUPPRESS, help=text)
