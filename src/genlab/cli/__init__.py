@@ -9,10 +9,13 @@ the table against the help each module registers.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import signal
 import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from genlab import __version__
 from genlab.errors import GenlabError, Interrupted
@@ -87,8 +90,6 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import threading
-
     argv = list(sys.argv[1:] if argv is None else argv)
     ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     if ours:
@@ -125,9 +126,6 @@ def _main(argv: list[str]) -> int:
 
 def _os_error(e: OSError) -> str:
     """One line for an OSError; a path that runs through a file says so (not 'File exists')."""
-    import errno
-    from pathlib import Path
-
     name = getattr(e, "filename", None)
     if name and e.errno in (errno.EEXIST, errno.ENOTDIR):
         path = Path(name)

@@ -7,8 +7,9 @@ other layers such as pooling, normalization and activations are shown with 0 mul
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -120,7 +121,8 @@ def format_summary(rows: list[LayerRow], title: str = "", total_parameters: int 
     widths = [max(len(line[i]) for line in [header, *body, *footer]) for i in range(5)]
 
     def fmt(line: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip()
+        cells = enumerate(zip(line, widths, strict=True))
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in cells).rstrip()
 
     rule = "-" * len(fmt(tuple("-" * w for w in widths)))
     lines = ([title] if title else []) + [fmt(header), rule, *map(fmt, body), rule, *map(fmt, footer)]
