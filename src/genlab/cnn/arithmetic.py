@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from genlab.errors import ConfigError
 
 
-def _check(name: str, value: int, minimum: int) -> None:
+def _check(name: str, value: int, minimum: int) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def conv_output_size(n: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:

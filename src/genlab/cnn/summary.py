@@ -60,10 +60,10 @@ def _describe(module: nn.Module) -> str:
         k, s, p = module.kernel_size, module.stride, module.padding
         return f"{name} {k[0]}x{k[1]}/{s[0]} p{p[0]}"
     if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        k, s = module.kernel_size, module.stride
-        k = k if isinstance(k, int) else k[0]
-        s = s if isinstance(s, int) else s[0]
-        return f"{name} {k}x{k}/{s}"
+        size, step = module.kernel_size, module.stride
+        kernel = size if isinstance(size, int) else size[0]
+        stride = step if isinstance(step, int) else step[0]
+        return f"{name} {kernel}x{kernel}/{stride}"
     return name
 
 
