@@ -47,7 +47,8 @@ DETECTORS = {
                 "train": {"epochs": 10, "batch_size": 64, "lr": 1e-3, "precision": "bf16"}},
     "dcgan-disc": {"model": "dcgan", "score": "disc", "train": {"epochs": 30, "batch_size": 64, "precision": "bf16"}},
 }
-DEEP_SVDD = [98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5]  # Ruff et al. 2018, Table 1, one-class Deep SVDD
+# Ruff et al. 2018, Table 1, one-class Deep SVDD
+DEEP_SVDD = [98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5]
 
 
 def _mnist_one(spec: dict) -> dict:
@@ -85,7 +86,8 @@ def _mnist_one(spec: dict) -> dict:
 
 
 def run_mnist(args: argparse.Namespace) -> None:
-    specs = [{"detector": d, "digit": digit, "seed": s, "out": str(args.out / "mnist" / d / f"digit{digit}" / f"seed{s}"),
+    specs = [{"detector": d, "digit": digit, "seed": s,
+              "out": str(args.out / "mnist" / d / f"digit{digit}" / f"seed{s}"),
               "train": json.loads(args.train) if args.train else {}}
              for d in args.detectors for s in args.seeds for digit in args.digits]
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:

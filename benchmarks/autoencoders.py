@@ -152,7 +152,7 @@ def bench_series(args: argparse.Namespace) -> dict:
 
     fig, axes = plt.subplots(1, 3, figsize=(12, 3), sharey=True)
     std, mu = info["std"][0], info["mean"][0]
-    for ax, i in zip(axes, [0, len(xt) // 2, len(xt) - 1]):
+    for ax, i in zip(axes, [0, len(xt) // 2, len(xt) - 1], strict=True):
         ax.plot(xt[i, :, 0] * std + mu, label="test window", color="k")
         ax.plot(rec[i, :, 0] * std + mu, label="recurrent AE", color="C0")
         ax.plot(prev[i, :, 0] * std + mu, label="previous 24 months", color="C1", ls="--")

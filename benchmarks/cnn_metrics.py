@@ -63,8 +63,10 @@ def fd_sanity(args: argparse.Namespace) -> dict:
     blur = [frechet_distance_of_features(fa, ex(_blur(b, s))[0]) for s in blur_levels]
     result = {"benchmark": "fd-sanity", "extractor": ex.id, "extractor_test_accuracy": ex.info.get("test_accuracy"),
               "n_per_half": args.n, "fd_halves": frechet_distance_of_features(fa, ex(b)[0]),
-              "noise": dict(zip(map(str, noise_levels), noise)), "blur": dict(zip(map(str, blur_levels), blur)),
-              "monotone": all(p < q for p, q in zip(noise, noise[1:])) and all(p < q for p, q in zip(blur, blur[1:]))}
+              "noise": dict(zip(map(str, noise_levels), noise, strict=True)),
+              "blur": dict(zip(map(str, blur_levels), blur, strict=True)),
+              "monotone": all(p < q for p, q in zip(noise, noise[1:], strict=False))
+              and all(p < q for p, q in zip(blur, blur[1:], strict=False))}
     import matplotlib
 
     matplotlib.use("Agg")

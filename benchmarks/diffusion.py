@@ -105,7 +105,7 @@ def cmd_score(args: argparse.Namespace) -> None:
     real_feats = extractor(real)[0]
     other = extractor(splits.validation.images(slice(0, args.n)).float())[0]  # the floor: real vs real
     rows = [{"row": "real (validation vs test)", "fd": frechet_distance_of_features(real_feats, other),
-             **dict(zip(("precision", "recall"), precision_recall(real_feats, other, 3)))}]
+             **dict(zip(("precision", "recall"), precision_recall(real_feats, other, 3), strict=True))}]
     img_dir = Path(args.img_dir)
     img_dir.mkdir(parents=True, exist_ok=True)
     for sampler, steps, eta in ROWS:

@@ -65,9 +65,9 @@ def run_one(spec: dict) -> dict:
 
     torch.set_num_threads(1)
     import genlab
+    from genlab.io import save_image_grid
     from genlab.metrics import evaluate_model
     from genlab.runs.extractors import build_extractor
-    from genlab.io import save_image_grid
 
     run = Path(spec["run"])
     done = run / "result.json"
@@ -112,7 +112,8 @@ def specs(args: argparse.Namespace) -> list[dict]:
         grid = [(m, args.variant, args.model_config) for m in args.models]
         train = {"epochs": args.epochs}
     else:
-        grid = [(args.stabilizer_model, v, cfg) for v, cfg in STABILIZERS.items() if not args.variants or v in args.variants]
+        grid = [(args.stabilizer_model, v, cfg) for v, cfg in STABILIZERS.items()
+                if not args.variants or v in args.variants]
         train = {"steps": args.steps} if args.steps else {"time_budget": args.budget, "epochs": 1000}
     for seed in args.seeds:  # seed-major: a stopped table still has whole seeds
         for model, variant, cfg in grid:

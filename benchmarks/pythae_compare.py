@@ -34,7 +34,6 @@ N_TRAIN, BATCH, LR = 10_000, 128, 1e-3
 
 def _data():
     import genlab
-    from genlab import registry
     from genlab.data import load_splits
 
     splits = load_splits(genlab.DataConfig(dataset="mnist", limit=N_TRAIN))
@@ -43,7 +42,6 @@ def _data():
 
 def run_genlab(epochs: int) -> None:
     import genlab
-    from genlab import registry
 
     genlab.train("vae", data={"dataset": "mnist", "limit": N_TRAIN},
                  train={"epochs": epochs, "batch_size": BATCH, "lr": LR, "precision": "fp32", "sample_every": 0,
@@ -53,7 +51,6 @@ def run_genlab(epochs: int) -> None:
 def run_bare(epochs: int) -> None:
     import torch
 
-    import genlab
     from genlab import registry
     from genlab.data.base import Batch
 
@@ -61,7 +58,7 @@ def run_bare(epochs: int) -> None:
     torch.manual_seed(0)
     model = registry.build("vae", {"data_shape": [1, 28, 28]}).train()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
-    for epoch in range(epochs):
+    for _ in range(epochs):
         perm = torch.randperm(x.shape[0])
         for b in range(x.shape[0] // BATCH):
             batch = Batch(x[perm[b * BATCH:(b + 1) * BATCH]])
@@ -80,7 +77,6 @@ def run_pythae(epochs: int) -> None:
     from pythae.models.nn import BaseDecoder, BaseEncoder
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
 
-    import genlab
     from genlab import registry
 
     x = _data()
@@ -107,9 +103,9 @@ def run_pythae(epochs: int) -> None:
     cfg = VAEConfig(input_dim=(1, 28, 28), latent_dim=ours.config.latent_dim, reconstruction_loss="bce")
     model = VAE(cfg, encoder=Encoder(), decoder=Decoder())
     with tempfile.TemporaryDirectory() as out:
-        trainer = BaseTrainer(model, train_dataset=BaseDataset(x, torch.zeros(len(x))), training_config=BaseTrainerConfig(
-            output_dir=out, num_epochs=epochs, learning_rate=LR, per_device_train_batch_size=BATCH, no_cuda=True,
-            steps_saving=None))
+        config = BaseTrainerConfig(output_dir=out, num_epochs=epochs, learning_rate=LR,
+                                   per_device_train_batch_size=BATCH, no_cuda=True, steps_saving=None)
+        trainer = BaseTrainer(model, train_dataset=BaseDataset(x, torch.zeros(len(x))), training_config=config)
         trainer.train()
 
 

@@ -71,7 +71,7 @@ def nll(args: argparse.Namespace) -> None:
                      "published": PUBLISHED[name]})
         print(json.dumps(rows[-1]), flush=True)
     (args.out / f"nll_e{args.epochs}_k{args.k}.json").write_text(json.dumps(rows, indent=1))
-    print("\n| model | epochs | test NLL (nats, k = %d) | published (3280 epochs, k = 5000) |" % args.k)
+    print(f"\n| model | epochs | test NLL (nats, k = {args.k}) | published (3280 epochs, k = 5000) |")
     print("|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['model']} | {r['epochs']} | {r['nll']:.2f} ± {r['se']:.2f} (n = {r['n']}) | {r['published']} |")

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import genlab
 from genlab.cli import main
 from genlab.io import load_state_dict, save_state_dict
 from genlab.models.gan import GAN

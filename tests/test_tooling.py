@@ -45,7 +45,7 @@ def test_license_and_changelog_exist():
                                                         and released != "0.1.0")
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["models"], ["--version"]])
+@pytest.mark.parametrize("argv", [["--help"], ["models"], ["datasets"], ["--version"]])
 def test_listing_commands_do_not_import_torch(argv):
     code = ("import sys, contextlib, io\n"
             "from genlab.cli import main\n"
@@ -126,3 +126,18 @@ def test_models_command_prints_catalog_lines(capsys):
 def test_unknown_model_still_suggests(capsys):
     assert main(["train", "vea", "--dataset", "digits"]) == 2
     assert "unknown model 'vea' (did you mean 'vae'?)" in capsys.readouterr().err
+
+
+def test_dataset_catalog_lists_exactly_the_data_layer_sources(capsys):
+    """`genlab datasets` reads a catalog (no torch); it must say what `genlab.data` loads."""
+    from genlab import data
+    from genlab.dataset_catalog import DATASET_CATALOG
+
+    assert list(DATASET_CATALOG.items()) == data.list_datasets()
+    assert [usage.partition(":")[0] for usage in DATASET_CATALOG] == list(data.DATASETS)
+    assert genlab.datasets() == data.list_datasets()
+    assert main(["datasets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(data.DATASETS)
+    for line, (usage, text) in zip(lines, data.list_datasets(), strict=True):
+        assert line.startswith(usage + " ") and line.endswith("  " + text)

@@ -5,9 +5,8 @@ import pytest
 import torch
 
 import genlab
-from genlab.config import TrainConfig
+from genlab.config import DataConfig, TrainConfig
 from genlab.data import load_splits
-from genlab.config import DataConfig
 from genlab.errors import CheckpointError, TrainingDiverged
 from genlab.models.vae import VAE
 from genlab.training.checkpoint import latest_checkpoint

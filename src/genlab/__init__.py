@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from genlab import registry
 from genlab.config import DataConfig, TrainConfig
+from genlab.dataset_catalog import list_datasets
 from genlab.errors import GenlabError
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ def models() -> list[str]:
 
 def datasets() -> list[tuple[str, str]]:
     """(name, description) of every dataset source."""
-    from genlab.data import list_datasets  # deferred on purpose: the data layer imports torch and numpy
-
     return list_datasets()
 
 

@@ -20,6 +20,11 @@ from genlab.errors import ConfigError
 
 C = TypeVar("C")
 
+# choices shared by configs and the settings built from them (genlab bench): one spelling each
+Binarize = typing.Literal["none", "dynamic", "static"]
+PrecisionChoice = typing.Literal["auto", "fp32", "bf16"]
+BudgetClock = typing.Literal["wall", "cpu"]
+
 
 def suggest(word: str, choices: typing.Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest choice, or '' when nothing is close."""
@@ -50,7 +55,8 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, args))}{suggest(str(value), map(str, args))}")
+            hint = suggest(str(value), map(str, args))
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, args))}{hint}")
         return value
     if origin in (tuple, list):
         if isinstance(value, str):
@@ -61,7 +67,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
             if len(value) != len(args):
                 raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} "
                                   f"({', '.join(map(str, value)) or 'none'})")
-            return tuple(_coerce(v, a, where) for v, a in zip(value, args))
+            return tuple(_coerce(v, a, where) for v, a in zip(value, args, strict=True))
         item = args[0] if args else Any
         seq = [_coerce(v, item, where) for v in value]
         return tuple(seq) if origin is tuple else seq
@@ -108,6 +114,7 @@ def _to_int(value: Any, where: str) -> int:
     """An integer from an int, an integral float ('3', '3.0', '1e3') or a numeric string."""
     if isinstance(value, bool):
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    n: int | None
     if isinstance(value, int):
         n = value
     else:
@@ -125,6 +132,7 @@ def _to_int(value: Any, where: str) -> int:
             if f != int(f):
                 raise ConfigError(f"{where}: expected an integer, got {value!r}")
             n = int(f)
+    assert n is not None
     if abs(n) > MAX_INT:
         raise ConfigError(f"{where}: {value!r} is too large (at most {MAX_INT})")
     return n
@@ -188,7 +196,7 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping of keys to values")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    names = [f.name for f in dataclasses.fields(typing.cast(Any, cls)) if f.init]  # C: any dataclass
     kwargs = {}
     for key, value in data.items():
         if key not in names:
@@ -202,7 +210,7 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
 
 def replace(cfg: C, **changes: Any) -> C:
     """``dataclasses.replace`` with the same key and type checks as :func:`from_dict`."""
-    return from_dict(type(cfg), {**dataclasses.asdict(cfg), **changes}, type(cfg).__name__)
+    return from_dict(type(cfg), {**dataclasses.asdict(typing.cast(Any, cfg)), **changes}, type(cfg).__name__)
 
 
 def field_names(cls: type) -> list[str]:
@@ -235,7 +243,7 @@ class DataConfig:
     """
 
     dataset: str = "mnist"
-    binarize: typing.Literal["none", "dynamic", "static"] = "none"
+    binarize: Binarize = "none"
     image_size: int | None = None
     channels: int | None = None
     skip_bad_files: bool = False
@@ -331,13 +339,13 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"
-    precision: typing.Literal["auto", "fp32", "bf16"] = "auto"
+    precision: PrecisionChoice = "auto"
     sample_every: int = 1
     checkpoint_every: int = 0
     log_every: int = 50
     eval_batches: int = 0
     time_budget: float | None = None
-    budget_clock: typing.Literal["wall", "cpu"] = "wall"
+    budget_clock: BudgetClock = "wall"
     mode_check: typing.Literal["auto", "on", "off"] = "auto"
     num_samples: int = 64
 
@@ -369,7 +377,8 @@ class TrainConfig:
         """The optimizer of one phase: the model's default (or the library's), then the settings
         given here, then ``phase_lr``."""
         base = model_default or OptimizerConfig(weight_decay=self.weight_decay, momentum=self.momentum)
-        given = {"name": self.optimizer, "lr": self.lr, "betas": None if self.betas is None else tuple(self.betas)}
+        given: dict[str, Any] = {"name": self.optimizer, "lr": self.lr,
+                                 "betas": None if self.betas is None else tuple(self.betas)}
         base = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
         if phase in self.phase_lr:
             base = dataclasses.replace(base, lr=self.phase_lr[phase])

@@ -8,11 +8,14 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
+
+from genlab.errors import ConfigError
 
 
 def _umask() -> int:
@@ -144,7 +147,7 @@ def save_image_grid(images: torch.Tensor, path: str | Path, nrow: int | None = N
         scale = max(1, min(4, 256 // max(images.shape[-1], 1)))
     img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
-        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
@@ -189,9 +192,52 @@ def save_images_npz(images: torch.Tensor, path: str | Path, labels: torch.Tensor
     import io as _io
 
     buf = _io.BytesIO()
-    arrays = {"x": to_uint8(images)}
+    arrays: dict[str, Any] = {"x": to_uint8(images)}
     if labels is not None:
         arrays["y"] = labels.cpu().numpy()
     np.savez(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
     return Path(path)
+
+
+def check_parent(out: str | Path) -> None:
+    """Refuse an output path below a file (instead of a bare 'File exists' later)."""
+    out = Path(out)
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
+            return
+
+
+def check_output(out: str | Path, suffixes: tuple[str, ...], command: str) -> Path:
+    """An output file checked before any work: a known extension, not a folder, a writable place.
+    ``command`` (e.g. 'sample') names what writes it in the message."""
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give a file name ending in {' or '.join(suffixes)}")
+    if out.suffix.lower() not in suffixes:
+        raise ConfigError(f"--out {out}: unknown file type '{out.suffix}'; `genlab {command}` writes "
+                          f"{' or '.join(suffixes)}")
+    check_parent(out)
+    return out
+
+
+def name_grid_rows(path: str | Path, names: list[str]) -> None:
+    """Put a column with each row's name to the left of a grid PNG (one name per row of images)."""
+    import io as _io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    grid = Image.open(path).convert("RGB")
+    font = ImageFont.load_default()
+    draw = ImageDraw.Draw(grid)
+    width = max(int(draw.textlength(n, font=font)) for n in names) + 8
+    out = Image.new("RGB", (grid.width + width, grid.height), "white")
+    out.paste(grid, (width, 0))
+    pen, row_h = ImageDraw.Draw(out), grid.height / len(names)
+    for r, name in enumerate(names):
+        pen.text((4, int((r + 0.5) * row_h) - 5), name, fill="black", font=font)
+    buf = _io.BytesIO()
+    out.save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())

@@ -66,7 +66,7 @@ def cpu_has_native_bf16() -> tuple[bool, str]:
     return _probe_cpu_bf16()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _probe_cpu_bf16() -> tuple[bool, str]:
     probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)

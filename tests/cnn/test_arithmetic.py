@@ -5,8 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.cnn import (conv_multiply_adds, conv_output_size, conv_parameters, conv_transpose_output_size,
-                        pool_output_size, receptive_field)
+from genlab.cnn import (
+    conv_multiply_adds,
+    conv_output_size,
+    conv_parameters,
+    conv_transpose_output_size,
+    pool_output_size,
+    receptive_field,
+)
 from genlab.errors import ConfigError
 
 

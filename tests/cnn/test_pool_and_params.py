@@ -68,8 +68,8 @@ def test_cnn_pool_bad_inputs(capsys, argv, words):
 
 def test_the_notes_parameter_example():
     layers = stack_parameters(["conv:3:16:3", "conv:16:32:3"])
-    assert [(l.weights, l.biases, l.parameters) for l in layers] == [(432, 16, 448), (4608, 32, 4640)]
-    assert sum(l.parameters for l in layers) == 5088
+    assert [(layer.weights, layer.biases, layer.parameters) for layer in layers] == [(432, 16, 448), (4608, 32, 4640)]
+    assert sum(layer.parameters for layer in layers) == 5088
 
 
 def test_parameter_counts_match_pytorch():

@@ -9,17 +9,20 @@ the table against the help each module registers.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import signal
 import sys
+import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from genlab import __version__
 from genlab.cpu import tune_allocator
 from genlab.errors import GenlabError, Interrupted
 
-_TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _GAN, _ANOMALY = (
-    f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "gan", "anomaly"))
+_TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY = (
+    f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "bench", "cnn", "modes", "anomaly"))
 # command -> (module that registers it, its help line), in the order `genlab --help` lists them
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (_TRAIN, "train a model (or resume a run)"),
@@ -36,10 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "decode": (_APPS, "images from a code file made by `genlab encode`"),
     "embed": (_APPS, "codes of a dataset split (.npz) and a 2-D plot coloured by label"),
     "evaluate": (_EVALUATE, "sample-quality, likelihood and reconstruction metrics of a run"),
-    "bench": (_EVALUATE, "train and evaluate every generative model under one budget; writes a table into "
-                         "docs/benchmarks.md"),
-    "cnn": (_EVALUATE, "convolution arithmetic and layer-by-layer network summaries"),
-    "modes": (_GAN, "class histogram of generated samples (via the evaluation classifier); warns on mode collapse"),
+    "bench": (_BENCH, "train and evaluate every generative model under one budget; writes a table into "
+                      "docs/benchmarks.md"),
+    "cnn": (_CNN, "convolution arithmetic and layer-by-layer network summaries"),
+    "modes": (_MODES, "class histogram of generated samples (via the evaluation classifier); warns on mode collapse"),
     "anomaly": (_ANOMALY, "anomaly detection: fit a detector on normal data, score new inputs"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
@@ -88,8 +91,6 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import threading
-
     argv = list(sys.argv[1:] if argv is None else argv)
     tune_allocator()  # sampling and evaluation allocate like training does (genlab/cpu.py)
     ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
@@ -127,9 +128,6 @@ def _main(argv: list[str]) -> int:
 
 def _os_error(e: OSError) -> str:
     """One line for an OSError; a path that runs through a file says so (not 'File exists')."""
-    import errno
-    from pathlib import Path
-
     name = getattr(e, "filename", None)
     if name and e.errno in (errno.EEXIST, errno.ENOTDIR):
         path = Path(name)

@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from genlab import registry
+from genlab.anomaly import AnomalyDetector
+from genlab.anomaly.detector import DEFAULT_TRAIN
+from genlab.anomaly.inputs import guess_kind, read_inputs, truth_of
+from genlab.anomaly.report import plot_roc, plot_scores, summary
 from genlab.cli.options import add_config_flags, collect
 from genlab.config import TrainConfig
 from genlab.errors import ConfigError
@@ -28,19 +34,24 @@ def register(sub: Any, argv: list[str]) -> None:
     f.add_argument("--dataset", required=True, metavar="SPEC", help="what to fit on (its training split for images)")
     f.add_argument("--out", required=True, metavar="DIR", help="detector directory to write")
     f.add_argument("--overwrite", action="store_true", help="replace an existing detector directory")
-    f.add_argument("--model", help="registered model (default: conv-ae for images, ae for tables, recurrent-ae for series)")
+    f.add_argument("--model",
+                   help="registered model (default: conv-ae for images, ae for tables, recurrent-ae for series)")
     f.add_argument("--kind", choices=["images", "table", "series"], help="kind of data (default: from --dataset)")
     f.add_argument("--normal-class", type=int, nargs="+", metavar="C", help="images: the class(es) that are normal")
     f.add_argument("--label-column", metavar="NAME", help="tables and series: a column that is a label, not a feature")
-    f.add_argument("--normal-value", nargs="+", metavar="V", help="tables: label values of the normal rows (fit on those)")
+    f.add_argument("--normal-value", nargs="+", metavar="V",
+                   help="tables: label values of the normal rows (fit on those)")
     f.add_argument("--limit", type=int, metavar="N", help="use only the first N training items")
     f.add_argument("--columns", nargs="+", metavar="NAME",
                    help="series: the columns to use, e.g. --columns co2 or --columns a,b (default: every numeric "
                         "column; text columns such as dates are skipped with a notice)")
-    f.add_argument("--score", choices=["auto", "mse", "bce", "elbo", "nll", "disc", "latent"], default=argparse.SUPPRESS,
+    f.add_argument("--score", choices=["auto", "mse", "bce", "elbo", "nll", "disc", "latent"],
+                   default=argparse.SUPPRESS,
                    help="anomaly score (default: auto = elbo for VAEs, disc for GANs, else mse)")
-    for name, kind, text in [("contamination", float, "share of anomalies in the training data (sets the threshold)"),
-                             ("threshold-quantile", float, "quantile of held-out normal scores used as threshold (0.95)"),
+    for name, kind, text in [("contamination", float,
+                              "share of anomalies in the training data (sets the threshold)"),
+                             ("threshold-quantile", float,
+                              "quantile of held-out normal scores used as threshold (0.95)"),
                              ("holdout-fraction", float, "share of normal data held out for the threshold (0.1)"),
                              ("nll-k", int, "importance samples of the nll score (100)"),
                              ("latent-steps", int, "gradient steps of the latent score (200)"),
@@ -50,8 +61,6 @@ def register(sub: Any, argv: list[str]) -> None:
                              ("score-batch-size", int, "scoring batch size (256)"),
                              ("detector-seed", int, "seed of the hold-out split and stochastic scores (0)")]:
         f.add_argument(f"--{name}", type=kind, default=argparse.SUPPRESS, help=text)
-    from genlab.anomaly.detector import DEFAULT_TRAIN
-
     add_config_flags(f, TrainConfig, "train", "training (a detector's defaults: "
                      f"{', '.join(f'{k} {v}' for k, v in DEFAULT_TRAIN.items())})", defaults=DEFAULT_TRAIN)
     model = _model_in(argv)
@@ -59,12 +68,15 @@ def register(sub: Any, argv: list[str]) -> None:
         add_config_flags(f, registry.get(model).config_class, "model", f"model '{model}'")
     f.set_defaults(func=cmd_fit)
 
-    s = asub.add_parser("score", help="score inputs with a fitted detector: a CSV row per input, histogram and ROC PNGs")
+    s = asub.add_parser("score",
+                        help="score inputs with a fitted detector: a CSV row per input, histogram and ROC PNGs")
     s.add_argument("detector", metavar="DET", help="detector directory written by `genlab anomaly fit`")
     s.add_argument("--input", required=True, metavar="PATH",
                    help="a dataset spec (its --split), an image folder or .npz, a CSV table or a series")
-    s.add_argument("--split", default="test", choices=["train", "validation", "test"], help="split of a dataset spec (test)")
-    s.add_argument("--out", default="scores.csv", metavar="CSV", help="scores file (default: scores.csv); PNGs beside it")
+    s.add_argument("--split", default="test", choices=["train", "validation", "test"],
+                   help="split of a dataset spec (test)")
+    s.add_argument("--out", default="scores.csv", metavar="CSV",
+                   help="scores file (default: scores.csv); PNGs beside it")
     s.add_argument("--normal-class", type=int, nargs="+", metavar="C",
                    help="images: classes counted as normal for AUC (default: the detector's)")
     s.add_argument("--label-column", metavar="NAME", help="tables / series: the label column (default: the detector's)")
@@ -85,9 +97,6 @@ def _model_in(argv: list[str]) -> str | None:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    from genlab.anomaly import AnomalyDetector
-    from genlab.anomaly.inputs import guess_kind, read_inputs
-
     out = Path(args.out)
     for parent in out.parents:
         if parent.exists():
@@ -103,9 +112,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if "detector_seed" in values:
         det_cfg["seed"] = values["detector_seed"]
     kind = args.kind or guess_kind(args.dataset, args.model)
+    model_config = collect(args, registry.get(args.model).config_class, "model") if args.model else {}
     det = AnomalyDetector(model=args.model, kind=kind, train=collect(args, TrainConfig, "train"),
-                          model_config=collect(args, registry.get(args.model).config_class, "model") if args.model else {},
-                          **det_cfg)
+                          model_config=model_config, **det_cfg)
     if kind == "table" and args.normal_value and not args.label_column:
         raise ConfigError("--normal-value needs --label-column (the column holding those values)")
     columns = tuple(c.strip() for v in args.columns or [] for c in v.split(",") if c.strip())
@@ -128,12 +137,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from genlab.anomaly import AnomalyDetector
-    from genlab.anomaly.inputs import read_inputs, truth_of
-    from genlab.anomaly.report import plot_roc, plot_scores, summary
-
     det = AnomalyDetector.load(args.detector)
     label_column = args.label_column or det.state.get("label_column")
     inputs = read_inputs(args.input, det.kind, args.split, label_column,
@@ -151,8 +154,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     tmp = out.with_name(f".{out.name}.tmp")
     with open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["step" if det.kind == "series" else "item", "score", "flag"] + ([] if truth is None else ["anomaly"]))
-        for i, (name, sc, fl) in enumerate(zip(inputs.names, scores, flags)):
+        header = ["step" if det.kind == "series" else "item", "score", "flag"]
+        w.writerow(header + ([] if truth is None else ["anomaly"]))
+        for i, (name, sc, fl) in enumerate(zip(inputs.names, scores, flags, strict=False)):
             w.writerow([name, f"{sc:.6g}", int(fl)] + ([] if truth is None else [int(truth[i])]))
     tmp.replace(out)
     stem = out.with_suffix("")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -10,9 +11,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlab.apps.compress import decode_codes, encode_images, load_codes, save_codes
+from genlab.apps.denoise import denoise
+from genlab.apps.embed import embed, plot_codes
+from genlab.apps.inputs import Images, read_images
+from genlab.apps.sampling import require_latent
 from genlab.errors import ConfigError
-from genlab.io import atomic_write_json, save_image_grid, save_images_npz
+from genlab.io import atomic_write_bytes, atomic_write_json, check_parent, save_image_grid, save_images_npz
+from genlab.models.autoencoder import CORRUPTIONS, corrupt
 from genlab.models.base import LatentModel
+from genlab.runs.run import load, run_split
+from genlab.training.distributed import resolve_device
 
 
 def register(sub: Any, argv: list[str]) -> None:
@@ -64,33 +73,27 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _model(args: argparse.Namespace) -> LatentModel:
-    from genlab.training.distributed import resolve_device
-    from genlab.runs.run import load
-
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     if getattr(args, "n", None) is not None and args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
     torch.manual_seed(args.seed)
-    model = load(args.run, resolve_device(args.device))
-    if not isinstance(model, LatentModel):
-        raise ConfigError(f"model '{model.registry_name}' has no encoder; `{args.command}` needs an autoencoder-family model")
+    model = require_latent(load(args.run, resolve_device(args.device)), args.command)
     if model.requires_labels:
-        raise ConfigError(f"`{args.command}` works on unconditional models; '{model.registry_name}' encodes and decodes "
-                          f"with a class label (use `genlab reconstruct` or `sample --label`)")
+        raise ConfigError(f"`{args.command}` works on unconditional models; '{model.registry_name}' encodes and "
+                          f"decodes with a class label (use `genlab reconstruct` or `sample --label`)")
     return model
 
 
 def _image_model(args: argparse.Namespace) -> LatentModel:
     model = _model(args)
     if len(model.config.data_shape) != 3:
-        raise ConfigError(f"`{args.command}` works on images; this '{model.registry_name}' run was trained on sequences")
+        raise ConfigError(f"`{args.command}` works on images; this '{model.registry_name}' run was trained on "
+                          f"sequences")
     return model
 
 
 def _noise(spec: str) -> tuple[str, float]:
-    from genlab.models.autoencoder import CORRUPTIONS
-
     kind, _, level = spec.partition(":")
     try:
         value = float(level)
@@ -107,10 +110,6 @@ def _metrics_line(name: str, m: dict[str, float]) -> str:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from genlab.apps.denoise import denoise
-    from genlab.apps.inputs import read_images
-    from genlab.models.autoencoder import corrupt
-
     model = _image_model(args)
     shape = tuple(model.config.data_shape)
     data = read_images(args.input, shape)
@@ -130,14 +129,14 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    _check_parent(out)
-    for name, img in zip(data.names, result.denoised):
+    check_parent(out)
+    for name, img in zip(data.names, result.denoised, strict=True):
         save_image_grid(img[None], (out / name).with_suffix(".png"), nrow=1, scale=1)
     rows = [noisy[:8], result.denoised[:8]] + ([clean[:8]] if clean is not None else [])
     save_image_grid(torch.cat(rows), out / "comparison.png", nrow=min(8, len(noisy)))
     report = {"images": len(noisy), "before": result.before, "after": result.after}
     atomic_write_json(out / "report.json", report)
-    if result.before is not None:
+    if result.before is not None and result.after is not None:
         print(_metrics_line("noisy   ", result.before), file=sys.stderr)
         print(_metrics_line("denoised", result.after), file=sys.stderr)
     print(f"{len(noisy)} denoised images, comparison.png (rows: noisy, denoised"
@@ -146,9 +145,6 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
 
 def _inputs(args: argparse.Namespace, model: LatentModel):
-    from genlab.apps.inputs import Images, read_images
-    from genlab.runs.run import run_split
-
     if args.input:
         data = read_images(args.input, tuple(model.config.data_shape))
         if args.n:
@@ -158,11 +154,9 @@ def _inputs(args: argparse.Namespace, model: LatentModel):
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from genlab.apps.compress import encode_images, save_codes
-
     model = _image_model(args)
     if args.out:
-        _check_parent(Path(args.out))
+        check_parent(Path(args.out))
     data = _inputs(args, model)
     arrays, report = encode_images(model, data.x, args.codec, args.batch_size)
     out = save_codes(arrays, args.out or Path(args.run) / "codes.npz")
@@ -176,17 +170,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    from genlab.apps.compress import decode_codes, load_codes
-
     model = _image_model(args)
     out = Path(args.out or Path(args.run) / "decoded.png")
     if out.suffix not in ("", ".png", ".npz"):
         raise ConfigError(f"--out {out}: unknown file type '{out.suffix}'; give a .png grid, an .npz or a folder")
     if out.suffix and out.is_dir():
-        raise ConfigError(f"--out {out} is a directory; give a .png or .npz file name, or a folder without an extension")
+        raise ConfigError(f"--out {out} is a directory; give a .png or .npz file name, or a folder without an "
+                          f"extension")
     if not out.suffix and out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    _check_parent(out)
+    check_parent(out)
     images = decode_codes(model, load_codes(args.codes), args.batch_size)
     if out.suffix == ".npz":
         save_images_npz(images, out)
@@ -203,32 +196,18 @@ def cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_parent(out: Path) -> None:
-    """Refuse an output path below a file (instead of a bare 'File exists')."""
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ConfigError(f"--out {out}: {parent} is a file, not a folder")
-            return
-
-
 def cmd_embed(args: argparse.Namespace) -> int:
-    from genlab.apps.embed import embed, plot_codes
-    from genlab.io import atomic_write_bytes
-
     model = _model(args)
     out = Path(args.out or Path(args.run) / "codes_embed.npz")
     for path in (out, Path(args.plot) if args.plot else None):
         if path is not None:
             if path.is_dir():
                 raise ConfigError(f"{path} is a directory; give a file name")
-            _check_parent(path)
+            check_parent(path)
     data = _inputs(args, model)
     codes = embed(model, data.x, args.batch_size)
-    import io as _io
-
-    buf = _io.BytesIO()
-    arrays = {"codes": codes.numpy()}
+    buf = io.BytesIO()
+    arrays: dict[str, Any] = {"codes": codes.numpy()}
     if data.labels is not None:
         arrays["y"] = data.labels.numpy()
     np.savez(buf, **arrays)

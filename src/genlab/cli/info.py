@@ -1,10 +1,11 @@
-"""``genlab models`` and ``genlab datasets``: what exists, one line each."""
+"""``genlab models`` and ``genlab datasets``: what exists, one line each (from catalogs: no torch)."""
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
 from genlab import registry
+from genlab.dataset_catalog import list_datasets
 
 
 def register(sub: Any, argv: list[str]) -> None:
@@ -21,8 +22,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from genlab.data import list_datasets
-
     rows = list_datasets()
     width = max(len(n) for n, _ in rows)
     for name, text in rows:

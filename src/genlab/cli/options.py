@@ -14,6 +14,8 @@ import types
 import typing
 from typing import Any
 
+from genlab.config import DataConfig, _coerce
+from genlab.dataset_catalog import list_datasets
 from genlab.errors import ConfigError
 
 DERIVED_FIELDS = {"data_shape", "num_classes"}  # filled from the data, never typed by users
@@ -32,12 +34,8 @@ def _field_help(cls: type) -> dict[str, str]:
 
 def _dynamic_help(cls: type) -> dict[str, str]:
     """Help texts derived from the code, so they cannot drift: the dataset sources of DataConfig."""
-    from genlab.config import DataConfig
-
     if not issubclass(cls, DataConfig):
         return {}
-    from genlab.data import list_datasets
-
     names = ", ".join(f"'{usage}'" for usage, _ in list_datasets())
     return {"dataset": f"what to train on: {names}.".replace("%", "%%")}
 
@@ -83,7 +81,7 @@ def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_pref
             hint = inner[0] if len(inner) == 1 else hint
         origin = typing.get_origin(hint)
         default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         default = defaults.get(f.name, default)
         text = f"{helps.get(f.name, '')} (default: {default})".strip()
         kwargs: dict[str, Any] = dict(dest=dest, default=argparse.SUPPRESS, help=text)
@@ -107,8 +105,6 @@ def collect(args: argparse.Namespace, cls: type, dest_prefix: str) -> dict[str, 
     wrong length fails now, before any data is loaded); ranges are checked when the config is built.
     The word 'none' means None only for an optional field that has no value 'none' of its own
     (``--image-size none``, but ``--d-norm none`` is the choice 'none')."""
-    from genlab.config import _coerce
-
     hints = typing.get_type_hints(cls)
     out: dict[str, Any] = {}
     for key, value in vars(args).items():
@@ -118,7 +114,7 @@ def collect(args: argparse.Namespace, cls: type, dest_prefix: str) -> dict[str, 
         hint = hints.get(name)
         flag = "--" + name.replace("_", "-")
         if typing.get_origin(hint) is dict:
-            value = dict(_pair(v) for v in value)
+            value = dict(key_value(v) for v in value)
         elif _means_none(value) and _none_allowed(hint):
             value = None
         elif isinstance(value, list) and _numbers_only(hint):  # '--betas 0.5,0.9' = '--betas 0.5 0.9'
@@ -150,7 +146,8 @@ def _none_allowed(hint: Any) -> bool:
     return not any(typing.get_origin(a) is typing.Literal and "none" in typing.get_args(a) for a in args)
 
 
-def _pair(text: str) -> tuple[str, str]:
+def key_value(text: str) -> tuple[str, str]:
+    """KEY=VALUE (a dict flag, `cnn summary --set`) as (key, value)."""
     key, _, value = text.partition("=")
     if not key or not value:
         raise ConfigError(f"expected KEY=VALUE, got '{text}'")

@@ -41,7 +41,10 @@ def _model_in(argv: list[str]) -> str | None:
         registry.get(argv[1])  # an unknown name fails here with a suggestion
         return argv[1]
     for i, arg in enumerate(argv):
-        path = argv[i + 1] if arg == "--config" and i + 1 < len(argv) else arg.partition("=")[2] if arg.startswith("--config=") else None
+        if arg == "--config" and i + 1 < len(argv):
+            path: str | None = argv[i + 1]
+        else:
+            path = arg.partition("=")[2] if arg.startswith("--config=") else None
         if path:
             name = read_config_file(path).get("model", {}).get("name")
             if name:
@@ -58,8 +61,8 @@ def run_train(args: argparse.Namespace) -> int:
         with StopSignals():  # from here on SIGINT/SIGTERM end the command with one line, not a bare exit
             if args.resume:
                 if file_cfg or data_over or args.overwrite:
-                    raise ConfigError("--resume continues a run as configured; only "
-                                      f"{', '.join('--' + k.replace('_', '-') for k in sorted(RESUMABLE_OVERRIDES))} may be given")
+                    allowed = ", ".join("--" + k.replace("_", "-") for k in sorted(RESUMABLE_OVERRIDES))
+                    raise ConfigError(f"--resume continues a run as configured; only {allowed} may be given")
                 resume(args.resume, args.model, **train_over)
                 out = args.resume
             else:

@@ -12,15 +12,16 @@ convolution arithmetic for deep learning", relationships 1-14), per spatial dime
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from genlab.errors import ConfigError
 
 
-def _check(name: str, value: int, minimum: int) -> None:
+def _check(name: str, value: int, minimum: int) -> int:
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def conv_output_size(n: int, kernel: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:
@@ -259,7 +260,7 @@ def stack_parameters(specs: Sequence[str], bias: bool = True) -> list[LayerParam
     Example: stack_parameters(['conv:3:16:3', 'conv:16:32:3']) -> 448 and 4640 parameters (5088 in all).
     """
     layers = [parse_layer(s, bias) for s in specs]
-    for prev, layer in zip(layers, layers[1:]):
+    for prev, layer in zip(layers, layers[1:], strict=False):
         if prev.kind == layer.kind and prev.out_size != layer.in_size:
             unit = "channels" if layer.kind == "conv" else "features"
             raise ConfigError(f"layer '{layer.spec}' takes {layer.in_size} {unit} but '{prev.spec}' gives "

@@ -7,8 +7,9 @@ other layers such as pooling, normalization and activations are shown with 0 mul
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -59,10 +60,10 @@ def _describe(module: nn.Module) -> str:
         k, s, p = module.kernel_size, module.stride, module.padding
         return f"{name} {k[0]}x{k[1]}/{s[0]} p{p[0]}"
     if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
-        k, s = module.kernel_size, module.stride
-        k = k if isinstance(k, int) else k[0]
-        s = s if isinstance(s, int) else s[0]
-        return f"{name} {k}x{k}/{s}"
+        size, step = module.kernel_size, module.stride
+        kernel = size if isinstance(size, int) else size[0]
+        stride = step if isinstance(step, int) else step[0]
+        return f"{name} {kernel}x{kernel}/{stride}"
     return name
 
 
@@ -120,7 +121,8 @@ def format_summary(rows: list[LayerRow], title: str = "", total_parameters: int 
     widths = [max(len(line[i]) for line in [header, *body, *footer]) for i in range(5)]
 
     def fmt(line: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip()
+        cells = enumerate(zip(line, widths, strict=True))
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in cells).rstrip()
 
     rule = "-" * len(fmt(tuple("-" * w for w in widths)))
     lines = ([title] if title else []) + [fmt(header), rule, *map(fmt, body), rule, *map(fmt, footer)]

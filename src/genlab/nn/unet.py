@@ -16,6 +16,8 @@ trains by label dropout.
 from __future__ import annotations
 
 import math
+import typing
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +48,14 @@ def group_norm(channels: int, groups: int) -> nn.GroupNorm:
     return nn.GroupNorm(math.gcd(groups, channels), channels)
 
 
+
+def zero_init(conv: nn.Conv2d) -> None:
+    """Zero a convolution's weight and bias: a residual branch or output that starts as nothing."""
+    nn.init.zeros_(conv.weight)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
 class ResidualBlock(nn.Module):
     """GroupNorm-SiLU-conv, add the projected time embedding, GroupNorm-SiLU-dropout-conv, + skip.
 
@@ -58,8 +68,7 @@ class ResidualBlock(nn.Module):
         self.temb = nn.Linear(temb_dim, c_out)
         self.norm2, self.drop = group_norm(c_out, groups), nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        zero_init(self.conv2)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: Tensor, temb: Tensor) -> Tensor:
@@ -80,8 +89,7 @@ class SelfAttention(nn.Module):
         self.norm = group_norm(channels, groups)
         self.qkv = nn.Conv2d(channels, 3 * channels, 1)
         self.out = nn.Conv2d(channels, channels, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        zero_init(self.out)
 
     def forward(self, x: Tensor, temb: Tensor | None = None) -> Tensor:
         b, c, h, w = x.shape
@@ -187,9 +195,9 @@ class UNet(nn.Module):
             self.up.append(Level(ins, w, temb_dim, norm_groups, dropout, attend[i], attention_heads))
             if i > 0:
                 self.upsample.append(Upsample(c))
-        self.head = nn.Sequential(group_norm(c, norm_groups), nn.SiLU(), nn.Conv2d(c, channels, 3, padding=1))
-        nn.init.zeros_(self.head[-1].weight)
-        nn.init.zeros_(self.head[-1].bias)
+        last = nn.Conv2d(c, channels, 3, padding=1)
+        zero_init(last)
+        self.head = nn.Sequential(group_norm(c, norm_groups), nn.SiLU(), last)
 
     def embed(self, t: Tensor, labels: Tensor | None) -> Tensor:
         """Time (and label) embedding, (B, 4 * base_width)."""
@@ -209,7 +217,7 @@ class UNet(nn.Module):
         temb = self.embed(t, labels)  # (B, 4w)
         h = self.stem(x)  # (B, w, H, W)
         stack = [h]
-        for i, level in enumerate(self.down):
+        for i, level in enumerate(typing.cast("Iterable[Level]", self.down)):
             for block, attn in zip(level.blocks, level.attns, strict=True):
                 h = attn(block(h, temb))
                 stack.append(h)
@@ -217,7 +225,7 @@ class UNet(nn.Module):
                 h = self.downsample[i](h)  # (B, c, ceil(H/2), ceil(W/2))
                 stack.append(h)
         h = self.mid2(self.mid_attn(self.mid1(h, temb)), temb)
-        for i, level in enumerate(self.up):
+        for i, level in enumerate(typing.cast("Iterable[Level]", self.up)):
             for block, attn in zip(level.blocks, level.attns, strict=True):
                 h = attn(block(torch.cat([h, stack.pop()], dim=1), temb))
             if i < len(self.upsample):

@@ -13,7 +13,6 @@ import platform
 import shlex
 import sys
 import time
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,18 +20,13 @@ from typing import Any
 import torch
 
 from genlab import registry
-from genlab.config import DataConfig, TrainConfig, check_range, from_dict
+from genlab.config import Binarize, BudgetClock, PrecisionChoice, check_range, from_dict
 from genlab.data import parse_dataset
 from genlab.errors import ConfigError, Interrupted
 from genlab.io import atomic_write_bytes, save_image_grid
 from genlab.metrics.evaluate import generate
 from genlab.runs.evaluate import evaluate_run
 from genlab.runs.run import load, train
-
-# the values a run accepts, taken from the configs the bench's runs are built from (so they cannot drift)
-Precision = typing.get_type_hints(TrainConfig)["precision"]
-Binarize = typing.get_type_hints(DataConfig)["binarize"]
-BudgetClock = typing.get_type_hints(TrainConfig)["budget_clock"]
 
 BLOCK_START = "<!-- genlab-bench:start -->"
 BLOCK_END = "<!-- genlab-bench:end -->"
@@ -63,7 +57,7 @@ class BenchSettings:
     time_budget: float | None = 600.0
     budget_clock: BudgetClock = "cpu"
     batch_size: int = 128
-    precision: Precision = "auto"
+    precision: PrecisionChoice = "auto"
     seed: int = 0
     n: int = 10000
     kid_subset_size: int = 1000

@@ -1,16 +1,21 @@
 """Evaluating runs: load a run, get (or build) its dataset's feature extractor, and measure it with
-:func:`genlab.metrics.evaluate.evaluate_model`; the result goes to ``RUN/metrics.json``."""
+:func:`genlab.metrics.evaluate.evaluate_model`; the result goes to ``RUN/metrics.json``. Also the
+class shares of a run's samples (``genlab modes``)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from genlab.config import DataConfig, from_dict
+from genlab.errors import ConfigError
 from genlab.io import atomic_write_json
 from genlab.metrics import evaluate as metrics_evaluate
 from genlab.metrics.evaluate import FEATURE_METRICS, METRICS_FILE, parse_metrics
 from genlab.metrics.features import FeatureExtractor
-from genlab.runs.extractors import build_extractor
+from genlab.runs import extractors  # `extractors.build_extractor`, looked up per call (tests replace it)
+from genlab.runs.monitor import sample_class_shares
 from genlab.runs.run import load, read_run_config
 
 DEFAULT_METRICS = ("fid", "kid", "prdc", "is", "classes")
@@ -22,7 +27,7 @@ def evaluate_model(model: Any, data: DataConfig | dict | str,
     """:func:`genlab.metrics.evaluate.evaluate_model`, building the dataset's feature extractor first
     when a metric needs it and none is given (trained once and cached)."""
     if extractor is None and any(g in FEATURE_METRICS for g in parse_metrics(metrics)):
-        extractor = build_extractor(data)
+        extractor = extractors.build_extractor(data)
     return metrics_evaluate.evaluate_model(model, data, metrics, n, extractor=extractor, **settings)
 
 
@@ -43,3 +48,11 @@ def evaluate_run(run_dir: str | Path, metrics: str | list[str] | tuple[str, ...]
     if write:
         atomic_write_json(run_dir / METRICS_FILE, result)
     return result
+
+
+def run_class_shares(run: str | Path, n: int = 2000, seed: int = 0) -> torch.Tensor:
+    """(K,) share of ``n`` samples of the run's model that its dataset's evaluation classifier gives each class."""
+    if n < 1:
+        raise ConfigError(f"--n must be at least 1, got {n}")
+    data = from_dict(DataConfig, read_run_config(run)["data"], f"{run} data config")
+    return sample_class_shares(load(run), extractors.build_extractor(data), n, seed)

@@ -77,7 +77,7 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
 
     names = sorted(series, key=lambda n: (n != "loss", n))[:8]
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
-    styles = {"train_step": dict(alpha=0.35, lw=0.8), "train": dict(marker="o", ms=4),
+    styles: dict[str, dict[str, Any]] = {"train_step": dict(alpha=0.35, lw=0.8), "train": dict(marker="o", ms=4),
               "validation": dict(marker="s", ms=4)}
     for ax, name in zip(axes[0], names, strict=True):
         for split, pts in sorted(series[name].items()):

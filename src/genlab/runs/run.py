@@ -293,6 +293,25 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu") -> GenerativeM
     return model.eval()
 
 
+def run_splits(run_dir: str | Path) -> Splits:
+    """The run's own dataset, as it was configured for training."""
+    return datasets.load_splits(from_dict(DataConfig, read_run_config(run_dir)["data"], "run data config"))
+
+
+def run_images(run_dir: str | Path, split: str, index: list[int], seed: int = 0,
+               splits: Splits | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Items ``index`` of a split of the run's dataset (``splits``: already loaded) and their labels,
+    binarized as in training with a fixed sample (``seed``)."""
+    cfg = read_run_config(run_dir)
+    data = (splits or run_splits(run_dir))[split]
+    bad = [i for i in index if not 0 <= i < len(data)]
+    if bad:
+        raise ConfigError(f"image index {bad[0]} is out of range: the {split} split has {len(data)} images")
+    idx = torch.tensor(index)
+    x = binarize(data.images(idx), cfg["data"]["binarize"], torch.Generator().manual_seed(seed))
+    return x, None if data.y is None else data.y[idx]
+
+
 def run_split(run_dir: str | Path, split: str = "test", n: int | None = None, seed: int = 0) -> Images:
     """The first ``n`` items of a split of the run's own dataset (binarized as in training)."""
     cfg = read_run_config(run_dir)

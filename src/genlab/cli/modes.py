@@ -5,14 +5,8 @@ import argparse
 import sys
 from typing import Any
 
-import torch
-
-from genlab.config import DataConfig, from_dict
-from genlab.errors import ConfigError
 from genlab.metrics.classes import mode_collapse_warning
-from genlab.runs import extractors  # `extractors.build_extractor`, looked up per call
-from genlab.runs.monitor import sample_class_shares
-from genlab.runs.run import load, read_run_config
+from genlab.runs.evaluate import run_class_shares
 
 
 def register(sub: Any, argv: list[str]) -> None:
@@ -26,16 +20,8 @@ def register(sub: Any, argv: list[str]) -> None:
     p.set_defaults(func=cmd_modes)
 
 
-def class_shares(run: str, n: int = 2000, seed: int = 0) -> torch.Tensor:
-    """(K,) share of ``n`` samples of the run's model that the dataset's evaluation classifier gives each class."""
-    if n < 1:
-        raise ConfigError(f"--n must be at least 1, got {n}")
-    data = from_dict(DataConfig, read_run_config(run)["data"], f"{run} data config")
-    return sample_class_shares(load(run), extractors.build_extractor(data), n, seed)
-
-
 def cmd_modes(args: argparse.Namespace) -> int:
-    shares = class_shares(args.run, args.n, args.seed)
+    shares = run_class_shares(args.run, args.n, args.seed)
     for c, share in enumerate(shares.tolist()):
         print(f"class {c:>3}  {share:6.1%}  {'#' * round(share * 100)}")
     warning = mode_collapse_warning(shares, args.min_share)
