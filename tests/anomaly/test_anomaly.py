@@ -81,7 +81,7 @@ def test_detector_separates_the_normal_digit_and_calibrates_its_threshold(zero_d
     np.testing.assert_array_equal(flags, scores > zero_detector.threshold)
     assert flags[y != 0].mean() > flags[y == 0].mean()
     st = zero_detector.state
-    assert st["normal_classes"] == [0] and st["threshold_from"] == "held-out normal data" and st["score"] == "mse"
+    assert st.normal_classes == [0] and st.threshold_from == "held-out normal data" and st.score == "mse"
 
 
 def test_save_and_load_give_the_same_scores(zero_detector, digits, tmp_path):
@@ -102,7 +102,7 @@ def test_save_and_load_give_the_same_scores(zero_detector, digits, tmp_path):
 def test_contamination_sets_the_threshold_from_training_scores(digits):
     x = digits.train.images(slice(0, 300))
     det = AnomalyDetector(model="ae", model_config=SMALL_AE, train=FAST, contamination=0.1).fit(x)
-    assert det.state["threshold_from"] == "contamination"
+    assert det.state.threshold_from == "contamination"
     assert abs(det.predict(x).mean() - 0.1) < 0.04
 
 
@@ -127,7 +127,7 @@ def test_every_score_ranks_and_repeats(model, score, digits):
     a, b = det.score(x), det.score(x)
     assert a.shape == (20,) and np.isfinite(a).all()
     np.testing.assert_allclose(a, b)  # stochastic scores are seeded
-    assert det.state["score"] == score
+    assert det.state.score == score
 
 
 @pytest.mark.parametrize("score", ["elbo", "nll", "bce"])
@@ -173,7 +173,7 @@ def test_numpy_class_numbers_save(digits, tmp_path):
     det = AnomalyDetector(model="ae", model_config=SMALL_AE, train={**FAST, "steps": 5})
     det.fit(digits.train.images(slice(None)), labels=digits.train.y.numpy(), normal_classes=list(np.array([0, 1])))
     det.save(tmp_path / "d")
-    assert AnomalyDetector.load(tmp_path / "d").state["normal_classes"] == [0, 1]
+    assert AnomalyDetector.load(tmp_path / "d").state.normal_classes == [0, 1]
 
 
 # --- tables and series through the detector -----------------------------------------------------
@@ -187,7 +187,7 @@ def test_table_detector_with_a_label_column(tmp_path):
         csv.writer(fh).writerows([["x", "y", "group", "label"], *rows])
     det = AnomalyDetector(train={**FAST, "steps": 200})
     det.fit(f"csv:{path}", label_column="label", normal_values=["normal"])
-    assert det.state["model"] == "ae" and det.encoder.feature_names == ["x", "y", "group=a", "group=b"]
+    assert det.state.model == "ae" and det.encoder.feature_names == ["x", "y", "group=a", "group=b"]
     scores = det.score(f"csv:{path}")  # the label column is dropped when present
     assert scores[-2:].min() > np.quantile(scores[:-2], 0.95)
     det.save(tmp_path / "det")
@@ -219,7 +219,7 @@ def test_series_detector_scores_steps_and_finds_a_spike(tmp_path):
     det.save(tmp_path / "det")
     again = AnomalyDetector.load(tmp_path / "det")
     np.testing.assert_allclose(again.score_steps(test), steps, rtol=1e-5)
-    assert again.state["step_threshold"] == det.state["step_threshold"] and again.state["mean"] == det.state["mean"]
+    assert again.state.step_threshold == det.state.step_threshold and again.state.mean == det.state.mean
 
 
 def test_a_series_too_short_for_a_calibrated_threshold_is_refused():

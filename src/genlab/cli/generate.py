@@ -12,7 +12,7 @@ from genlab.config import DataConfig, from_dict
 from genlab.data.base import binarize
 from genlab.errors import ConfigError
 from genlab.io import save_image_grid, save_images_npz
-from genlab.models.base import LatentModel, interpolate_codes
+from genlab.models.base import LatentModel, default_labels, interpolate_codes
 from genlab.training.distributed import resolve_device
 from genlab.runs.run import load, read_run_config
 
@@ -122,7 +122,7 @@ def _positive(name: str, value: int) -> None:
 
 def _sequences(model: Any) -> bool:
     """True for a run trained on sequences (T, F) rather than images."""
-    return len(getattr(model.config, "data_shape", ())) == 2
+    return model.data_kind == "sequences"
 
 
 IMAGE_OUTPUTS = (".png", ".npz")
@@ -177,11 +177,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = _out(args, "sample.png", SERIES_OUTPUTS if sequences else IMAGE_OUTPUTS)
     if args.trajectory:  # checked before anything is written
         _positive("frames", args.frames)
-        if not hasattr(model, "denoising_trajectory"):
+        if not model.has_trajectory:
             raise ConfigError(f"model '{model.registry_name}' has no denoising trajectory; --trajectory needs a diffusion model")
     labels = label = None
     if args.label is not None:
-        classes = getattr(model.config, "num_classes", 0)
+        classes = model.num_classes
         if not classes:
             raise ConfigError(f"model '{model.registry_name}' is not conditional; --label needs a conditional model")
         label = _class_index(args, "label", args.label, classes)
@@ -191,9 +191,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if labels is None and model.requires_labels:  # a conditional model: one row per class
         images, per_row = model.sample_grid(args.n, **options)
         nrow = nrow or per_row
-        classes = int(getattr(model.config, "num_classes", 0) or 0)
+        classes = model.num_classes
         if classes and len(images) % classes == 0:
-            labels = torch.arange(classes).repeat_interleave(len(images) // classes)
+            labels = default_labels(len(images), classes, run=len(images) // classes)
     else:
         images = model.sample(args.n, labels=labels, **options)
     if sequences:
@@ -259,10 +259,8 @@ def _class_index(args: argparse.Namespace, flag: str, value: str, classes: int) 
 
 def _sampler_options(model: Any, args: argparse.Namespace) -> dict[str, Any]:
     """The sampler flags the user gave, checked against what the model's sample() accepts."""
-    import inspect
-
     given = {k: getattr(args, k) for k in ("sampler", "steps", "eta", "guidance") if getattr(args, k) is not None}
-    accepted = inspect.signature(model.sample).parameters
+    accepted = model.sample_options
     refused = [k for k in given if k not in accepted]
     if refused:
         raise ConfigError(f"model '{model.registry_name}' does not take --{refused[0]} (sampler options are for "

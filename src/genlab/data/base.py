@@ -138,6 +138,19 @@ def split_off(ds: ArrayDataset, fractions: tuple[float, float] = (0.1, 0.1), see
     )
 
 
+def tail_split(ds: ArrayDataset, fraction: float) -> tuple[ArrayDataset, ArrayDataset]:
+    """Split off the last ``fraction`` of ``ds`` (at least one item) as a held-out set.
+
+    Returns:
+        (head, tail), in the original order.
+    """
+    n_tail = max(1, round(len(ds) * fraction))
+    if len(ds) - n_tail < 1:
+        raise DataError(f"{ds.name}: {len(ds)} items are too few to hold out a validation split")
+    cut = len(ds) - n_tail
+    return ds.subset(torch.arange(cut)), ds.subset(torch.arange(cut, len(ds)))
+
+
 def _generator(*keys: int) -> torch.Generator:
     """A CPU generator seeded from a tuple of integers (stable across runs and processes)."""
     seed = 0
