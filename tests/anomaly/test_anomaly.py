@@ -11,7 +11,7 @@ from genlab.anomaly.scores import check_score
 from genlab.cli import main
 from genlab.config import DataConfig
 from genlab.data import load_splits
-from genlab.errors import ConfigError, DataError
+from genlab.errors import CheckpointError, ConfigError, DataError
 
 FAST = {"steps": 60, "batch_size": 32, "device": "cpu"}
 SMALL_AE = {"architecture": "mlp", "mlp_hidden": [32], "latent_dim": 6}
@@ -287,3 +287,35 @@ def test_cli_table_bad_inputs(tmp_path, capsys):
                  "--out", str(tmp_path / "l.csv")]) == 0
     assert (tmp_path / "l_roc.png").is_file()
     assert not (tmp_path / "d2").exists() and not (tmp_path / "d3").exists()
+
+
+# --- detector.json: versioned like the other saved files ----------------------------------------
+def test_detector_file_is_stamped_and_older_files_load(zero_detector, digits, tmp_path):
+    zero_detector.save(tmp_path / "det")
+    path = tmp_path / "det" / "detector.json"
+    saved = json.loads(path.read_text())
+    assert saved["format"] == 1 and "genlab" in saved and saved["state"]["normal_classes"] == [0]
+    # the layout genlab wrote before the stamp: format 1, no genlab key, only the keys fit had set
+    old = {"format": 1, "kind": saved["kind"], "config": saved["config"], "table_encoder": None,
+           "state": {k: v for k, v in saved["state"].items() if v is not None}}
+    path.write_text(json.dumps(old))
+    again = AnomalyDetector.load(tmp_path / "det")
+    assert again.state == zero_detector.state and again.threshold == zero_detector.threshold
+    x = digits.test.images(slice(0, 8))
+    np.testing.assert_allclose(again.score(x), zero_detector.score(x), rtol=1e-6)
+    path.write_text(json.dumps({**old, "state": {**old["state"], "treshold": 1.0}}))
+    with pytest.raises(CheckpointError, match=r"unknown key 'treshold' in state.*did you mean 'threshold'"):
+        AnomalyDetector.load(tmp_path / "det")
+    path.write_text(json.dumps({**old, "format": 99, "genlab": "9.0"}))
+    with pytest.raises(CheckpointError, match="format 99, written by genlab 9.0"):
+        AnomalyDetector.load(tmp_path / "det")
+
+
+def test_gan_scores_are_refused_for_a_conditional_gan_class_before_training():
+    from genlab import registry
+
+    with pytest.raises(ConfigError, match="'cgan' is conditional"):
+        check_score(registry.get("cgan").model_class, "disc")
+    with pytest.raises(ConfigError, match="has no log_likelihood"):
+        check_score(registry.get("ae").model_class, "nll")
+    check_score(registry.get("vae").model_class, "nll")

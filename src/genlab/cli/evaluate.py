@@ -238,8 +238,8 @@ def cmd_cnn_summary(args: argparse.Namespace) -> int:
     from genlab.data.base import Batch
 
     model, title = _summary_model(args)
-    shape = tuple(getattr(model.config, "data_shape", (1, 28, 28)))
-    classes = int(getattr(model.config, "num_classes", 0) or 0)
+    shape = tuple(model.config.data_shape)
+    classes = model.num_classes
     torch.manual_seed(0)
     batch = Batch(torch.rand(2, *shape).round(), torch.arange(2) % classes if classes else torch.zeros(2, dtype=torch.long))
 

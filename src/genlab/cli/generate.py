@@ -378,7 +378,7 @@ def cmd_manifold(args: argparse.Namespace) -> int:
     _unconditional(model, "manifold")
     _no_sequences(model, "manifold")
     out = _out(args, "manifold.png")
-    dim = getattr(model.config, "latent_dim", None)
+    dim = model.config.latent_dim
     if dim != 2:
         raise ConfigError(f"the manifold grid needs a 2-D latent space; this model's has {dim} dimensions "
                           f"(train with --latent-dim 2, or use `genlab embed` for a 2-D map of any code)")

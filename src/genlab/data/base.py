@@ -112,7 +112,7 @@ class Splits:
     def __getitem__(self, split: str) -> ArrayDataset:
         if split not in ("train", "validation", "test"):
             raise DataError(f"unknown split '{split}' (choose train, validation or test)")
-        return getattr(self, split)
+        return {"train": self.train, "validation": self.validation, "test": self.test}[split]
 
 
 def split_off(ds: ArrayDataset, fractions: tuple[float, float] = (0.1, 0.1), seed: int = 0) -> Splits:

@@ -107,7 +107,7 @@ class GenerativeModel(nn.Module):
     def phase_parameters(self, phase: Phase) -> list[nn.Parameter]:
         if not phase.modules:
             return [p for p in self.parameters() if p.requires_grad]
-        return [p for name in phase.modules for p in getattr(self, name).parameters() if p.requires_grad]
+        return [p for name in phase.modules for p in self.get_submodule(name).parameters() if p.requires_grad]
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         """Named scalar losses for ``phase``; ``losses['loss']`` is the objective to minimize."""

@@ -369,7 +369,7 @@ class GAN(GenerativeModel):
 
     def after_step(self, phase: str) -> None:
         """Record the gradient norm; clip the critic / count its updates, or update the EMA generator."""
-        self.grad_norms[_PHASE_INDEX[phase]] = parameter_grad_norm(getattr(self, phase).parameters())
+        self.grad_norms[_PHASE_INDEX[phase]] = parameter_grad_norm(self.get_submodule(phase).parameters())
         if phase == "discriminator":
             self.d_updates += 1
             if self.config.weight_clip > 0:
