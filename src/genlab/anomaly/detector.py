@@ -24,13 +24,14 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 
 from genlab import formats, registry, training
 from genlab.anomaly.scores import check_score, default_score, item_scores, step_errors
+from genlab.anomaly.state import FittedState, Prepared, images_input, series_input
 from genlab.anomaly.tables import Table, TableEncoder, as_table
 from genlab.config import TrainConfig, from_dict, to_dict
 from genlab.data.base import ArrayDataset, Splits
@@ -100,82 +101,6 @@ class DetectorConfig:
             registry.get(self.model)  # raises the registry's did-you-mean error
 
 
-def _images(x: Any, where: str) -> torch.Tensor:
-    """(N, C, H, W) float32 in [0, 1] from (N, H, W) / (N, C, H, W) arrays, uint8 or float."""
-    t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
-    if t.dim() == 3:
-        t = t.unsqueeze(1)
-    if t.dim() != 4:
-        raise DataError(f"{where}: expected images (N, C, H, W) or (N, H, W), got shape {tuple(t.shape)}")
-    if t.dtype == torch.uint8:
-        return t.float() / 255.0
-    t = t.float()
-    if not torch.isfinite(t).all():
-        raise DataError(f"{where}: images hold NaN or infinite values")
-    if t.numel() and (t.min() < 0 or t.max() > 1):
-        raise DataError(f"{where}: float images must be in [0, 1] (got {float(t.min()):.3g}..{float(t.max()):.3g}); "
-                        f"divide 8-bit images by 255")
-    return t
-
-
-def _series(x: Any, where: str) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise DataError(f"{where}: a series must be (L,) or (L, F), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise DataError(f"{where}: the series holds NaN or infinite values at step {int(np.argwhere(~np.isfinite(a))[0, 0])}")
-    return a
-
-
-@dataclass
-class FittedState:
-    """What ``fit`` learned besides the model (``detector.json``'s ``state``).
-
-    Attributes:
-        source: a name for the training data.
-        model, score: the registered model name and the anomaly score.
-        threshold: the flagging threshold on item scores; ``threshold_from`` says how it was set
-            ('held-out normal data' or 'contamination'), ``threshold_quantile`` at which quantile of
-            ``calibration_items`` scores; ``holdout_score_mean/std`` describe the held-out scores.
-        input_shape, normal_classes: images: the (C, H, W) fitted on, and the classes kept as normal.
-        label_column: tables and series: the column that is not a feature (labels when scoring).
-        normal_values: tables: the label values of normal rows (None = every row was normal).
-        select_columns: tables and series: the columns read by name (``--columns``), read again when scoring.
-        mean, std, length, columns: series: the standardization, the fitted length and column names.
-        step_threshold: series: the threshold on per-time-step scores.
-    """
-
-    source: str = "array"
-    model: str = ""
-    score: str = ""
-    threshold: float = 0.0
-    threshold_from: str = ""
-    threshold_quantile: float = 0.0
-    calibration_items: int = 0
-    holdout_score_mean: float = 0.0
-    holdout_score_std: float = 0.0
-    input_shape: list[int] | None = None
-    normal_classes: list[int] | None = None
-    label_column: str | None = None
-    normal_values: list[str] | None = None
-    select_columns: list[str] | None = None
-    mean: list[float] | None = None
-    std: list[float] | None = None
-    length: int | None = None
-    columns: list[str] | None = None
-    step_threshold: float | None = None
-
-
-class _Prepared(NamedTuple):
-    """The model's training and held-out inputs, and for series the held-out standardized steps."""
-
-    fit_x: torch.Tensor
-    hold_x: torch.Tensor
-    hold_series: np.ndarray | None = None
-
-
 class AnomalyDetector:
     """Fit on normal data, then score, flag, save and load; see the module docstring."""
 
@@ -211,7 +136,7 @@ class AnomalyDetector:
         return self._encode_series(data, where)
 
     def _encode_images(self, data: Any, where: str) -> torch.Tensor:
-        x = _images(data, where)
+        x = images_input(data, where)
         shape = self.state.input_shape
         if shape is not None and list(x.shape[1:]) != list(shape):
             raise DataError(f"{where}: images of shape {tuple(x.shape[1:])} (C, H, W), but the detector was fitted "
@@ -231,7 +156,7 @@ class AnomalyDetector:
         return torch.from_numpy(windows(series, self.config.window, 1).astype(np.float32))
 
     def _standardized(self, data: Any, where: str, columns: list[str] | None = None) -> np.ndarray:
-        a = _series(data, where)
+        a = series_input(data, where)
         mean, std = np.asarray(self.state.mean), np.asarray(self.state.std)
         fitted = self.state.columns
         if columns is not None and fitted is not None and list(columns) != list(fitted):
@@ -287,17 +212,17 @@ class AnomalyDetector:
         self._calibrate(prepared)
         return self
 
-    def _holdout(self, x: torch.Tensor, source: str) -> _Prepared:
+    def _holdout(self, x: torch.Tensor, source: str) -> Prepared:
         """A random ``holdout_fraction`` of images or table rows held out (seeded)."""
         cfg = self.config
         if len(x) < 4:
             raise DataError(f"{source}: {len(x)} normal items are too few to fit a detector")
         perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))
         n_hold = max(1, int(round(len(x) * cfg.holdout_fraction)))
-        return _Prepared(x[perm[n_hold:]], x[perm[:n_hold]])
+        return Prepared(x[perm[n_hold:]], x[perm[:n_hold]])
 
-    def _fit_images(self, data: Any, labels: Any, normal_classes: list[int] | None, source: str) -> _Prepared:
-        x = _images(data, source)
+    def _fit_images(self, data: Any, labels: Any, normal_classes: list[int] | None, source: str) -> Prepared:
+        x = images_input(data, source)
         if normal_classes is not None:
             if labels is None:
                 raise DataError(f"{source} has no labels, so normal classes cannot be chosen")
@@ -311,7 +236,7 @@ class AnomalyDetector:
         return self._holdout(x, source)
 
     def _fit_table(self, data: Any, label_column: str | None, normal_values: list[str] | None,
-                   source: str) -> _Prepared:
+                   source: str) -> Prepared:
         table = as_table(data)
         if label_column is not None:
             column = table.column(label_column)
@@ -327,9 +252,9 @@ class AnomalyDetector:
         x = torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
         return self._holdout(x, source)
 
-    def _fit_series(self, data: Any, source: str, columns: list[str] | None) -> _Prepared:
+    def _fit_series(self, data: Any, source: str, columns: list[str] | None) -> Prepared:
         cfg = self.config
-        a = _series(data, source)
+        a = series_input(data, source)
         # the threshold needs a few windows of held-out steps: at least window + 20 steps
         n_hold = max(cfg.window + 20, int(round(len(a) * cfg.holdout_fraction)))
         if len(a) - n_hold < 2 * cfg.window:
@@ -344,7 +269,7 @@ class AnomalyDetector:
         fit_x = torch.from_numpy(windows(s[:len(a) - n_hold], cfg.window, cfg.stride).astype(np.float32))
         hold_series = s[len(a) - n_hold:]
         hold_x = torch.from_numpy(windows(hold_series, cfg.window, 1).astype(np.float32))
-        return _Prepared(fit_x, hold_x, hold_series)
+        return Prepared(fit_x, hold_x, hold_series)
 
     def _train(self, model_name: str, entry: Any, fit_x: torch.Tensor, hold_x: torch.Tensor, source: str) -> Any:
         cfg = self.config
@@ -362,7 +287,7 @@ class AnomalyDetector:
         model = training.build_model(model_name, training.model_config(model_name, model_fields, splits, source), train.seed)
         return training.fit(model, splits, train, callbacks=training.console_callbacks()).eval()
 
-    def _calibrate(self, prepared: _Prepared) -> None:
+    def _calibrate(self, prepared: Prepared) -> None:
         cfg, st = self.config, self.state
         hold = self._scores(prepared.hold_x).numpy()
         if cfg.contamination is not None:
