@@ -330,6 +330,14 @@ class AnomalyDetector:
         self._require_fitted()
         return float(self.state.threshold)
 
+    @property
+    def step_threshold(self) -> float:
+        """Series only: the threshold on per-time-step scores."""
+        self._require_fitted()
+        if self.state.step_threshold is None:
+            raise ConfigError(f"per-step scores are for series; this detector was fitted on {self.kind}")
+        return float(self.state.step_threshold)
+
     def _step_scores_standardized(self, s: np.ndarray) -> np.ndarray:
         w = self.config.window
         x = torch.from_numpy(windows(s, w, 1).astype(np.float32))
@@ -354,7 +362,7 @@ class AnomalyDetector:
 
     def predict_steps(self, series: Any, where: str = "input", columns: list[str] | None = None) -> np.ndarray:
         """Series only: 0/1 per time step at the per-step threshold calibrated on held-out normal steps."""
-        return (self.score_steps(series, where, columns) > self.state.step_threshold).astype(np.int64)
+        return (self.score_steps(series, where, columns) > self.step_threshold).astype(np.int64)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, overwrite: bool = False) -> Path:

@@ -137,7 +137,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                          shape=tuple(det.state.input_shape or ()) if det.kind == "images" else None,
                          columns=tuple(det.state.select_columns or ()))
     if det.kind == "series":
-        scores, threshold = det.score_steps(inputs.data, inputs.source, inputs.columns), det.state.step_threshold
+        scores, threshold = det.score_steps(inputs.data, inputs.source, inputs.columns), det.step_threshold
     else:
         drop = [label_column] if det.kind == "table" and label_column else None
         scores, threshold = det.score(inputs.data, inputs.source, drop), det.threshold

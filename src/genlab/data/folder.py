@@ -29,7 +29,7 @@ def load_folder(cfg: DataConfig, path: str) -> Splits:
     """
     root = existing_path(path, "folder", want_dir=True)
     files, labels, classes = scan_image_folder(root)
-    mode = {1: "L", 3: "RGB"}.get(cfg.channels)
+    mode = None if cfg.channels is None else {1: "L", 3: "RGB"}.get(cfg.channels)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(pool.map(partial(decode_image, mode=mode, size=cfg.image_size), files))
 

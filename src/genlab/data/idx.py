@@ -109,8 +109,10 @@ def load_idx(cfg: DataConfig, path: str) -> Splits:
     missing = [names[k] for k, v in found.items() if v is None and (k[1] == "images" or has_labels)]
     if missing:
         raise DataError(f"{root} is missing IDX files: {', '.join(missing)} (optionally .gz)")
-    train = _idx_dataset(found[("train", "images")], found[("train", "labels")], cfg.dataset)
-    test = _idx_dataset(found[("t10k", "images")], found[("t10k", "labels")], cfg.dataset)
+    train_images, test_images = found[("train", "images")], found[("t10k", "images")]
+    assert train_images is not None and test_images is not None  # not missing
+    train = _idx_dataset(train_images, found[("train", "labels")], cfg.dataset)
+    test = _idx_dataset(test_images, found[("t10k", "labels")], cfg.dataset)
     if train.shape != test.shape:
         raise DataError(f"{root}: train images are {train.shape[1]}x{train.shape[2]} "
                         f"but t10k images are {test.shape[1]}x{test.shape[2]}")

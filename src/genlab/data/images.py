@@ -137,8 +137,8 @@ def decode_image(path: Path, mode: str | None, size: int | None) -> tuple[np.nda
         raised when the file cannot be decoded.
     """
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
+        with Image.open(path) as file:
+            img: Image.Image = ImageOps.exif_transpose(file)
             original, shape = img.mode, img.size
             if original.startswith("I;16"):  # 16-bit gray: scale to 8 bits rather than clip
                 img = Image.fromarray(np.rint(np.asarray(img, dtype=np.float64) / 257).astype(np.uint8))

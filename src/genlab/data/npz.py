@@ -64,6 +64,7 @@ def load_npz(cfg: DataConfig, path: str) -> Splits:
         return ArrayDataset(x, labels_from_array(arrays.get(yk), len(x), f"{file}: '{yk}'"), cfg.dataset)
 
     train, val, test = split(""), split("_val"), split("_test")
+    assert train is not None  # 'x' is there
     for other in (val, test):
         if other is not None and (other.shape != train.shape or (other.y is None) != (train.y is None)):
             raise DataError(f"{file}: the validation/test arrays must match 'x' in image shape "

@@ -46,7 +46,7 @@ def importance_sampled_log_likelihood(sample_proposal: Callable[[int], torch.Ten
     return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
 
-def negative_log_likelihood(model: LikelihoodModel, images: torch.Tensor, k: int = 1000, batch_size: int = 100,
+def negative_log_likelihood(model: GenerativeModel, images: torch.Tensor, k: int = 1000, batch_size: int = 100,
                             labels: torch.Tensor | None = None) -> dict[str, float]:
     """Mean -log p(x) of images under ``model.log_likelihood`` (nats per image and bits per dim).
 
@@ -67,8 +67,8 @@ def negative_log_likelihood(model: LikelihoodModel, images: torch.Tensor, k: int
     total = 0.0
     device = model.device
     for i in range(0, len(images), batch_size):
-        extra = {} if labels is None else {"labels": labels[i:i + batch_size].to(device)}
-        total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k, **extra).double().sum())
+        y = None if labels is None else labels[i:i + batch_size].to(device)
+        total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k, labels=y).double().sum())
     nats = -total / len(images)
     dims = images[0].numel()
     return {"nll_nats": nats, "nll_bits_per_dim": nats / (dims * math.log(2))}
