@@ -5,7 +5,6 @@ import inspect
 from pathlib import Path
 
 import pytest
-import torch
 
 import genlab
 from genlab import registry

@@ -243,7 +243,8 @@ class AnomalyDetector:
             if normal_values is not None:
                 keep = np.isin(column, [str(v) for v in normal_values])
                 if not keep.any():
-                    raise DataError(f"{table.source}: no row has {label_column} in {', '.join(map(str, normal_values))}")
+                    raise DataError(f"{table.source}: no row has {label_column} in "
+                                    f"{', '.join(map(str, normal_values))}")
                 table = table.rows(np.flatnonzero(keep))
             table = table.drop([label_column])
             self.state.label_column = label_column
@@ -280,11 +281,13 @@ class AnomalyDetector:
             defaults = {"architecture": "mlp", "mlp_hidden": [max(16, 2 * width), max(8, width)],
                         "latent_dim": max(1, min(8, width // 2)), "reconstruction": "mse", "likelihood": "gaussian"}
             model_fields = {**{k: v for k, v in defaults.items() if k in names}, **model_fields}
-        splits = Splits(ArrayDataset(fit_x, name=source), ArrayDataset(hold_x, name=source), ArrayDataset(hold_x, name=source))
+        held_out = ArrayDataset(hold_x, name=source)
+        splits = Splits(ArrayDataset(fit_x, name=source), held_out, held_out)
         train_cfg = {**DEFAULT_TRAIN, "seed": cfg.seed, **cfg.train}
         train_cfg["batch_size"] = min(int(train_cfg["batch_size"]), len(fit_x))
         train = from_dict(TrainConfig, train_cfg, "train config")
-        model = training.build_model(model_name, training.model_config(model_name, model_fields, splits, source), train.seed)
+        fields = training.model_config(model_name, model_fields, splits, source)
+        model = training.build_model(model_name, fields, train.seed)
         return training.fit(model, splits, train, callbacks=training.console_callbacks()).eval()
 
     def _calibrate(self, prepared: Prepared) -> None:
@@ -344,7 +347,8 @@ class AnomalyDetector:
         errs = []
         with torch.no_grad():
             for i in range(0, len(x), self.config.batch_size):
-                errs.append(step_errors(self.model, x[i:i + self.config.batch_size].to(self.model.device)).double().cpu())
+                xb = x[i:i + self.config.batch_size].to(self.model.device)
+                errs.append(step_errors(self.model, xb).double().cpu())
         err = torch.cat(errs).numpy()  # (N, w): error of step j of window i = time i + j
         total, count = np.zeros(len(s)), np.zeros(len(s))
         for j in range(w):

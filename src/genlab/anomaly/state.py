@@ -38,7 +38,8 @@ def series_input(x: Any, where: str) -> np.ndarray:
     if a.ndim != 2:
         raise DataError(f"{where}: a series must be (L,) or (L, F), got shape {a.shape}")
     if not np.isfinite(a).all():
-        raise DataError(f"{where}: the series holds NaN or infinite values at step {int(np.argwhere(~np.isfinite(a))[0, 0])}")
+        step = int(np.argwhere(~np.isfinite(a))[0, 0])
+        raise DataError(f"{where}: the series holds NaN or infinite values at step {step}")
     return a
 
 

@@ -33,16 +33,16 @@ def load_folder(cfg: DataConfig, path: str) -> Splits:
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(pool.map(partial(decode_image, mode=mode, size=cfg.image_size), files))
 
-    bad = [(f, r) for f, r in zip(files, results) if isinstance(r, Exception)]
+    bad = [(f, r) for f, r in zip(files, results, strict=True) if isinstance(r, Exception)]
     if bad and not cfg.skip_bad_files:
         f, e = bad[0]
         raise DataError(f"cannot read image {f}: {unreadable_reason(e)} (fix or remove it, or pass --skip-bad-files)")
     if bad:
         print(f"genlab: warning: skipped {len(bad)} unreadable file{'s' * (len(bad) > 1)} in {root} "
               f"(first: {bad[0][0]})", file=sys.stderr)
-    good = [(f, r) for f, r in zip(files, results) if not isinstance(r, Exception)]
+    good = [(f, r) for f, r in zip(files, results, strict=True) if not isinstance(r, Exception)]
     if labels is not None:
-        labels = [k for k, r in zip(labels, results) if not isinstance(r, Exception)]
+        labels = [k for k, r in zip(labels, results, strict=True) if not isinstance(r, Exception)]
     if not good:
         raise DataError(f"none of the {len(files)} image files in {root} could be read")
 

@@ -301,7 +301,8 @@ def check_data_kind(model_class: type[GenerativeModel], dataset: ArrayDataset, m
     if kind in model_class.data_kinds:
         return
     name = model_name or model_class.registry_name
-    takers = [n for n in registry.names() if not n.startswith("test-") and kind in registry.get(n).model_class.data_kinds]
+    takers = [n for n in registry.names()
+              if not n.startswith("test-") and kind in registry.get(n).model_class.data_kinds]
     shape = "x".join(map(str, dataset.shape))
     raise ConfigError(f"model '{name}' takes {' or '.join(model_class.data_kinds)}, but dataset '{dataset.name}' holds "
                       f"{kind} ({shape} per item); models that take {kind}: {', '.join(takers) or 'none'}")
@@ -320,5 +321,5 @@ def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, met
     raise ValueError(f"unknown interpolation '{method}' (choose linear or spherical)")
 
 
-__all__ = ["Batch", "GenerativeModel", "LatentModel", "LikelihoodModel", "Losses", "Phase", "check_data_kind", "data_kind",
-           "default_labels", "interpolate_codes"]
+__all__ = ["Batch", "GenerativeModel", "LatentModel", "LikelihoodModel", "Losses", "Phase", "check_data_kind",
+           "data_kind", "default_labels", "interpolate_codes"]
