@@ -1,7 +1,8 @@
 """Versions of genlab's saved JSON files, and the migrations that keep older files loading.
 
-Every saved ``model_config.json`` (a model's name and config) and every run's ``config.json``
-(model, data and train configs) carries two keys besides its contents:
+Every saved ``model_config.json`` (a model's name and config), every run's ``config.json``
+(model, data and train configs) and every anomaly detector's ``detector.json`` carries two keys
+besides its contents:
 
 - ``format``: the layout version of the file, :data:`FORMAT` for files written now;
 - ``genlab``: the version of genlab that wrote it (shown in error messages).
@@ -36,11 +37,13 @@ FORMAT0_WRITER = "0.1.0"  # format 0 files carry no version; only genlab 0.1.0 w
 
 MODEL_CONFIG = "model_config"  # model_config.json: {"model": NAME, "config": {...}}
 RUN_CONFIG = "run_config"  # a run's config.json: {"model": {"name", "config"}, "data": {...}, "train": {...}}
+DETECTOR = "detector"  # an anomaly detector's detector.json: {"kind", "config", "state", "table_encoder"}
 
 # the keys each kind of file holds in the current format
 KEYS: dict[str, tuple[str, ...]] = {
     MODEL_CONFIG: ("model", "config"),
     RUN_CONFIG: ("model", "data", "train", "precision"),  # precision: what 'auto' resolved to, and why
+    DETECTOR: ("kind", "config", "state", "table_encoder"),
 }
 
 
@@ -53,6 +56,7 @@ def _format0_to_1(body: dict[str, Any]) -> dict[str, Any]:
 MIGRATIONS: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
     MODEL_CONFIG: [_format0_to_1],
     RUN_CONFIG: [_format0_to_1],
+    DETECTOR: [_format0_to_1],  # detectors were written as format 1 from the start (without the genlab stamp)
 }
 
 

@@ -11,7 +11,7 @@ from genlab.anomaly.scores import check_score
 from genlab.cli import main
 from genlab.config import DataConfig
 from genlab.data import load_splits
-from genlab.errors import ConfigError, DataError
+from genlab.errors import CheckpointError, ConfigError, DataError
 
 FAST = {"steps": 60, "batch_size": 32, "device": "cpu"}
 SMALL_AE = {"architecture": "mlp", "mlp_hidden": [32], "latent_dim": 6}
@@ -81,7 +81,7 @@ def test_detector_separates_the_normal_digit_and_calibrates_its_threshold(zero_d
     np.testing.assert_array_equal(flags, scores > zero_detector.threshold)
     assert flags[y != 0].mean() > flags[y == 0].mean()
     st = zero_detector.state
-    assert st["normal_classes"] == [0] and st["threshold_from"] == "held-out normal data" and st["score"] == "mse"
+    assert st.normal_classes == [0] and st.threshold_from == "held-out normal data" and st.score == "mse"
 
 
 def test_save_and_load_give_the_same_scores(zero_detector, digits, tmp_path):
@@ -102,7 +102,7 @@ def test_save_and_load_give_the_same_scores(zero_detector, digits, tmp_path):
 def test_contamination_sets_the_threshold_from_training_scores(digits):
     x = digits.train.images(slice(0, 300))
     det = AnomalyDetector(model="ae", model_config=SMALL_AE, train=FAST, contamination=0.1).fit(x)
-    assert det.state["threshold_from"] == "contamination"
+    assert det.state.threshold_from == "contamination"
     assert abs(det.predict(x).mean() - 0.1) < 0.04
 
 
@@ -127,7 +127,7 @@ def test_every_score_ranks_and_repeats(model, score, digits):
     a, b = det.score(x), det.score(x)
     assert a.shape == (20,) and np.isfinite(a).all()
     np.testing.assert_allclose(a, b)  # stochastic scores are seeded
-    assert det.state["score"] == score
+    assert det.state.score == score
 
 
 @pytest.mark.parametrize("score", ["elbo", "nll", "bce"])
@@ -173,7 +173,7 @@ def test_numpy_class_numbers_save(digits, tmp_path):
     det = AnomalyDetector(model="ae", model_config=SMALL_AE, train={**FAST, "steps": 5})
     det.fit(digits.train.images(slice(None)), labels=digits.train.y.numpy(), normal_classes=list(np.array([0, 1])))
     det.save(tmp_path / "d")
-    assert AnomalyDetector.load(tmp_path / "d").state["normal_classes"] == [0, 1]
+    assert AnomalyDetector.load(tmp_path / "d").state.normal_classes == [0, 1]
 
 
 # --- tables and series through the detector -----------------------------------------------------
@@ -187,7 +187,7 @@ def test_table_detector_with_a_label_column(tmp_path):
         csv.writer(fh).writerows([["x", "y", "group", "label"], *rows])
     det = AnomalyDetector(train={**FAST, "steps": 200})
     det.fit(f"csv:{path}", label_column="label", normal_values=["normal"])
-    assert det.state["model"] == "ae" and det.encoder.feature_names == ["x", "y", "group=a", "group=b"]
+    assert det.state.model == "ae" and det.encoder.feature_names == ["x", "y", "group=a", "group=b"]
     scores = det.score(f"csv:{path}")  # the label column is dropped when present
     assert scores[-2:].min() > np.quantile(scores[:-2], 0.95)
     det.save(tmp_path / "det")
@@ -219,7 +219,7 @@ def test_series_detector_scores_steps_and_finds_a_spike(tmp_path):
     det.save(tmp_path / "det")
     again = AnomalyDetector.load(tmp_path / "det")
     np.testing.assert_allclose(again.score_steps(test), steps, rtol=1e-5)
-    assert again.state["step_threshold"] == det.state["step_threshold"] and again.state["mean"] == det.state["mean"]
+    assert again.state.step_threshold == det.state.step_threshold and again.state.mean == det.state.mean
 
 
 def test_a_series_too_short_for_a_calibrated_threshold_is_refused():
@@ -287,3 +287,35 @@ def test_cli_table_bad_inputs(tmp_path, capsys):
                  "--out", str(tmp_path / "l.csv")]) == 0
     assert (tmp_path / "l_roc.png").is_file()
     assert not (tmp_path / "d2").exists() and not (tmp_path / "d3").exists()
+
+
+# --- detector.json: versioned like the other saved files ----------------------------------------
+def test_detector_file_is_stamped_and_older_files_load(zero_detector, digits, tmp_path):
+    zero_detector.save(tmp_path / "det")
+    path = tmp_path / "det" / "detector.json"
+    saved = json.loads(path.read_text())
+    assert saved["format"] == 1 and "genlab" in saved and saved["state"]["normal_classes"] == [0]
+    # the layout genlab wrote before the stamp: format 1, no genlab key, only the keys fit had set
+    old = {"format": 1, "kind": saved["kind"], "config": saved["config"], "table_encoder": None,
+           "state": {k: v for k, v in saved["state"].items() if v is not None}}
+    path.write_text(json.dumps(old))
+    again = AnomalyDetector.load(tmp_path / "det")
+    assert again.state == zero_detector.state and again.threshold == zero_detector.threshold
+    x = digits.test.images(slice(0, 8))
+    np.testing.assert_allclose(again.score(x), zero_detector.score(x), rtol=1e-6)
+    path.write_text(json.dumps({**old, "state": {**old["state"], "treshold": 1.0}}))
+    with pytest.raises(CheckpointError, match=r"unknown key 'treshold' in state.*did you mean 'threshold'"):
+        AnomalyDetector.load(tmp_path / "det")
+    path.write_text(json.dumps({**old, "format": 99, "genlab": "9.0"}))
+    with pytest.raises(CheckpointError, match="format 99, written by genlab 9.0"):
+        AnomalyDetector.load(tmp_path / "det")
+
+
+def test_gan_scores_are_refused_for_a_conditional_gan_class_before_training():
+    from genlab import registry
+
+    with pytest.raises(ConfigError, match="'cgan' is conditional"):
+        check_score(registry.get("cgan").model_class, "disc")
+    with pytest.raises(ConfigError, match="has no log_likelihood"):
+        check_score(registry.get("ae").model_class, "nll")
+    check_score(registry.get("vae").model_class, "nll")

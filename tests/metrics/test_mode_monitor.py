@@ -3,24 +3,22 @@ import json
 
 import pytest
 import torch
-from torch import nn
 
 import genlab
 from genlab.config import DataConfig
 from genlab.data import load_splits
+from genlab.models.base import GenerativeModel
 from genlab.runs.monitor import ModeMonitor
 
 
-class _OneDigit(nn.Module):
+class _OneDigit(GenerativeModel):
     """A 'generator' that always returns the same real image: total collapse."""
 
-    generative = True
+    device = torch.device("cpu")
 
     def __init__(self, image):
-        super().__init__()
+        super().__init__(None)  # an unconditional model: no config is read
         self.image = image
-        self.config = type("C", (), {"num_classes": 0})()
-        self.device = torch.device("cpu")
 
     def sample(self, n, labels=None):
         return self.image.expand(n, *self.image.shape)

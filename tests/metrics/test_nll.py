@@ -10,6 +10,7 @@ import torch
 from torch.distributions import MultivariateNormal
 
 from genlab.metrics.nll import importance_sampled_log_likelihood, negative_log_likelihood
+from genlab.models.base import LikelihoodModel
 
 
 class PPCA:
@@ -67,11 +68,14 @@ def test_approximate_proposal_converges_to_the_exact_likelihood():
 
 
 def test_negative_log_likelihood_units_and_missing_likelihood(capsys, tmp_path):
-    class Fixed:
+    class Fixed(LikelihoodModel):
         device = torch.device("cpu")
         registry_name = "fixed"
 
-        def log_likelihood(self, x, k):
+        def __init__(self):
+            super().__init__(None)
+
+        def log_likelihood(self, x, k, chunk=250, labels=None):
             return torch.full((len(x),), -math.log(2) * x[0].numel())  # one bit per dimension
 
     out = negative_log_likelihood(Fixed(), torch.zeros(10, 1, 2, 2), k=1, batch_size=3)
@@ -85,10 +89,13 @@ def test_negative_log_likelihood_units_and_missing_likelihood(capsys, tmp_path):
 def test_conditional_models_get_the_labels():
     seen = []
 
-    class Conditional:
+    class Conditional(LikelihoodModel):
         device = torch.device("cpu")
 
-        def log_likelihood(self, x, k, labels=None):
+        def __init__(self):
+            super().__init__(None)
+
+        def log_likelihood(self, x, k, chunk=250, labels=None):
             seen.append(labels.tolist())
             return torch.zeros(len(x))
 

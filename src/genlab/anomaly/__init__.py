@@ -6,7 +6,8 @@ autoencoder for time series; :mod:`genlab.anomaly.scores` lists the scores.
 """
 from genlab.anomaly.detector import AnomalyDetector, DetectorConfig
 from genlab.anomaly.scores import SCORES, item_scores
+from genlab.anomaly.state import FittedState
 from genlab.anomaly.tables import Table, TableEncoder, as_table, read_table
 
-__all__ = ["AnomalyDetector", "DetectorConfig", "SCORES", "Table", "TableEncoder", "as_table", "item_scores",
+__all__ = ["AnomalyDetector", "DetectorConfig", "FittedState", "SCORES", "Table", "TableEncoder", "as_table", "item_scores",
            "read_table"]

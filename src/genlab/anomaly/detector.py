@@ -29,17 +29,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlab import registry, training
+from genlab import formats, registry, training
 from genlab.anomaly.scores import check_score, default_score, item_scores, step_errors
+from genlab.anomaly.state import FittedState, Prepared, images_input, series_input
 from genlab.anomaly.tables import Table, TableEncoder, as_table
 from genlab.config import TrainConfig, from_dict, to_dict
 from genlab.data.base import ArrayDataset, Splits
 from genlab.data.sequences import windows
 from genlab.errors import CheckpointError, ConfigError, DataError
 from genlab.io import atomic_directory, atomic_write_json, read_json
+from genlab.models.base import GenerativeModel
 
 DETECTOR_FILE = "detector.json"
-DETECTOR_FORMAT = 1
 KINDS = ("images", "table", "series")
 SEQUENCE_MODELS = ("recurrent-ae",)
 DEFAULT_MODEL = {"images": "conv-ae", "table": "ae", "series": "recurrent-ae"}
@@ -100,35 +101,6 @@ class DetectorConfig:
             registry.get(self.model)  # raises the registry's did-you-mean error
 
 
-def _images(x: Any, where: str) -> torch.Tensor:
-    """(N, C, H, W) float32 in [0, 1] from (N, H, W) / (N, C, H, W) arrays, uint8 or float."""
-    t = torch.as_tensor(np.asarray(x)) if not isinstance(x, torch.Tensor) else x
-    if t.dim() == 3:
-        t = t.unsqueeze(1)
-    if t.dim() != 4:
-        raise DataError(f"{where}: expected images (N, C, H, W) or (N, H, W), got shape {tuple(t.shape)}")
-    if t.dtype == torch.uint8:
-        return t.float() / 255.0
-    t = t.float()
-    if not torch.isfinite(t).all():
-        raise DataError(f"{where}: images hold NaN or infinite values")
-    if t.numel() and (t.min() < 0 or t.max() > 1):
-        raise DataError(f"{where}: float images must be in [0, 1] (got {float(t.min()):.3g}..{float(t.max()):.3g}); "
-                        f"divide 8-bit images by 255")
-    return t
-
-
-def _series(x: Any, where: str) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float64)
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise DataError(f"{where}: a series must be (L,) or (L, F), got shape {a.shape}")
-    if not np.isfinite(a).all():
-        raise DataError(f"{where}: the series holds NaN or infinite values at step {int(np.argwhere(~np.isfinite(a))[0, 0])}")
-    return a
-
-
 class AnomalyDetector:
     """Fit on normal data, then score, flag, save and load; see the module docstring."""
 
@@ -138,7 +110,7 @@ class AnomalyDetector:
         self.config = from_dict(DetectorConfig, {**(config or {}), **fields}, "detector config")
         self.model: Any = None
         self.kind: str | None = self.config.kind
-        self.state: dict[str, Any] = {}  # what fit learned besides the model: threshold, encodings, shapes
+        self.state = FittedState()  # what fit learned besides the model: threshold, encodings, shapes
         self.encoder: TableEncoder | None = None
 
     # ------------------------------------------------------------------ inputs
@@ -158,26 +130,35 @@ class AnomalyDetector:
         ``drop``: table columns that are not features (e.g. a label column given only when scoring).
         """
         if self.kind == "images":
-            x = _images(data, where)
-            shape = self.state.get("input_shape")
-            if shape is not None and list(x.shape[1:]) != list(shape):
-                raise DataError(f"{where}: images of shape {tuple(x.shape[1:])} (C, H, W), but the detector was fitted "
-                                f"on {tuple(shape)}; resize or convert them first")
-            return x
+            return self._encode_images(data, where)
         if self.kind == "table":
-            assert self.encoder is not None
-            table = as_table(data)
-            extra = [c for c in [self.state.get("label_column"), *(drop or [])] if c and c in table.columns]
-            if extra:
-                table = table.drop(extra)
-            return torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
+            return self._encode_table(data, drop)
+        return self._encode_series(data, where)
+
+    def _encode_images(self, data: Any, where: str) -> torch.Tensor:
+        x = images_input(data, where)
+        shape = self.state.input_shape
+        if shape is not None and list(x.shape[1:]) != list(shape):
+            raise DataError(f"{where}: images of shape {tuple(x.shape[1:])} (C, H, W), but the detector was fitted "
+                            f"on {tuple(shape)}; resize or convert them first")
+        return x
+
+    def _encode_table(self, data: Any, drop: list[str] | None) -> torch.Tensor:
+        assert self.encoder is not None
+        table = as_table(data)
+        extra = [c for c in [self.state.label_column, *(drop or [])] if c and c in table.columns]
+        if extra:
+            table = table.drop(extra)
+        return torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
+
+    def _encode_series(self, data: Any, where: str) -> torch.Tensor:
         series = self._standardized(data, where)
         return torch.from_numpy(windows(series, self.config.window, 1).astype(np.float32))
 
     def _standardized(self, data: Any, where: str, columns: list[str] | None = None) -> np.ndarray:
-        a = _series(data, where)
-        mean, std = np.asarray(self.state["mean"]), np.asarray(self.state["std"])
-        fitted = self.state.get("columns")
+        a = series_input(data, where)
+        mean, std = np.asarray(self.state.mean), np.asarray(self.state.std)
+        fitted = self.state.columns
         if columns is not None and fitted is not None and list(columns) != list(fitted):
             raise DataError(f"{where} has columns {', '.join(columns)}, but the detector was fitted on "
                             f"{', '.join(fitted)} (same names, same order)")
@@ -190,7 +171,8 @@ class AnomalyDetector:
     # ------------------------------------------------------------------ fit
     def fit(self, data: Any, labels: Any = None, normal_classes: list[int] | None = None,
             label_column: str | None = None, normal_values: list[str] | None = None,
-            source: str = "array", columns: list[str] | None = None) -> "AnomalyDetector":
+            source: str = "array", columns: list[str] | None = None,
+            select_columns: list[str] | None = None) -> AnomalyDetector:
         """Train on normal data (or contaminated data with ``contamination`` set) and set the threshold.
 
         Args:
@@ -198,9 +180,12 @@ class AnomalyDetector:
                 2-D array or DataFrame); or a series (L, F) / (L,) for the recurrent autoencoder.
             labels, normal_classes: keep only the items whose label is in ``normal_classes``.
             label_column, normal_values: tables: a column that is not a feature; rows whose value is
-                in ``normal_values`` are the normal ones (all rows when None).
+                in ``normal_values`` are the normal ones (all rows when None). Series: the column that
+                held the labels (recorded, so scoring reads it again).
             source: a name for the data in the saved detector.
             columns: series: the column names, checked again when scoring with names.
+            select_columns: tables and series: the columns the data was read with (recorded, so
+                scoring reads the same columns by name).
         """
         cfg = self.config
         self.kind = self._decide_kind(data)
@@ -213,60 +198,79 @@ class AnomalyDetector:
         check_score(entry.model_class, score)  # before training: a score the model cannot give fails now
         if score == "bce" and self.kind != "images":
             raise ConfigError(f"the 'bce' score needs inputs in [0, 1]; {self.kind} are not, use 'mse'")
-        self.state = {"source": source, "model": model_name, "score": score}
-        gen = torch.Generator().manual_seed(cfg.seed)
+        self.state = FittedState(source=source, model=model_name, score=score,
+                                 select_columns=None if select_columns is None else list(select_columns))
         if self.kind == "images":
-            x = _images(data, source)
-            if normal_classes is not None:
-                if labels is None:
-                    raise DataError(f"{source} has no labels, so normal classes cannot be chosen")
-                y = torch.as_tensor(np.asarray(labels)).long()
-                keep = torch.isin(y, torch.tensor(normal_classes))
-                if not keep.any():
-                    raise DataError(f"{source} has no item of class {', '.join(map(str, normal_classes))}")
-                x = x[keep]
-                self.state["normal_classes"] = [int(c) for c in normal_classes]
-            self.state["input_shape"] = list(x.shape[1:])
+            prepared = self._fit_images(data, labels, normal_classes, source)
         elif self.kind == "table":
-            table = as_table(data)
-            if label_column is not None:
-                column = table.column(label_column)
-                if normal_values is not None:
-                    keep = np.isin(column, [str(v) for v in normal_values])
-                    if not keep.any():
-                        raise DataError(f"{table.source}: no row has {label_column} in {', '.join(map(str, normal_values))}")
-                    table = table.rows(np.flatnonzero(keep))
-                table = table.drop([label_column])
-                self.state.update(label_column=label_column,
-                                  normal_values=None if normal_values is None else [str(v) for v in normal_values])
-            self.encoder = TableEncoder().fit(table)
-            x = torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
+            prepared = self._fit_table(data, label_column, normal_values, source)
         else:
-            a = _series(data, source)
-            # the threshold needs a few windows of held-out steps: at least window + 20 steps
-            n_hold = max(cfg.window + 20, int(round(len(a) * cfg.holdout_fraction)))
-            if len(a) - n_hold < 2 * cfg.window:
-                raise DataError(f"{source}: {len(a)} steps are too few for a window of {cfg.window}: fitting needs "
-                                f"{2 * cfg.window} steps plus {cfg.window + 20} held out for the threshold; "
-                                f"use a shorter --window")
-            train_part = a[:len(a) - n_hold]
-            mean, std = train_part.mean(0), train_part.std(0)
-            self.state.update(mean=mean.tolist(), std=np.where(std > 0, std, 1.0).tolist(), length=len(a),
-                              columns=None if columns is None else list(columns))
-            s = self._standardized(a, source)
-            fit_x = torch.from_numpy(windows(s[:len(a) - n_hold], cfg.window, cfg.stride).astype(np.float32))
-            hold_series = s[len(a) - n_hold:]
-            hold_x = torch.from_numpy(windows(hold_series, cfg.window, 1).astype(np.float32))
-        if self.kind != "series":
-            if len(x) < 4:
-                raise DataError(f"{source}: {len(x)} normal items are too few to fit a detector")
-            perm = torch.randperm(len(x), generator=gen)
-            n_hold = max(1, int(round(len(x) * cfg.holdout_fraction)))
-            fit_x, hold_x = x[perm[n_hold:]], x[perm[:n_hold]]
-        self.model = self._train(model_name, entry, fit_x, hold_x, source)
+            prepared = self._fit_series(data, source, columns)
+            self.state.label_column = label_column
+        self.model = self._train(model_name, entry, prepared.fit_x, prepared.hold_x, source)
         check_score(self.model, score)
-        self._calibrate(fit_x, hold_x, hold_series if self.kind == "series" else None)
+        self._calibrate(prepared)
         return self
+
+    def _holdout(self, x: torch.Tensor, source: str) -> Prepared:
+        """A random ``holdout_fraction`` of images or table rows held out (seeded)."""
+        cfg = self.config
+        if len(x) < 4:
+            raise DataError(f"{source}: {len(x)} normal items are too few to fit a detector")
+        perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))
+        n_hold = max(1, int(round(len(x) * cfg.holdout_fraction)))
+        return Prepared(x[perm[n_hold:]], x[perm[:n_hold]])
+
+    def _fit_images(self, data: Any, labels: Any, normal_classes: list[int] | None, source: str) -> Prepared:
+        x = images_input(data, source)
+        if normal_classes is not None:
+            if labels is None:
+                raise DataError(f"{source} has no labels, so normal classes cannot be chosen")
+            y = torch.as_tensor(np.asarray(labels)).long()
+            keep = torch.isin(y, torch.tensor(normal_classes))
+            if not keep.any():
+                raise DataError(f"{source} has no item of class {', '.join(map(str, normal_classes))}")
+            x = x[keep]
+            self.state.normal_classes = [int(c) for c in normal_classes]
+        self.state.input_shape = list(x.shape[1:])
+        return self._holdout(x, source)
+
+    def _fit_table(self, data: Any, label_column: str | None, normal_values: list[str] | None,
+                   source: str) -> Prepared:
+        table = as_table(data)
+        if label_column is not None:
+            column = table.column(label_column)
+            if normal_values is not None:
+                keep = np.isin(column, [str(v) for v in normal_values])
+                if not keep.any():
+                    raise DataError(f"{table.source}: no row has {label_column} in "
+                                    f"{', '.join(map(str, normal_values))}")
+                table = table.rows(np.flatnonzero(keep))
+            table = table.drop([label_column])
+            self.state.label_column = label_column
+            self.state.normal_values = None if normal_values is None else [str(v) for v in normal_values]
+        self.encoder = TableEncoder().fit(table)
+        x = torch.from_numpy(self.encoder.transform(table)).view(len(table), 1, 1, -1)
+        return self._holdout(x, source)
+
+    def _fit_series(self, data: Any, source: str, columns: list[str] | None) -> Prepared:
+        cfg = self.config
+        a = series_input(data, source)
+        # the threshold needs a few windows of held-out steps: at least window + 20 steps
+        n_hold = max(cfg.window + 20, int(round(len(a) * cfg.holdout_fraction)))
+        if len(a) - n_hold < 2 * cfg.window:
+            raise DataError(f"{source}: {len(a)} steps are too few for a window of {cfg.window}: fitting needs "
+                            f"{2 * cfg.window} steps plus {cfg.window + 20} held out for the threshold; "
+                            f"use a shorter --window")
+        train_part = a[:len(a) - n_hold]
+        mean, std = train_part.mean(0), train_part.std(0)
+        self.state.mean, self.state.std = mean.tolist(), np.where(std > 0, std, 1.0).tolist()
+        self.state.length, self.state.columns = len(a), None if columns is None else list(columns)
+        s = self._standardized(a, source)
+        fit_x = torch.from_numpy(windows(s[:len(a) - n_hold], cfg.window, cfg.stride).astype(np.float32))
+        hold_series = s[len(a) - n_hold:]
+        hold_x = torch.from_numpy(windows(hold_series, cfg.window, 1).astype(np.float32))
+        return Prepared(fit_x, hold_x, hold_series)
 
     def _train(self, model_name: str, entry: Any, fit_x: torch.Tensor, hold_x: torch.Tensor, source: str) -> Any:
         cfg = self.config
@@ -277,32 +281,35 @@ class AnomalyDetector:
             defaults = {"architecture": "mlp", "mlp_hidden": [max(16, 2 * width), max(8, width)],
                         "latent_dim": max(1, min(8, width // 2)), "reconstruction": "mse", "likelihood": "gaussian"}
             model_fields = {**{k: v for k, v in defaults.items() if k in names}, **model_fields}
-        splits = Splits(ArrayDataset(fit_x, name=source), ArrayDataset(hold_x, name=source), ArrayDataset(hold_x, name=source))
+        held_out = ArrayDataset(hold_x, name=source)
+        splits = Splits(ArrayDataset(fit_x, name=source), held_out, held_out)
         train_cfg = {**DEFAULT_TRAIN, "seed": cfg.seed, **cfg.train}
         train_cfg["batch_size"] = min(int(train_cfg["batch_size"]), len(fit_x))
         train = from_dict(TrainConfig, train_cfg, "train config")
-        model = training.build_model(model_name, training.model_config(model_name, model_fields, splits, source), train.seed)
+        fields = training.model_config(model_name, model_fields, splits, source)
+        model = training.build_model(model_name, fields, train.seed)
         return training.fit(model, splits, train, callbacks=training.console_callbacks()).eval()
 
-    def _calibrate(self, fit_x: torch.Tensor, hold_x: torch.Tensor, hold_series: np.ndarray | None) -> None:
-        cfg = self.config
-        hold = self._scores(hold_x).numpy()
+    def _calibrate(self, prepared: Prepared) -> None:
+        cfg, st = self.config, self.state
+        hold = self._scores(prepared.hold_x).numpy()
         if cfg.contamination is not None:
-            pool = np.concatenate([self._scores(fit_x).numpy(), hold])
+            pool = np.concatenate([self._scores(prepared.fit_x).numpy(), hold])
             q = 1 - cfg.contamination
         else:
             pool, q = hold, cfg.threshold_quantile
-        self.state.update(threshold=float(np.quantile(pool, q)), threshold_from="contamination" if cfg.contamination
-                          else "held-out normal data", threshold_quantile=q, calibration_items=int(len(pool)),
-                          holdout_score_mean=float(hold.mean()), holdout_score_std=float(hold.std()))
-        if hold_series is not None:
-            steps = self._step_scores_standardized(hold_series)
-            self.state["step_threshold"] = float(np.quantile(steps, q))
+        st.threshold = float(np.quantile(pool, q))
+        st.threshold_from = "contamination" if cfg.contamination else "held-out normal data"
+        st.threshold_quantile, st.calibration_items = q, int(len(pool))
+        st.holdout_score_mean, st.holdout_score_std = float(hold.mean()), float(hold.std())
+        if prepared.hold_series is not None:
+            steps = self._step_scores_standardized(prepared.hold_series)
+            st.step_threshold = float(np.quantile(steps, q))
 
     # ------------------------------------------------------------------ scores
     def _scores(self, x: torch.Tensor) -> torch.Tensor:
         cfg = self.config
-        return item_scores(self.model, x, self.state["score"], cfg.batch_size, cfg.nll_k, cfg.latent_steps,
+        return item_scores(self.model, x, self.state.score, cfg.batch_size, cfg.nll_k, cfg.latent_steps,
                            cfg.latent_lr, cfg.seed)
 
     def _require_fitted(self) -> None:
@@ -319,12 +326,20 @@ class AnomalyDetector:
 
     def predict(self, data: Any, where: str = "input", drop: list[str] | None = None) -> np.ndarray:
         """0 (normal) / 1 (anomaly) per item at the calibrated threshold."""
-        return (self.score(data, where, drop) > self.state["threshold"]).astype(np.int64)
+        return (self.score(data, where, drop) > self.state.threshold).astype(np.int64)
 
     @property
     def threshold(self) -> float:
         self._require_fitted()
-        return float(self.state["threshold"])
+        return float(self.state.threshold)
+
+    @property
+    def step_threshold(self) -> float:
+        """Series only: the threshold on per-time-step scores."""
+        self._require_fitted()
+        if self.state.step_threshold is None:
+            raise ConfigError(f"per-step scores are for series; this detector was fitted on {self.kind}")
+        return float(self.state.step_threshold)
 
     def _step_scores_standardized(self, s: np.ndarray) -> np.ndarray:
         w = self.config.window
@@ -332,7 +347,8 @@ class AnomalyDetector:
         errs = []
         with torch.no_grad():
             for i in range(0, len(x), self.config.batch_size):
-                errs.append(step_errors(self.model, x[i:i + self.config.batch_size].to(self.model.device)).double().cpu())
+                xb = x[i:i + self.config.batch_size].to(self.model.device)
+                errs.append(step_errors(self.model, xb).double().cpu())
         err = torch.cat(errs).numpy()  # (N, w): error of step j of window i = time i + j
         total, count = np.zeros(len(s)), np.zeros(len(s))
         for j in range(w):
@@ -350,7 +366,7 @@ class AnomalyDetector:
 
     def predict_steps(self, series: Any, where: str = "input", columns: list[str] | None = None) -> np.ndarray:
         """Series only: 0/1 per time step at the per-step threshold calibrated on held-out normal steps."""
-        return (self.score_steps(series, where, columns) > self.state["step_threshold"]).astype(np.int64)
+        return (self.score_steps(series, where, columns) > self.step_threshold).astype(np.int64)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, overwrite: bool = False) -> Path:
@@ -365,28 +381,30 @@ class AnomalyDetector:
                 raise ConfigError(f"refusing to overwrite {directory}: it is not a genlab detector")
         with atomic_directory(directory) as tmp:
             self.model.save(tmp / "model")
-            atomic_write_json(tmp / DETECTOR_FILE, {
-                "format": DETECTOR_FORMAT, "kind": self.kind, "config": to_dict(self.config), "state": self.state,
-                "table_encoder": self.encoder.to_dict() if self.encoder is not None else None})
+            atomic_write_json(tmp / DETECTOR_FILE, formats.stamp({
+                "kind": self.kind, "config": to_dict(self.config), "state": dataclasses.asdict(self.state),
+                "table_encoder": self.encoder.to_dict() if self.encoder is not None else None}))
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, map_location: str = "cpu") -> "AnomalyDetector":
-        """Rebuild a saved detector."""
-        from genlab.models.base import GenerativeModel
-
+    def load(cls, directory: str | Path, map_location: str = "cpu") -> AnomalyDetector:
+        """Rebuild a saved detector (files of older formats are migrated, see :mod:`genlab.formats`)."""
         directory = Path(directory)
-        if not (directory / DETECTOR_FILE).is_file():
+        path = directory / DETECTOR_FILE
+        if not path.is_file():
             raise CheckpointError(f"{directory} is not a genlab anomaly detector (no {DETECTOR_FILE})")
         try:
-            saved = read_json(directory / DETECTOR_FILE)
-            if saved.get("format") != DETECTOR_FORMAT:
-                raise CheckpointError(f"{directory / DETECTOR_FILE} has format {saved.get('format')}, "
-                                      f"this genlab reads {DETECTOR_FORMAT}")
-            det = cls(saved["config"])
-            det.kind, det.state = saved["kind"], saved["state"]
-            det.encoder = TableEncoder.from_dict(saved["table_encoder"]) if saved["table_encoder"] else None
+            data = read_json(path)
+        except ValueError as e:
+            raise CheckpointError(f"{path} is corrupt: {e}") from None
+        saved = formats.read_saved(formats.DETECTOR, data, path)
+        body = saved.body
+        formats.refuse_unknown(saved, body.get("state"), formats.config_fields(FittedState), "state")
+        try:
+            det = cls(from_dict(DetectorConfig, body["config"], saved.origin))
+            det.kind, det.state = body["kind"], FittedState(**body["state"])
+            det.encoder = TableEncoder.from_dict(body["table_encoder"]) if body["table_encoder"] else None
         except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{directory / DETECTOR_FILE} is corrupt: {e}") from None
+            raise CheckpointError(f"{path} is corrupt: {e}") from None
         det.model = GenerativeModel.load(directory / "model", map_location=map_location).eval()
         return det

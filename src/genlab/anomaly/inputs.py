@@ -121,7 +121,7 @@ def truth_of(det: Any, inputs: Inputs, normal_classes: list[int] | None = None,
     if inputs.kind == "series":
         return inputs.labels.astype(bool)
     if inputs.kind == "table":
-        normal = normal_values if normal_values is not None else det.state.get("normal_values")
+        normal = normal_values if normal_values is not None else det.state.normal_values
         return None if normal is None else ~np.isin(inputs.labels.astype(str), [str(v) for v in normal])
-    normal = normal_classes if normal_classes is not None else det.state.get("normal_classes")
+    normal = normal_classes if normal_classes is not None else det.state.normal_classes
     return None if normal is None else ~np.isin(inputs.labels, normal)

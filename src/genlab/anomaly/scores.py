@@ -21,42 +21,49 @@ import torch
 import torch.nn.functional as F
 
 from genlab.errors import ConfigError
+from genlab.models.base import GenerativeModel, LatentModel, LikelihoodModel
+from genlab.models.gan import GAN
 
 SCORES = ("mse", "bce", "elbo", "nll", "disc", "latent")
+# what each score needs of a model: the contract class it must be, and the method named in the refusal
+NEEDS = {"mse": (LatentModel, "reconstruct"), "bce": (LatentModel, "reconstruct"),
+         "elbo": (LikelihoodModel, "elbo_terms"), "nll": (LikelihoodModel, "log_likelihood")}
 
 
-def _is_gan(model) -> bool:
+def _model_class(model: GenerativeModel | type[GenerativeModel]) -> type[GenerativeModel]:
+    return model if isinstance(model, type) else type(model)
+
+
+def _is_gan(model: GenerativeModel | type[GenerativeModel]) -> bool:
     """Whether ``model`` (an instance or a model class) is of the GAN family."""
-    from genlab.models.gan import GAN
-
-    return isinstance(model, GAN) or (isinstance(model, type) and issubclass(model, GAN))
+    return issubclass(_model_class(model), GAN)
 
 
-def default_score(model) -> str:
+def default_score(model: GenerativeModel | type[GenerativeModel]) -> str:
     """'elbo' for the VAE family, 'disc' for GANs, 'mse' for everything that reconstructs (instance or class)."""
-    if callable(getattr(model, "elbo_terms", None)):
+    if issubclass(_model_class(model), LikelihoodModel):
         return "elbo"
     if _is_gan(model):
         return "disc"
     return "mse"
 
 
-def check_score(model, score: str) -> None:
+def check_score(model: GenerativeModel | type[GenerativeModel], score: str) -> None:
     """Refuse a score the model (an instance, or its class before training) cannot give, with one clear line."""
-    name = getattr(model, "registry_name", "") or getattr(model, "__name__", type(model).__name__)
-    needs = {"mse": "reconstruct", "bce": "reconstruct", "elbo": "elbo_terms", "nll": "log_likelihood"}
+    cls = _model_class(model)
+    name = cls.registry_name or cls.__name__
     if score not in SCORES:
         raise ConfigError(f"unknown anomaly score '{score}'; choose from {', '.join(SCORES)}")
-    if score in needs and not callable(getattr(model, needs[score], None)):
-        raise ConfigError(f"model '{name}' cannot give the '{score}' score (it has no {needs[score]}); "
+    if score in NEEDS and not issubclass(cls, NEEDS[score][0]):
+        raise ConfigError(f"model '{name}' cannot give the '{score}' score (it has no {NEEDS[score][1]}); "
                           f"use an autoencoder or VAE, or another --score")
     if score in ("disc", "latent"):
         if not _is_gan(model):
             raise ConfigError(f"the '{score}' score needs a GAN; model '{name}' is not one")
-        if getattr(model, "conditional", False) is True:
+        if cls.requires_labels:
             raise ConfigError(f"model '{name}' is conditional: its discriminator and generator need the class of an "
                               f"input, which anomaly detection does not know; use an unconditional GAN")
-    if score == "bce" and getattr(model, "images", True) is False:
+    if score == "bce" and isinstance(model, GenerativeModel) and model.data_kind == "sequences":
         raise ConfigError("the 'bce' score needs inputs in [0, 1]; sequences are standardized, use 'mse'")
 
 
@@ -88,7 +95,7 @@ def _batch_scores(model, x: torch.Tensor, score: str, nll_k: int) -> torch.Tenso
 
 def latent_search(model, x: torch.Tensor, steps: int = 200, lr: float = 0.05, restarts: int = 1) -> torch.Tensor:
     """min over z of the mean squared error ||G(z) - x||^2 (x in [0, 1]), found by Adam from random starts."""
-    generator = model.ema_generator if getattr(model, "ema_generator", None) is not None else model.generator
+    generator = model.sampling_generator  # the EMA generator when one is kept
     target = x * 2 - 1
     best = torch.full((x.shape[0],), float("inf"), device=x.device)
     for _ in range(restarts):

@@ -97,12 +97,12 @@ def as_table(data: Any) -> Table:
 
 
 def _numbers(cells: np.ndarray) -> np.ndarray | None:
-    """The cells as float64, or None when some cell is not a number (missing cells count as numbers)."""
+    """The cells as float64, or None when some cell is not a number.
+
+    Missing cells never reach it: ``TableEncoder`` refuses them first (``data.csv.check_missing``).
+    """
     out = np.empty(len(cells))
     for i, c in enumerate(cells):
-        if c.lower() in MISSING:
-            out[i] = np.nan
-            continue
         try:
             out[i] = float(c)
         except ValueError:

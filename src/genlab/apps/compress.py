@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from genlab.apps.inputs import batched
+from genlab.data.npz import read_npz
 from genlab.errors import DataError
 from genlab.io import atomic_write_bytes, to_uint8
 from genlab.metrics.recon import psnr
@@ -110,8 +111,6 @@ def load_codes(path: str | Path) -> dict[str, np.ndarray]:
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"code file not found: {p}")
-    from genlab.data.files import read_npz
-
     arrays = read_npz(p, "a code file")
     if "codes" not in arrays or "model" not in arrays or arrays["codes"].ndim != 2:
         raise DataError(f"{p} is not a genlab code file (made by `genlab encode`)")

@@ -7,6 +7,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from genlab.data.images import decode_image, images_from_array, labels_from_array, scan_image_folder, unreadable_reason
+from genlab.data.npz import read_npz
 from genlab.errors import DataError
 
 
@@ -34,20 +36,18 @@ def read_images(path: str | Path, shape: tuple[int, ...] | None = None) -> Image
     Raises:
         DataError: a missing or unreadable path, or images that do not fit ``shape``.
     """
-    from genlab.data.files import _decode, _npz_images, _npz_labels, _reason, _scan, read_npz
-
     p = Path(path).expanduser()
     if not p.exists():
         raise DataError(f"input not found: {p}")
     clean = labels = None
     if p.is_dir():
-        files, label_list, _ = _scan(p)
+        files, label_list, _ = scan_image_folder(p)
         mode = None if shape is None else {1: "L", 3: "RGB"}.get(shape[0])
         decoded = []
         for f in files:
-            r = _decode(f, mode, None)
+            r = decode_image(f, mode, None)
             if isinstance(r, Exception):
-                raise DataError(f"cannot read image {f}: {_reason(r)}")
+                raise DataError(f"cannot read image {f}: {unreadable_reason(r)}")
             decoded.append(r[0])
         sizes = {a.shape for a in decoded}
         if len(sizes) > 1:
@@ -59,11 +59,11 @@ def read_images(path: str | Path, shape: tuple[int, ...] | None = None) -> Image
         arrays = read_npz(p)
         if "x" not in arrays:
             raise DataError(f"{p} has no array 'x' (found: {', '.join(sorted(arrays)) or 'none'})")
-        x = _npz_images(arrays["x"], f"{p}: 'x'").float() / 255.0
+        x = images_from_array(arrays["x"], f"{p}: 'x'").float() / 255.0
         names = [f"{i:05d}.png" for i in range(len(x))]
-        labels = _npz_labels(arrays.get("y"), len(x), f"{p}: 'y'")
+        labels = labels_from_array(arrays.get("y"), len(x), f"{p}: 'y'")
         if "clean" in arrays:
-            clean = _npz_images(arrays["clean"], f"{p}: 'clean'").float() / 255.0
+            clean = images_from_array(arrays["clean"], f"{p}: 'clean'").float() / 255.0
             if clean.shape != x.shape:
                 raise DataError(f"{p}: 'clean' has shape {tuple(clean.shape)} but 'x' has {tuple(x.shape)}")
     if len(x) == 0:

@@ -5,7 +5,6 @@ data, binarized as in training) is ``runs.run.run_splits`` / ``run_images``.
 """
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from genlab.apps.latent import attribute_vector
 from genlab.apps.series import columns, run_info, save_series_csv, save_series_npz, save_series_plot, to_units
 from genlab.data.base import ArrayDataset
 from genlab.errors import ConfigError
-from genlab.models.base import GenerativeModel, LatentModel, interpolate_codes
+from genlab.models.base import GenerativeModel, LatentModel, default_labels, interpolate_codes
 
 IMAGE_OUTPUTS = (".png", ".npz")
 SERIES_OUTPUTS = (".png", ".csv", ".npz")
@@ -31,7 +30,7 @@ def check_positive(name: str, value: int) -> None:
 
 def is_sequence_model(model: Any) -> bool:
     """True for a model trained on sequences (T, F) rather than images."""
-    return len(getattr(model.config, "data_shape", ())) == 2
+    return model.data_kind == "sequences"
 
 
 def require_latent(model: GenerativeModel, command: str) -> LatentModel:
@@ -61,17 +60,16 @@ def require_generative(model: GenerativeModel) -> None:
 
 def require_trajectory(model: GenerativeModel) -> Callable[..., torch.Tensor]:
     """The model's ``denoising_trajectory`` (a diffusion model's), for ``--trajectory``."""
-    trajectory = getattr(model, "denoising_trajectory", None)
-    if trajectory is None:
+    if not model.has_trajectory:
         raise ConfigError(f"model '{model.registry_name}' has no denoising trajectory; --trajectory needs a "
                           f"diffusion model")
-    return trajectory
+    return model.denoising_trajectory  # type: ignore[attr-defined]
 
 
 def sampler_options(model: GenerativeModel, given: dict[str, Any]) -> dict[str, Any]:
     """The sampler options the user gave (None: not given), checked against what ``model.sample`` accepts."""
     given = {k: v for k, v in given.items() if v is not None}
-    accepted = inspect.signature(model.sample).parameters
+    accepted = model.sample_options
     refused = [k for k in given if k not in accepted]
     if refused:
         raise ConfigError(f"model '{model.registry_name}' does not take --{refused[0]} (sampler options are for "
@@ -100,7 +98,7 @@ def class_index(value: str, names: list[str], classes: int, flag: str) -> int:
 
 def model_classes(model: GenerativeModel) -> int:
     """The number of classes a conditional model knows, 0 for an unconditional one."""
-    return int(getattr(model.config, "num_classes", 0) or 0)
+    return model.num_classes
 
 
 def require_label_model(model: GenerativeModel) -> int:
@@ -125,7 +123,7 @@ def draw_samples(model: GenerativeModel, n: int, label: int | None = None,
     classes = model_classes(model)
     grid_labels = None
     if classes and len(images) % classes == 0:
-        grid_labels = torch.arange(classes).repeat_interleave(len(images) // classes)
+        grid_labels = default_labels(len(images), classes, run=len(images) // classes)
     return images, grid_labels, per_row
 
 
@@ -198,7 +196,7 @@ def others_than(data: ArrayDataset, label: int, n: int) -> list[int]:
 
 
 def require_2d_latent(model: GenerativeModel) -> None:
-    dim = getattr(model.config, "latent_dim", None)
+    dim = model.config.latent_dim if isinstance(model, LatentModel) else None
     if dim != 2:
         raise ConfigError(f"the manifold grid needs a 2-D latent space; this model's has {dim} dimensions "
                           f"(train with --latent-dim 2, or use `genlab embed` for a 2-D map of any code)")

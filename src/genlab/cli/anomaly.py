@@ -122,28 +122,25 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if kind == "images" and args.normal_class is not None and inputs.labels is None:
         raise ConfigError(f"{args.dataset} has no labels, so --normal-class cannot choose the normal images")
     det.fit(inputs.data, labels=inputs.labels, normal_classes=args.normal_class,
-            label_column=args.label_column if kind == "table" else None, normal_values=args.normal_value,
-            source=args.dataset, columns=inputs.columns)
-    if kind == "series" and args.label_column:
-        det.state["label_column"] = args.label_column
-    if columns:  # scoring reads the same columns by name
-        det.state["select_columns"] = list(inputs.columns or columns)
+            label_column=args.label_column if kind != "images" else None, normal_values=args.normal_value,
+            source=args.dataset, columns=inputs.columns,
+            select_columns=list(inputs.columns or columns) if columns else None)  # scoring reads them by name
     det.save(out, overwrite=args.overwrite)
     st = det.state
-    print(f"detector written to {out}: model {st['model']}, score {st['score']}, threshold {st['threshold']:.6g} "
-          f"({st['threshold_from']}, quantile {st['threshold_quantile']:.3g} of {st['calibration_items']} items)",
+    print(f"detector written to {out}: model {st.model}, score {st.score}, threshold {st.threshold:.6g} "
+          f"({st.threshold_from}, quantile {st.threshold_quantile:.3g} of {st.calibration_items} items)",
           file=sys.stderr)
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
     det = AnomalyDetector.load(args.detector)
-    label_column = args.label_column or det.state.get("label_column")
+    label_column = args.label_column or det.state.label_column
     inputs = read_inputs(args.input, det.kind, args.split, label_column,
-                         shape=tuple(det.state["input_shape"]) if det.kind == "images" else None,
-                         columns=tuple(det.state.get("select_columns") or ()))
+                         shape=tuple(det.state.input_shape or ()) if det.kind == "images" else None,
+                         columns=tuple(det.state.select_columns or ()))
     if det.kind == "series":
-        scores, threshold = det.score_steps(inputs.data, inputs.source, inputs.columns), det.state["step_threshold"]
+        scores, threshold = det.score_steps(inputs.data, inputs.source, inputs.columns), det.step_threshold
     else:
         drop = [label_column] if det.kind == "table" and label_column else None
         scores, threshold = det.score(inputs.data, inputs.source, drop), det.threshold
@@ -160,9 +157,9 @@ def cmd_score(args: argparse.Namespace) -> int:
             w.writerow([name, f"{sc:.6g}", int(fl)] + ([] if truth is None else [int(truth[i])]))
     tmp.replace(out)
     stem = out.with_suffix("")
-    plot_scores(scores, threshold, f"{stem}_hist.png", truth, f"{det.state['model']} / {det.state['score']}")
+    plot_scores(scores, threshold, f"{stem}_hist.png", truth, f"{det.state.model} / {det.state.score}")
     if truth is not None and 0 < truth.sum() < len(truth):
-        plot_roc(scores, truth, f"{stem}_roc.png", f"{det.state['model']} / {det.state['score']}")
+        plot_roc(scores, truth, f"{stem}_roc.png", f"{det.state.model} / {det.state.score}")
     result = summary(scores, flags, truth)
     (stem.parent / f"{stem.name}_summary.json").write_text(json.dumps(result, indent=1))
     unit = "time steps" if det.kind == "series" else "items"

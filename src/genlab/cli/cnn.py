@@ -160,8 +160,8 @@ def _summary_model(args: argparse.Namespace) -> tuple[Any, str]:
 
 def cmd_cnn_summary(args: argparse.Namespace) -> int:
     model, title = _summary_model(args)
-    shape = tuple(getattr(model.config, "data_shape", (1, 28, 28)))
-    classes = int(getattr(model.config, "num_classes", 0) or 0)
+    shape = tuple(model.config.data_shape)
+    classes = model.num_classes
     torch.manual_seed(0)
     labels = torch.arange(2) % classes if classes else torch.zeros(2, dtype=torch.long)
     batch = Batch(torch.rand(2, *shape).round(), labels)

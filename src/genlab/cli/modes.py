@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Any
 
-from genlab.metrics.classes import mode_collapse_warning
+from genlab.metrics.classes import COVERAGE_MIN_SHARE, mode_collapse_warning
 from genlab.runs.evaluate import run_class_shares
 
 
@@ -15,8 +15,8 @@ def register(sub: Any, argv: list[str]) -> None:
     p.add_argument("run", metavar="RUN", help="run directory of a generative model")
     p.add_argument("--n", type=int, default=2000, help="samples to classify (default: 2000)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    p.add_argument("--min-share", type=float, default=0.1,
-                   help="a class is covered with at least this fraction of a uniform share (default: 0.1)")
+    p.add_argument("--min-share", type=float, default=COVERAGE_MIN_SHARE,
+                   help=f"a class is covered with at least this fraction of a uniform share (default: {COVERAGE_MIN_SHARE})")
     p.set_defaults(func=cmd_modes)
 
 

@@ -12,8 +12,11 @@ from typing import Callable, Optional
 
 from genlab.config import DataConfig, suggest
 from genlab.data.base import ArrayDataset, Batch, BatchIterator, Splits, eval_batches, split_off
+from genlab.data.cifar import load_cifar10
 from genlab.data.digits import load_digits
-from genlab.data.files import load_cifar10, load_folder, load_idx, resize_square, to_channels
+from genlab.data.folder import load_folder
+from genlab.data.idx import load_idx
+from genlab.data.images import resize_square, to_channels
 from genlab.data.mnist import load_mnist
 from genlab.data.sequences import SERIES, load_csv, load_npz_any, named_series_loader
 from genlab.errors import DataError

@@ -112,7 +112,7 @@ class Splits:
     def __getitem__(self, split: str) -> ArrayDataset:
         if split not in ("train", "validation", "test"):
             raise DataError(f"unknown split '{split}' (choose train, validation or test)")
-        return getattr(self, split)
+        return {"train": self.train, "validation": self.validation, "test": self.test}[split]
 
 
 def split_off(ds: ArrayDataset, fractions: tuple[float, float] = (0.1, 0.1), seed: int = 0) -> Splits:
@@ -136,6 +136,19 @@ def split_off(ds: ArrayDataset, fractions: tuple[float, float] = (0.1, 0.1), see
         validation=ds.subset(perm[:n_val]),
         test=ds.subset(perm[n_val:n_val + n_test]),
     )
+
+
+def tail_split(ds: ArrayDataset, fraction: float) -> tuple[ArrayDataset, ArrayDataset]:
+    """Split off the last ``fraction`` of ``ds`` (at least one item) as a held-out set.
+
+    Returns:
+        (head, tail), in the original order.
+    """
+    n_tail = max(1, round(len(ds) * fraction))
+    if len(ds) - n_tail < 1:
+        raise DataError(f"{ds.name}: {len(ds)} items are too few to hold out a validation split")
+    cut = len(ds) - n_tail
+    return ds.subset(torch.arange(cut)), ds.subset(torch.arange(cut, len(ds)))
 
 
 def _generator(*keys: int) -> torch.Generator:

@@ -24,8 +24,8 @@ import torch
 from genlab.config import DataConfig, suggest
 from genlab.data.base import ArrayDataset, Splits, split_off
 from genlab.data.csv import numeric_columns
+from genlab.data.npz import load_npz
 from genlab.errors import DataError
-
 
 # ------------------------------------------------------------------------------ shared helpers
 
@@ -190,8 +190,6 @@ def load_sequence_npz(cfg: DataConfig, arrays: dict[str, np.ndarray], where: str
 
 def load_npz_any(cfg: DataConfig, path: str) -> Splits:
     """``npz:FILE``: sequences when the file holds 'sequences' or 'series', else images (``load_npz``)."""
-    from genlab.data.files import load_npz
-
     file = Path(path).expanduser()
     try:
         with np.load(file, allow_pickle=False) as z:

@@ -40,7 +40,7 @@ from genlab.metrics.inception import inception_features, load_fid_inception
 from genlab.metrics.nll import negative_log_likelihood
 from genlab.metrics.prdc import density_coverage, precision_recall
 from genlab.metrics.recon import summarize
-from genlab.models.base import LatentModel
+from genlab.models.base import GenerativeModel, LatentModel, default_labels
 
 METRICS_FILE = "metrics.json"
 SAMPLE_METRICS = ("fid", "kid", "prdc", "is", "classes", "inception")
@@ -84,7 +84,7 @@ class EvalSettings:
 class _Context:
     """What the metric functions share; features are computed once, when first needed."""
 
-    model: Any
+    model: GenerativeModel
     data: DataConfig
     settings: EvalSettings
     extractor: FeatureExtractor
@@ -121,19 +121,20 @@ class _Context:
         return self.once("fake", make)
 
 
-def generate(model: Any, n: int, seed: int = 0, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
+def generate(model: GenerativeModel, n: int, seed: int = 0,
+             batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``n`` samples (N, C, H, W) in [0, 1] on CPU, and the requested labels for conditional models.
 
-    Conditional models (a ``num_classes`` > 0 in their config) get labels 0, 1, ..., K-1, 0, ...
+    Conditional models get :func:`genlab.models.base.default_labels`: 0, 1, ..., K-1, 0, ...
 
     Raises:
         ConfigError: the model cannot sample.
     """
-    name = getattr(model, "registry_name", type(model).__name__)
-    if not getattr(model, "generative", True):
+    name = model.registry_name or type(model).__name__
+    if not model.generative:
         raise ConfigError(f"model '{name}' is not generative and cannot sample; sample metrics need a generative model")
-    classes = int(getattr(model.config, "num_classes", 0) or 0)
-    labels = torch.arange(n) % classes if classes else None
+    classes = model.num_classes
+    labels = default_labels(n, classes) if classes else None
     out = []
     model.eval()
     with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -237,7 +238,7 @@ def parse_metrics(metrics: str | list[str] | tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def evaluate_model(model: Any, data: DataConfig | dict | str,
+def evaluate_model(model: GenerativeModel, data: DataConfig | dict | str,
                    metrics: str | list[str] | tuple[str, ...] = ("fid", "kid", "prdc", "is", "classes"),
                    n: int = 10000, extractor: FeatureExtractor | None = None, **settings: Any) -> dict[str, Any]:
     """Evaluate a model against a dataset; the public entry point of genlab's metrics.
@@ -269,8 +270,8 @@ def evaluate_model(model: Any, data: DataConfig | dict | str,
     data_cfg = data if isinstance(data, DataConfig) else (
         DataConfig(dataset=data) if isinstance(data, str) else from_dict(DataConfig, data, "data config"))
     data_cfg = dataclasses.replace(data_cfg, limit=None)
-    name = getattr(model, "registry_name", type(model).__name__)
-    if any(g in SAMPLE_METRICS for g in groups) and not getattr(model, "generative", True):  # fail before any work
+    name = model.registry_name or type(model).__name__
+    if any(g in SAMPLE_METRICS for g in groups) and not model.generative:  # fail before any work
         raise ConfigError(f"model '{name}' is not generative and cannot sample; sample metrics need a generative model")
     if "kid" in groups and s.kid_subset_size > s.n:
         raise ConfigError(f"KID subset size {s.kid_subset_size} is larger than the sample (--n {s.n}); "

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 
 from genlab.errors import ConfigError
+from genlab.models.base import GenerativeModel, LikelihoodModel
 
 
 def importance_sampled_log_likelihood(sample_proposal: Callable[[int], torch.Tensor],
@@ -46,31 +46,29 @@ def importance_sampled_log_likelihood(sample_proposal: Callable[[int], torch.Ten
     return torch.logsumexp(torch.cat(log_w), dim=0) - math.log(k)
 
 
-def negative_log_likelihood(model: Any, images: torch.Tensor, k: int = 1000, batch_size: int = 100,
+def negative_log_likelihood(model: GenerativeModel, images: torch.Tensor, k: int = 1000, batch_size: int = 100,
                             labels: torch.Tensor | None = None) -> dict[str, float]:
     """Mean -log p(x) of images under ``model.log_likelihood`` (nats per image and bits per dim).
 
     Args:
-        model: a model with ``log_likelihood(x, k)`` (VAE family).
+        model: a :class:`genlab.models.base.LikelihoodModel` (VAE family).
         images: (N, C, H, W) in [0, 1], prepared as the model was trained (e.g. binarized).
         k: importance samples per image.
-        labels: (N,) labels for conditional models, whose ``log_likelihood`` takes ``labels``
-            (log p(x | y)); ignored by models without that argument.
+        labels: (N,) labels, passed to ``log_likelihood`` (conditional models give log p(x | y);
+            the contract lets unconditional ones ignore them).
 
     Raises:
         ConfigError: the model has no likelihood.
     """
-    if not callable(getattr(model, "log_likelihood", None)):
-        raise ConfigError(f"model '{getattr(model, 'registry_name', type(model).__name__)}' has no log-likelihood "
+    if not isinstance(model, LikelihoodModel):
+        name = model.registry_name if isinstance(model, GenerativeModel) else ""
+        raise ConfigError(f"model '{name or type(model).__name__}' has no log-likelihood "
                           f"(only VAE-family models do); drop 'nll' from --metrics")
     total = 0.0
     device = model.device
-    import inspect
-
-    conditional = labels is not None and "labels" in inspect.signature(model.log_likelihood).parameters
     for i in range(0, len(images), batch_size):
-        extra = {"labels": labels[i:i + batch_size].to(device)} if conditional and labels is not None else {}
-        total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k, **extra).double().sum())
+        y = None if labels is None else labels[i:i + batch_size].to(device)
+        total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k, labels=y).double().sum())
     nats = -total / len(images)
     dims = images[0].numel()
     return {"nll_nats": nats, "nll_bits_per_dim": nats / (dims * math.log(2))}

@@ -38,8 +38,12 @@ def knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat(radii)
 
 
-def _inside_counts(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
-    """For each centre, how many ``points`` lie in its ball, (C,); and per point whether any ball holds it."""
+def _inside_balls(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """Which ``points`` lie in which centre's ball: bool (P, C), entry [p, c] = |points_p - centres_c| <= radii_c.
+
+    Callers reduce it: ``.any(1)`` is "point p is in some ball", ``.any(0)`` "ball c holds a point",
+    ``.sum()`` the number of (point, ball) pairs.
+    """
     dist = _pairwise(points, centres)  # (P, C)
     return dist <= radii[None, :]
 
@@ -52,8 +56,8 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
         k: neighbourhood size (the paper's default 3).
     """
     real, fake = real.float(), fake.float()
-    inside_real = _inside_counts(fake, real, knn_radii(real, k))  # (M, N): fake j in real ball i
-    inside_fake = _inside_counts(real, fake, knn_radii(fake, k))  # (N, M): real i in fake ball j
+    inside_real = _inside_balls(fake, real, knn_radii(real, k))  # (M, N): fake j in real ball i
+    inside_fake = _inside_balls(real, fake, knn_radii(fake, k))  # (N, M): real i in fake ball j
     return float(inside_real.any(1).float().mean()), float(inside_fake.any(1).float().mean())
 
 
@@ -65,7 +69,7 @@ def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> tupl
         k: neighbourhood size (the paper's default 5).
     """
     real, fake = real.float(), fake.float()
-    inside = _inside_counts(fake, real, knn_radii(real, k))  # (M, N)
+    inside = _inside_balls(fake, real, knn_radii(real, k))  # (M, N)
     density = float(inside.sum()) / (k * len(fake))
     coverage = float(inside.any(0).float().mean())
     return density, coverage

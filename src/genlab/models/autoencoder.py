@@ -84,10 +84,14 @@ class AEConfig:
         """Whether the config has a term that stops an overcomplete code from copying the input."""
         return False
 
+    def mlp_alternative(self) -> str:
+        """What to use instead when the images do not suit the conv architecture (named in the error)."""
+        return "--architecture mlp"
+
     def __post_init__(self) -> None:
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
-        check_networks(self)
+        check_networks(self, self.mlp_alternative())
         inputs = math.prod(self.data_shape)
         if self.latent_dim > inputs and not self.regularized():
             raise ValueError(
@@ -342,7 +346,9 @@ class ConvAEConfig(AEConfig):
 
     architecture: Literal["conv"] = "conv"
     downsample: Literal["stride", "pool"] = "stride"
-    mlp_alternative = "`genlab train ae --architecture mlp`"  # not a field: named when images are too small
+
+    def mlp_alternative(self) -> str:
+        return "`genlab train ae --architecture mlp`"
 
     def __post_init__(self) -> None:
         if self.architecture != "conv":

@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -60,26 +60,44 @@ class GenerativeModel(nn.Module):
     :meth:`losses` and :meth:`sample`, and may override :meth:`phases`.
     """
 
-    registry_name: str = ""
+    # What a model is and can do is declared here, on the class, never probed (no hasattr/getattr on
+    # models or their configs): callers read these attributes or check the contract classes below.
+    registry_name: ClassVar[str] = ""
     # False for models trained with the same contract that do not generate (classifiers):
     # `genlab bench` skips them and the contract tests do not ask them to sample
-    generative: bool = True
-    # True for models whose losses need class labels (conditional models): training on an
-    # unlabelled dataset is refused before it starts
-    requires_labels: bool = False
+    generative: ClassVar[bool] = True
+    # True for conditional models: their losses need class labels (training on an unlabelled dataset is
+    # refused before it starts), their config has ``num_classes``, and :attr:`num_classes` reads it.
+    # The one rule for "is this model conditional"
+    requires_labels: ClassVar[bool] = False
     # True for models prone to mode collapse (the GAN family): with TrainConfig.mode_check 'auto' the
     # trainer classifies their samples at every sample grid and warns on collapse
-    watch_modes: bool = False
+    watch_modes: ClassVar[bool] = False
     # the kinds of data the model takes: 'images' (N, C, H, W) and/or 'sequences' (N, T, F); training
     # on another kind is refused before the model is built (check_data_kind)
-    data_kinds: tuple[str, ...] = ("images",)
+    data_kinds: ClassVar[tuple[str, ...]] = ("images",)
     # True for single-phase models whose loss reaches only some parameters at some steps (e.g. the
     # stacked autoencoder's layer-wise pretraining): DDP must then look for unused parameters
-    partial_updates: bool = False
+    partial_updates: ClassVar[bool] = False
+    # keyword options :meth:`sample` takes besides ``n`` and ``labels`` (a diffusion model's sampler,
+    # steps, eta, guidance); `genlab sample` refuses the others
+    sample_options: ClassVar[tuple[str, ...]] = ()
+    # True for models with ``denoising_trajectory(frames, label, **sample_options)`` (diffusion)
+    has_trajectory: ClassVar[bool] = False
 
     def __init__(self, config: Any):
         super().__init__()
         self.config = config
+
+    @property
+    def num_classes(self) -> int:
+        """Classes a conditional model takes (its config's ``num_classes``); 0 for unconditional models."""
+        return int(self.config.num_classes) if self.requires_labels else 0
+
+    @property
+    def data_kind(self) -> str:
+        """'images' or 'sequences': the kind of data this model was built for (its config's ``data_shape``)."""
+        return data_kind(self.config.data_shape)
 
     # --- training contract -------------------------------------------------------------------
     def phases(self) -> list[Phase]:
@@ -89,7 +107,7 @@ class GenerativeModel(nn.Module):
     def phase_parameters(self, phase: Phase) -> list[nn.Parameter]:
         if not phase.modules:
             return [p for p in self.parameters() if p.requires_grad]
-        return [p for name in phase.modules for p in getattr(self, name).parameters() if p.requires_grad]
+        return [p for name in phase.modules for p in self.get_submodule(name).parameters() if p.requires_grad]
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         """Named scalar losses for ``phase``; ``losses['loss']`` is the objective to minimize."""
@@ -114,15 +132,14 @@ class GenerativeModel(nn.Module):
     def sample_grid(self, n: int, **options: Any) -> tuple[torch.Tensor, int | None]:
         """About ``n`` samples laid out for a grid: (images, images per row or None for square).
 
-        Conditional models (``config.num_classes`` > 0 and :attr:`requires_labels`) give one row
-        per class, so a grid shows what each label produces. ``options`` go to :meth:`sample`
-        (e.g. a diffusion model's sampler and step count).
+        Conditional models (:attr:`num_classes` > 0) give one row per class, so a grid shows what each
+        label produces. ``options`` go to :meth:`sample` (e.g. a diffusion model's sampler and step count).
         """
-        classes = getattr(self.config, "num_classes", 0) if self.requires_labels else 0
+        classes = self.num_classes
         if not classes:
             return self.sample(n, **options), None
         per_row = max(1, n // classes)
-        labels = torch.arange(classes, device=self.device).repeat_interleave(per_row)
+        labels = default_labels(classes * per_row, classes, self.device, run=per_row)
         return self.sample(len(labels), labels=labels, **options), per_row
 
     @property
@@ -238,6 +255,35 @@ class LatentModel(GenerativeModel):
         return self._images(codes, row_labels)
 
 
+class LikelihoodModel(LatentModel):
+    """A latent model with a likelihood (the VAE family): the contract the 'nll' metric and the
+    'elbo' / 'nll' anomaly scores check for (``isinstance`` / ``issubclass``).
+
+    Both methods take optional ``labels`` (B,); unconditional models ignore them.
+    """
+
+    def elbo_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-item reconstruction NLL and KL, each (B,), in nats."""
+        raise NotImplementedError
+
+    def log_likelihood(self, x: torch.Tensor, k: int = 1000, chunk: int = 250,
+                       labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance-sampled estimate of log p(x) per item, (B,), in nats."""
+        raise NotImplementedError
+
+
+def default_labels(n: int, num_classes: int, device: torch.device | str | None = None, run: int = 1) -> torch.Tensor:
+    """The labels (n,) a conditional model gets when none are asked for: the one rule for them.
+
+    Label i is ``(i // run) % num_classes``: with ``run`` 1 the classes in turn (0, 1, ..., K-1, 0, ...:
+    metrics, a model's ``sample(n)``), with ``run`` the length of a grid row one class per row
+    (0, 0, ..., 1, 1, ...: sample grids).
+    """
+    if num_classes < 1:
+        raise ValueError(f"default labels need at least one class, got {num_classes}")
+    return (torch.arange(n, device=device) // max(1, run)) % num_classes
+
+
 def data_kind(shape: Sequence[int]) -> str:
     """'sequences' for a (T, F) item shape, 'images' for (C, H, W)."""
     return "sequences" if len(shape) == 2 else "images"
@@ -255,7 +301,8 @@ def check_data_kind(model_class: type[GenerativeModel], dataset: ArrayDataset, m
     if kind in model_class.data_kinds:
         return
     name = model_name or model_class.registry_name
-    takers = [n for n in registry.names() if not n.startswith("test-") and kind in registry.get(n).model_class.data_kinds]
+    takers = [n for n in registry.names()
+              if not n.startswith("test-") and kind in registry.get(n).model_class.data_kinds]
     shape = "x".join(map(str, dataset.shape))
     raise ConfigError(f"model '{name}' takes {' or '.join(model_class.data_kinds)}, but dataset '{dataset.name}' holds "
                       f"{kind} ({shape} per item); models that take {kind}: {', '.join(takers) or 'none'}")
@@ -274,4 +321,5 @@ def interpolate_codes(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor, met
     raise ValueError(f"unknown interpolation '{method}' (choose linear or spherical)")
 
 
-__all__ = ["Batch", "GenerativeModel", "LatentModel", "Losses", "Phase", "check_data_kind", "data_kind", "interpolate_codes"]
+__all__ = ["Batch", "GenerativeModel", "LatentModel", "LikelihoodModel", "Losses", "Phase", "check_data_kind",
+           "data_kind", "default_labels", "interpolate_codes"]

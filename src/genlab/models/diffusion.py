@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genlab.diffusion import SAMPLERS, DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample_loop
 from genlab.config import check_sizes
+from genlab.diffusion import SAMPLERS, DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample_loop
 from genlab.errors import ConfigError, DataError
-from genlab.models.base import Batch, GenerativeModel, Losses
+from genlab.models.base import Batch, GenerativeModel, Losses, default_labels
 from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.unet import UNet
 from genlab.registry import register
@@ -148,11 +148,12 @@ class DDPM(GenerativeModel):
     """A noise-prediction U-Net trained on the simple diffusion loss; see the module docstring."""
 
     config: DDPMConfig
+    sample_options = ("sampler", "steps", "eta", "guidance")  # sample()'s keyword options
+    has_trajectory = True  # denoising_trajectory()
 
     def __init__(self, config: DDPMConfig):
         super().__init__(config)
-        self.num_classes = getattr(config, "num_classes", 0)  # 0 = unconditional
-        if isinstance(config, ConditionalDDPMConfig) and self.num_classes < 1:
+        if self.requires_labels and self.num_classes < 1:
             raise ConfigError("a conditional diffusion model needs class labels, and this dataset has none")
         c, h, w = config.data_shape
         self.schedule = make_schedule(config)
@@ -233,7 +234,7 @@ class DDPM(GenerativeModel):
                 raise ConfigError(f"guidance needs a class-conditional model ('cddpm'); '{self.registry_name}' is not")
             return None, 0.0
         if labels is None:
-            labels = torch.arange(n, device=self.device) % self.num_classes
+            labels = default_labels(n, self.num_classes, self.device)
         scale = self.config.guidance_scale if guidance is None else float(guidance)
         if scale < 0:
             raise ConfigError(f"guidance must be non-negative, got {scale}")

@@ -38,13 +38,26 @@ from torch import nn
 
 from genlab.config import OptimizerConfig, check_betas, check_range, check_sizes
 from genlab.errors import ConfigError, DataError
-from genlab.models.adversarial import (LOSS_PAIRS, add_instance_noise, check_stabilizers, clip_weights_,
-                                       gradient_penalty, instance_noise_std, parameter_grad_norm)
-from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.models.adversarial import (
+    LOSS_PAIRS,
+    add_instance_noise,
+    check_stabilizers,
+    clip_weights_,
+    gradient_penalty,
+    instance_noise_std,
+    parameter_grad_norm,
+)
+from genlab.models.base import Batch, GenerativeModel, Losses, Phase, default_labels
 from genlab.models.parts import check_conv_shape
 from genlab.nn.ema import ema_decay_at, ema_update_
-from genlab.nn.gan_blocks import (DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
-                                  apply_spectral_norm, init_normal_)
+from genlab.nn.gan_blocks import (
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    apply_spectral_norm,
+    init_normal_,
+)
 from genlab.registry import register
 
 LossName = Literal["minimax", "non_saturating", "least_squares", "wasserstein", "hinge"]
@@ -198,18 +211,16 @@ class WGANGPConfig(DCGANConfig):
     gan_betas: tuple[float, float] = (0.5, 0.9)
 
 
-def is_conditional(cfg: GANConfig) -> bool:
-    """Whether a config conditions on labels: it has a ``num_classes`` field (cgan's config does)."""
-    return hasattr(cfg, "num_classes")
-
-
 class Generator(nn.Module):
-    """(z (B, noise_dim), labels (B,) or None) -> images (B, C, H, W) in [-1, 1]."""
+    """(z (B, noise_dim), labels (B,) or None) -> images (B, C, H, W) in [-1, 1].
 
-    def __init__(self, cfg: GANConfig):
+    ``num_classes`` > 0 makes it conditional (the model's :attr:`GAN.num_classes`).
+    """
+
+    def __init__(self, cfg: GANConfig, num_classes: int = 0):
         super().__init__()
-        self.embed = nn.Embedding(cfg.num_classes, cfg.embed_dim) if is_conditional(cfg) else None
-        n_in = cfg.noise_dim + (cfg.embed_dim if is_conditional(cfg) else 0)
+        self.embed = nn.Embedding(num_classes, cfg.embed_dim) if num_classes else None
+        n_in = cfg.noise_dim + (cfg.embed_dim if num_classes else 0)
         if cfg.architecture == "mlp":
             self.net: nn.Module = MLPGenerator(n_in, cfg.data_shape, cfg.g_hidden, cfg.g_norm)
         else:
@@ -227,19 +238,21 @@ class Discriminator(nn.Module):
     score = w . phi(x) + b                        unconditional
     score = w . phi(x) + b + embed(y) . phi(x)    'projection' (Miyato & Koyama 2018, eq. 3)
     score = w . [phi(x), embed(y)] + b            'concat'
+
+    ``num_classes`` > 0 makes it conditional (the model's :attr:`GAN.num_classes`).
     """
 
-    def __init__(self, cfg: GANConfig):
+    def __init__(self, cfg: GANConfig, num_classes: int = 0):
         super().__init__()
         if cfg.architecture == "mlp":
             self.body: nn.Module = MLPDiscriminator(cfg.data_shape, cfg.d_hidden, cfg.d_norm, cfg.minibatch_std)
         else:
             self.body = DCGANDiscriminator(cfg.data_shape, cfg.d_widths, cfg.d_norm, cfg.minibatch_std)
         features = self.body.out_features
-        self.concat = is_conditional(cfg) and cfg.conditioning == "concat"
+        self.concat = bool(num_classes) and cfg.conditioning == "concat"
         self.embed = None
-        if is_conditional(cfg):
-            self.embed = nn.Embedding(cfg.num_classes, cfg.embed_dim if self.concat else features)
+        if num_classes:
+            self.embed = nn.Embedding(num_classes, cfg.embed_dim if self.concat else features)
         self.head = nn.Linear(features + (cfg.embed_dim if self.concat else 0), 1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -254,8 +267,7 @@ class Discriminator(nn.Module):
 
 def class_grid_labels(n: int, num_classes: int, device: torch.device | None = None) -> torch.Tensor:
     """Labels (n,) for a square grid of n images with one class per row (cycling through classes)."""
-    per_row = max(1, math.ceil(math.sqrt(n)))
-    return (torch.arange(n, device=device) // per_row) % num_classes
+    return default_labels(n, num_classes, device, run=math.ceil(math.sqrt(n)))
 
 
 _PHASE_INDEX = {"discriminator": 0, "generator": 1}  # rows of GAN.grad_norms
@@ -270,13 +282,12 @@ class GAN(GenerativeModel):
 
     def __init__(self, config: GANConfig):
         super().__init__(config)
-        self.conditional = is_conditional(config)
-        if self.conditional and config.num_classes < 1:
+        if self.requires_labels and config.num_classes < 1:
             raise ConfigError(f"a conditional GAN needs class labels, and this dataset has none (num_classes = "
                               f"{config.num_classes})")
         self.pair = LOSS_PAIRS[config.loss]
-        self.generator = Generator(config)
-        self.discriminator = Discriminator(config)
+        self.generator = Generator(config, self.num_classes)
+        self.discriminator = Discriminator(config, self.num_classes)
         if config.init_std > 0:
             init_normal_(self.generator, config.init_std)
             init_normal_(self.discriminator, config.init_std)
@@ -297,7 +308,7 @@ class GAN(GenerativeModel):
                 Phase("generator", ("generator",), 1, opt)]
 
     def _labels(self, batch: Batch) -> torch.Tensor | None:
-        if not self.conditional:
+        if not self.requires_labels:
             return None
         if batch.y is None:
             raise DataError(f"model '{self.registry_name}' is conditional and needs labelled data")
@@ -358,7 +369,7 @@ class GAN(GenerativeModel):
 
     def after_step(self, phase: str) -> None:
         """Record the gradient norm; clip the critic / count its updates, or update the EMA generator."""
-        self.grad_norms[_PHASE_INDEX[phase]] = parameter_grad_norm(getattr(self, phase).parameters())
+        self.grad_norms[_PHASE_INDEX[phase]] = parameter_grad_norm(self.get_submodule(phase).parameters())
         if phase == "discriminator":
             self.d_updates += 1
             if self.config.weight_clip > 0:
@@ -380,6 +391,11 @@ class GAN(GenerativeModel):
         return logs
 
     # --- generation ----------------------------------------------------------------------------
+    @property
+    def sampling_generator(self) -> Generator:
+        """The generator that samples: the EMA copy when one is kept, else the trained one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """n images (N, C, H, W) in [0, 1], from the EMA generator when it is kept.
@@ -390,19 +406,18 @@ class GAN(GenerativeModel):
                 (n = num_classes^2, e.g. 100 for MNIST, shows every class once per row).
         """
         cfg = self.config
-        if labels is not None and not self.conditional:
+        if labels is not None and not self.requires_labels:
             raise ConfigError(f"model '{self.registry_name}' is not conditional; "
                               "labels need a conditional model (cgan)")
-        if self.conditional:
+        if self.requires_labels:
             if labels is None:
                 labels = class_grid_labels(n, cfg.num_classes, self.device)
             else:
                 labels = labels.to(self.device).long()
             if labels.shape != (n,) or int(labels.min()) < 0 or int(labels.max()) >= cfg.num_classes:
                 raise ConfigError(f"labels must be {n} classes in 0..{cfg.num_classes - 1}")
-        generator = self.ema_generator if self.ema_generator is not None else self.generator
         z = torch.randn(n, cfg.noise_dim, device=self.device)
-        return ((generator(z, labels).float() + 1) / 2).clamp(0, 1)
+        return ((self.sampling_generator(z, labels).float() + 1) / 2).clamp(0, 1)
 
 
 @register("dcgan", DCGANConfig, "DCGAN: transposed-conv generator with batch norm, strided-conv discriminator")

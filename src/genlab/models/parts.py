@@ -23,15 +23,18 @@ Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]  # the name
 MAX_EXTRA_CONVS = 16
 
 
-def check_networks(cfg) -> None:
-    """Sizes of the encoder/decoder part shared by VAE and autoencoder configs (ValueError if wrong)."""
+def check_networks(cfg, alternative: str = "--architecture mlp") -> None:
+    """Sizes of the encoder/decoder part shared by VAE and autoencoder configs (ValueError if wrong).
+
+    ``alternative``: what to use instead when the images do not suit the conv architecture.
+    """
     check_sizes("latent_dim", cfg.latent_dim)
     check_sizes("mlp_hidden", cfg.mlp_hidden)
     check_sizes("conv_widths", cfg.conv_widths, non_empty=cfg.architecture == "conv")
     check_sizes("conv_hidden", cfg.conv_hidden, minimum=0)
     check_range("extra_convs", cfg.extra_convs, 0, MAX_EXTRA_CONVS)
     if cfg.architecture == "conv":
-        check_conv_shape(cfg.data_shape, "the conv architecture", getattr(cfg, "mlp_alternative", "--architecture mlp"))
+        check_conv_shape(cfg.data_shape, "the conv architecture", alternative)
 
 
 def check_conv_shape(data_shape, what: str, alternative: str) -> None:

@@ -58,9 +58,10 @@ class RecurrentAEConfig:
     def __post_init__(self) -> None:
         if len(self.data_shape) not in (2, 3) or min(self.data_shape) < 1:
             raise ValueError(f"data_shape must be (T, F) sequences or (C, H, W) images, got {tuple(self.data_shape)}")
-        for name in ("latent_dim", "hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name, value in (("latent_dim", self.latent_dim), ("hidden_size", self.hidden_size),
+                            ("num_layers", self.num_layers)):
+            if value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
         check_sizes("latent_dim", self.latent_dim)
         check_sizes("hidden_size", self.hidden_size)
         check_sizes("num_layers", self.num_layers, maximum=64)

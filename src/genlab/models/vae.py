@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab.config import check_range, check_sizes
-from genlab.models.base import Batch, LatentModel, Losses
+from genlab.models.base import Batch, LikelihoodModel, Losses, default_labels
 from genlab.models.parts import Activation, build_encoder_decoder, check_networks
 from genlab.registry import register
 
@@ -87,7 +87,7 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
 
 
 @register("vae", VAEConfig, "variational autoencoder: reparameterization, ELBO = reconstruction + beta * KL")
-class VAE(LatentModel):
+class VAE(LikelihoodModel):
     """Encoder -> (mu, log sigma^2) -> z -> decoder; see the module docstring.
 
     Every method takes optional ``labels``; the plain VAE ignores them and :class:`CVAE` feeds
@@ -245,7 +245,7 @@ class CVAE(VAE):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """n samples of the given labels (default: classes 0, 1, ... in turn)."""
         if labels is None:
-            labels = torch.arange(n, device=self.device) % self.config.num_classes
+            labels = default_labels(n, self.num_classes, self.device)
         return super().sample(n, labels.to(self.device))
 
 

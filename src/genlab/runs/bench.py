@@ -25,6 +25,7 @@ from genlab.data import parse_dataset
 from genlab.errors import ConfigError, Interrupted
 from genlab.io import atomic_write_bytes, save_image_grid
 from genlab.metrics.evaluate import generate
+from genlab.models.base import LikelihoodModel
 from genlab.runs.evaluate import evaluate_run
 from genlab.runs.run import load, train
 
@@ -83,12 +84,12 @@ QUICK = {"epochs": 1, "time_budget": 60.0, "n": 2000, "kid_subset_size": 500, "n
 def bench_models() -> list[str]:
     """Registered generative models, without test-only names."""
     return [n for n in registry.names()
-            if not n.startswith("test-") and getattr(registry.get(n).model_class, "generative", True)]
+            if not n.startswith("test-") and registry.get(n).model_class.generative]
 
 
 def _metrics_for(model_class: type) -> list[str]:
     groups = ["fid", "kid", "prdc", "classes"]
-    return groups + ["nll"] if callable(getattr(model_class, "log_likelihood", None)) else groups
+    return groups + ["nll"] if issubclass(model_class, LikelihoodModel) else groups
 
 
 def bench_one(name: str, s: BenchSettings, out_dir: Path, img_dir: Path) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from genlab.config import DataConfig, TrainConfig
-from genlab.metrics.classes import mode_collapse_warning
+from genlab.metrics.classes import covered_classes, mode_collapse_warning
 from genlab.metrics.evaluate import generate
 from genlab.metrics.features import cached_extractor
 from genlab.runs import extractors  # a module reference: building an extractor trains a run (genlab.runs.run)
@@ -52,9 +52,8 @@ class ModeMonitor:
     def __call__(self, model: Any) -> dict[str, Any]:
         """One check: ``{"classes_covered", "class_shares", "warning"}`` (warning None when all are covered)."""
         shares = sample_class_shares(model, self.extractor, self.n, self.seed)
-        k = self.extractor.num_classes
         warning = mode_collapse_warning(shares)
-        return {"classes_covered": int((shares >= 0.1 / k).sum()),
+        return {"classes_covered": int(covered_classes(shares).sum()),
                 "class_shares": [round(v, 4) for v in shares.tolist()],
                 "warning": warning}
 
@@ -65,11 +64,11 @@ def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) ->
     'auto' watches models that declare ``watch_modes`` (the GAN family) when the dataset's evaluation
     classifier is already cached; 'on' watches any generative model and trains the classifier if needed.
     """
-    if cfg.mode_check == "off" or not getattr(model, "generative", False):
+    if cfg.mode_check == "off" or not model.generative:
         return None
     if int(os.environ.get("RANK", "0")) != 0:  # only rank 0 checks (and says so) under torchrun
         return None
-    if cfg.mode_check == "auto" and not getattr(model, "watch_modes", False):
+    if cfg.mode_check == "auto" and not model.watch_modes:
         return None
     if splits.train.y is None or len(splits.train.shape) != 3:
         if cfg.mode_check == "on":
