@@ -10,12 +10,19 @@ from genlab.io import check_output
 
 
 class Stub:
-    """Just enough of a model: a name, a config, a device and a sample() signature."""
+    """Just enough of a model: a name, a config, a device, a sample() and the declared capabilities."""
 
     registry_name = "stub"
     requires_labels = False
     generative = True
+    sample_options = ("steps",)  # what sample() takes beyond n and labels, declared as models do
+    has_trajectory = False
+    data_kind = "images"
     device = torch.device("cpu")
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes if self.requires_labels else 0
 
     def __init__(self, num_classes: int = 0, conditional: bool = False):
         self.config = type("Config", (), {"num_classes": num_classes, "data_shape": (1, 4, 4)})()

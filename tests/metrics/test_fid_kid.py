@@ -5,11 +5,15 @@ import scipy.linalg
 import torch
 import torch.nn.functional as F
 
-from genlab.data import load_splits
 from genlab.config import DataConfig
+from genlab.data import load_splits
 from genlab.errors import ConfigError
-from genlab.metrics.fid import (feature_statistics, frechet_distance, frechet_distance_of_features,
-                                kernel_inception_distance)
+from genlab.metrics.fid import (
+    feature_statistics,
+    frechet_distance,
+    frechet_distance_of_features,
+    kernel_inception_distance,
+)
 
 
 def _random_gaussian(rng, d):

@@ -40,11 +40,11 @@ class Table:
                             f"columns: {', '.join(self.columns)}")
         return self.cells[:, self.columns.index(name)]
 
-    def drop(self, names: list[str]) -> "Table":
+    def drop(self, names: list[str]) -> Table:
         keep = [j for j, c in enumerate(self.columns) if c not in names]
         return Table([self.columns[j] for j in keep], self.cells[:, keep], self.source)
 
-    def rows(self, index: np.ndarray) -> "Table":
+    def rows(self, index: np.ndarray) -> Table:
         return Table(self.columns, self.cells[index], self.source)
 
 
@@ -131,7 +131,7 @@ class TableEncoder:
             out += [c["name"]] if c["kind"] == "numeric" else [f"{c['name']}={v}" for v in c["categories"]]
         return out
 
-    def fit(self, table: Table) -> "TableEncoder":
+    def fit(self, table: Table) -> TableEncoder:
         """Decide each column's kind and learn its scaling or categories from ``table``."""
         if len(table) == 0:
             raise DataError(f"{table.source} has no rows to fit on")
@@ -191,5 +191,5 @@ class TableEncoder:
         return {"columns": self.columns}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TableEncoder":
+    def from_dict(cls, d: dict[str, Any]) -> TableEncoder:
         return cls(list(d["columns"]))

@@ -7,8 +7,9 @@ Binarization is left to the batch iterator.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 from genlab.config import DataConfig, suggest
 from genlab.data.base import ArrayDataset, Batch, BatchIterator, Splits, eval_batches, split_off
@@ -24,7 +25,7 @@ from genlab.errors import DataError
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval_batches", "list_datasets",
            "load_splits", "parse_dataset", "split_off"]
 
-Loader = Callable[[DataConfig, Optional[str]], Splits]
+Loader = Callable[[DataConfig, str | None], Splits]
 
 # kind -> (loader(cfg, path), one-line description)
 DATASETS: dict[str, tuple[Loader, str]] = {

@@ -11,8 +11,9 @@ to save.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -80,7 +81,7 @@ class ArrayDataset:
         x = self.x[index]
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
-    def subset(self, index: torch.Tensor) -> "ArrayDataset":
+    def subset(self, index: torch.Tensor) -> ArrayDataset:
         return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes, self.info)
 
 

@@ -15,8 +15,8 @@ kept in ``ArrayDataset.info`` (and written to ``data_info.json`` in a run direct
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch

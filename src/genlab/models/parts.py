@@ -18,7 +18,6 @@ from genlab.config import check_range, check_sizes
 from genlab.nn import MLP, ConvDecoder, ConvEncoder, downsample_sizes
 from genlab.nn.mlp import ACTIVATIONS
 
-
 Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]  # the names genlab.nn.activation knows
 MAX_EXTRA_CONVS = 16
 

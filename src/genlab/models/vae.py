@@ -24,7 +24,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from genlab.config import check_range, check_sizes
+from genlab.config import check_sizes
 from genlab.models.base import Batch, LikelihoodModel, Losses, default_labels
 from genlab.models.parts import Activation, build_encoder_decoder, check_networks
 from genlab.registry import register

@@ -38,10 +38,10 @@ import torch
 from torch import nn
 
 from genlab.config import OptimizerConfig, TrainConfig, check_phase_names
+from genlab.cpu import tune_allocator
 from genlab.data.base import Batch, BatchIterator, Splits, eval_batches
 from genlab.errors import ConfigError, Interrupted, TrainingDiverged
 from genlab.models.base import GenerativeModel, Phase
-from genlab.cpu import tune_allocator
 from genlab.precision import autocast, resolve_precision
 from genlab.training import distributed
 from genlab.training.callbacks import Callback, shown_keys
