@@ -10,7 +10,9 @@ steady-state cost of a round (start-up, data loading and validation cancel out).
 builds the same model with the same seed, holds the training images as a float tensor, and runs
 the same phases with plain ``zero_grad / model(batch, phase) / backward / step / after_step``
 (no logging, no checkpoints, no finiteness check), timed after a warm-up. Both are reported in
-images per CPU-second (every batch a round draws counts), and genlab's share of the limit.
+images per CPU-second (every batch a round draws counts), and genlab's share of the limit. With
+``--compile`` genlab trains with torch.compile (the S1-round run pays the compile, so the
+difference is the compiled steady state) against the same eager bare loop.
 
 ``sample``: seconds of CPU per 1000 samples of an untrained default ``ddpm`` with DDIM-50 and
 DDPM-1000, measured on ``--n`` samples and scaled linearly (sampling cost is linear in the
@@ -39,10 +41,11 @@ QUIET = {"sample_every": 0, "log_every": 0, "eval_batches": 1, "mode_check": "of
 DATA = {"dataset": "mnist", "limit": 4096}
 
 
-def genlab_round_seconds(name: str, batch: int, precision: str, steps: tuple[int, int]) -> float:
+def genlab_round_seconds(name: str, batch: int, precision: str, steps: tuple[int, int], compile: bool = False) -> float:
     def run(n: int) -> float:
         t0 = time.process_time()
-        genlab.train(name, data=DATA, train={**QUIET, "steps": n, "batch_size": batch, "precision": precision})
+        genlab.train(name, data=DATA, train={**QUIET, "steps": n, "batch_size": batch, "precision": precision,
+                                             "compile": compile})
         return time.process_time() - t0
 
     s1, s2 = steps
@@ -92,12 +95,12 @@ def train_table(args: argparse.Namespace) -> list[dict]:
         batch = MODELS[name]
         steps = (2, 6) if name == "ddpm" else tuple(args.steps)
         bare, per_round = bare_round_seconds(name, batch, args.precision, steps[1] - steps[0])
-        ours = genlab_round_seconds(name, batch, args.precision, steps)
+        ours = genlab_round_seconds(name, batch, args.precision, steps, args.compile)
         rows.append({"model": name, "batch": batch, "images_per_round": per_round,
                      "genlab_img_per_cpu_s": per_round / ours, "bare_img_per_cpu_s": per_round / bare,
                      "share_of_limit": bare / ours})
         print(json.dumps(rows[-1]), flush=True)
-    print(f"\nprecision {args.precision}; CPU native bf16: {cpu_has_native_bf16()}; "
+    print(f"\ncompile {args.compile}; precision {args.precision}; CPU native bf16: {cpu_has_native_bf16()}; "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     print("| model | batch | genlab img/CPU-s | bare loop img/CPU-s | genlab / bare |")
     print("|---|---:|---:|---:|---:|")
@@ -134,6 +137,7 @@ def main() -> None:
     t.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     t.add_argument("--precision", default="fp32", choices=["auto", "fp32", "bf16"])
     t.add_argument("--steps", nargs=2, type=int, default=[5, 25])
+    t.add_argument("--compile", action="store_true", help="genlab with --compile (the bare loop stays eager)")
     s = sub.add_parser("sample")
     s.add_argument("--n", type=int, default=20)
     for q in (t, s):

@@ -308,6 +308,9 @@ class TrainConfig:
         warmup_steps: linear warm-up at the start of any schedule.
         grad_clip: clip each phase's gradient norm to this value (0 = off).
         seed, deterministic: reproducibility; deterministic mode also makes resume bit-exact.
+        compile: run the model's forward pass (its losses) through torch.compile (inductor). It trains,
+            checkpoints and resumes like eager mode; it costs a compile at the start of every process
+            and was measured slower than eager on a CPU for genlab's default models (docs/benchmarks.md).
         device: 'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.
         precision: 'auto' (bf16 autocast where the hardware computes bf16 natively and it pays, fp32
             elsewhere; see genlab.precision), 'fp32', or 'bf16' (autocast; losses stay in fp32).
@@ -338,6 +341,7 @@ class TrainConfig:
     grad_clip: float = 0.0
     seed: int = 0
     deterministic: bool = False
+    compile: bool = False
     device: str = "auto"
     precision: PrecisionChoice = "auto"
     sample_every: int = 1

@@ -183,6 +183,8 @@ class Trainer:
             self.wrapped = nn.parallel.DistributedDataParallel(
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=len(self.phases) > 1 or model.partial_updates)
+        if cfg.compile:  # the forward pass (losses) compiled; weights, optimizers and checkpoints stay the model's
+            self.wrapped = torch.compile(self.wrapped)
         self.batches = BatchIterator(data.train, cfg.batch_size // self.dist.world_size, cfg.seed, binarize,
                                      self.dist.rank, self.dist.world_size, device=self.device)
         if not self.phases[0].fresh_batch or any(not p.fresh_batch and p.repeats != 1 for p in self.phases):
