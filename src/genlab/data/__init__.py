@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
 
 from genlab.config import DataConfig, suggest
 from genlab.data.base import ArrayDataset, Batch, BatchIterator, Splits, eval_batches, split_off
@@ -39,7 +38,8 @@ DATASETS: dict[str, tuple[Loader, str]] = {
     "csv": (load_csv, "a CSV time series (rows in time order): numeric columns, windowed by --window/--stride"),
     **{name: (named_series_loader(name), desc) for name, (_, desc) in SERIES.items()},
 }
-PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE"}  # kinds that need a path
+# kinds that need a path
+PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE"}
 
 
 def list_datasets() -> list[tuple[str, str]]:
@@ -106,7 +106,8 @@ def load_splits(cfg: DataConfig) -> Splits:
     if cfg.columns and train.x.dim() == 4:
         raise DataError(f"--columns selects columns of a series or table, but dataset '{cfg.dataset}' holds images")
     if train.classes and "classes" not in train.info:  # class names travel with the run (data_info.json)
-        train = ArrayDataset(train.x, train.y, train.name, train.classes, {**train.info, "classes": list(train.classes)})
+        train = ArrayDataset(train.x, train.y, train.name, train.classes,
+                             {**train.info, "classes": list(train.classes)})
     if cfg.limit is not None and cfg.limit < len(train):  # before resizing: only kept items are resized
         train = ArrayDataset(train.x[:cfg.limit], None if train.y is None else train.y[:cfg.limit],
                              train.name, train.classes, train.info)

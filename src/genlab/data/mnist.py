@@ -105,7 +105,7 @@ def convert_pickle(path: Path) -> dict[str, np.ndarray]:
     with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
         parts = safe_pickle.load(f, path, encoding="latin1")  # ((x, y), (x, y), (x, y))
     arrays = {}
-    for split, (x, y) in zip(SPLITS, parts):
+    for split, (x, y) in zip(SPLITS, parts, strict=True):
         x = np.multiply(x, 256, out=x)  # float32 (N, 784), k/256 -> k exactly
         arrays[f"x_{split}"] = np.rint(x, out=x).astype(np.uint8).reshape(-1, 28, 28)
         arrays[f"y_{split}"] = np.asarray(y, dtype=np.int64)
