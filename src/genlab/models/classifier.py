@@ -19,12 +19,10 @@ from genlab.config import check_sizes
 from genlab.errors import DataError
 from genlab.models.base import Batch, GenerativeModel, Losses
 from genlab.nn import VGG, VGG_LAYOUTS, LeNet5
-from genlab.nn.mlp import ACTIVATIONS
+from genlab.nn.mlp import Activation
 from genlab.registry import register
 
 ARCHITECTURES = ("lenet5", *VGG_LAYOUTS)
-
-Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 
 
 @dataclass
