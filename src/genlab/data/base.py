@@ -68,7 +68,7 @@ class ArrayDataset:
     @property
     def shape(self) -> tuple[int, ...]:
         """(C, H, W) of one image, or (T, F) of one sequence."""
-        return tuple(self.x.shape[1:])  # type: ignore[return-value]
+        return tuple(self.x.shape[1:])
 
     @property
     def num_classes(self) -> int:

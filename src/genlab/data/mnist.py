@@ -132,7 +132,7 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is plain public data
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a **key could be allow_pickle
         os.replace(tmp, path)
     except OSError:  # read-only or full cache dir: carry on uncached
         if tmp is not None and os.path.exists(tmp):

@@ -15,7 +15,7 @@ kept in ``ArrayDataset.info`` (and written to ``data_info.json`` in a run direct
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 
 import numpy as np
@@ -150,8 +150,9 @@ def named_series_loader(name: str) -> Callable[[DataConfig, str | None], Splits]
 
 # ------------------------------------------------------------------------------ npz sequences
 
-def is_sequence_npz(arrays: dict[str, np.ndarray]) -> bool:
-    return "sequences" in arrays or "series" in arrays
+def is_sequence_npz(keys: Container[str]) -> bool:
+    """True when npz arrays with these names (a dict or the names) hold sequences."""
+    return "sequences" in keys or "series" in keys
 
 
 def load_sequence_npz(cfg: DataConfig, arrays: dict[str, np.ndarray], where: str) -> Splits:
@@ -198,7 +199,7 @@ def load_npz_any(cfg: DataConfig, path: str) -> Splits:
     try:
         with np.load(file, allow_pickle=False) as z:
             keys = set(z.files)
-            arrays = {k: z[k] for k in keys} if is_sequence_npz(dict.fromkeys(keys)) else None
+            arrays = {k: z[k] for k in keys} if is_sequence_npz(keys) else None
     except Exception:  # noqa: BLE001 - load_npz reports a missing or unreadable file with its reason
         arrays = None
     if arrays is None:

@@ -65,7 +65,7 @@ class ClassifierConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-def build_network(cfg: ClassifierConfig) -> torch.nn.Module:
+def build_network(cfg: ClassifierConfig) -> LeNet5 | VGG:
     """The network a config asks for (LeNet5 or VGG), with ``features`` and ``forward`` (logits)."""
     c, size, _ = cfg.data_shape
     if cfg.arch == "lenet5":
