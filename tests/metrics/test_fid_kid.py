@@ -89,7 +89,7 @@ def test_fd_on_extractor_features_halves_near_zero_and_monotone_in_corruption(ti
     noise = [frechet_distance_of_features(fa, tiny_extractor((b + s * torch.randn(b.shape, generator=g)).clamp(0, 1))[0])
              for s in (0.1, 0.2, 0.4, 0.8)]
     blur = [frechet_distance_of_features(fa, tiny_extractor(_blur(b, s))[0]) for s in (0.5, 1.0, 2.0)]
-    assert all(p < q for p, q in zip(noise, noise[1:])), noise
-    assert all(p < q for p, q in zip(blur, blur[1:])), blur
+    assert all(p < q for p, q in zip(noise, noise[1:], strict=False)), noise
+    assert all(p < q for p, q in zip(blur, blur[1:], strict=False)), blur
     # two halves of one set differ only by sampling error (a small positive bias of FD at N = 800)
     assert halves < noise[0] and halves < 0.1 * noise[-1] and halves < 0.2 * blur[0], (halves, noise, blur)

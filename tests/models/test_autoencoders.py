@@ -154,7 +154,7 @@ def test_stacked_ae_stages_train_one_layer_at_a_time():
                                           "pretrain_steps": 2})
     x = torch.rand(6, 1, 8, 8)
     seen = []
-    for step in range(8):
+    for _ in range(8):
         model.zero_grad(set_to_none=True)
         out = model.losses(Batch(x))
         out["loss"].backward()

@@ -9,5 +9,5 @@ from genlab.anomaly.scores import SCORES, item_scores
 from genlab.anomaly.state import FittedState
 from genlab.anomaly.tables import Table, TableEncoder, as_table, read_table
 
-__all__ = ["AnomalyDetector", "DetectorConfig", "FittedState", "SCORES", "Table", "TableEncoder", "as_table", "item_scores",
-           "read_table"]
+__all__ = ["AnomalyDetector", "DetectorConfig", "FittedState", "SCORES", "Table", "TableEncoder", "as_table",
+           "item_scores", "read_table"]

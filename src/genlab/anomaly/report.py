@@ -36,7 +36,7 @@ def plot_scores(scores: np.ndarray, threshold: float, path: str | Path, truth: n
 
     path = Path(path)
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
-    bins = np.histogram_bin_edges(scores, bins=60)
+    bins = np.histogram_bin_edges(scores, bins=60).tolist()  # a list: matplotlib's stubs take Sequence[float]
     if truth is None:
         ax.hist(scores, bins=bins, color="tab:blue", alpha=0.8, label="inputs")
     else:

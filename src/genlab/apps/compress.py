@@ -62,7 +62,7 @@ def png_bytes(images: torch.Tensor) -> list[int]:
 
 
 def encode_images(model: LatentModel, images: torch.Tensor, codec: str = "float16",
-                  batch_size: int = 256) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+                  batch_size: int = 256) -> tuple[dict[str, np.ndarray], dict[str, float | str]]:
     """Encode images and measure the compression.
 
     Args:
@@ -88,16 +88,17 @@ def encode_images(model: LatentModel, images: torch.Tensor, codec: str = "float1
     code_bytes = arrays["codes"].nbytes / n
     raw = float(images[0].numel())
     png = float(np.mean(png_bytes(images)))
-    report = {"images": n, "code_dim": int(codes.shape[1]), "codec": codec, "code_bytes_per_image": code_bytes,
-              "file_bytes_per_image": len(codes_file_bytes(arrays)) / n, "raw_bytes_per_image": raw,
-              "png_bytes_per_image": png, "ratio_vs_raw": raw / code_bytes, "ratio_vs_png": png / code_bytes,
-              "psnr": float(p[torch.isfinite(p)].mean()) if torch.isfinite(p).any() else float("inf")}
+    report: dict[str, float | str] = {
+        "images": n, "code_dim": int(codes.shape[1]), "codec": codec, "code_bytes_per_image": code_bytes,
+        "file_bytes_per_image": len(codes_file_bytes(arrays)) / n, "raw_bytes_per_image": raw,
+        "png_bytes_per_image": png, "ratio_vs_raw": raw / code_bytes, "ratio_vs_png": png / code_bytes,
+        "psnr": float(p[torch.isfinite(p)].mean()) if torch.isfinite(p).any() else float("inf")}
     return arrays, report
 
 
 def codes_file_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: a **key could be allow_pickle
     return buf.getvalue()
 
 

@@ -63,7 +63,8 @@ def require_trajectory(model: GenerativeModel) -> Callable[..., torch.Tensor]:
     if not model.has_trajectory:
         raise ConfigError(f"model '{model.registry_name}' has no denoising trajectory; --trajectory needs a "
                           f"diffusion model")
-    return model.denoising_trajectory  # type: ignore[attr-defined]
+    # has_trajectory declares the method; mypy sees nn.Module's __getattr__ (Tensor | Module)
+    return model.denoising_trajectory  # type: ignore[return-value]
 
 
 def sampler_options(model: GenerativeModel, given: dict[str, Any]) -> dict[str, Any]:

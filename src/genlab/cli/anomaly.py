@@ -135,6 +135,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     det = AnomalyDetector.load(args.detector)
+    assert det.kind is not None  # set when fitted, so in every saved detector
     label_column = args.label_column or det.state.label_column
     inputs = read_inputs(args.input, det.kind, args.split, label_column,
                          shape=tuple(det.state.input_shape or ()) if det.kind == "images" else None,

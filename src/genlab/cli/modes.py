@@ -16,7 +16,8 @@ def register(sub: Any, argv: list[str]) -> None:
     p.add_argument("--n", type=int, default=2000, help="samples to classify (default: 2000)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     p.add_argument("--min-share", type=float, default=COVERAGE_MIN_SHARE,
-                   help=f"a class is covered with at least this fraction of a uniform share (default: {COVERAGE_MIN_SHARE})")
+                   help="a class is covered with at least this fraction of a uniform share "
+                        f"(default: {COVERAGE_MIN_SHARE})")
     p.set_defaults(func=cmd_modes)
 
 

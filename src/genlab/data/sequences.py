@@ -15,7 +15,7 @@ kept in ``ArrayDataset.info`` (and written to ``data_info.json`` in a run direct
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 
 import numpy as np
@@ -150,8 +150,9 @@ def named_series_loader(name: str) -> Callable[[DataConfig, str | None], Splits]
 
 # ------------------------------------------------------------------------------ npz sequences
 
-def is_sequence_npz(arrays: dict[str, np.ndarray]) -> bool:
-    return "sequences" in arrays or "series" in arrays
+def is_sequence_npz(keys: Container[str]) -> bool:
+    """True when npz arrays with these names (a dict or the names) hold sequences."""
+    return "sequences" in keys or "series" in keys
 
 
 def load_sequence_npz(cfg: DataConfig, arrays: dict[str, np.ndarray], where: str) -> Splits:
@@ -161,7 +162,8 @@ def load_sequence_npz(cfg: DataConfig, arrays: dict[str, np.ndarray], where: str
         s = np.asarray(arrays["series"], dtype=float)
         s = s[:, None] if s.ndim == 1 else s
         if s.ndim != 2 or not np.isfinite(s).all():
-            raise DataError(f"{where}: 'series' must be a finite (L, F) or (L,) array, got shape {arrays['series'].shape}")
+            raise DataError(f"{where}: 'series' must be a finite (L, F) or (L,) array, "
+                            f"got shape {arrays['series'].shape}")
         return series_splits(s, [str(i) for i in range(s.shape[1])], cfg, where)
     x = np.asarray(arrays["sequences"])
     if not np.issubdtype(x.dtype, np.number):
@@ -169,11 +171,13 @@ def load_sequence_npz(cfg: DataConfig, arrays: dict[str, np.ndarray], where: str
     x = x.astype(float)
     x = x[..., None] if x.ndim == 2 else x
     if x.ndim != 3 or len(x) == 0:
-        raise DataError(f"{where}: 'sequences' must be (N, T, F) or (N, T), got shape {arrays['sequences'].shape}")
+        raise DataError(f"{where}: 'sequences' must be (N, T, F) or (N, T), "
+                        f"got shape {arrays['sequences'].shape}")
     n, t, _ = x.shape
     if "lengths" in arrays:
         lengths = np.asarray(arrays["lengths"])
-        if lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer) or lengths.min() < 1 or lengths.max() > t:
+        if (lengths.shape != (n,) or not np.issubdtype(lengths.dtype, np.integer)
+                or lengths.min() < 1 or lengths.max() > t):
             raise DataError(f"{where}: 'lengths' must be {n} integers in 1..{t}")
         x[np.arange(t)[None, :] >= lengths[:, None]] = np.nan  # padding after each sequence's end
     if not np.isfinite(x[~np.isnan(x).all(-1)]).all():
@@ -184,7 +188,8 @@ def load_sequence_npz(cfg: DataConfig, arrays: dict[str, np.ndarray], where: str
     ds = ArrayDataset(torch.from_numpy(x), None if y is None else torch.from_numpy(y.astype(np.int64)), cfg.dataset)
     splits = split_off(ds, (cfg.validation_fraction, cfg.test_fraction))
     info = {**_standardize(splits.train.x.numpy(), [str(i) for i in range(x.shape[2])]), "source": where}
-    out = [ArrayDataset(_apply(s.x.numpy(), info), s.y, cfg.dataset, [], info) for s in (splits.train, splits.validation, splits.test)]
+    out = [ArrayDataset(_apply(s.x.numpy(), info), s.y, cfg.dataset, [], info)
+           for s in (splits.train, splits.validation, splits.test)]
     return Splits(*out)
 
 
@@ -194,7 +199,7 @@ def load_npz_any(cfg: DataConfig, path: str) -> Splits:
     try:
         with np.load(file, allow_pickle=False) as z:
             keys = set(z.files)
-            arrays = {k: z[k] for k in keys} if is_sequence_npz(dict.fromkeys(keys)) else None
+            arrays = {k: z[k] for k in keys} if is_sequence_npz(keys) else None
     except Exception:  # noqa: BLE001 - load_npz reports a missing or unreadable file with its reason
         arrays = None
     if arrays is None:

@@ -11,8 +11,9 @@ Sample metrics compare ``n`` generated images with the first ``n`` images of a s
 dataset (the test split by default, as stored: grayscale even when the model trained on binarized
 images, so every model is compared with the same reference), both passed through the dataset's
 feature extractor (:mod:`genlab.metrics.features`). The NLL and reconstructions use the split
-prepared as the model saw its data (binarized with one fixed draw when the run binarized). The result records the sample counts, split, seed,
-metric settings and the extractor's id, so two results are comparable exactly when those match.
+prepared as the model saw its data (binarized with one fixed draw when the run binarized). The
+result records the sample counts, split, seed, metric settings and the extractor's id, so two
+results are comparable exactly when those match.
 
 Metric groups (``metrics=``): fid (Fréchet distance 'fd'), kid, prdc (precision, recall, density,
 coverage), is (classifier-based Inception Score), classes (class coverage, class KL, and label
@@ -179,7 +180,8 @@ def _is(ctx: _Context) -> dict[str, float]:
 def _classes(ctx: _Context) -> dict[str, float]:
     k = ctx.extractor.num_classes
     fake_pred, real_pred = ctx.fake()[1].argmax(1), ctx.real()[1].argmax(1)
-    out = {"class_coverage": cls_metrics.class_coverage(fake_pred, k), "class_kl": cls_metrics.class_kl(fake_pred, real_pred, k)}
+    out = {"class_coverage": cls_metrics.class_coverage(fake_pred, k),
+           "class_kl": cls_metrics.class_kl(fake_pred, real_pred, k)}
     labels = ctx.fake_images()[1]
     if labels is not None:
         out["label_accuracy"] = cls_metrics.label_accuracy(fake_pred, labels)
@@ -197,7 +199,8 @@ def _nll(ctx: _Context) -> dict[str, float]:
 
 def _recon(ctx: _Context) -> dict[str, float]:
     if not isinstance(ctx.model, LatentModel):
-        raise ConfigError(f"model '{ctx.model.registry_name}' has no encoder, so 'recon' does not apply; drop it from --metrics")
+        raise ConfigError(f"model '{ctx.model.registry_name}' has no encoder, so 'recon' does not apply; "
+                          "drop it from --metrics")
     x = ctx.split_images(ctx.settings.n, binarized=True)  # inputs as the model saw them in training
     y = ctx.once("split", lambda: None).y if ctx.model.requires_labels else None  # conditional: the true labels
     if ctx.model.requires_labels and y is None:
@@ -235,7 +238,8 @@ def parse_metrics(metrics: str | list[str] | tuple[str, ...]) -> list[str]:
         raise ConfigError(f"no metrics given (choose from {', '.join(METRIC_GROUPS)})")
     for m in names:
         if m not in METRIC_GROUPS:
-            raise ConfigError(f"unknown metric '{m}'{suggest(m, METRIC_GROUPS)} (choose from {', '.join(METRIC_GROUPS)})")
+            raise ConfigError(f"unknown metric '{m}'{suggest(m, METRIC_GROUPS)} "
+                              f"(choose from {', '.join(METRIC_GROUPS)})")
     return list(dict.fromkeys(names))
 
 

@@ -75,7 +75,7 @@ class ExtractorRecipe:
     threads: int = 1
 
 
-def default_recipe(shape: tuple[int, int, int]) -> ExtractorRecipe:
+def default_recipe(shape: tuple[int, ...]) -> ExtractorRecipe:
     """LeNet-5 for (1, 28, 28) images, a small VGG-11 for every other shape."""
     return ExtractorRecipe() if tuple(shape) == (1, 28, 28) else ExtractorRecipe(arch="vgg11")
 
@@ -120,7 +120,7 @@ class FeatureExtractor:
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(self.classifier.config.data_shape)  # type: ignore[return-value]
+        return tuple(self.classifier.config.data_shape)
 
     @property
     def num_classes(self) -> int:

@@ -212,10 +212,11 @@ class LatentModel(GenerativeModel):
         raise NotImplementedError
 
     def _codes(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.encode(x) if labels is None else self.encode(x, labels)
+        # conditional subclasses (cvae) extend encode/decode with labels; unconditional ones refuse them
+        return self.encode(x) if labels is None else self.encode(x, labels)  # type: ignore[call-arg]
 
     def _images(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        return self.decode(z) if labels is None else self.decode(z, labels)
+        return self.decode(z) if labels is None else self.decode(z, labels)  # type: ignore[call-arg]
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

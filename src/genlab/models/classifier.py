@@ -19,12 +19,10 @@ from genlab.config import check_sizes
 from genlab.errors import DataError
 from genlab.models.base import Batch, GenerativeModel, Losses
 from genlab.nn import VGG, VGG_LAYOUTS, LeNet5
-from genlab.nn.mlp import ACTIVATIONS
+from genlab.nn.mlp import Activation
 from genlab.registry import register
 
 ARCHITECTURES = ("lenet5", *VGG_LAYOUTS)
-
-Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 
 
 @dataclass
@@ -67,7 +65,7 @@ class ClassifierConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-def build_network(cfg: ClassifierConfig) -> torch.nn.Module:
+def build_network(cfg: ClassifierConfig) -> LeNet5 | VGG:
     """The network a config asks for (LeNet5 or VGG), with ``features`` and ``forward`` (logits)."""
     c, size, _ = cfg.data_shape
     if cfg.arch == "lenet5":

@@ -143,6 +143,14 @@ def make_schedule(cfg: DDPMConfig) -> NoiseSchedule:
     return NoiseSchedule.named(cfg.beta_schedule, cfg.timesteps, **extra)
 
 
+def _conditional(cfg: DDPMConfig) -> ConditionalDDPMConfig:
+    """The config of a conditional model (``num_classes`` > 0): only :class:`ConditionalDDPMConfig` has the
+    label fields."""
+    if not isinstance(cfg, ConditionalDDPMConfig):
+        raise ConfigError(f"a conditional diffusion model needs a ConditionalDDPMConfig, got {type(cfg).__name__}")
+    return cfg
+
+
 @register("ddpm", DDPMConfig, "denoising diffusion: U-Net noise prediction, EMA weights, DDPM or DDIM sampling")
 class DDPM(GenerativeModel):
     """A noise-prediction U-Net trained on the simple diffusion loss; see the module docstring."""
@@ -150,6 +158,7 @@ class DDPM(GenerativeModel):
     config: DDPMConfig
     sample_options = ("sampler", "steps", "eta", "guidance")  # sample()'s keyword options
     has_trajectory = True  # denoising_trajectory()
+    updates: Tensor  # buffer (registered in __init__)
 
     def __init__(self, config: DDPMConfig):
         super().__init__(config)
@@ -169,7 +178,7 @@ class DDPM(GenerativeModel):
             return None
         if batch.y is None:
             raise DataError(f"model '{self.registry_name}' is conditional and needs labelled data")
-        drop = torch.rand(batch.y.shape, device=batch.y.device) < self.config.label_dropout
+        drop = torch.rand(batch.y.shape, device=batch.y.device) < _conditional(self.config).label_dropout
         return torch.where(drop, torch.full_like(batch.y, self.num_classes), batch.y)  # (B,)
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
@@ -235,7 +244,7 @@ class DDPM(GenerativeModel):
             return None, 0.0
         if labels is None:
             labels = default_labels(n, self.num_classes, self.device)
-        scale = self.config.guidance_scale if guidance is None else float(guidance)
+        scale = _conditional(self.config).guidance_scale if guidance is None else float(guidance)
         if scale < 0:
             raise ConfigError(f"guidance must be non-negative, got {scale}")
         return labels.to(self.device).long(), scale

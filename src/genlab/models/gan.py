@@ -211,6 +211,14 @@ class WGANGPConfig(DCGANConfig):
     gan_betas: tuple[float, float] = (0.5, 0.9)
 
 
+def _conditional(cfg: GANConfig) -> CGANConfig:
+    """The config of a conditional GAN (``num_classes`` > 0): only :class:`CGANConfig` has the label fields."""
+    if not isinstance(cfg, CGANConfig):
+        raise ConfigError(f"a conditional GAN needs a CGANConfig (num_classes, conditioning, embed_dim), "
+                          f"got {type(cfg).__name__}")
+    return cfg
+
+
 class Generator(nn.Module):
     """(z (B, noise_dim), labels (B,) or None) -> images (B, C, H, W) in [-1, 1].
 
@@ -219,8 +227,9 @@ class Generator(nn.Module):
 
     def __init__(self, cfg: GANConfig, num_classes: int = 0):
         super().__init__()
-        self.embed = nn.Embedding(num_classes, cfg.embed_dim) if num_classes else None
-        n_in = cfg.noise_dim + (cfg.embed_dim if num_classes else 0)
+        embed_dim = _conditional(cfg).embed_dim if num_classes else 0
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        n_in = cfg.noise_dim + embed_dim
         if cfg.architecture == "mlp":
             self.net: nn.Module = MLPGenerator(n_in, cfg.data_shape, cfg.g_hidden, cfg.g_norm)
         else:
@@ -249,11 +258,13 @@ class Discriminator(nn.Module):
         else:
             self.body = DCGANDiscriminator(cfg.data_shape, cfg.d_widths, cfg.d_norm, cfg.minibatch_std)
         features = self.body.out_features
-        self.concat = bool(num_classes) and cfg.conditioning == "concat"
+        cond = _conditional(cfg) if num_classes else None
+        self.concat = cond is not None and cond.conditioning == "concat"
+        embed_dim = cond.embed_dim if cond is not None and self.concat else 0
         self.embed = None
         if num_classes:
-            self.embed = nn.Embedding(num_classes, cfg.embed_dim if self.concat else features)
-        self.head = nn.Linear(features + (cfg.embed_dim if self.concat else 0), 1)
+            self.embed = nn.Embedding(num_classes, embed_dim if self.concat else features)
+        self.head = nn.Linear(features + embed_dim, 1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         phi = self.body(x)  # (B, F)
@@ -279,12 +290,15 @@ class GAN(GenerativeModel):
 
     config: GANConfig
     watch_modes = True
+    d_updates: torch.Tensor  # buffers (registered in __init__)
+    g_updates: torch.Tensor
+    grad_norms: torch.Tensor
 
     def __init__(self, config: GANConfig):
         super().__init__(config)
-        if self.requires_labels and config.num_classes < 1:
+        if self.requires_labels and self.num_classes < 1:
             raise ConfigError(f"a conditional GAN needs class labels, and this dataset has none (num_classes = "
-                              f"{config.num_classes})")
+                              f"{self.num_classes})")
         self.pair = LOSS_PAIRS[config.loss]
         self.generator = Generator(config, self.num_classes)
         self.discriminator = Discriminator(config, self.num_classes)
@@ -303,7 +317,8 @@ class GAN(GenerativeModel):
     # --- training contract -------------------------------------------------------------------
     def phases(self) -> list[Phase]:
         cfg = self.config
-        opt = OptimizerConfig(cfg.gan_optimizer, cfg.gan_lr, tuple(cfg.gan_betas))
+        beta1, beta2 = cfg.gan_betas  # two values (checked in GANConfig)
+        opt = OptimizerConfig(cfg.gan_optimizer, cfg.gan_lr, (beta1, beta2))
         return [Phase("discriminator", ("discriminator",), cfg.n_critic, opt),
                 Phase("generator", ("generator",), 1, opt)]
 
@@ -411,11 +426,11 @@ class GAN(GenerativeModel):
                               "labels need a conditional model (cgan)")
         if self.requires_labels:
             if labels is None:
-                labels = class_grid_labels(n, cfg.num_classes, self.device)
+                labels = class_grid_labels(n, self.num_classes, self.device)
             else:
                 labels = labels.to(self.device).long()
-            if labels.shape != (n,) or int(labels.min()) < 0 or int(labels.max()) >= cfg.num_classes:
-                raise ConfigError(f"labels must be {n} classes in 0..{cfg.num_classes - 1}")
+            if labels.shape != (n,) or int(labels.min()) < 0 or int(labels.max()) >= self.num_classes:
+                raise ConfigError(f"labels must be {n} classes in 0..{self.num_classes - 1}")
         z = torch.randn(n, cfg.noise_dim, device=self.device)
         return ((self.sampling_generator(z, labels).float() + 1) / 2).clamp(0, 1)
 

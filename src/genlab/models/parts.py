@@ -9,16 +9,15 @@
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
 from genlab.config import check_range, check_sizes
 from genlab.nn import MLP, ConvDecoder, ConvEncoder, downsample_sizes
-from genlab.nn.mlp import ACTIVATIONS
+from genlab.nn.mlp import Activation as Activation  # re-exported: the configs' activation field type
 
-Activation = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]  # the names genlab.nn.activation knows
 MAX_EXTRA_CONVS = 16
 
 
