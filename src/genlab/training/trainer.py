@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -184,7 +184,7 @@ class Trainer:
                 model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=len(self.phases) > 1 or model.partial_updates)
         if cfg.compile:  # the forward pass (losses) compiled; weights, optimizers and checkpoints stay the model's
-            self.wrapped = torch.compile(self.wrapped)
+            self.wrapped = cast(nn.Module, torch.compile(self.wrapped))
         self.batches = BatchIterator(data.train, cfg.batch_size // self.dist.world_size, cfg.seed, binarize,
                                      self.dist.rank, self.dist.world_size, device=self.device)
         if not self.phases[0].fresh_batch or any(not p.fresh_batch and p.repeats != 1 for p in self.phases):
