@@ -71,6 +71,9 @@ class GenerativeModel(nn.Module):
     # True for single-phase models whose loss reaches only some parameters at some steps (e.g. the
     # stacked autoencoder's layer-wise pretraining): DDP must then look for unused parameters
     partial_updates: bool = False
+    # what the model reads and samples: 'images' (N, C, H, W), or 'tables' (transformed table rows (N, D),
+    # trained through genlab.tables): image-only tools (`genlab bench`, sample grids) skip table models
+    data_kind: str = "images"
 
     def __init__(self, config: Any):
         super().__init__()

@@ -1,0 +1,84 @@
+"""What the table models (ctgan, tvae) share: the layout of a transformed row and its activations.
+
+A transformed row (see :mod:`genlab.tables.transformer`) is a list of blocks, given to a model
+through its config as ``spans``: ``[size, 0]`` is a scaled offset in [-1, 1] (tanh output),
+``[size, 1]`` a one-hot (softmax output): a continuous column's mode, a missing indicator, or a
+categorical column. ``discrete`` lists the indices of the blocks that are categorical columns:
+those make up the conditional vector and can be conditioned on. Nothing here knows column
+names; the models are rebuilt from their config alone.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genlab.errors import ConfigError
+
+TANH, SOFTMAX = 0, 1
+
+
+def block_slices(spans: list[list[int]]) -> list[tuple[int, int, int]]:
+    """(start, end, kind) of every block in the row vector."""
+    out, pos = [], 0
+    for size, kind in spans:
+        out.append((pos, pos + int(size), int(kind)))
+        pos += int(size)
+    return out
+
+
+def check_layout(spans: list[list[int]], discrete: list[int], counts: list[list[float]], name: str) -> None:
+    """Refuse a config whose table layout is missing or inconsistent (one line)."""
+    if not spans:
+        raise ConfigError(f"{name} is a table model: train it with `genlab synth fit` or genlab.tables.Synthesizer "
+                          f"(its config needs the table layout 'spans')")
+    for size, kind in spans:
+        if size < 1 or kind not in (TANH, SOFTMAX):
+            raise ConfigError(f"{name}: bad span [{size}, {kind}] (size >= 1, kind 0 = tanh or 1 = softmax)")
+    for i, block in enumerate(discrete):
+        if not 0 <= block < len(spans) or spans[block][1] != SOFTMAX:
+            raise ConfigError(f"{name}: discrete block {block} is not a softmax block")
+        if counts and len(counts[i]) != spans[block][0]:
+            raise ConfigError(f"{name}: category_counts[{i}] has {len(counts[i])} entries for a block of {spans[block][0]}")
+
+
+def activate(raw: torch.Tensor, spans: list[list[int]], tau: float = 0.2, hard: bool = False) -> torch.Tensor:
+    """Generator logits (B, D) -> a row: tanh offsets, Gumbel-softmax one-hots (Jang et al. 2017).
+
+    ``hard=True`` gives exact one-hots (argmax) for sampling, without Gumbel noise.
+    """
+    parts = []
+    for start, end, kind in block_slices(spans):
+        block = raw[:, start:end]
+        if kind == TANH:
+            parts.append(torch.tanh(block))
+        elif hard:
+            parts.append(F.one_hot(block.argmax(1), end - start).to(raw.dtype))
+        else:
+            parts.append(F.gumbel_softmax(block.float(), tau=tau).to(raw.dtype))
+    return torch.cat(parts, dim=1)
+
+
+def conditional_slices(spans: list[list[int]], discrete: list[int]) -> list[tuple[int, int, int, int]]:
+    """For each discrete block: (start, end) in the row vector and (start, end) in the conditional vector."""
+    slices = block_slices(spans)
+    out, pos = [], 0
+    for block in discrete:
+        start, end, _ = slices[block]
+        out.append((start, end, pos, pos + end - start))
+        pos += end - start
+    return out
+
+
+def log_frequency(counts: list[float]) -> torch.Tensor:
+    """Category probabilities proportional to log(1 + count) (CTGAN's training-by-sampling)."""
+    w = torch.log1p(torch.tensor(counts, dtype=torch.float64))
+    return (w / w.sum()).float()
+
+
+def frequency(counts: list[float]) -> torch.Tensor:
+    w = torch.tensor(counts, dtype=torch.float64)
+    return (w / w.sum()).float()
+
+
+__all__ = ["SOFTMAX", "TANH", "activate", "block_slices", "check_layout", "conditional_slices", "frequency",
+           "log_frequency"]
