@@ -211,7 +211,7 @@ class CTGAN(GenerativeModel):
         cfg = self.config
         opt = OptimizerConfig("adam", cfg.gan_lr, tuple(cfg.gan_betas), cfg.gan_weight_decay)
         return [Phase("discriminator", ("discriminator",), cfg.discriminator_steps, opt),
-                Phase("generator", ("generator",), 1, opt)]
+                Phase("generator", ("generator",), 1, opt, fresh_batch=False)]  # it only needs the batch size
 
     def _rows(self, batch: Batch) -> torch.Tensor:
         x = batch.x.flatten(1)
