@@ -13,7 +13,7 @@ from typing import Sequence
 
 from genlab.errors import GenlabError
 
-COMMAND_MODULES = ["genlab.cli.train", "genlab.cli.generate", "genlab.cli.info", "genlab.cli.apps", "genlab.cli.evaluate", "genlab.cli.gan", "genlab.cli.anomaly"]
+COMMAND_MODULES = ["genlab.cli.train", "genlab.cli.generate", "genlab.cli.info", "genlab.cli.apps", "genlab.cli.evaluate", "genlab.cli.gan", "genlab.cli.anomaly", "genlab.cli.synth"]
 
 
 class _Parser(argparse.ArgumentParser):
