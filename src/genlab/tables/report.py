@@ -354,6 +354,22 @@ def _html(report: dict[str, Any], images: list[str], out: Path) -> None:
                                      f"report</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
 
 
+def score_rows(kinds: dict[str, str], train: Any, holdout: Any, syn: Any, target: str | None, seed: int = 0,
+               note: str = "no held-out rows") -> dict[str, Any]:
+    """Every score of synthetic rows ``syn`` against the real ``train`` rows (and ``holdout`` rows,
+    which give utility and privacy when there are at least 2). Works for any synthesizer's output."""
+    cols = Columns(kinds, train)
+    out: dict[str, Any] = {
+        "rows": {"synthetic": int(len(syn)), "real_train": int(len(train)), "real_holdout": int(len(holdout))},
+        "fidelity": fidelity(cols, train, syn, seed=seed), "detection": detection(cols, train, syn, seed=seed)}
+    if len(holdout) >= 2 and target is not None:
+        out["utility"] = utility(cols, target, train, syn, holdout, seed=seed)
+        out["privacy"] = privacy(cols, train, syn, holdout, seed=seed)
+    else:
+        out["utility_note"] = out["privacy_note"] = note
+    return out
+
+
 def make_report(synth: Any, real: Any, out: str | Path, n: int | None = None, target: str | None = None,
                 seed: int = 0, plots: bool = True) -> dict[str, Any]:
     """The full report of a fitted synthesizer against a real table: report.json, PNGs, report.html.
@@ -378,21 +394,13 @@ def make_report(synth: Any, real: Any, out: str | Path, n: int | None = None, ta
     train, holdout = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
     n = len(train) if n is None else n
     syn = synth.sample(n, seed=seed)
-    cols = Columns(kinds, train)
     report: dict[str, Any] = {
         "synthesizer": "genlab", "model": synth.config.model, "source": synth.state.get("source", "?"),
-        "real": table.name, "rows": {"synthetic": int(len(syn)), "real_train": int(len(train)),
-                                     "real_holdout": int(len(holdout))},
-        "train_seconds": synth.state.get("train_seconds"),
-        "fidelity": fidelity(cols, train, syn, seed=seed), "detection": detection(cols, train, syn, seed=seed)}
-    target = target or synth.state.get("target")
-    if len(holdout) >= 2:
-        report["utility"] = utility(cols, target, train, syn, holdout, seed=seed)
-        report["privacy"] = privacy(cols, train, syn, holdout, seed=seed)
-    else:
-        note = ("the real table is not the one the synthesizer was fitted on, so its held-out rows are unknown"
-                if not same else "the synthesizer was fitted with no held-out rows (holdout 0)")
-        report["utility_note"] = report["privacy_note"] = note
+        "real": table.name, "train_seconds": synth.state.get("train_seconds")}
+    note = ("the real table is not the one the synthesizer was fitted on, so its held-out rows are unknown"
+            if not same else "the synthesizer was fitted with no held-out rows (holdout 0)")
+    report.update(score_rows(kinds, train, holdout, syn, target or synth.state.get("target"), seed, note))
+    cols = Columns(kinds, train)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images = _plots(cols, train, syn, out) if plots else []
@@ -403,4 +411,4 @@ def make_report(synth: Any, real: Any, out: str | Path, n: int | None = None, ta
 
 
 __all__ = ["Columns", "contingency_similarity", "correlation_similarity", "dcr", "detection", "fidelity",
-           "ks_statistic", "make_report", "privacy", "roc_auc", "tv_distance", "utility"]
+           "ks_statistic", "make_report", "privacy", "roc_auc", "score_rows", "tv_distance", "utility"]
