@@ -274,7 +274,7 @@ class CTGAN(GenerativeModel):
         else:
             cond, _, _ = self.sample_conditions(n, self._data_probs)
         cond = cond.to(dev)
-        rows = activate(self.generator(torch.cat([self._noise(n, dev), cond], 1)), self.config.spans, hard=True)
+        rows = activate(self.generator(torch.cat([self._noise(n, dev), cond], 1)), self.config.spans, hard="sample")
         for j, k in (condition or {}).items():  # the condition holds in every row
             s, e, _, _ = self.cond_slices[j]
             rows[:, s:e] = 0.0

@@ -41,10 +41,12 @@ def check_layout(spans: list[list[int]], discrete: list[int], counts: list[list[
             raise ConfigError(f"{name}: category_counts[{i}] has {len(counts[i])} entries for a block of {spans[block][0]}")
 
 
-def activate(raw: torch.Tensor, spans: list[list[int]], tau: float = 0.2, hard: bool = False) -> torch.Tensor:
+def activate(raw: torch.Tensor, spans: list[list[int]], tau: float = 0.2, hard: str | None = None) -> torch.Tensor:
     """Generator logits (B, D) -> a row: tanh offsets, Gumbel-softmax one-hots (Jang et al. 2017).
 
-    ``hard=True`` gives exact one-hots (argmax) for sampling, without Gumbel noise.
+    ``hard`` gives exact one-hots for sampling: 'sample' draws each category from softmax(logits)
+    (the Gumbel-max trick: what a Gumbel-softmax output's argmax is), 'argmax' takes the most
+    likely one.
     """
     parts = []
     for start, end, kind in block_slices(spans):
@@ -52,7 +54,12 @@ def activate(raw: torch.Tensor, spans: list[list[int]], tau: float = 0.2, hard: 
         if kind == TANH:
             parts.append(torch.tanh(block))
         elif hard:
-            parts.append(F.one_hot(block.argmax(1), end - start).to(raw.dtype))
+            if hard == "sample":
+                gumbel = -torch.log(-torch.log(torch.rand_like(block.float()).clamp(1e-10, 1 - 1e-7)))
+                choice = (block.float() + gumbel).argmax(1)
+            else:
+                choice = block.argmax(1)
+            parts.append(F.one_hot(choice, end - start).to(raw.dtype))
         else:
             parts.append(F.gumbel_softmax(block.float(), tau=tau).to(raw.dtype))
     return torch.cat(parts, dim=1)

@@ -6,11 +6,14 @@ The reconstruction term per block: a Gaussian N(tanh(logit), sigma^2) on each sc
 (-log p up to a constant: (x - tanh(r))^2 / (2 sigma^2) + log sigma) and a softmax cross-entropy
 on each one-hot block. loss = (loss_factor * reconstruction + KL(q(z|x) || N(0, I))) / B, with
 loss_factor 2, Adam 1e-3, weight decay 1e-5, batch 500. Sampling decodes z ~ N(0, I), adds the
-learned noise to the offsets and takes the argmax of every one-hot block.
+learned noise to the offsets and draws every one-hot block from its softmax (the reference code
+takes the argmax, which collapses each column onto its most likely categories and modes; set
+``discrete_sampling='argmax'`` for that).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -37,6 +40,9 @@ class TVAEConfig:
         decompress_dims: hidden sizes of the decoder.
         loss_factor: weight of the reconstruction term against the KL term.
         vae_lr, vae_weight_decay: Adam settings.
+        discrete_sampling: how a sample's one-hot blocks are read from the decoder's logits:
+            'sample' (drawn from the softmax) or 'argmax' (the most likely category, as the
+            reference code does; it over-produces frequent categories and modes).
     """
 
     spans: list[list[int]] = field(default_factory=list)
@@ -48,6 +54,7 @@ class TVAEConfig:
     loss_factor: float = 2.0
     vae_lr: float = 1e-3
     vae_weight_decay: float = 1e-5
+    discrete_sampling: Literal["argmax", "sample"] = "sample"
 
     def __post_init__(self) -> None:
         if self.embedding_dim < 1 or self.loss_factor <= 0:
@@ -129,7 +136,7 @@ class TVAE(GenerativeModel):
         is unconditional): the synthesizer keeps only rows that meet it (rejection sampling)."""
         z = torch.randn(n, self.config.embedding_dim, device=self.device)
         raw = self.decoder(z)
-        rows = activate(raw, self.config.spans, hard=True)
+        rows = activate(raw, self.config.spans, hard=self.config.discrete_sampling)
         for s, e, kind in self.slices:
             if kind != SOFTMAX:
                 rows[:, s:e] = (rows[:, s:e] + torch.randn_like(rows[:, s:e]) * self.sigma[s:e]).clamp(-1, 1)
