@@ -143,3 +143,19 @@ def test_save_load_gives_the_same_synthesizer(tvae_synth, tmp_path):
     pd.testing.assert_frame_equal(a, b)
     assert list(a.columns) == ["x", "count", "colour", "flag", "day", "score", "grade"]
     assert a["count"].dtype == np.int64 and set(a["colour"]) <= {"red", "green", "blue"}
+
+
+def test_layers_point_down():
+    """Models and data know nothing of tables/, training/ or cli/; tables/ reaches training in one place."""
+    import re
+    from pathlib import Path
+
+    import genlab
+
+    root = Path(genlab.__file__).parent
+    for rel in ("models/ctgan.py", "models/tvae.py", "models/tabular.py", "data/tables.py"):
+        text = (root / rel).read_text()
+        assert not re.search(r"^\s*(from|import) genlab\.(tables|training|cli|anomaly|apps)\b", text, re.M), rel
+    uses = {p.name: len(re.findall(r"^\s*(?:from|import) genlab\.training", p.read_text(), re.M))
+            for p in (root / "tables").glob("*.py")}
+    assert {k: v for k, v in uses.items() if v} == {"synthesizer.py": 1}
