@@ -231,7 +231,7 @@ class TableTransformer:
         z = ((fit_on - col.fill) / scale)[:, None]
         k = int(min(self.max_modes, np.unique(fit_on).size))
         gm = BayesianGaussianMixture(n_components=k, weight_concentration_prior_type="dirichlet_process",
-                                     weight_concentration_prior=0.001, max_iter=200, n_init=1,
+                                     weight_concentration_prior=0.001, max_iter=100, n_init=1,
                                      random_state=self.seed, reg_covar=1e-6,
                                      # weak priors on the means and variances: small columns keep tight modes
                                      mean_precision_prior=1e-3, covariance_prior=np.array([[1e-3]]))
