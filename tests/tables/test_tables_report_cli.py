@@ -120,3 +120,20 @@ def test_bad_requests_to_a_fitted_synthesizer(ctgan_dir, tmp_path, capsys):
                     str(tmp_path / "r")], "lacks grade")
     _fails(capsys, ["synth", "sample", str(tmp_path), "--n", "5"], "not a genlab synthesizer")
     _fails(capsys, ["synth", "fit", "--data", "table:iris", "--out", str(ctgan_dir), *TINY_CTGAN], "--overwrite")
+
+
+def test_augment_measures_both_arms(tmp_path, capsys):
+    frame = mixed_frame(200, seed=3)
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    out = tmp_path / "aug.json"
+    assert main(["augment", "--data", f"csv:{tmp_path / 'm.csv'}", "--label", "colour", "--n-real", "40",
+                 "--n-synth", "30", "--seeds", "0", "--epochs", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| 40 | 30 |" in printed
+    (r,) = json.loads(out.read_text())
+    run = r["runs"][0]
+    for key in ("real", "augmented", "synthetic_only"):
+        assert 0 <= run[key] <= 1
+    assert run["gain"] == pytest.approx(run["augmented"] - run["real"]) and r["test_rows"] == 60
+    _fails(capsys, ["augment", "--data", f"csv:{tmp_path / 'm.csv'}", "--label", "x", "--epochs", "1"],
+           "must be categorical or boolean")
