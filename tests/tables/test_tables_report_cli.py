@@ -137,3 +137,13 @@ def test_augment_measures_both_arms(tmp_path, capsys):
     assert run["gain"] == pytest.approx(run["augmented"] - run["real"]) and r["test_rows"] == 60
     _fails(capsys, ["augment", "--data", f"csv:{tmp_path / 'm.csv'}", "--label", "x", "--epochs", "1"],
            "must be categorical or boolean")
+
+
+def test_augment_images_with_a_conditional_model(capsys):
+    assert main(["augment", "--data", "digits", "--model", "cvae", "--n-real", "20", "--n-synth", "20", "--seeds", "0",
+                 "--gen-steps", "2", "--clf-steps", "2", "--test-limit", "50"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("| 20 | 20 | ") and line.count("|") == 6
+    _fails(capsys, ["augment", "--data", "digits", "--model", "vae"], "invalid choice")
+    _fails(capsys, ["augment", "--data", "digits", "--model", "ctgan"], "does not fit images")
+    _fails(capsys, ["augment", "--data", "table:iris"], "need --label")

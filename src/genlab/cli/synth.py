@@ -11,6 +11,7 @@ from genlab.cli.options import add_config_flags, collect
 from genlab.errors import ConfigError
 
 MODELS = ("ctgan", "tvae")
+IMAGE_MODELS = ("cvae", "cgan", "cddpm")
 
 
 def register(sub: Any, argv: list[str]) -> None:
@@ -63,18 +64,24 @@ def register(sub: Any, argv: list[str]) -> None:
     t = ssub.add_parser("tables", help="list the named tables (table:NAME)")
     t.set_defaults(func=cmd_tables)
 
-    a = sub.add_parser("augment", help="measure whether synthetic rows help a classifier: N real vs N real + M synthetic",
-                       description="Train a classifier on N real labelled rows, and on the same rows plus M rows from "
-                                   "a synthesizer fitted on them (conditioned on the label); test accuracy of both "
-                                   "over several seeds, on held-out real rows.")
-    a.add_argument("--data", required=True, metavar="SPEC", help="csv:PATH or table:NAME")
-    a.add_argument("--label", required=True, metavar="COLUMN", help="the categorical column to predict")
-    a.add_argument("--model", default="ctgan", choices=MODELS, help="synthesizer (default: ctgan)")
-    a.add_argument("--n-real", type=int, nargs="+", default=[100], metavar="N", help="real labelled rows (100)")
-    a.add_argument("--n-synth", type=int, default=500, metavar="M", help="synthetic rows added (500)")
+    a = sub.add_parser("augment", help="measure whether generated data helps a classifier: N real vs N real + M generated",
+                       description="Train a classifier on N real labelled items, and on the same items plus M items "
+                                   "from a conditional model trained on them only; test accuracy of both over several "
+                                   "seeds. Tables (--data csv:PATH / table:NAME, --label COLUMN): ctgan or tvae "
+                                   "conditioned on the label, gradient boosting. Images (--data mnist, ...): cvae, "
+                                   "cgan or cddpm, LeNet-5 on the test split.")
+    a.add_argument("--data", required=True, metavar="SPEC", help="a table (csv:PATH, table:NAME) or an image dataset")
+    a.add_argument("--label", metavar="COLUMN", help="tables: the categorical column to predict")
+    a.add_argument("--model", choices=(*MODELS, *IMAGE_MODELS),
+                   help="generative model (default: ctgan for tables, cvae for images)")
+    a.add_argument("--n-real", type=int, nargs="+", default=[100], metavar="N", help="real labelled items (100)")
+    a.add_argument("--n-synth", type=int, default=500, metavar="M", help="generated items added (500)")
     a.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (0 1 2)")
-    a.add_argument("--epochs", type=int, default=300, help="synthesizer epochs (300)")
-    a.add_argument("--test-fraction", type=float, default=0.3, help="share of rows held out for testing (0.3)")
+    a.add_argument("--epochs", type=int, default=300, help="tables: synthesizer epochs (300)")
+    a.add_argument("--test-fraction", type=float, default=0.3, help="tables: share of rows held out for testing (0.3)")
+    a.add_argument("--gen-steps", type=int, default=2000, help="images: steps of the generative model (2000)")
+    a.add_argument("--clf-steps", type=int, default=1000, help="images: steps of each classifier (1000)")
+    a.add_argument("--test-limit", type=int, help="images: score only the first N test images")
     a.add_argument("--out", metavar="JSON", help="also write the results to this JSON file")
     a.set_defaults(func=cmd_augment)
 
@@ -170,20 +177,35 @@ def cmd_tables(args: argparse.Namespace) -> int:
 def cmd_augment(args: argparse.Namespace) -> int:
     import json
 
-    from genlab.tables.augment import augment_table
-
+    table = args.data.split(":", 1)[0] in ("table", "csv") or args.data.lower().endswith(".csv")
+    model = args.model or ("ctgan" if table else "cvae")
+    if table != (model in MODELS):
+        raise ConfigError(f"--model {model} does not fit {'a table' if table else 'images'}; use "
+                          f"{' or '.join(MODELS if table else IMAGE_MODELS)}")
+    if table and not args.label:
+        raise ConfigError("tables need --label COLUMN: the categorical column the classifier predicts")
     if not 0 < args.test_fraction < 0.9:
         raise ConfigError(f"--test-fraction must be in (0, 0.9), got {args.test_fraction}")
+    if min(args.n_real) < 1 or args.n_synth < 1:
+        raise ConfigError("--n-real and --n-synth must be positive")
     results = []
-    print("| N real | M synthetic | accuracy real | accuracy real + synthetic | gain | synthetic only |")
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("| N real | M generated | accuracy real | accuracy real + generated | gain |" + (" synthetic only |" if table else ""))
+    print("|---:|---:|---:|---:|---:|" + ("---:|" if table else ""))
     for n in args.n_real:
-        r = augment_table(args.data, args.label, args.model, n, args.n_synth, tuple(args.seeds), args.epochs,
-                          args.test_fraction)
+        if table:
+            from genlab.tables.augment import augment_table
+
+            r = augment_table(args.data, args.label, model, n, args.n_synth, tuple(args.seeds), args.epochs,
+                              args.test_fraction)
+        else:
+            from genlab.apps.augment import augment_images
+
+            r = augment_images(args.data, model, n, args.n_synth, tuple(args.seeds), args.gen_steps, args.clf_steps,
+                               test_limit=args.test_limit)
         results.append(r)
         print(f"| {n} | {args.n_synth} | {r['real']['mean']:.3f} ± {r['real']['std']:.3f} | "
               f"{r['augmented']['mean']:.3f} ± {r['augmented']['std']:.3f} | {r['gain']['mean']:+.3f} ± "
-              f"{r['gain']['std']:.3f} | {r['synthetic_only']['mean']:.3f} |", flush=True)
+              f"{r['gain']['std']:.3f} |" + (f" {r['synthetic_only']['mean']:.3f} |" if table else ""), flush=True)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
