@@ -105,6 +105,8 @@ def test_bad_tables_fail_with_one_line(tmp_path, capsys):
     _fails(capsys, ["synth", "fit", "--data", f"csv:{tmp_path / 'ok.csv'}", "--out", str(tmp_path / "d"),
                     "--metadata", str(tmp_path / "meta2.json")], "kind 'text'")
     _fails(capsys, ["synth", "fit", "--data", "table:nope", "--out", str(tmp_path / "e")], "unknown table 'nope'")
+    _fails(capsys, ["synth", "fit", "--data", "table:iris", "--out", str(tmp_path / "e"), "--spans", "1", "0"],
+           "--spans is filled from the table")
     assert not any((tmp_path / d).exists() for d in "abcde")
 
 

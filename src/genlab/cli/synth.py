@@ -12,6 +12,7 @@ from genlab.errors import ConfigError
 
 MODELS = ("ctgan", "tvae")
 IMAGE_MODELS = ("cvae", "cgan", "cddpm")
+LAYOUT_FIELDS = {"spans", "discrete", "category_counts"}  # model config fields the table fills
 
 
 def register(sub: Any, argv: list[str]) -> None:
@@ -110,8 +111,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     values = vars(args)
     fields = {k: values[k] for k in ("epochs", "batch_size", "holdout", "max_modes", "seed") if k in values}
     train = {k: values[k] for k in ("time_budget", "device", "precision") if k in values}
-    synth = Synthesizer(args.model, metadata=args.metadata, train=train,
-                        model_config=collect(args, registry.get(args.model).config_class, "model"), **fields)
+    model_config = collect(args, registry.get(args.model).config_class, "model")
+    layout = sorted(set(model_config) & LAYOUT_FIELDS)
+    if layout:
+        raise ConfigError(f"--{layout[0].replace('_', '-')} is filled from the table; leave it out")
+    synth = Synthesizer(args.model, metadata=args.metadata, train=train, model_config=model_config, **fields)
     synth.fit(args.data, run_dir=out / "run", target=args.target)
     synth.save(out)
     st = synth.state
