@@ -233,8 +233,9 @@ class TableTransformer:
         gm = BayesianGaussianMixture(n_components=k, weight_concentration_prior_type="dirichlet_process",
                                      weight_concentration_prior=0.001, max_iter=100, n_init=1,
                                      random_state=self.seed, reg_covar=1e-6,
-                                     # weak priors on the means and variances: small columns keep tight modes
-                                     mean_precision_prior=1e-3, covariance_prior=np.array([[1e-3]]))
+                                     # a weak prior on the means (they stay where the data is); the default
+                                     # prior on the variances keeps few, broad modes (as the reference does)
+                                     mean_precision_prior=1e-3)
         import warnings
 
         with warnings.catch_warnings():
