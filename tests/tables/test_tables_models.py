@@ -159,3 +159,25 @@ def test_layers_point_down():
     uses = {p.name: len(re.findall(r"^\s*(?:from|import) genlab\.training", p.read_text(), re.M))
             for p in (root / "tables").glob("*.py")}
     assert {k: v for k, v in uses.items() if v} == {"synthesizer.py": 1}
+
+
+def test_grouped_layout_matches_block_by_block():
+    import torch.nn.functional as F
+
+    from genlab.models.tabular import Layout, activate, block_slices, softmax_cross_entropy
+
+    spans = [[1, 0], [3, 1], [2, 1], [1, 0], [3, 1], [2, 1]]
+    layout = Layout(spans)
+    raw = torch.randn(6, 12, generator=torch.Generator().manual_seed(0))
+    rows = activate(raw, layout, hard="argmax")
+    target = activate(torch.randn(6, 12), layout, hard="argmax")
+    ce = 0.0
+    for s, e, kind in block_slices(spans):
+        if kind == 0:
+            assert torch.allclose(rows[:, s:e], torch.tanh(raw[:, s:e]))
+        else:
+            assert torch.equal(rows[:, s:e].argmax(1), raw[:, s:e].argmax(1)) and torch.equal(rows[:, s:e].sum(1), torch.ones(6))
+            ce = ce + F.cross_entropy(raw[:, s:e], target[:, s:e].argmax(1), reduction="sum")
+    assert softmax_cross_entropy(raw, target, layout) == pytest.approx(float(ce), rel=1e-5)
+    soft = activate(raw, layout, tau=0.2)
+    assert torch.allclose(soft[:, 1:4].sum(1), torch.ones(6), atol=1e-5)

@@ -34,7 +34,7 @@ from genlab.config import OptimizerConfig
 from genlab.errors import ConfigError, DataError
 from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
-from genlab.models.tabular import activate, check_layout, conditional_slices, frequency, log_frequency
+from genlab.models.tabular import Layout, activate, check_layout, conditional_slices, frequency, log_frequency
 from genlab.registry import register
 
 
@@ -150,6 +150,7 @@ class CTGAN(GenerativeModel):
         self.discriminator = PacDiscriminator(d + c, tuple(config.discriminator_dims), config.pac)
         self.pair = LOSS_PAIRS["wasserstein"]
         self.cond_slices = conditional_slices(config.spans, config.discrete)
+        self.layout = Layout(config.spans)
         counts = config.category_counts or [[1.0] * config.spans[b][0] for b in config.discrete]
         pick = log_frequency if config.log_frequency else frequency
         self._train_probs = [pick(c_) for c_ in counts]
@@ -233,7 +234,7 @@ class CTGAN(GenerativeModel):
         if phase == "discriminator":
             real, cond = self._conditioned_real(x)
             with torch.no_grad():
-                fake = activate(self.generator(torch.cat([self._noise(b, dev), cond], 1)), self.config.spans,
+                fake = activate(self.generator(torch.cat([self._noise(b, dev), cond], 1)), self.layout,
                                 self.config.tau)
             real_in = pack(torch.cat([real, cond], 1), pac)
             fake_in = pack(torch.cat([fake.to(real.dtype), cond], 1), pac)
@@ -247,7 +248,7 @@ class CTGAN(GenerativeModel):
         cond, cols, cats = self.sample_conditions(b)
         cond = cond.to(dev)
         raw = self.generator(torch.cat([self._noise(b, dev), cond], 1))
-        fake = activate(raw, self.config.spans, self.config.tau)
+        fake = activate(raw, self.layout, self.config.tau)
         d_fake = self.discriminator(pack(torch.cat([fake, cond.to(fake.dtype)], 1), pac))
         adversarial = self.pair.generator(d_fake)
         cross_entropy = self._conditional_loss(raw, cols.to(dev), cats.to(dev))
@@ -274,7 +275,7 @@ class CTGAN(GenerativeModel):
         else:
             cond, _, _ = self.sample_conditions(n, self._data_probs)
         cond = cond.to(dev)
-        rows = activate(self.generator(torch.cat([self._noise(n, dev), cond], 1)), self.config.spans, hard="sample")
+        rows = activate(self.generator(torch.cat([self._noise(n, dev), cond], 1)), self.layout, hard="sample")
         for j, k in (condition or {}).items():  # the condition holds in every row
             s, e, _, _ = self.cond_slices[j]
             rows[:, s:e] = 0.0

@@ -41,28 +41,62 @@ def check_layout(spans: list[list[int]], discrete: list[int], counts: list[list[
             raise ConfigError(f"{name}: category_counts[{i}] has {len(counts[i])} entries for a block of {spans[block][0]}")
 
 
-def activate(raw: torch.Tensor, spans: list[list[int]], tau: float = 0.2, hard: str | None = None) -> torch.Tensor:
+class Layout:
+    """The blocks of a row grouped for vectorized work: every tanh value, and the one-hot blocks of
+    each size stacked as (B, blocks, size), so a row of many columns costs a few tensor ops.
+
+    ``torch.cat([tanh values, group 1 flattened, group 2 flattened, ...], 1)[:, restore]`` puts the
+    pieces back in row order.
+    """
+
+    def __init__(self, spans: list[list[int]]):
+        slices = block_slices(spans)
+        self.width = slices[-1][1] if slices else 0
+        self.tanh = torch.tensor([i for s, e, k in slices if k == TANH for i in range(s, e)], dtype=torch.long)
+        sizes = sorted({e - s for s, e, k in slices if k == SOFTMAX})
+        self.groups = [torch.tensor([list(range(s, e)) for s, e, k in slices if k == SOFTMAX and e - s == size],
+                                    dtype=torch.long) for size in sizes]  # each (blocks, size)
+        order = torch.cat([self.tanh, *(g.reshape(-1) for g in self.groups)])
+        self.restore = torch.empty_like(order)
+        self.restore[order] = torch.arange(len(order))
+
+    def assemble(self, tanh: torch.Tensor, groups: list[torch.Tensor]) -> torch.Tensor:
+        """(B, tanh values) and each group's (B, blocks, size) -> rows (B, D) in row order."""
+        parts = [tanh, *(g.flatten(1) for g in groups)]
+        return torch.cat(parts, 1)[:, self.restore.to(tanh.device)]
+
+
+def activate(raw: torch.Tensor, spans: list[list[int]] | Layout, tau: float = 0.2,
+             hard: str | None = None) -> torch.Tensor:
     """Generator logits (B, D) -> a row: tanh offsets, Gumbel-softmax one-hots (Jang et al. 2017).
 
     ``hard`` gives exact one-hots for sampling: 'sample' draws each category from softmax(logits)
     (the Gumbel-max trick: what a Gumbel-softmax output's argmax is), 'argmax' takes the most
     likely one.
     """
-    parts = []
-    for start, end, kind in block_slices(spans):
-        block = raw[:, start:end]
-        if kind == TANH:
-            parts.append(torch.tanh(block))
-        elif hard:
+    layout = spans if isinstance(spans, Layout) else Layout(spans)
+    dev = raw.device
+    tanh = torch.tanh(raw[:, layout.tanh.to(dev)])
+    groups = []
+    for idx in layout.groups:
+        block = raw[:, idx.to(dev)].float()  # (B, blocks, size)
+        if hard:
             if hard == "sample":
-                gumbel = -torch.log(-torch.log(torch.rand_like(block.float()).clamp(1e-10, 1 - 1e-7)))
-                choice = (block.float() + gumbel).argmax(1)
-            else:
-                choice = block.argmax(1)
-            parts.append(F.one_hot(choice, end - start).to(raw.dtype))
+                block = block - torch.log(-torch.log(torch.rand_like(block).clamp(1e-10, 1 - 1e-7)))
+            groups.append(F.one_hot(block.argmax(-1), idx.shape[1]).to(raw.dtype))
         else:
-            parts.append(F.gumbel_softmax(block.float(), tau=tau).to(raw.dtype))
-    return torch.cat(parts, dim=1)
+            groups.append(F.gumbel_softmax(block, tau=tau, dim=-1).to(raw.dtype))
+    return layout.assemble(tanh, groups)
+
+
+def softmax_cross_entropy(raw: torch.Tensor, target: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Summed cross-entropy of every one-hot block of ``target`` rows (B, D) under logits ``raw``."""
+    total = raw.new_zeros(()).float()
+    for idx in layout.groups:
+        idx = idx.to(raw.device)
+        logp = torch.log_softmax(raw[:, idx].float(), dim=-1)  # (B, blocks, size)
+        total = total - logp.gather(-1, target[:, idx].argmax(-1, keepdim=True)).sum()
+    return total
 
 
 def conditional_slices(spans: list[list[int]], discrete: list[int]) -> list[tuple[int, int, int, int]]:
@@ -87,5 +121,5 @@ def frequency(counts: list[float]) -> torch.Tensor:
     return (w / w.sum()).float()
 
 
-__all__ = ["SOFTMAX", "TANH", "activate", "block_slices", "check_layout", "conditional_slices", "frequency",
+__all__ = ["Layout", "SOFTMAX", "TANH", "activate", "softmax_cross_entropy", "block_slices", "check_layout", "conditional_slices", "frequency",
            "log_frequency"]

@@ -22,7 +22,7 @@ from torch import nn
 from genlab.config import OptimizerConfig
 from genlab.errors import DataError
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
-from genlab.models.tabular import SOFTMAX, activate, block_slices, check_layout
+from genlab.models.tabular import Layout, activate, check_layout, softmax_cross_entropy
 from genlab.registry import register
 
 
@@ -90,7 +90,7 @@ class TVAE(GenerativeModel):
         body, width = _mlp(config.embedding_dim, tuple(config.decompress_dims))
         self.decoder = nn.Sequential(*body, nn.Linear(width, d))
         self.sigma = nn.Parameter(torch.full((d,), 0.1))
-        self.slices = block_slices(config.spans)
+        self.layout = Layout(config.spans)
 
     def phases(self) -> list[Phase]:
         cfg = self.config
@@ -106,16 +106,11 @@ class TVAE(GenerativeModel):
 
     def reconstruction(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """Summed -log p(x | z) over the batch, up to constants."""
-        total = raw.new_zeros(()).float()
         raw, x = raw.float(), x.float()
-        for s, e, kind in self.slices:
-            if kind == SOFTMAX:
-                total = total + F.cross_entropy(raw[:, s:e], x[:, s:e].argmax(1), reduction="sum")
-            else:
-                sd = self.sigma[s:e]
-                total = total + ((x[:, s:e] - torch.tanh(raw[:, s:e])) ** 2 / (2 * sd ** 2)).sum()
-                total = total + torch.log(sd).sum() * x.shape[0]
-        return total
+        t = self.layout.tanh.to(x.device)
+        sd = self.sigma[t]
+        gaussian = ((x[:, t] - torch.tanh(raw[:, t])) ** 2 / (2 * sd ** 2)).sum() + torch.log(sd).sum() * x.shape[0]
+        return gaussian + softmax_cross_entropy(raw, x, self.layout)
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         x = batch.x.flatten(1)
@@ -136,10 +131,9 @@ class TVAE(GenerativeModel):
         is unconditional): the synthesizer keeps only rows that meet it (rejection sampling)."""
         z = torch.randn(n, self.config.embedding_dim, device=self.device)
         raw = self.decoder(z)
-        rows = activate(raw, self.config.spans, hard=self.config.discrete_sampling)
-        for s, e, kind in self.slices:
-            if kind != SOFTMAX:
-                rows[:, s:e] = (rows[:, s:e] + torch.randn_like(rows[:, s:e]) * self.sigma[s:e]).clamp(-1, 1)
+        rows = activate(raw, self.layout, hard=self.config.discrete_sampling)
+        t = self.layout.tanh.to(rows.device)
+        rows[:, t] = (rows[:, t] + torch.randn_like(rows[:, t]) * self.sigma[t]).clamp(-1, 1)
         return rows.float()
 
 

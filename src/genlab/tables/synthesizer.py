@@ -47,6 +47,8 @@ class SynthConfig:
             multiple of ctgan's pac).
         holdout: share of rows held out from training for the report (utility, privacy).
         max_modes: most modes of a continuous column's Gaussian mixture.
+        validate: compute the losses on the held-out rows after every epoch (metrics and the
+            progress line; with few rows per epoch this costs as much as training).
         seed: seed of the hold-out split, the mixtures and training.
         model_config: fields of the model's config (e.g. {"pac": 5}).
         train: fields of :class:`genlab.config.TrainConfig` (device, precision, time_budget, ...).
@@ -57,6 +59,7 @@ class SynthConfig:
     batch_size: int = 500
     holdout: float = 0.2
     max_modes: int = 10
+    validate: bool = False
     seed: int = 0
     model_config: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
@@ -137,6 +140,8 @@ class Synthesizer:
         x = x.view(n, 1, 1, -1)
         train_x = x[torch.from_numpy(fit_rows)]
         val_x = x[torch.from_numpy(hold)] if n_hold else train_x[:min(len(train_x), 500)]
+        if not cfg.validate:
+            val_x = val_x[:0]  # an empty validation split: the trainer skips validation
         splits = Splits(*(ArrayDataset(t, name=table.name) for t in (train_x, val_x, val_x)))
         per_round = int(self.config.model_config.get("discriminator_steps", 1)) if cfg.model == "ctgan" else 1
         batch = min(cfg.batch_size, len(fit_rows) // per_round)
