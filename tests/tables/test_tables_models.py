@@ -181,3 +181,13 @@ def test_grouped_layout_matches_block_by_block():
     assert softmax_cross_entropy(raw, target, layout) == pytest.approx(float(ce), rel=1e-5)
     soft = activate(raw, layout, tau=0.2)
     assert torch.allclose(soft[:, 1:4].sum(1), torch.ones(6), atol=1e-5)
+
+
+def test_values_stay_in_range_unless_told_otherwise(tvae_synth):
+    from tables_helpers import mixed_frame
+
+    real = mixed_frame()
+    inside = tvae_synth.sample(400, seed=1)
+    assert inside["x"].between(real["x"].min(), real["x"].max()).all()
+    free = tvae_synth.sample(400, seed=1, clip=False)
+    assert (free["x"] < real["x"].min()).any() or (free["x"] > real["x"].max()).any()

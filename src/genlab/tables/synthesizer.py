@@ -189,8 +189,11 @@ class Synthesizer:
         return out
 
     def sample(self, n: int, conditions: dict[str, Any] | None = None, seed: int | None = None,
-               batch_size: int = 10_000) -> Any:
-        """``n`` synthetic rows as a DataFrame; ``conditions`` fixes categorical columns to values."""
+               batch_size: int = 10_000, clip: bool = True) -> Any:
+        """``n`` synthetic rows as a DataFrame; ``conditions`` fixes categorical columns to values.
+
+        ``clip=False`` lets numeric values leave the range seen in training (up to 4 standard
+        deviations of a mode from its mean)."""
         self._require_fitted()
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise DataError(f"the number of rows to sample must be a positive integer, got {n!r}")
@@ -212,7 +215,7 @@ class Synthesizer:
                 if have < n and tries >= 100:
                     raise DataError(f"{self.config.model} produced only {have} of {n} rows meeting the conditions in "
                                     f"{tries} batches; use ctgan, which conditions directly")
-        return self.transformer.inverse(np.concatenate(chunks)[:n])
+        return self.transformer.inverse(np.concatenate(chunks)[:n], clip=clip)
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: str | Path, overwrite: bool = True) -> Path:
