@@ -22,11 +22,14 @@ from genlab.errors import ConfigError, DataError
 TRAIN_DEFAULTS = {"log_every": 0, "mode_check": "off", "precision": "fp32", "sample_every": 0}
 
 
-def _train(model: str, splits: Splits, steps: int, batch_size: int, seed: int, model_config: dict | None) -> Any:
-    """The one call into the training layer."""
+def _train(model: str, data: ArrayDataset, steps: int, batch_size: int, seed: int, model_config: dict | None) -> Any:
+    """The one call into the training layer (no validation: with few items an epoch is one step,
+    and the test split is scored once at the end)."""
     from genlab.training.run import train
 
-    return train(model, model_config=model_config or {}, data=DataConfig(dataset=splits.train.name), splits=splits,
+    none = data.subset(torch.arange(0))
+    return train(model, model_config=model_config or {}, data=DataConfig(dataset=data.name),
+                 splits=Splits(data, none, none),
                  train={**TRAIN_DEFAULTS, "steps": steps, "batch_size": batch_size, "seed": seed}).eval()
 
 
@@ -66,7 +69,7 @@ def augment_images(dataset: str = "mnist", model: str = "cvae", n_real: int = 10
     for seed in seeds:
         real = _balanced(splits.train, n_real, seed)
         bs = min(batch_size, n_real)
-        gen = _train(model, Splits(real, real, real), gen_steps, bs, seed, model_config)
+        gen = _train(model, real, gen_steps, bs, seed, model_config)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             labels = torch.arange(n_synth) % classes
@@ -76,8 +79,7 @@ def augment_images(dataset: str = "mnist", model: str = "cvae", n_real: int = 10
         both = ArrayDataset(torch.cat([real_x, fake]), torch.cat([real.y, labels]), real.name, real.classes)
         accs = {}
         for arm, data in (("real", ArrayDataset(real_x, real.y, real.name, real.classes)), ("augmented", both)):
-            clf = _train("classifier", Splits(data, test, test), clf_steps, min(batch_size, len(data)), seed,
-                         {"arch": "lenet5"})
+            clf = _train("classifier", data, clf_steps, min(batch_size, len(data)), seed, {"arch": "lenet5"})
             accs[arm] = _accuracy(clf, test)
         runs.append({"seed": seed, **accs, "gain": accs["augmented"] - accs["real"]})
 
