@@ -142,10 +142,11 @@ def test_augment_measures_both_arms(tmp_path, capsys):
 
 
 def test_augment_images_with_a_conditional_model(capsys):
-    assert main(["augment", "--data", "digits", "--model", "cvae", "--n-real", "20", "--n-synth", "20", "--seeds", "0",
-                 "--gen-steps", "2", "--clf-steps", "2", "--test-limit", "50"]) == 0
-    line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("| 20 | 20 | ") and line.count("|") == 6
+    for model in ("cvae", "cgan"):  # cgan: two phases, so a round needs two batches of the 20 images
+        assert main(["augment", "--data", "digits", "--model", model, "--n-real", "20", "--n-synth", "20", "--seeds",
+                     "0", "--gen-steps", "2", "--clf-steps", "2", "--test-limit", "50"]) == 0
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert line.startswith("| 20 | 20 | ") and line.count("|") == 6
     _fails(capsys, ["augment", "--data", "digits", "--model", "vae"], "invalid choice")
     _fails(capsys, ["augment", "--data", "digits", "--model", "ctgan"], "does not fit images")
     _fails(capsys, ["augment", "--data", "table:iris"], "need --label")

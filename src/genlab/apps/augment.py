@@ -8,6 +8,7 @@ and (b) - (a), over the seeds.
 """
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from typing import Any
 
@@ -65,10 +66,15 @@ def augment_images(dataset: str = "mnist", model: str = "cvae", n_real: int = 10
         raise DataError(f"{dataset} has no labels to augment a classifier with")
     test = splits.test if test_limit is None else splits.test.subset(torch.arange(min(test_limit, len(splits.test))))
     classes = splits.train.num_classes
+    derived = {"data_shape": list(splits.train.shape), "num_classes": classes}
+    names = {f.name for f in dataclasses.fields(entry.config_class)}
+    probe = registry.build(model, {**(model_config or {}), **{k: v for k, v in derived.items() if k in names}})
+    per_round = sum(p.repeats for p in probe.phases() if p.fresh_batch)
+    del probe
     runs = []
     for seed in seeds:
         real = _balanced(splits.train, n_real, seed)
-        bs = min(batch_size, n_real)
+        bs = min(batch_size, n_real // per_round)  # an epoch must hold one round's fresh batches
         gen = _train(model, real, gen_steps, bs, seed, model_config)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
