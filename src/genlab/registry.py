@@ -68,6 +68,8 @@ CATALOG: dict[str, CatalogLine] = {
     "ddpm": _line("diffusion", "denoising diffusion: U-Net noise prediction, EMA weights, DDPM or DDIM sampling"),
     "cddpm": _line("diffusion",
                    "class-conditional diffusion with classifier-free guidance (label dropout + guidance scale)"),
+    "ctgan": _line("ctgan", "CTGAN: conditional tabular GAN (mode-specific normalization, PacGAN, WGAN-GP)"),
+    "tvae": _line("tvae", "TVAE: table VAE on mode-specific normalized rows (Gaussian / softmax outputs)"),
     "classifier": _line("classifier",
                         "image classifier (LeNet-5, VGG-11/13/16/19): cross-entropy; not generative"),
 }

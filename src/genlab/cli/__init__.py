@@ -21,8 +21,9 @@ from genlab import __version__
 from genlab.cpu import tune_allocator
 from genlab.errors import GenlabError, Interrupted
 
-_TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY = (
-    f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "bench", "cnn", "modes", "anomaly"))
+_TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY, _SYNTH = (
+    f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "bench", "cnn", "modes", "anomaly",
+                                "synth"))
 # command -> (module that registers it, its help line), in the order `genlab --help` lists them
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (_TRAIN, "train a model (or resume a run)"),
@@ -44,6 +45,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cnn": (_CNN, "convolution arithmetic and layer-by-layer network summaries"),
     "modes": (_MODES, "class histogram of generated samples (via the evaluation classifier); warns on mode collapse"),
     "anomaly": (_ANOMALY, "anomaly detection: fit a detector on normal data, score new inputs"),
+    "synth": (_SYNTH, "synthetic tables: fit ctgan / tvae on a table, sample rows, report quality"),
+    "augment": (_SYNTH, "measure whether generated data helps a classifier: N real vs N real + M generated"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

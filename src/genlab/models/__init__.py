@@ -1,6 +1,17 @@
 """Model families. Importing this package registers every model in ``genlab.registry``."""
 # importing a model module registers its models
-from genlab.models import autoencoder, classifier, diffusion, gan, recurrent, stacked_ae, vae, vaegan  # noqa: F401
+from genlab.models import (  # noqa: F401
+    autoencoder,
+    classifier,
+    ctgan,
+    diffusion,
+    gan,
+    recurrent,
+    stacked_ae,
+    tvae,
+    vae,
+    vaegan,
+)
 from genlab.models.base import GenerativeModel, LatentModel, Phase
 
 __all__ = ["GenerativeModel", "LatentModel", "Phase"]

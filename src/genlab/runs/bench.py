@@ -84,7 +84,8 @@ QUICK = {"epochs": 1, "time_budget": 60.0, "n": 2000, "kid_subset_size": 500, "n
 def bench_models() -> list[str]:
     """Registered generative models, without test-only names."""
     return [n for n in registry.names()
-            if not n.startswith("test-") and registry.get(n).model_class.generative]
+            if not n.startswith("test-") and registry.get(n).model_class.generative
+            and "images" in registry.get(n).model_class.data_kinds]
 
 
 def _metrics_for(model_class: type) -> list[str]:

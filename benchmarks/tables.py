@@ -1,0 +1,143 @@
+"""Synthetic tables: genlab's ctgan and tvae next to the `ctgan` PyPI package (the SDV reference).
+
+    python benchmarks/tables.py run --tables fair anes96 breast_cancer --epochs 100 --out /tmp/bench_tables
+    python benchmarks/tables.py report --out /tmp/bench_tables      # markdown table of every finished run
+
+The reference implementation is never a genlab dependency: install it in a throwaway environment
+that sees the main one, and run this script with that environment's python, e.g.
+
+    python -m venv --system-site-packages /tmp/ctgan-venv && /tmp/ctgan-venv/bin/pip install ctgan
+    PYTHONPATH=src /tmp/ctgan-venv/bin/python benchmarks/tables.py run ...
+
+(without it, only genlab's models run). Protocol, per table: genlab's split (seed 0) holds out 20% of
+the rows; every synthesizer trains on the same 80% for the same number of epochs with batch 500
+(the paper's defaults otherwise), is timed (wall seconds of fit, including the transformer), and
+samples as many rows as it trained on. Training time is the process CPU seconds of the fit (one
+thread: fair on a shared machine) and its wall seconds. All of them are scored by the same code
+(:func:`genlab.tables.report.score_rows`): fidelity, detection AUC, TSTR on the held-out rows and
+DCR. Categorical columns are given to the reference as ``discrete_columns`` (the same columns
+genlab's transformer treats as categorical or boolean). Each run is one process; results go to
+OUT/TABLE-SYNTH.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+SYNTHS = ("genlab-ctgan", "genlab-tvae", "ref-ctgan", "ref-tvae")
+
+
+def run_one(table: str, synth: str, epochs: int, out: Path, threads: int) -> dict:
+    import numpy as np
+    import torch
+    import torch._dynamo  # noqa: F401  (imported by the first optimizer: keep its cost out of the timing)
+
+    import genlab.training  # noqa: F401  (imports out of the timing, on both sides)
+    if synth.startswith("ref-"):
+        import ctgan  # noqa: F401
+
+    from genlab.data.tables import load_table
+    from genlab.tables import Synthesizer
+    from genlab.tables.report import score_rows
+    from genlab.tables.transformer import DISCRETE_KINDS, TableTransformer
+
+    torch.set_num_threads(threads)
+    source = load_table(f"table:{table}")
+    frame = source.frame
+    n = len(frame)
+    perm = np.random.default_rng(0).permutation(n)
+    hold = np.sort(perm[:int(round(n * 0.2))])
+    mask = np.zeros(n, dtype=bool)
+    mask[hold] = True
+    train, holdout = frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
+    kinds_tr = TableTransformer().fit(frame, source.kinds, source.name)
+    kinds = {c.name: c.kind for c in kinds_tr.columns}
+    t0, c0 = time.perf_counter(), time.process_time()
+    if synth.startswith("genlab-"):
+        s = Synthesizer(synth.split("-")[1], epochs=epochs, batch_size=500, holdout=0.2, seed=0,
+                        train={"device": "cpu"})
+        s.fit(source)
+        assert s.state["holdout_rows"] == hold.tolist()  # the same split
+        fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
+        syn = s.sample(len(train), seed=0)
+    else:
+        import ctgan  # the reference: only in the benchmark environment
+
+        cls = ctgan.CTGAN if synth == "ref-ctgan" else ctgan.TVAE
+        kwargs = {"epochs": epochs, "batch_size": 500}
+        if synth == "ref-ctgan":
+            kwargs["verbose"] = False
+        model = cls(**kwargs)
+        discrete = [c for c, k in kinds.items() if k in DISCRETE_KINDS]
+        model.fit(train, discrete_columns=discrete)
+        fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
+        torch.manual_seed(0)
+        syn = model.sample(len(train))
+    scores = score_rows(kinds, train, holdout, syn, source.target, seed=0)
+    row = {"table": table, "synth": synth, "epochs": epochs, "table_rows": n, "fit_seconds": round(fit_s, 1),
+           "fit_cpu_seconds": round(fit_cpu, 1), "load": os.getloadavg()[0], "threads": threads, **scores}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{table}-{synth}.json").write_text(json.dumps(row, indent=1, default=float))
+    return row
+
+
+def report(out: Path) -> str:
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    lines = ["| table (rows) | synthesizer | fit CPU s (wall) | fidelity | shapes | pairs | detection AUC | TSTR real | "
+             "TSTR synth | ratio | DCR synth / held-out (median) | exact copies | MIA AUC |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    order = {s: i for i, s in enumerate(SYNTHS)}
+    for r in sorted(rows, key=lambda r: (r["table"], order.get(r["synth"], 9))):
+        f, d, u, p = r["fidelity"], r["detection"], r.get("utility", {}), r.get("privacy", {})
+        ratio = "" if u.get("ratio") is None else f"{u['ratio']:.2f}"
+        lines.append(f"| {r['table']} ({r['table_rows']}) | {r['synth']} | {r.get('fit_cpu_seconds', float('nan')):.0f} ({r['fit_seconds']:.0f}) | {f['overall']:.3f} | "
+                     f"{f['column_shape_score']:.3f} | {f['column_pair_score']:.3f} | {d['auc']:.3f} | "
+                     f"{u.get('real', float('nan')):.3f} | {u.get('synthetic', float('nan')):.3f} | {ratio} | "
+                     f"{p.get('dcr_synthetic_median', float('nan')):.3f} / {p.get('dcr_holdout_median', float('nan')):.3f} | "
+                     f"{p.get('exact_copies', float('nan')):.1%} | {p.get('membership_inference_auc', float('nan')):.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--tables", nargs="+", default=["fair", "anes96", "breast_cancer"])
+    r.add_argument("--synths", nargs="+", default=list(SYNTHS), choices=SYNTHS)
+    r.add_argument("--epochs", type=int, default=100)
+    r.add_argument("--threads", type=int, default=1, help="torch threads per run (1: fair on a shared machine)")
+    r.add_argument("--out", type=Path, default=Path("/tmp/bench_tables"))
+    r.add_argument("--force", action="store_true", help="rerun finished runs")
+    rep = sub.add_parser("report")
+    rep.add_argument("--out", type=Path, default=Path("/tmp/bench_tables"))
+    args = ap.parse_args()
+    if args.command == "report":
+        print(report(args.out))
+        return 0
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()}",
+          file=sys.stderr)
+    for table in args.tables:
+        for synth in args.synths:
+            if (args.out / f"{table}-{synth}.json").exists() and not args.force:
+                continue
+            if synth.startswith("ref-"):
+                try:
+                    import ctgan  # noqa: F401
+                except ImportError:
+                    print(f"skipping {synth}: the ctgan package is not installed here", file=sys.stderr)
+                    continue
+            row = run_one(table, synth, args.epochs, args.out, args.threads)
+            print(f"{table} {synth}: fit {row['fit_seconds']}s fidelity {row['fidelity']['overall']:.3f} "
+                  f"detection {row['detection']['auc']:.3f} TSTR {row.get('utility', {}).get('synthetic')} "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+    print(report(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""What the table models (ctgan, tvae) share: the layout of a transformed row and its activations.
+
+A transformed row (see :mod:`genlab.tables.transformer`) is a list of blocks, given to a model
+through its config as ``spans``: ``[size, 0]`` is a scaled offset in [-1, 1] (tanh output),
+``[size, 1]`` a one-hot (softmax output): a continuous column's mode, a missing indicator, or a
+categorical column. ``discrete`` lists the indices of the blocks that are categorical columns:
+those make up the conditional vector and can be conditioned on. Nothing here knows column
+names; the models are rebuilt from their config alone.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from genlab.errors import ConfigError
+
+TANH, SOFTMAX = 0, 1
+
+
+def block_slices(spans: list[list[int]]) -> list[tuple[int, int, int]]:
+    """(start, end, kind) of every block in the row vector."""
+    out, pos = [], 0
+    for size, kind in spans:
+        out.append((pos, pos + int(size), int(kind)))
+        pos += int(size)
+    return out
+
+
+def check_layout(spans: list[list[int]], discrete: list[int], counts: list[list[float]], name: str) -> None:
+    """Refuse a config whose table layout is missing or inconsistent (one line)."""
+    if not spans:
+        raise ConfigError(f"{name} is a table model: train it with `genlab synth fit` or genlab.tables.Synthesizer "
+                          f"(its config needs the table layout 'spans')")
+    for size, kind in spans:
+        if size < 1 or kind not in (TANH, SOFTMAX):
+            raise ConfigError(f"{name}: bad span [{size}, {kind}] (size >= 1, kind 0 = tanh or 1 = softmax)")
+    for i, block in enumerate(discrete):
+        if not 0 <= block < len(spans) or spans[block][1] != SOFTMAX:
+            raise ConfigError(f"{name}: discrete block {block} is not a softmax block")
+        if counts and len(counts[i]) != spans[block][0]:
+            raise ConfigError(f"{name}: category_counts[{i}] has {len(counts[i])} entries for a block of {spans[block][0]}")
+
+
+class Layout:
+    """The blocks of a row grouped for vectorized work: every tanh value, and the one-hot blocks of
+    each size stacked as (B, blocks, size), so a row of many columns costs a few tensor ops.
+
+    ``torch.cat([tanh values, group 1 flattened, group 2 flattened, ...], 1)[:, restore]`` puts the
+    pieces back in row order.
+    """
+
+    def __init__(self, spans: list[list[int]]):
+        slices = block_slices(spans)
+        self.width = slices[-1][1] if slices else 0
+        self.tanh = torch.tensor([i for s, e, k in slices if k == TANH for i in range(s, e)], dtype=torch.long)
+        sizes = sorted({e - s for s, e, k in slices if k == SOFTMAX})
+        self.groups = [torch.tensor([list(range(s, e)) for s, e, k in slices if k == SOFTMAX and e - s == size],
+                                    dtype=torch.long) for size in sizes]  # each (blocks, size)
+        order = torch.cat([self.tanh, *(g.reshape(-1) for g in self.groups)])
+        self.restore = torch.empty_like(order)
+        self.restore[order] = torch.arange(len(order))
+
+    def assemble(self, tanh: torch.Tensor, groups: list[torch.Tensor]) -> torch.Tensor:
+        """(B, tanh values) and each group's (B, blocks, size) -> rows (B, D) in row order."""
+        parts = [tanh, *(g.flatten(1) for g in groups)]
+        return torch.cat(parts, 1)[:, self.restore.to(tanh.device)]
+
+
+def activate(raw: torch.Tensor, spans: list[list[int]] | Layout, tau: float = 0.2,
+             hard: str | None = None) -> torch.Tensor:
+    """Generator logits (B, D) -> a row: tanh offsets, Gumbel-softmax one-hots (Jang et al. 2017).
+
+    ``hard`` gives exact one-hots for sampling: 'sample' draws each category from softmax(logits)
+    (the Gumbel-max trick: what a Gumbel-softmax output's argmax is), 'argmax' takes the most
+    likely one.
+    """
+    layout = spans if isinstance(spans, Layout) else Layout(spans)
+    dev = raw.device
+    tanh = torch.tanh(raw[:, layout.tanh.to(dev)])
+    groups = []
+    for idx in layout.groups:
+        block = raw[:, idx.to(dev)].float()  # (B, blocks, size)
+        if hard:
+            if hard == "sample":
+                block = block - torch.log(-torch.log(torch.rand_like(block).clamp(1e-10, 1 - 1e-7)))
+            groups.append(F.one_hot(block.argmax(-1), idx.shape[1]).to(raw.dtype))
+        else:
+            groups.append(F.gumbel_softmax(block, tau=tau, dim=-1).to(raw.dtype))
+    return layout.assemble(tanh, groups)
+
+
+def softmax_cross_entropy(raw: torch.Tensor, target: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Summed cross-entropy of every one-hot block of ``target`` rows (B, D) under logits ``raw``."""
+    total = raw.new_zeros(()).float()
+    for idx in layout.groups:
+        idx = idx.to(raw.device)
+        logp = torch.log_softmax(raw[:, idx].float(), dim=-1)  # (B, blocks, size)
+        total = total - logp.gather(-1, target[:, idx].argmax(-1, keepdim=True)).sum()
+    return total
+
+
+def conditional_slices(spans: list[list[int]], discrete: list[int]) -> list[tuple[int, int, int, int]]:
+    """For each discrete block: (start, end) in the row vector and (start, end) in the conditional vector."""
+    slices = block_slices(spans)
+    out, pos = [], 0
+    for block in discrete:
+        start, end, _ = slices[block]
+        out.append((start, end, pos, pos + end - start))
+        pos += end - start
+    return out
+
+
+def log_frequency(counts: list[float]) -> torch.Tensor:
+    """Category probabilities proportional to log(1 + count) (CTGAN's training-by-sampling)."""
+    w = torch.log1p(torch.tensor(counts, dtype=torch.float64))
+    return (w / w.sum()).float()
+
+
+def frequency(counts: list[float]) -> torch.Tensor:
+    w = torch.tensor(counts, dtype=torch.float64)
+    return (w / w.sum()).float()
+
+
+__all__ = ["Layout", "SOFTMAX", "TANH", "activate", "softmax_cross_entropy", "block_slices", "check_layout", "conditional_slices", "frequency",
+           "log_frequency"]
