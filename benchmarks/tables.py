@@ -88,18 +88,21 @@ def run_one(table: str, synth: str, epochs: int, out: Path, threads: int) -> dic
 
 def report(out: Path) -> str:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    lines = ["| table (rows) | synthesizer | fit CPU s (wall) | fidelity | shapes | pairs | detection AUC | TSTR real | "
-             "TSTR synth | ratio | DCR synth / held-out (median) | exact copies | MIA AUC |",
+    lines = ["| table (rows) | synthesizer | fit CPU s (wall) | fidelity | shapes | pairs | detection AUC | "
+             "TSTR real | TSTR synth | ratio | DCR synth / held-out (median) | exact copies | MIA AUC |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     order = {s: i for i, s in enumerate(SYNTHS)}
     for r in sorted(rows, key=lambda r: (r["table"], order.get(r["synth"], 9))):
         f, d, u, p = r["fidelity"], r["detection"], r.get("utility", {}), r.get("privacy", {})
         ratio = "" if u.get("ratio") is None else f"{u['ratio']:.2f}"
-        lines.append(f"| {r['table']} ({r['table_rows']}) | {r['synth']} | {r.get('fit_cpu_seconds', float('nan')):.0f} ({r['fit_seconds']:.0f}) | {f['overall']:.3f} | "
+        lines.append(f"| {r['table']} ({r['table_rows']}) | {r['synth']} | "
+                     f"{r.get('fit_cpu_seconds', float('nan')):.0f} ({r['fit_seconds']:.0f}) | {f['overall']:.3f} | "
                      f"{f['column_shape_score']:.3f} | {f['column_pair_score']:.3f} | {d['auc']:.3f} | "
                      f"{u.get('real', float('nan')):.3f} | {u.get('synthetic', float('nan')):.3f} | {ratio} | "
-                     f"{p.get('dcr_synthetic_median', float('nan')):.3f} / {p.get('dcr_holdout_median', float('nan')):.3f} | "
-                     f"{p.get('exact_copies', float('nan')):.1%} | {p.get('membership_inference_auc', float('nan')):.3f} |")
+                     f"{p.get('dcr_synthetic_median', float('nan')):.3f} / "
+                     f"{p.get('dcr_holdout_median', float('nan')):.3f} | "
+                     f"{p.get('exact_copies', float('nan')):.1%} | "
+                     f"{p.get('membership_inference_auc', float('nan')):.3f} |")
     return "\n".join(lines)
 
 

@@ -1,14 +1,14 @@
 """Tiny tables and tiny synthesizers, built once per session for the table tests."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
 pd = pytest.importorskip("pandas")
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent))  # so tables_helpers (beside this file) imports below: E402
 from tables_helpers import TINY_CTGAN, TINY_TVAE, mixed_frame  # noqa: E402
 
 

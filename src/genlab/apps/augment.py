@@ -56,7 +56,8 @@ def _accuracy(clf: Any, test: ArrayDataset) -> float:
 
 def augment_images(dataset: str = "mnist", model: str = "cvae", n_real: int = 100, n_synth: int = 1000,
                    seeds: tuple[int, ...] = (0, 1, 2), gen_steps: int = 2000, clf_steps: int = 1000,
-                   batch_size: int = 64, model_config: dict | None = None, test_limit: int | None = None) -> dict[str, Any]:
+                   batch_size: int = 64, model_config: dict | None = None,
+                   test_limit: int | None = None) -> dict[str, Any]:
     """Accuracy with and without generated images; see the module docstring."""
     entry = registry.get(model)
     if not entry.model_class.requires_labels:
@@ -82,6 +83,7 @@ def augment_images(dataset: str = "mnist", model: str = "cvae", n_real: int = 10
             fake = torch.cat([gen.sample(len(chunk), labels=chunk.to(gen.device)).cpu().clamp(0, 1)
                               for chunk in labels.split(500)])
         real_x = real.images(slice(None))
+        assert real.y is not None  # _balanced keeps the labels of splits.train, checked above
         both = ArrayDataset(torch.cat([real_x, fake]), torch.cat([real.y, labels]), real.name, real.classes)
         accs = {}
         for arm, data in (("real", ArrayDataset(real_x, real.y, real.name, real.classes)), ("augmented", both)):

@@ -66,7 +66,8 @@ def register(sub: Any, argv: list[str]) -> None:
     t = ssub.add_parser("tables", help="list the named tables (table:NAME)")
     t.set_defaults(func=cmd_tables)
 
-    a = sub.add_parser("augment", help="measure whether generated data helps a classifier: N real vs N real + M generated",
+    a = sub.add_parser("augment",
+                       help="measure whether generated data helps a classifier: N real vs N real + M generated",
                        description="Train a classifier on N real labelled items, and on the same items plus M items "
                                    "from a conditional model trained on them only; test accuracy of both over several "
                                    "seeds. Tables (--data csv:PATH / table:NAME, --label COLUMN): ctgan or tvae "
@@ -161,7 +162,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     synth = Synthesizer.load(args.synthesizer)
     rep = make_report(synth, args.real, args.out, n=args.n, target=args.target, seed=args.seed)
     fid, det = rep["fidelity"], rep["detection"]
-    line = f"fidelity {fid['overall']:.3f} (shapes {fid['column_shape_score']:.3f}, pairs {fid['column_pair_score']:.3f}); " \
+    line = f"fidelity {fid['overall']:.3f} (shapes {fid['column_shape_score']:.3f}, " \
+           f"pairs {fid['column_pair_score']:.3f}); " \
            f"detection AUC {det['auc']:.3f}"
     if "utility" in rep:
         u, p = rep["utility"], rep["privacy"]
@@ -196,7 +198,8 @@ def cmd_augment(args: argparse.Namespace) -> int:
     if min(args.n_real) < 1 or args.n_synth < 1:
         raise ConfigError("--n-real and --n-synth must be positive")
     results = []
-    print("| N real | M generated | accuracy real | accuracy real + generated | gain |" + (" synthetic only |" if table else ""))
+    print("| N real | M generated | accuracy real | accuracy real + generated | gain |"
+          + (" synthetic only |" if table else ""))
     print("|---:|---:|---:|---:|---:|" + ("---:|" if table else ""))
     for n in args.n_real:
         if table:

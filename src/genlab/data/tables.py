@@ -54,7 +54,8 @@ def _sklearn(name: str, categorical_target: bool) -> Callable[[], TableSource]:
     return load
 
 
-def _statsmodels(name: str, categorical: tuple[str, ...], integer: tuple[str, ...], target: str) -> Callable[[], TableSource]:
+def _statsmodels(name: str, categorical: tuple[str, ...], integer: tuple[str, ...],
+                 target: str) -> Callable[[], TableSource]:
     def load() -> TableSource:
         import importlib
 
@@ -83,8 +84,8 @@ NAMED_TABLES: dict[str, tuple[Callable[[], TableSource], str]] = {
              "statsmodels: 6366 women (1974 survey), 5 categorical + 4 numeric columns incl. affairs (zero-inflated)"),
     "randhie": (_statsmodels("randhie", ("idp", "hlthg", "hlthf", "hlthp"), ("mdvis",), "mdvis"),
                 "statsmodels: 20190 RAND health insurance records, 4 binary + integer visits + 5 continuous"),
-    "anes96": (_statsmodels("anes96", ("PID", "educ", "income", "vote"), ("TVnews", "selfLR", "ClinLR", "DoleLR", "age"),
-                            "vote"),
+    "anes96": (_statsmodels("anes96", ("PID", "educ", "income", "vote"),
+                            ("TVnews", "selfLR", "ClinLR", "DoleLR", "age"), "vote"),
                "statsmodels: 944 voters (1996 election), 4 categorical + 5 integer + 2 continuous columns"),
     "star98": (_statsmodels("star98", (), (), "NABOVE"),
                "statsmodels: 303 California school districts, 22 numeric columns"),

@@ -25,6 +25,7 @@ a condition is given; a given condition also fixes the conditioned block of the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -210,7 +211,8 @@ class CTGAN(GenerativeModel):
     # --- training contract -------------------------------------------------------------------
     def phases(self) -> list[Phase]:
         cfg = self.config
-        opt = OptimizerConfig("adam", cfg.gan_lr, tuple(cfg.gan_betas), cfg.gan_weight_decay)
+        betas = cast("tuple[float, float]", tuple(cfg.gan_betas))  # a list once read back; OptimizerConfig checks it
+        opt = OptimizerConfig("adam", cfg.gan_lr, betas, cfg.gan_weight_decay)
         return [Phase("discriminator", ("discriminator",), cfg.discriminator_steps, opt),
                 Phase("generator", ("generator",), 1, opt, fresh_batch=False)]  # it only needs the batch size
 
@@ -241,7 +243,8 @@ class CTGAN(GenerativeModel):
             d_real, d_fake = self.discriminator(real_in), self.discriminator(fake_in)
             loss = self.pair.discriminator(d_real, d_fake, 1.0)
             gp, norm = gradient_penalty(self.discriminator, real_in, fake_in)
-            return {"loss": loss + self.config.gradient_penalty * gp, "wasserstein": (d_real.mean() - d_fake.mean()).detach(),
+            return {"loss": loss + self.config.gradient_penalty * gp,
+                    "wasserstein": (d_real.mean() - d_fake.mean()).detach(),
                     "gradient_penalty": gp.detach(), "grad_norm_interp": norm}
         if phase != "generator":
             raise ConfigError(f"ctgan has phases discriminator and generator, not '{phase}'")

@@ -38,7 +38,8 @@ def check_layout(spans: list[list[int]], discrete: list[int], counts: list[list[
         if not 0 <= block < len(spans) or spans[block][1] != SOFTMAX:
             raise ConfigError(f"{name}: discrete block {block} is not a softmax block")
         if counts and len(counts[i]) != spans[block][0]:
-            raise ConfigError(f"{name}: category_counts[{i}] has {len(counts[i])} entries for a block of {spans[block][0]}")
+            raise ConfigError(f"{name}: category_counts[{i}] has {len(counts[i])} entries "
+                              f"for a block of {spans[block][0]}")
 
 
 class Layout:
@@ -121,5 +122,5 @@ def frequency(counts: list[float]) -> torch.Tensor:
     return (w / w.sum()).float()
 
 
-__all__ = ["Layout", "SOFTMAX", "TANH", "activate", "softmax_cross_entropy", "block_slices", "check_layout", "conditional_slices", "frequency",
-           "log_frequency"]
+__all__ = ["Layout", "SOFTMAX", "TANH", "activate", "softmax_cross_entropy", "block_slices", "check_layout",
+           "conditional_slices", "frequency", "log_frequency"]

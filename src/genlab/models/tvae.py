@@ -125,7 +125,8 @@ class TVAE(GenerativeModel):
                 "kl": (kl / b).detach()}
 
     @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None, condition: dict[int, int] | None = None) -> torch.Tensor:
+    def sample(self, n: int, labels: torch.Tensor | None = None,
+               condition: dict[int, int] | None = None) -> torch.Tensor:
         """``n`` rows (n, D) in the transformed layout. ``condition`` is not used by the network (tvae
         is unconditional): the synthesizer keeps only rows that meet it (rejection sampling)."""
         z = torch.randn(n, self.config.embedding_dim, device=self.device)

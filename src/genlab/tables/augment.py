@@ -53,7 +53,8 @@ def augment_table(data: Any, target: str, model: str = "ctgan", n_real: int = 10
     frame = source.frame
     if target not in frame.columns:
         raise DataError(f"{source.name} has no column '{target}'; columns: {', '.join(map(str, frame.columns))}")
-    kinds = {c.name: c.kind for c in TableTransformer().fit(frame, {**source.kinds, **(metadata or {})}, source.name).columns}
+    fitted = TableTransformer().fit(frame, {**source.kinds, **(metadata or {})}, source.name)
+    kinds = {c.name: c.kind for c in fitted.columns}
     if kinds[target] not in DISCRETE_KINDS:
         raise DataError(f"augmentation trains a classifier: the label '{target}' must be categorical or boolean, "
                         f"not {kinds[target]} (set it in the metadata)")

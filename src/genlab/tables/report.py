@@ -77,8 +77,8 @@ def correlation_similarity(real_x: np.ndarray, real_y: np.ndarray, syn_x: np.nda
 
 def contingency_similarity(real_a: Any, real_b: Any, syn_a: Any, syn_b: Any) -> float:
     """1 - TVD between the joint shares of two (categorical) columns in real and synthetic rows."""
-    return 1.0 - tv_distance([f"{x}\x1f{y}" for x, y in zip(real_a, real_b)],
-                             [f"{x}\x1f{y}" for x, y in zip(syn_a, syn_b)])
+    return 1.0 - tv_distance([f"{x}\x1f{y}" for x, y in zip(real_a, real_b, strict=True)],
+                             [f"{x}\x1f{y}" for x, y in zip(syn_a, syn_b, strict=True)])
 
 
 def dcr(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -125,7 +125,8 @@ class Columns:
             elif k in NUMERIC:
                 out[c] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
             else:
-                out[c] = np.array(["<missing>" if pd.isna(v) else str(v) for v in s.to_numpy(dtype=object)], dtype=object)
+                out[c] = np.array(["<missing>" if pd.isna(v) else str(v) for v in s.to_numpy(dtype=object)],
+                                  dtype=object)
         return out
 
     def gower(self, frame: Any) -> np.ndarray:
@@ -284,7 +285,7 @@ def _plots(cols: Columns, real: Any, syn: Any, out: Path, max_columns: int = 40)
         if c in cols.numeric:
             a, b = rv[c][~np.isnan(rv[c])], sv[c][~np.isnan(sv[c])]
             lo, hi = np.nanmin(np.r_[a, b]), np.nanmax(np.r_[a, b])
-            bins = np.linspace(lo, hi if hi > lo else lo + 1, 31)
+            bins = np.linspace(lo, hi if hi > lo else lo + 1, 31).tolist()
             ax.hist(a, bins=bins, alpha=0.5, density=True, label="real")
             ax.hist(b, bins=bins, alpha=0.5, density=True, label="synthetic")
         else:
@@ -309,7 +310,8 @@ def _plots(cols: Columns, real: Any, syn: Any, out: Path, max_columns: int = 40)
         cr, cs = corr(rv), corr(sv)
         fig, axes = plt.subplots(1, 3, figsize=(13, 4.3))
         for ax, m, title, cmap, lim in zip(axes, (cr, cs, np.abs(cr - cs)), ("real", "synthetic", "|difference|"),
-                                           ("coolwarm", "coolwarm", "viridis"), ((-1, 1), (-1, 1), (0, 1))):
+                                           ("coolwarm", "coolwarm", "viridis"), ((-1, 1), (-1, 1), (0, 1)),
+                                           strict=True):
             im = ax.imshow(m, cmap=cmap, vmin=lim[0], vmax=lim[1])
             ax.set_title(f"correlation: {title}")
             ticks = np.arange(len(cols.numeric))
@@ -339,11 +341,13 @@ def _html(report: dict[str, Any], images: list[str], out: Path) -> None:
     parts = [f"<h1>Synthetic data report</h1><p>{html.escape(report['synthesizer'])}: {report['model']} fitted on "
              f"{html.escape(report['source'])}; {report['rows']['synthetic']} synthetic rows vs "
              f"{report['rows']['real_train']} real training rows ({report['rows']['real_holdout']} held out).</p>",
-             "<h2>Fidelity</h2>", table(fid), f"<table><tr><th>column</th><th>metric</th><th>score</th></tr>{shapes}</table>",
+             "<h2>Fidelity</h2>", table(fid),
+             f"<table><tr><th>column</th><th>metric</th><th>score</th></tr>{shapes}</table>",
              "<h2>Detection</h2>", table(report["detection"])]
     for key, title in (("utility", "Utility (train synthetic, test real)"), ("privacy", "Privacy")):
         parts.append(f"<h2>{title}</h2>")
-        parts.append(table(report[key]) if report.get(key) else f"<p>{html.escape(report.get(key + '_note', 'skipped'))}</p>")
+        parts.append(table(report[key]) if report.get(key)
+                     else f"<p>{html.escape(report.get(key + '_note', 'skipped'))}</p>")
     parts.append("<h2>Plots</h2>")
     for name in images:
         data = base64.b64encode((out / name).read_bytes()).decode()

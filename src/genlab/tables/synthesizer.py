@@ -198,6 +198,7 @@ class Synthesizer:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
             raise DataError(f"the number of rows to sample must be a positive integer, got {n!r}")
         condition = self._condition(conditions or {})
+        assert self.transformer is not None  # _require_fitted
         blocks = self.transformer.discrete_blocks()
         slices = [(s, e) for s, e, _ in _block_positions(self.transformer.spans())]
         chunks, have, tries = [], 0, 0
@@ -221,6 +222,7 @@ class Synthesizer:
     def save(self, directory: str | Path, overwrite: bool = True) -> Path:
         """Write synthesizer.json and model/ into ``directory`` (atomically, beside anything else there)."""
         self._require_fitted()
+        assert self.transformer is not None
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if (directory / SYNTH_FILE).exists() and not overwrite:

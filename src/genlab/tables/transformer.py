@@ -136,7 +136,8 @@ def _seconds(series: Any) -> np.ndarray:
         try:
             times = pd.to_datetime(series)
         except (ValueError, TypeError) as e:
-            raise DataError(f"column '{series.name}' is marked datetime but holds values that are not dates: {e}") from None
+            raise DataError(f"column '{series.name}' is marked datetime but holds values that are not dates: "
+                            f"{e}") from None
     if getattr(times.dt, "tz", None) is not None:
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
     ns = times.astype("datetime64[ns]").to_numpy().astype("int64").astype(np.float64)
@@ -173,7 +174,8 @@ class TableTransformer:
         unknown = [c for c in kinds if c not in frame.columns]
         if unknown:
             raise DataError(f"metadata names column '{unknown[0]}', which {source} does not have"
-                            f"{suggest(unknown[0], list(frame.columns))}; columns: {', '.join(map(str, frame.columns))}")
+                            f"{suggest(unknown[0], list(frame.columns))}; "
+                            f"columns: {', '.join(map(str, frame.columns))}")
         if len(frame) < 2:
             raise DataError(f"{source} has {len(frame)} row(s); a synthesizer needs more")
         self.columns = []
@@ -200,7 +202,8 @@ class TableTransformer:
         bad = ~_is_missing(series.to_numpy(dtype=object)) & np.isnan(values)
         if bad.any():
             example = series.to_numpy(dtype=object)[np.flatnonzero(bad)[0]]
-            raise DataError(f"column '{series.name}' is {kind} but holds {example!r}; mark it categorical in the metadata")
+            raise DataError(f"column '{series.name}' is {kind} but holds {example!r}; "
+                            "mark it categorical in the metadata")
         if not np.isfinite(values[~np.isnan(values)]).all():
             raise DataError(f"column '{series.name}' holds infinite values")
         return values
@@ -210,7 +213,8 @@ class TableTransformer:
         values = series.to_numpy(dtype=object)
         if kind == "boolean":
             return _boolean(values, str(series.name))
-        out = np.array([MISSING_CATEGORY if m else _plain(v) for v, m in zip(values, _is_missing(values))], dtype=object)
+        out = np.array([MISSING_CATEGORY if m else _plain(v)
+                        for v, m in zip(values, _is_missing(values), strict=True)], dtype=object)
         return out
 
     def _fit_numeric(self, col: Column, x: np.ndarray, source: str) -> None:
@@ -309,7 +313,8 @@ class TableTransformer:
         if sorted(have) != sorted(self.names):
             missing = [c for c in self.names if c not in have]
             extra = [c for c in have if c not in self.names]
-            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"has extra {', '.join(extra)}"] if extra else [])
+            parts = (([f"lacks {', '.join(missing)}"] if missing else [])
+                     + ([f"has extra {', '.join(extra)}"] if extra else []))
             raise DataError(f"{source} does not have the fitted columns: it {' and '.join(parts)}")
 
     def transform(self, frame: Any, source: str = "table") -> np.ndarray:
@@ -380,7 +385,8 @@ class TableTransformer:
                 if c.kind == "boolean":
                     out[c.name] = pd.array(values, dtype="boolean") if c.missing else np.array(values, dtype=bool)
                 elif all(isinstance(v, int) and not isinstance(v, bool) for v in values if v is not None):
-                    out[c.name] = pd.array(values, dtype="Int64") if None in values else np.array(values, dtype=np.int64)
+                    out[c.name] = (pd.array(values, dtype="Int64") if None in values
+                                   else np.array(values, dtype=np.int64))
                 else:
                     out[c.name] = pd.array(values, dtype=object)
         return pd.DataFrame(out)
@@ -397,7 +403,7 @@ class TableTransformer:
         if c.kind == "integer":
             x = np.round(x)
             if missing.any():
-                return pd.array([None if m else int(v) for v, m in zip(x, missing)], dtype="Int64")
+                return pd.array([None if m else int(v) for v, m in zip(x, missing, strict=True)], dtype="Int64")
             return x.astype(np.int64)
         if c.kind == "datetime":
             x = np.round(x, c.decimals or 0)
