@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -118,10 +119,18 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if layout:
         raise ConfigError(f"--{layout[0].replace('_', '-')} is filled from the table; leave it out")
     synth = Synthesizer(args.model, metadata=args.metadata, train=train, model_config=model_config, **fields)
-    run = out / "run"  # metrics.jsonl and loss_curves.png of the training (the run layer's callbacks)
-    run.mkdir(parents=True, exist_ok=True)
-    synth.fit(args.data, target=args.target, callbacks=[MetricsFile(run / "metrics.jsonl"), LossCurves(run)])
-    synth.save(out)
+    created = not out.exists()
+    run = out / "run"  # metrics.jsonl and loss_curves.png of this training (the run layer's callbacks)
+    try:
+        if run.exists():  # --overwrite: the new training's log, not the old one's continued
+            shutil.rmtree(run)
+        run.mkdir(parents=True)
+        synth.fit(args.data, target=args.target, callbacks=[MetricsFile(run / "metrics.jsonl"), LossCurves(run)])
+        synth.save(out)
+    except BaseException:
+        if created:  # a failed fit leaves nothing behind
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     st = synth.state
     print(f"synthesizer written to {out}: {args.model} on {st['source']} ({st['rows'] - len(st['holdout_rows'])} "
           f"training rows, {len(st['holdout_rows'])} held out), trained in {st['train_seconds']:.1f}s", file=sys.stderr)
