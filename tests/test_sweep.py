@@ -27,6 +27,10 @@ DIFFUSION = ["--timesteps", "10", "--base-width", "8", "--width-mults", "1", "--
 EXTRA = {"stacked-ae": ["--pretrain-steps", "1"], "vaegan": ["--disc-widths", "4", "4"],
          "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"]}
 SERIES = ["--window", "8", "--stride", "2"]
+TABLE_FLAGS = {"ctgan": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--generator-dims", "8",
+                         "--discriminator-dims", "8", "--pac", "2"],
+               "tvae": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--compress-dims", "8",
+                        "--decompress-dims", "8"]}
 EXTRACTOR = features.ExtractorRecipe(arch="lenet5", steps=5, batch_size=16, lr=3e-3)
 
 MODELS = [n for n in registry.names() if not n.startswith("test-")]
@@ -81,7 +85,12 @@ class Env:
     def run(self, name: str) -> str:
         if name not in self.runs:
             out = self.root / "runs" / name
-            argv = ["train", name, *self.data(name), "--out", str(out), *BASE, *_family_flags(name), *EXTRA.get(name, [])]
+            if registry.get(name).model_class.data_kind == "tables":  # table models are fitted by `genlab synth`
+                argv = ["synth", "fit", "--data", "table:iris", "--model", name, "--out", str(out),
+                        *TABLE_FLAGS[name]]
+            else:
+                argv = ["train", name, *self.data(name), "--out", str(out), *BASE, *_family_flags(name),
+                        *EXTRA.get(name, [])]
             assert main(argv) == 0, argv
             self.runs[name] = str(out)
         return self.runs[name]

@@ -85,7 +85,8 @@ def bench_models() -> list[str]:
     """Registered generative models, without test-only names."""
     return [n for n in registry.names()
             if not n.startswith("test-") and registry.get(n).model_class.generative
-            and "images" in registry.get(n).model_class.data_kinds]
+            and "images" in registry.get(n).model_class.data_kinds
+            and registry.get(n).model_class.data_kind != "tables"]  # table models declare data_kind = "tables"
 
 
 def _metrics_for(model_class: type) -> list[str]:
@@ -228,7 +229,8 @@ def run_bench(models: list[str] | None = None, out_dir: str | Path = "runs/bench
     unknown = [m for m in names if m not in bench_models()]
     if unknown:
         registry.get(unknown[0])  # unknown names fail with a suggestion
-        raise ConfigError(f"model '{unknown[0]}' cannot be benchmarked (it does not generate images)")
+        raise ConfigError(f"model '{unknown[0]}' cannot be benchmarked (it does not generate images; table models "
+                          f"have their own benchmark, benchmarks/tables.py)")
     doc, out_dir = Path(doc), Path(out_dir)
     img_dir = Path(img_dir) if img_dir is not None else doc.parent / "img"
     rows = []
