@@ -112,6 +112,13 @@ def setup(device: torch.device) -> DistInfo:
     return info
 
 
+def finish() -> None:
+    """After a successful run: every process waits for the others (rank 0 writes the run's last files
+    after the loop), so none tears its connections down while another still uses them."""
+    if dist.is_initialized():
+        dist.barrier()
+
+
 def teardown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
