@@ -85,7 +85,7 @@ class Env:
     def run(self, name: str) -> str:
         if name not in self.runs:
             out = self.root / "runs" / name
-            if registry.get(name).model_class.data_kind == "tables":  # table models are fitted by `genlab synth`
+            if registry.get(name).model_class.tabular:  # table models are fitted by `genlab synth`
                 argv = ["synth", "fit", "--data", "table:iris", "--model", name, "--out", str(out),
                         *TABLE_FLAGS[name]]
             else:

@@ -142,6 +142,7 @@ class CTGAN(GenerativeModel):
 
     config: CTGANConfig
     data_kind = "tables"
+    tabular = True
     sample_options = ("condition",)  # sample(n, condition=...): rows with a fixed discrete value
 
     def __init__(self, config: CTGANConfig):

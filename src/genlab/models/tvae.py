@@ -78,6 +78,7 @@ class TVAE(GenerativeModel):
 
     config: TVAEConfig
     data_kind = "tables"
+    tabular = True
     sample_options = ("condition",)  # sample(n, condition=...): rows with a fixed discrete value
 
     def __init__(self, config: TVAEConfig):

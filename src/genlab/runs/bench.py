@@ -86,7 +86,7 @@ def bench_models() -> list[str]:
     return [n for n in registry.names()
             if not n.startswith("test-") and registry.get(n).model_class.generative
             and "images" in registry.get(n).model_class.data_kinds
-            and registry.get(n).model_class.data_kind != "tables"]  # table models declare data_kind = "tables"
+            and not registry.get(n).model_class.tabular]
 
 
 def _metrics_for(model_class: type) -> list[str]:
