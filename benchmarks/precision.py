@@ -19,9 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 
-import genlab
+from speed import genlab_round_seconds  # the same difference-of-two-runs timing (benchmarks/ is on sys.path)
+
 from genlab import registry
 from genlab.precision import cpu_has_native_bf16, resolve_precision
 
@@ -34,14 +34,6 @@ MODELS = {  # name -> (registry name, model config, batch size)
     "wgan-gp": ("wgan-gp", {}, 64),
     "ddpm": ("ddpm", {}, 64),
 }
-QUIET = {"sample_every": 0, "log_every": 0, "eval_batches": 1, "mode_check": "off", "device": "cpu"}
-
-
-def cpu_seconds(name: str, model_config: dict, batch: int, precision: str, steps: int) -> float:
-    t0 = time.process_time()
-    genlab.train(name, model_config=model_config, data={"dataset": "mnist", "limit": 4096},
-                 train={**QUIET, "steps": steps, "batch_size": batch, "precision": precision})
-    return time.process_time() - t0
 
 
 def main() -> None:
@@ -52,7 +44,7 @@ def main() -> None:
     args = p.parse_args()
     native, why = cpu_has_native_bf16()
     rows = []
-    cpu_seconds("vae", {}, 128, "fp32", 2)  # warm-up: the MNIST cache, imports, first allocations
+    genlab_round_seconds("vae", 128, "fp32", (1, 2))  # warm-up: the MNIST cache, imports, first allocations
     for key in args.models:
         name, model_config, batch = MODELS[key]
         per_round = {}
@@ -60,9 +52,7 @@ def main() -> None:
             s1, s2 = args.steps
             if key == "ddpm":
                 s1, s2 = max(1, s1 // 5), max(2, s2 // 5)
-            short = cpu_seconds(name, model_config, batch, precision, s1)
-            long = cpu_seconds(name, model_config, batch, precision, s2)
-            per_round[precision] = max(long - short, 1e-9) / (s2 - s1)
+            per_round[precision] = genlab_round_seconds(name, batch, precision, (s1, s2), model_config=model_config)
         fields = {"data_shape": [1, 28, 28], **({"num_classes": 10} if name in ("cgan", "cvae", "cddpm") else {})}
         net = registry.build(name, {**model_config, **fields})
         batch = batch * sum(p.repeats for p in net.phases() if p.fresh_batch)  # real images per round

@@ -41,11 +41,13 @@ QUIET = {"sample_every": 0, "log_every": 0, "eval_batches": 1, "mode_check": "of
 DATA = {"dataset": "mnist", "limit": 4096}
 
 
-def genlab_round_seconds(name: str, batch: int, precision: str, steps: tuple[int, int], compile: bool = False) -> float:
+def genlab_round_seconds(name: str, batch: int, precision: str, steps: tuple[int, int], compile: bool = False,
+                         model_config: dict | None = None) -> float:
+    """Steady-state CPU seconds of one training round: (CPU of an S2-round run - of an S1-round run) / (S2 - S1)."""
     def run(n: int) -> float:
         t0 = time.process_time()
-        genlab.train(name, data=DATA, train={**QUIET, "steps": n, "batch_size": batch, "precision": precision,
-                                             "compile": compile})
+        genlab.train(name, model_config=model_config, data=DATA,
+                     train={**QUIET, "steps": n, "batch_size": batch, "precision": precision, "compile": compile})
         return time.process_time() - t0
 
     s1, s2 = steps

@@ -76,7 +76,6 @@ def run_train(args: argparse.Namespace) -> int:
                 train(name, out=out, model_config=model_cfg,
                       data={**file_cfg.get("data", {}), **data_over},
                       train={**file_cfg.get("train", {}), **train_over}, overwrite=args.overwrite)
-            distributed.finish()
     except Interrupted as e:
         code = 128 + getattr(signal, e.signal_name)
         if int(os.environ.get("RANK", "0")) != 0:

@@ -99,8 +99,9 @@ class GenerativeModel(nn.Module):
 
     @property
     def data_kind(self) -> str:
-        """'images' or 'sequences': the kind of data this model was built for (its config's ``data_shape``)."""
-        return data_kind(self.config.data_shape)
+        """'tables' for a table model, else 'images' or 'sequences': the kind of data this model was
+        built for (its config's ``data_shape``)."""
+        return "tables" if self.tabular else data_kind(self.config.data_shape)
 
     # --- training contract -------------------------------------------------------------------
     def phases(self) -> list[Phase]:

@@ -141,7 +141,6 @@ class CTGAN(GenerativeModel):
     """Conditional tabular GAN; see the module docstring."""
 
     config: CTGANConfig
-    data_kind = "tables"
     tabular = True
     sample_options = ("condition",)  # sample(n, condition=...): rows with a fixed discrete value
 

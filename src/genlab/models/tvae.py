@@ -77,7 +77,6 @@ class TVAE(GenerativeModel):
     """Table VAE; see the module docstring."""
 
     config: TVAEConfig
-    data_kind = "tables"
     tabular = True
     sample_options = ("condition",)  # sample(n, condition=...): rows with a fixed discrete value
 

@@ -28,6 +28,7 @@ from genlab.models.base import GenerativeModel
 from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
 from genlab.runs.lock import LOCK_FILE, RunLock
 from genlab.runs.monitor import mode_monitor
+from genlab.training import distributed
 from genlab.training.callbacks import Callback, console_callbacks
 from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint, load_checkpoint
 from genlab.training.in_memory import build_model, model_config
@@ -132,7 +133,9 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
     if out_path is not None:
         _prepare_out(out_path, overwrite)
     with StopSignals() as signals:
-        return _train(model, out_path, model_config, data_cfg, train_cfg, splits, signals)
+        net = _train(model, out_path, model_config, data_cfg, train_cfg, splits, signals)
+    distributed.finish()  # under torchrun: no process tears down while rank 0 still writes the run
+    return net
 
 
 def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataConfig, net: GenerativeModel,
@@ -223,10 +226,12 @@ def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> G
     lock = RunLock(run_dir).acquire() if _is_main() else None
     try:
         with StopSignals() as signals:
-            return _resume(run_dir, cfg, model, overrides, signals)
+            net = _resume(run_dir, cfg, model, overrides, signals)
     finally:
         if lock is not None:
             lock.release()
+    distributed.finish()  # under torchrun: no process tears down while rank 0 still writes the run
+    return net
 
 
 def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: dict[str, Any],
