@@ -325,6 +325,9 @@ class TrainConfig:
             and warn when they cover few classes (mode collapse). 'auto': adversarial models, when the
             classifier is already cached; 'on': any generative model, building the classifier if needed.
         num_samples: images in each sample grid.
+        report: write RUN/report.html (genlab report) when the run ends (--no-report: not).
+        tensorboard: also log scalars, sample grids and the config for TensorBoard into RUN/tensorboard
+            (needs the tensorboard package: pip install genlab[tensorboard]); metrics.jsonl stays the record.
     """
 
     epochs: int = 10
@@ -352,6 +355,8 @@ class TrainConfig:
     budget_clock: BudgetClock = "wall"
     mode_check: typing.Literal["auto", "on", "off"] = "auto"
     num_samples: int = 64
+    report: bool = True
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:

@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "anomaly": (_ANOMALY, "anomaly detection: fit a detector on normal data, score new inputs"),
     "synth": (_SYNTH, "synthetic tables: fit ctgan / tvae on a table, sample rows, report quality"),
     "augment": (_SYNTH, "measure whether generated data helps a classifier: N real vs N real + M generated"),
+    "report": ("genlab.cli.report", "a self-contained HTML report of a run (config, curves, samples, metrics)"),
+    "compare": ("genlab.cli.report", "several runs side by side in one HTML page"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

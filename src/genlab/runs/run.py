@@ -25,6 +25,7 @@ from genlab.data.base import Splits, binarize
 from genlab.errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from genlab.io import atomic_write_json, read_json, remove_temporaries
 from genlab.models.base import GenerativeModel
+from genlab.runs import report as run_report  # a module reference: report.py reads runs through this module
 from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
 from genlab.runs.lock import LOCK_FILE, RunLock
 from genlab.runs.monitor import mode_monitor
@@ -40,7 +41,7 @@ RUN_CONFIG = "config.json"
 # is logged as a ``config_change`` record in metrics.jsonl.
 RESUMABLE_OVERRIDES = {"epochs", "steps", "time_budget", "sample_every", "checkpoint_every", "log_every", "device",
                        "eval_batches", "num_samples", "budget_clock", "mode_check",
-                       "lr", "phase_lr", "grad_clip", "precision", "compile"}
+                       "lr", "phase_lr", "grad_clip", "precision", "compile", "report", "tensorboard"}
 # an early stop (a signal, a kill, divergence) keeps the run directory: --resume continues it from its
 # newest checkpoint, or from step 0 when none was written yet. Other errors before the first
 # checkpoint (which would only happen again) remove a run this call created.
@@ -185,6 +186,7 @@ def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataC
                 "model": {"name": model, "config": to_dict(model_cfg)},
                 "data": to_dict(data_cfg), "train": to_dict(train_cfg),
                 "precision": trainer.precision._asdict()}))  # what 'auto' resolved to on this machine, and why
+            atomic_write_json(run_dir / run_report.MACHINE_FILE, run_report.machine_info())
             if splits.train.info:  # e.g. a series' standardization, to map results back to its units
                 atomic_write_json(run_dir / "data_info.json", splits.train.info)
             net.save(run_dir)
@@ -202,12 +204,16 @@ def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataC
 
 
 def _fit(trainer: Trainer, run_dir: Path | None) -> GenerativeModel:
-    """``trainer.fit()``; a stop by a signal names the run directory (the trainer knows none)."""
+    """``trainer.fit()``; a stop by a signal names the run directory (the trainer knows none). A run that
+    ends writes its report (``TrainConfig.report``)."""
     try:
-        return trainer.fit()
+        net = trainer.fit()
     except Interrupted as e:
         e.run_dir = run_dir
         raise
+    if run_dir is not None and trainer.cfg.report:
+        run_report.report_at_end(run_dir, net, trainer.data)
+    return net
 
 
 def signal_name(signum: int) -> str:
@@ -281,6 +287,8 @@ def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: di
             print(f"{run_dir}: already trained for {trainer.step} steps; pass --epochs or --steps to extend it",
                   file=sys.stderr)
         return trainer.model
+    if main:
+        atomic_write_json(run_dir / run_report.MACHINE_FILE, run_report.machine_info())  # the machine that resumed
     if main and (changes or cfg.get("precision") != trainer.precision._asdict()):
         atomic_write_json(run_dir / RUN_CONFIG, formats.stamp({**cfg, "train": to_dict(train_cfg),
                                                                "precision": trainer.precision._asdict()}))
