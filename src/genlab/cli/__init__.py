@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "augment": (_SYNTH, "measure whether generated data helps a classifier: N real vs N real + M generated"),
     "report": ("genlab.cli.report", "a self-contained HTML report of a run (config, curves, samples, metrics)"),
     "compare": ("genlab.cli.report", "several runs side by side in one HTML page"),
+    "export": ("genlab.cli.export", "write a model part as ONNX (checked by onnxruntime) or TorchScript"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

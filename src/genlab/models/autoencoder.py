@@ -109,6 +109,7 @@ class AutoEncoder(LatentModel):
     """Encoder -> code -> decoder; the variants override :meth:`corrupt` or :meth:`penalty`."""
 
     config: AEConfig
+    export_parts = ("sample", "encoder", "decoder")
 
     def __init__(self, config: AEConfig):
         super().__init__(config)
@@ -166,6 +167,14 @@ class AutoEncoder(LatentModel):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n codes from a diagonal Gaussian fitted to the training codes (no prior exists)."""
         return self.decode(self.code_stats.sample(n))
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode mean + std * noise, the Gaussian fitted to the training codes."""
+        stats = self.code_stats
+        return self.decode(stats.mean + stats.var.clamp_min(0).sqrt() * noise)
 
 
 # --------------------------------------------------------------------------------- denoising-ae

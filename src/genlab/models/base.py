@@ -87,6 +87,12 @@ class GenerativeModel(nn.Module):
     # True for table models (ctgan, tvae): their config needs a table layout, so they are fitted
     # through genlab.tables (`genlab synth`), not `genlab train`; image tools (bench, grids) skip them
     tabular: ClassVar[bool] = False
+    # the parts `genlab export` writes (genlab.runs.export.PARTS says what each takes and gives): 'sample'
+    # (noise [+ labels] -> images: sample_from_noise), 'encoder' / 'decoder' (a LatentModel's encode / decode),
+    # 'denoiser' (one evaluation of a diffusion network: denoiser_output). A part not declared is refused with
+    # the model's reason from export_refusals (part -> why), or a generic one.
+    export_parts: ClassVar[tuple[str, ...]] = ()
+    export_refusals: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: Any):
         super().__init__()
@@ -132,6 +138,19 @@ class GenerativeModel(nn.Module):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """``n`` new images (N, C, H, W) in [0, 1]."""
         raise NotImplementedError(f"{self.registry_name} cannot sample")
+
+    def noise_shape(self) -> tuple[int, ...]:
+        """The shape of one noise item :meth:`sample_from_noise` takes (models that export 'sample')."""
+        raise NotImplementedError(f"{self.registry_name} has no noise -> image path")
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] from standard normal ``noise`` (N, *noise_shape()): :meth:`sample` without its
+        random draw, a pure function (exported as the 'sample' part)."""
+        raise NotImplementedError(f"{self.registry_name} has no noise -> image path")
+
+    def denoiser_output(self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """One evaluation of a diffusion model's sampling network (exported as the 'denoiser' part)."""
+        raise NotImplementedError(f"{self.registry_name} has no denoiser")
 
     def sample_grid(self, n: int, **options: Any) -> tuple[torch.Tensor, int | None]:
         """About ``n`` samples laid out for a grid: (images, images per row or None for square).

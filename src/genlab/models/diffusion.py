@@ -158,6 +158,9 @@ class DDPM(GenerativeModel):
     config: DDPMConfig
     sample_options = ("sampler", "steps", "eta", "guidance")  # sample()'s keyword options
     has_trajectory = True  # denoising_trajectory()
+    export_parts = ("denoiser",)  # one U-Net evaluation (x_t, t [, labels]) -> prediction; the loop stays outside
+    export_refusals = {"sample": "sampling runs the denoiser once per step in a Python loop with a sampler; export "
+                                 "the 'denoiser' part and run the loop around it (docs/export.md)"}
     updates: Tensor  # buffer (registered in __init__)
 
     def __init__(self, config: DDPMConfig):
@@ -198,6 +201,12 @@ class DDPM(GenerativeModel):
         self.updates += 1
 
     # --- sampling --------------------------------------------------------------------------------
+    def denoiser_output(self, x_t: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The sampling network's prediction (the config's ``prediction``: eps, x0 or v) for x_t in [-1, 1] at
+        steps t (B,); labels for cddpm (``num_classes`` = no label, the unconditional pass of guidance)."""
+        net = self.ema if self.ema is not None else self.net
+        return net(x_t, t, labels).float()
+
     def make_sampler(self, sampler: str | None = None, steps: int | None = None, eta: float | None = None) -> Sampler:
         """The sampler to use: the config's defaults, overridden by the arguments given.
 

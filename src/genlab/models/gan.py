@@ -290,6 +290,9 @@ class GAN(GenerativeModel):
 
     config: GANConfig
     watch_modes = True
+    export_parts = ("sample",)  # noise [+ labels] -> images (sample_from_noise)
+    export_refusals = {"encoder": "a GAN has no encoder (use vaegan for one)",
+                       "decoder": "a GAN has no decoder: its generator is the 'sample' part"}
     d_updates: torch.Tensor  # buffers (registered in __init__)
     g_updates: torch.Tensor
     grad_norms: torch.Tensor
@@ -433,6 +436,13 @@ class GAN(GenerativeModel):
                 raise ConfigError(f"labels must be {n} classes in 0..{self.num_classes - 1}")
         z = torch.randn(n, cfg.noise_dim, device=self.device)
         return ((self.sampling_generator(z, labels).float() + 1) / 2).clamp(0, 1)
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.noise_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The sampling generator on ``noise`` (and labels for cgan), mapped to [0, 1]."""
+        return ((self.sampling_generator(noise, labels).float() + 1) / 2).clamp(0, 1)
 
 
 @register("dcgan", DCGANConfig, "DCGAN: transposed-conv generator with batch norm, strided-conv discriminator")

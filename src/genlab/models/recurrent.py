@@ -75,6 +75,9 @@ class RecurrentAE(LatentModel):
 
     config: RecurrentAEConfig
     data_kinds = ("sequences", "images")  # images are read as sequences of rows
+    export_refusals = dict.fromkeys(("sample", "encoder", "decoder"),
+                                    "its LSTM/GRU packs sequences by their length (data-dependent control flow), "
+                                    "which neither an ONNX graph nor a traced TorchScript module keeps")
 
     def __init__(self, config: RecurrentAEConfig):
         super().__init__(config)

@@ -95,6 +95,7 @@ class VAE(LikelihoodModel):
     """
 
     config: VAEConfig
+    export_parts = ("sample", "encoder", "decoder")  # the encoder gives the posterior mean
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
@@ -166,6 +167,13 @@ class VAE(LikelihoodModel):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws from the prior N(0, I)."""
         return self.decode(torch.randn(n, self.config.latent_dim, device=self.device), labels)
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The prior draw is the noise: decode it."""
+        return self.decode(noise, labels)
 
     # --- likelihood -----------------------------------------------------------------------------
     def log_weights(self, x: torch.Tensor, k: int, labels: torch.Tensor | None = None,

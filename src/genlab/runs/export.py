@@ -1,0 +1,251 @@
+"""``genlab export``: a model part of a run as ONNX (checked by onnxruntime) or TorchScript.
+
+What can be exported is declared on the model class (``export_parts``, ``export_refusals`` in
+:mod:`genlab.models.base`), never probed. Each part in :data:`PARTS` names the method it calls, its
+inputs (the batch dimension is dynamic) and its output:
+
+=========  =============================================  ==========================================
+part       inputs                                          output
+=========  =============================================  ==========================================
+sample     noise (B, *noise_shape) N(0, I) [, labels (B,)]  images (B, C, H, W) in [0, 1]
+encoder    images (B, C, H, W) in [0, 1] [, labels (B,)]   codes (B, D)
+decoder    codes (B, D) [, labels (B,)]                    images (B, C, H, W) in [0, 1]
+denoiser   x_t (B, C, H, W) in [-1, 1], t (B,) [, labels]   the network's prediction (eps, x0 or v)
+=========  =============================================  ==========================================
+
+Every export is checked right after writing: the written file (onnxruntime for ONNX, ``torch.jit.load``
+for TorchScript) runs on fixed inputs of a batch size other than the traced one, and its outputs must
+match PyTorch's within ``ATOL + RTOL * |reference|``; otherwise the file is removed and the command
+fails naming the part and why. A new model family exports by declaring one of these parts (and
+implementing its method); a part of another shape is added here as one more :class:`Part`.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from genlab.errors import ConfigError
+from genlab.models.base import GenerativeModel, LatentModel
+from genlab.runs.run import load, read_run_config
+
+FORMATS = ("onnx", "torchscript")
+SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".ts", ".torchscript")}
+ATOL, RTOL = 1e-4, 1e-3  # fp32 on both sides; the difference is float reassociation only
+TRACE_BATCH, CHECK_BATCH = 2, 3  # traced with one batch size, checked with another: the batch is dynamic
+OPSET = 17
+
+
+class ExportError(ConfigError):
+    """A part that cannot be exported (or failed its check): one line naming the part and why."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One exportable part: how to build example inputs and the function that is exported."""
+
+    inputs: Callable[[GenerativeModel, int, torch.Generator], dict[str, torch.Tensor]]
+    function: Callable[[GenerativeModel], Callable[..., torch.Tensor]]
+    output: str
+    summary: str
+
+
+def _labels(model: GenerativeModel, n: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"labels": torch.randint(0, model.num_classes, (n,), generator=gen)} if model.num_classes else {}
+
+
+def _images(model: GenerativeModel, n: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.rand(n, *model.config.data_shape, generator=gen)
+
+
+def _latent(model: GenerativeModel) -> LatentModel:
+    if not isinstance(model, LatentModel):  # a declaration that does not fit the class: a bug in the model
+        raise ExportError(f"model '{model.registry_name}' declares an encoder/decoder but is not a LatentModel")
+    return model
+
+
+def _code_size(model: GenerativeModel, gen: torch.Generator) -> int:
+    x = _images(model, 1, gen)
+    return int(_latent(model)._codes(x, _labels(model, 1, gen).get("labels")).shape[-1])
+
+
+def _sample_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"noise": torch.randn(n, *m.noise_shape(), generator=g), **_labels(m, n, g)}
+
+
+def _encoder_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"images": _images(m, n, g), **_labels(m, n, g)}
+
+
+def _decoder_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"codes": torch.randn(n, _code_size(m, g), generator=g), **_labels(m, n, g)}
+
+
+def _denoiser_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    steps = int(m.config.timesteps)
+    return {"x_t": _images(m, n, g) * 2 - 1, "t": torch.randint(0, steps, (n,), generator=g), **_labels(m, n, g)}
+
+
+PARTS: dict[str, Part] = {
+    "sample": Part(_sample_inputs, lambda m: m.sample_from_noise, "images", "noise [+ labels] -> images in [0, 1]"),
+    "encoder": Part(_encoder_inputs, lambda m: _latent(m)._codes, "codes", "images [+ labels] -> codes"),
+    "decoder": Part(_decoder_inputs, lambda m: _latent(m)._images, "images", "codes [+ labels] -> images in [0, 1]"),
+    "denoiser": Part(_denoiser_inputs, lambda m: m.denoiser_output, "prediction",
+                     "x_t in [-1, 1], step t [+ labels] -> the network's prediction (one sampling step's network)"),
+}
+
+
+def refusal(model_class: type[GenerativeModel], part: str) -> str | None:
+    """Why a model class cannot export ``part`` (None: it can), from its declarations alone."""
+    if part not in PARTS:
+        return f"genlab exports the parts {', '.join(PARTS)}, not '{part}'"
+    if part in model_class.export_parts:
+        return None
+    if part in model_class.export_refusals:
+        return model_class.export_refusals[part]
+    if model_class.tabular:
+        return "its rows are only meaningful through the table transformer of `genlab synth` (not part of a model file)"
+    if not model_class.generative:
+        return "it is not a generative model"
+    declared = ", ".join(model_class.export_parts) or "none"
+    return f"the model does not declare it (its exportable parts: {declared})"
+
+
+class _Graph(nn.Module):
+    """A model method as a module with positional tensor inputs (what tracing needs)."""
+
+    def __init__(self, model: GenerativeModel, function: Callable[..., torch.Tensor], names: list[str]):
+        super().__init__()
+        self.model, self.function, self.names = model, function, names
+
+    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+        kwargs = dict(zip(self.names, args, strict=True))
+        main = [v for k, v in kwargs.items() if k != "labels"]
+        return self.function(*main, kwargs.get("labels"))  # every part's method takes labels last (None: none)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    part: str
+    format: str
+    inputs: dict[str, tuple[int, ...]]
+    max_abs_diff: float
+
+    def line(self) -> str:
+        shapes = ", ".join(f"{k} {'x'.join(['B', *map(str, s[1:])])}" for k, s in self.inputs.items())
+        return (f"{self.part} -> {self.path} ({self.format}; inputs {shapes}; checked at batch {CHECK_BATCH}: "
+                f"max |diff| {self.max_abs_diff:.2e} <= {ATOL:g} + {RTOL:g} * |reference|)")
+
+
+def check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"unknown export format '{fmt}' (choose {' or '.join(FORMATS)})")
+    if fmt == "onnx":
+        try:
+            import onnx  # noqa: F401 - deferred: an optional extra, never needed for training
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise ConfigError("--format onnx needs the onnx and onnxruntime packages: "
+                              "pip install 'genlab[export]' (or use --format torchscript)") from None
+
+
+def parts_to_export(model: GenerativeModel, part: str | None) -> list[str]:
+    """The parts one command exports: ``part``, 'all' declared ones, or the first declared one (None)."""
+    name = model.registry_name
+    if part == "all" or part is None:
+        if not model.export_parts:
+            why = refusal(type(model), "sample") or "it declares no exportable part"
+            raise ExportError(f"model '{name}' has no exportable part: {why}")
+        return list(model.export_parts) if part == "all" else [model.export_parts[0]]
+    why = refusal(type(model), part)
+    if why is not None:
+        raise ExportError(f"model '{name}' cannot export part '{part}': {why}")
+    return [part]
+
+
+def _quiet() -> contextlib.AbstractContextManager[Any]:
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    return stack
+
+
+def export_part(model: GenerativeModel, part: str, fmt: str, out: Path) -> ExportResult:
+    """Write one part of ``model`` to ``out`` and check it (see the module docstring)."""
+    spec = PARTS[part]
+    model = model.float().eval()
+    example = spec.inputs(model, TRACE_BATCH, torch.Generator().manual_seed(0))
+    check = spec.inputs(model, CHECK_BATCH, torch.Generator().manual_seed(1))
+    names = list(example)
+    graph = _Graph(model, spec.function(model), names).eval()
+    where = f"part '{part}' of model '{model.registry_name}'"
+    with torch.no_grad():
+        reference = graph(*check.values()).float()
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        with _quiet(), torch.no_grad():
+            if fmt == "onnx":
+                torch.onnx.export(graph, tuple(example.values()), str(tmp), input_names=names,
+                                  output_names=[spec.output], opset_version=OPSET, dynamo=False,
+                                  dynamic_axes={k: {0: "batch"} for k in [*names, spec.output]})
+            else:
+                torch.jit.save(torch.jit.trace(graph, tuple(example.values()), check_trace=False), str(tmp))
+    except Exception as e:  # noqa: BLE001 - any tracer/exporter failure is this part's limitation
+        tmp.unlink(missing_ok=True)
+        other = "torchscript" if fmt == "onnx" else "onnx"
+        raise ExportError(f"{where} cannot be exported to {fmt}: {_first_line(e)} (try --format {other})") from None
+    try:
+        got = _run_written(tmp, fmt, check)
+        if got.shape != reference.shape:
+            raise ExportError(f"{where}: the {fmt} file gives shape {tuple(got.shape)} at batch {CHECK_BATCH}, "
+                              f"PyTorch {tuple(reference.shape)} (the batch size is not dynamic)")
+        diff = (got - reference).abs()
+        if not bool(torch.isfinite(got).all()) or bool((diff > ATOL + RTOL * reference.abs()).any()):
+            raise ExportError(f"{where}: the {fmt} file disagrees with PyTorch (max |diff| {float(diff.max()):.3g} "
+                              f"> {ATOL:g} + {RTOL:g} * |reference|); not written")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return ExportResult(out, part, fmt, {k: tuple(v.shape) for k, v in example.items()}, float(diff.max()))
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
+
+
+def _run_written(path: Path, fmt: str, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    if fmt == "onnx":
+        import onnxruntime  # deferred: an optional extra
+
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feed = {i.name: inputs[i.name].numpy() for i in session.get_inputs()}
+        return torch.from_numpy(session.run(None, feed)[0]).float()
+    with _quiet():
+        module = torch.jit.load(str(path))
+    with torch.no_grad():
+        return module(*inputs.values()).float()
+
+
+def export_run(run_dir: str | Path, fmt: str, out: str | Path, part: str | None = None) -> list[ExportResult]:
+    """Export parts of a run's model: ``part`` (default: the first declared; 'all': every declared one,
+    written next to ``out`` as ``STEM.PART.SUFFIX``)."""
+    check_format(fmt)
+    out = Path(out)
+    read_run_config(run_dir)  # not a run: one line saying so
+    model = load(run_dir)
+    parts = parts_to_export(model, part)
+    paths = [out] if len(parts) == 1 else [out.with_name(f"{out.stem}.{p}{out.suffix}") for p in parts]
+    return [export_part(model, p, fmt, path) for p, path in zip(parts, paths, strict=True)]

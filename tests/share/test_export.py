@@ -1,0 +1,116 @@
+"""genlab export: every declared part of every registered model exports to ONNX (checked by onnxruntime)
+and TorchScript; undeclared parts are refused with a reason; the CLI's bad inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from genlab import registry
+from genlab.cli import main
+from genlab.config import field_names
+from genlab.runs.export import ATOL, PARTS, RTOL, ExportError, export_part, parts_to_export, refusal
+
+onnxruntime = pytest.importorskip("onnxruntime", reason="the export extra (onnx, onnxruntime) is not installed")
+
+MODELS = [n for n in registry.names() if not n.startswith("test-")]
+
+
+def _build(name):
+    entry = registry.get(name)
+    names = field_names(entry.config_class)
+    fields = {"data_shape": [1, 8, 8]} if "data_shape" in names else {}
+    if "num_classes" in names:
+        fields["num_classes"] = 3
+    if "timesteps" in names:  # a small U-Net: the export path is the same, the test 5x faster
+        fields.update(timesteps=10, sample_steps=2, base_width=8, width_mults=[1, 2], norm_groups=4, attention_size=4)
+    torch.manual_seed(0)
+    return registry.build(name, fields).eval()
+
+
+def _error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("genlab: error: "), err
+    return err[0]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_every_declared_part_exports_and_every_other_is_refused(name, tmp_path):
+    cls = registry.get(name).model_class
+    for part in PARTS:
+        why = refusal(cls, part)
+        assert (why is None) == (part in cls.export_parts), (part, why)
+        assert why is None or len(why) > 10
+    if not cls.export_parts or cls.tabular:
+        return
+    model = _build(name)
+    for part in cls.export_parts:
+        for fmt, suffix in (("onnx", ".onnx"), ("torchscript", ".pt")):
+            result = export_part(model, part, fmt, tmp_path / f"{part}{suffix}")
+            assert result.path.is_file() and result.max_abs_diff <= ATOL + RTOL, (part, fmt)
+    if "sample" in cls.export_parts:  # the exported path is the model's own sampling path
+        labels = torch.arange(3) % 3 if model.num_classes else None
+        torch.manual_seed(5)
+        drawn = model.sample(3, labels)
+        torch.manual_seed(5)
+        noise = torch.randn(3, *model.noise_shape())
+        assert torch.allclose(model.sample_from_noise(noise, labels), drawn, atol=1e-6)
+
+
+def test_onnx_file_runs_at_any_batch_size_and_matches(tmp_path):
+    model = _build("cvae")
+    path = export_part(model, "decoder", "onnx", tmp_path / "dec.onnx").path
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["codes", "labels"]
+    codes = torch.randn(7, model.config.latent_dim)
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    out = session.run(None, {"codes": codes.numpy(), "labels": labels.numpy()})[0]
+    with torch.no_grad():
+        np.testing.assert_allclose(out, model.decode(codes, labels).numpy(), atol=ATOL, rtol=RTOL)
+
+
+def test_a_part_that_disagrees_is_not_written(tmp_path, monkeypatch):
+    """The check can fail: a model whose traced graph differs from its eager output is refused, no file left."""
+    model = _build("vae")
+    calls = {"n": 0}
+    real = type(model).decode
+
+    def drifting(self, z, labels=None):  # differs between the reference run and the traced one
+        calls["n"] += 1
+        return real(self, z, labels) + (0.5 if calls["n"] == 1 else 0.0)
+
+    monkeypatch.setattr(type(model), "decode", drifting)
+    with pytest.raises(ExportError, match="disagrees with PyTorch"):
+        export_part(model, "decoder", "onnx", tmp_path / "d.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parts_to_export_defaults_and_refusals():
+    assert parts_to_export(_build("vae"), None) == ["sample"]
+    assert parts_to_export(_build("vae"), "all") == ["sample", "encoder", "decoder"]
+    with pytest.raises(ExportError, match="'ddpm' cannot export part 'sample': sampling runs the denoiser"):
+        parts_to_export(_build("ddpm"), "sample")
+    with pytest.raises(ExportError, match="'classifier' has no exportable part: it is not a generative model"):
+        parts_to_export(_build("classifier"), None)
+
+
+def test_cli_export_and_bad_inputs(vae_run, gan_run, tmp_path, capsys):
+    assert main(["export", str(vae_run), "--part", "all", "--out", str(tmp_path / "m.onnx")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("checked at batch 3") == 3
+    assert {p.name for p in tmp_path.iterdir()} == {"m.sample.onnx", "m.encoder.onnx", "m.decoder.onnx"}
+    assert main(["export", str(gan_run), "--format", "torchscript", "--out", str(tmp_path / "g.pt")]) == 0
+    with pytest.warns(DeprecationWarning):  # torch.jit is deprecated in favour of torch.export; it still loads
+        module = torch.jit.load(str(tmp_path / "g.pt"))
+    assert module(torch.randn(5, 8)).shape == (5, 1, 8, 8)
+    capsys.readouterr()
+    assert "is not a genlab run" in _error(capsys, ["export", str(tmp_path), "--out", str(tmp_path / "x.onnx")])
+    assert "cannot export part 'encoder': a GAN has no encoder" in _error(
+        capsys, ["export", str(gan_run), "--part", "encoder", "--out", str(tmp_path / "e.onnx")])
+    assert "genlab exports the parts" in _error(
+        capsys, ["export", str(vae_run), "--part", "wings", "--out", str(tmp_path / "e.onnx")])
+    assert "unknown export format 'tflite'" in _error(
+        capsys, ["export", str(vae_run), "--format", "tflite", "--out", str(tmp_path / "e.onnx")])
+    assert "unknown file type '.pt'" in _error(capsys, ["export", str(vae_run), "--out", str(tmp_path / "e.pt")])
+    assert "required" in _error(capsys, ["export", str(vae_run)])
