@@ -29,6 +29,7 @@ from genlab.runs import report as run_report  # a module reference: report.py re
 from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
 from genlab.runs.lock import LOCK_FILE, RunLock
 from genlab.runs.monitor import mode_monitor
+from genlab.runs.tensorboard import TensorBoardLog
 from genlab.training import distributed
 from genlab.training.callbacks import Callback, console_callbacks
 from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint, load_checkpoint
@@ -148,6 +149,9 @@ def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataCo
     """
     metrics = MetricsFile(run_dir / "metrics.jsonl" if run_dir is not None else None)
     files: list[Callback] = [metrics, SampleGrids(run_dir), LossCurves(run_dir)] if run_dir is not None else [metrics]
+    if run_dir is not None and train_cfg.tensorboard:  # after SampleGrids: it logs their latest grid
+        files.append(TensorBoardLog(run_dir, {"data": to_dict(data_cfg), "train": to_dict(train_cfg),
+                                              "model": {"name": net.registry_name, "config": to_dict(net.config)}}))
     bar, line = console_callbacks()
     callbacks: list[Callback] = [bar, *files, line, Checkpointer(run_dir)]
     monitor = mode_monitor(train_cfg, data_cfg, net, splits)
