@@ -2,7 +2,7 @@
 
 The layer map is the picture in docs/architecture.md:
 
-    cli -> runs -> {anomaly, apps, tables, metrics} -> training -> models -> {nn, diffusion, cnn} -> data
+    cli -> explorer -> runs -> {anomaly, apps, tables, metrics} -> training -> models -> {nn, diffusion, cnn} -> data
 
 with config, registry, dataset_catalog, io, errors, formats and precision neutral (importable by every layer; they
 import no layer above data). The root package ``genlab`` (the public API, whose ``train/resume/load``
@@ -18,7 +18,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "genlab"
 
-LAYERS = {"api": 8, "cli": 7, "runs": 6, "anomaly": 5, "apps": 5, "tables": 5, "metrics": 5, "training": 4,
+LAYERS = {"api": 8, "cli": 7, "explorer": 6, "runs": 6, "anomaly": 5, "apps": 5, "tables": 5, "metrics": 5, "training": 4,
           "models": 3, "nn": 2, "diffusion": 2, "cnn": 2, "data": 1}
 NEUTRAL = {"config", "registry", "dataset_catalog", "io", "errors", "formats", "precision", "cpu"}
 NEUTRAL_MAY_IMPORT = NEUTRAL | {"data"}

@@ -50,6 +50,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("genlab.cli.report", "a self-contained HTML report of a run (config, curves, samples, metrics)"),
     "compare": ("genlab.cli.report", "several runs side by side in one HTML page"),
     "export": ("genlab.cli.export", "write a model part as ONNX (checked by onnxruntime) or TorchScript"),
+    "explore": ("genlab.cli.explore", "a local web page to explore a run's model: samples, latent sliders, "
+                                      "interpolation, attribute vectors, denoising"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

@@ -1,0 +1,337 @@
+"""What the latent explorer can do with one run: every action the page asks for, checked and decoded here.
+
+A run is explorable when its model turns numbers into images: a latent image model (``decode``), a
+model that declares the 'sample' export part (noise -> images, e.g. a GAN), or a diffusion model
+(``has_trajectory``: samples and the denoising trajectory). Classifiers, table models and sequence
+models are refused with one line. Every parameter of every action is checked (type, range, what
+the model offers) and a bad one raises :class:`BadRequest`, which the server answers with a 400.
+"""
+from __future__ import annotations
+
+import io
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.apps.latent import attribute_vector
+from genlab.apps.sampling import class_names, require_trajectory
+from genlab.errors import ConfigError
+from genlab.io import make_grid
+from genlab.models.base import GenerativeModel, LatentModel, interpolate_codes
+from genlab.runs.run import load, read_run_config, run_images, run_splits
+
+DIRECTIONS = 8  # sliders: the top principal directions of the codes (latent models) or noise dimensions
+SPAN = 3.0  # slider range, in standard deviations along a direction
+TEST_IMAGES = 32  # test images offered as bases / interpolation ends
+FIT_CODES = 256  # codes whose principal directions the sliders follow
+ATTRIBUTE_FIT = 500  # training images an attribute vector is fitted on
+MAX_SEED = 2**31 - 1
+
+
+class BadRequest(ConfigError):
+    """A request the explorer cannot serve (answered with a 400 and this message)."""
+
+
+class Params:
+    """A request's query values, read once each with a type and a range; unknown names are refused."""
+
+    def __init__(self, query: Mapping[str, list[str]], allowed: set[str]):
+        unknown = sorted(set(query) - allowed)
+        if unknown:
+            raise BadRequest(f"unknown parameter '{unknown[0]}' (this action takes: {', '.join(sorted(allowed)) or 'none'})")
+        self.query = query
+
+    def _raw(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def int(self, name: str, low: int, high: int, default: int | None = None) -> int:
+        raw = self._raw(name)
+        if raw is None:
+            if default is None:
+                raise BadRequest(f"'{name}' is required")
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise BadRequest(f"'{name}' must be an integer, got {raw[:40]!r}") from None
+        if not low <= value <= high:
+            raise BadRequest(f"'{name}' must be in {low}..{high}, got {value}")
+        return value
+
+    def float(self, name: str, low: float, high: float, default: float) -> float:
+        raw = self._raw(name)
+        return default if raw is None else _number(name, raw, low, high)
+
+    def floats(self, name: str, count: int, low: float, high: float) -> list[float]:
+        raw = self._raw(name)
+        if raw is None or raw == "":
+            return [0.0] * count
+        parts = raw.split(",")
+        if len(parts) != count:
+            raise BadRequest(f"'{name}' must hold {count} comma-separated numbers, got {len(parts)}")
+        return [_number(name, p, low, high) for p in parts]
+
+    def choice(self, name: str, choices: tuple[str, ...]) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return choices[0]
+        if raw not in choices:
+            raise BadRequest(f"'{name}' must be one of {', '.join(choices)}, got {raw[:40]!r}")
+        return raw
+
+
+def _number(name: str, raw: str, low: float, high: float) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest(f"'{name}' must be a number, got {raw[:40]!r}") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise BadRequest(f"'{name}' must be between {low:g} and {high:g}, got {raw[:40]}")
+    return value
+
+
+def png(images: torch.Tensor, nrow: int | None = None, size: int = 160) -> bytes:
+    """Images in [0, 1] (N, C, H, W) as one PNG, each enlarged (nearest) to about ``size`` pixels."""
+    from PIL import Image
+
+    grid = make_grid(images.detach().float().cpu(), nrow)
+    img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    scale = max(1, size // max(images.shape[-1], 1))
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)  # speed over size: it goes over loopback
+    return buf.getvalue()
+
+
+def explorable(model: GenerativeModel) -> str | None:
+    """Why a model cannot be explored (None: it can)."""
+    name = model.registry_name
+    if model.tabular:
+        return f"model '{name}' makes table rows, not images (see `genlab synth`)"
+    if not model.generative:
+        return f"model '{name}' is not generative: it has nothing to decode"
+    if model.data_kind != "images":
+        return f"model '{name}' was trained on {model.data_kind}, and the explorer shows images"
+    if not (isinstance(model, LatentModel) or "sample" in model.export_parts or model.has_trajectory):
+        return f"model '{name}' has no decoder, noise -> image path or denoising trajectory to explore"
+    return None
+
+
+class Explorer:
+    """One run's model and what the page can ask of it (thread-safe: one action at a time)."""
+
+    def __init__(self, run_dir: str | Path):
+        self.run_dir = Path(run_dir)
+        read_run_config(self.run_dir)  # not a run: one line saying so
+        self.model = load(self.run_dir)
+        why = explorable(self.model)
+        if why is not None:
+            raise ConfigError(f"cannot explore {self.run_dir}: {why}")
+        self.lock = threading.Lock()
+        self.classes = self.model.num_classes
+        self.names = class_names(self.run_dir)
+        self.latent = isinstance(self.model, LatentModel)
+        self.noise = not self.latent and "sample" in self.model.export_parts
+        self.attributes: dict[int, torch.Tensor] = {}
+        self.timings: list[float] = []
+        self.test = self.test_labels = None
+        self.directions = self.scales = None
+        self.train_labels: torch.Tensor | None = None
+        if self.latent:
+            self._fit_latent()
+        elif self.noise:
+            dims = math.prod(self.model.noise_shape())
+            self.directions = torch.eye(dims)[:DIRECTIONS]
+            self.scales = torch.ones(len(self.directions))
+
+    @torch.no_grad()
+    def _fit_latent(self) -> None:
+        """Test images to start from, and the principal directions (and spreads) of their codes."""
+        model = self.model
+        assert isinstance(model, LatentModel)
+        self.splits = run_splits(self.run_dir)
+        n = min(FIT_CODES, len(self.splits["test"]))
+        if n < 2:
+            raise ConfigError(f"cannot explore {self.run_dir}: its test split has {n} image(s); at least 2 are needed")
+        x, y = run_images(self.run_dir, "test", list(range(n)), splits=self.splits)
+        self.test, self.test_labels = x[:TEST_IMAGES], None if y is None else y[:TEST_IMAGES]
+        labels = y if self.classes and y is not None else None
+        if self.classes and labels is None:
+            labels = torch.zeros(n, dtype=torch.long)
+        codes = model._codes(x.to(model.device), None if labels is None else labels.to(model.device)).float().cpu()
+        centred = codes - codes.mean(0)
+        _, s, vh = torch.linalg.svd(centred, full_matrices=False)
+        k = min(DIRECTIONS, vh.shape[0])
+        self.directions = vh[:k]
+        self.scales = (s[:k] / math.sqrt(max(1, n - 1))).clamp_min(1e-3)  # std of the codes along each direction
+        self.train_labels = self.splits["train"].y
+
+    # ------------------------------------------------------------------------------- info
+
+    def info(self) -> dict[str, Any]:
+        model = self.model
+        can_attribute = self.latent and not self.classes and self.train_labels is not None
+        return {
+            "run": str(self.run_dir), "model": model.registry_name,
+            "classes": self.classes, "class_names": self.names or [str(i) for i in range(self.classes)],
+            "sample": True, "sliders": len(self.directions) if self.directions is not None else 0,
+            "slider_kind": "principal directions of the codes" if self.latent else "noise dimensions",
+            "span": SPAN, "base": "image" if self.latent else "seed",
+            "test_images": 0 if self.test is None else len(self.test),
+            "interpolate": self.latent, "attribute": can_attribute,
+            "attribute_classes": int(self.train_labels.max()) + 1 if can_attribute and self.train_labels is not None
+            else 0,
+            "trajectory": model.has_trajectory,
+            "style_mixing": False,  # no genlab model declares styles yet
+        }
+
+    # ------------------------------------------------------------------------------- actions
+
+    def _label(self, p: Params, required: bool = True) -> int | None:
+        if not self.classes:
+            if p._raw("label") is not None:
+                raise BadRequest(f"model '{self.model.registry_name}' is not conditional: it takes no label")
+            return None
+        return p.int("label", 0, self.classes - 1, 0)
+
+    def _timed(self, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+        with self.lock, torch.no_grad(), torch.random.fork_rng(devices=[]):
+            start = time.perf_counter()
+            out = make()
+            self.timings.append(time.perf_counter() - start)
+            del self.timings[:-200]
+            return out
+
+    def sample(self, query: Mapping[str, list[str]]) -> bytes:
+        p = Params(query, {"seed", "label"})
+        seed, label = p.int("seed", 0, MAX_SEED, 0), self._label(p)
+        n = 8 if self.model.has_trajectory else 16
+
+        def draw() -> torch.Tensor:
+            torch.manual_seed(seed)
+            labels = None if label is None else torch.full((n,), label, dtype=torch.long, device=self.model.device)
+            return self.model.sample(n, labels)
+
+        return png(self._timed(draw), 8 if n == 16 else 4, size=64)
+
+    def _base_code(self, p: Params, label: int | None) -> torch.Tensor:
+        model = self.model
+        if self.latent:
+            assert self.test is not None
+            index = p.int("base", 0, len(self.test) - 1, 0)
+            x = self.test[index:index + 1].to(model.device)
+            labels = None if label is None else torch.tensor([label], device=model.device)
+            return model._codes(x, labels)[0].float()  # type: ignore[attr-defined]
+        seed = p.int("base", 0, MAX_SEED, 0)
+        torch.manual_seed(seed)
+        return torch.randn(model.noise_shape()).flatten().to(model.device)
+
+    def _decode(self, z: torch.Tensor, label: int | None) -> torch.Tensor:
+        model = self.model
+        labels = None if label is None else torch.full((len(z),), label, dtype=torch.long, device=model.device)
+        if self.latent:
+            return model._images(z, labels)  # type: ignore[attr-defined]
+        return model.sample_from_noise(z.reshape(len(z), *model.noise_shape()), labels)
+
+    def decode(self, query: Mapping[str, list[str]]) -> bytes:
+        """The base (a test image's code, or a seed's noise) moved along the sliders' directions."""
+        if self.directions is None or self.scales is None:
+            raise BadRequest(f"model '{self.model.registry_name}' has no latent space to slide through "
+                             f"(it offers samples{' and a denoising trajectory' if self.model.has_trajectory else ''})")
+        directions, scales = self.directions, self.scales
+        p = Params(query, {"base", "label", "v"})
+        label = self._label(p)
+        values = p.floats("v", len(directions), -SPAN, SPAN)
+
+        def make() -> torch.Tensor:
+            z = self._base_code(p, label)
+            step = (torch.tensor(values) * scales) @ directions
+            return self._decode((z + step.to(z.device))[None], label)
+
+        return png(self._timed(make))
+
+    def test_image(self, query: Mapping[str, list[str]]) -> bytes:
+        if self.test is None:
+            raise BadRequest(f"model '{self.model.registry_name}' has no encoder: there are no test images to pick")
+        p = Params(query, {"index"})
+        return png(self.test[p.int("index", 0, len(self.test) - 1)][None], size=64)
+
+    def interpolate(self, query: Mapping[str, list[str]]) -> bytes:
+        if not self.latent or self.test is None:
+            raise BadRequest(f"model '{self.model.registry_name}' has no encoder: interpolation needs one")
+        p = Params(query, {"a", "b", "t", "method", "label"})
+        last = len(self.test) - 1
+        a, b = p.int("a", 0, last, 0), p.int("b", 0, last, 1)
+        t, method = p.float("t", 0.0, 1.0, 0.5), p.choice("method", ("linear", "spherical"))
+        label = self._label(p)
+        model = self.model
+        assert isinstance(model, LatentModel)
+
+        def make() -> torch.Tensor:
+            x = self.test[[a, b]].to(model.device)  # type: ignore[index]
+            labels = None if label is None else torch.full((2,), label, dtype=torch.long, device=model.device)
+            z = model._codes(x, labels).float()
+            path = interpolate_codes(z[0], z[1], torch.tensor([[t]], device=z.device), method)
+            return self._decode(path, label)
+
+        return png(self._timed(make))
+
+    def attribute(self, query: Mapping[str, list[str]]) -> bytes:
+        if not self.info()["attribute"]:
+            raise BadRequest(f"model '{self.model.registry_name}' on this data has no attribute vectors (they need "
+                             "an unconditional latent model and labelled training data)")
+        model = self.model
+        assert isinstance(model, LatentModel) and self.test is not None and self.train_labels is not None
+        p = Params(query, {"base", "toward", "strength"})
+        index = p.int("base", 0, len(self.test) - 1, 0)
+        toward = p.int("toward", 0, int(self.train_labels.max()), 0)
+        strength = p.float("strength", -SPAN, SPAN, 1.0)
+
+        def make() -> torch.Tensor:
+            if toward not in self.attributes:
+                train = self.splits["train"]
+                idx = torch.arange(min(ATTRIBUTE_FIT, len(train)))
+                has = self.train_labels[idx] == toward  # type: ignore[index]
+                if has.all() or not has.any():
+                    raise BadRequest(f"class {toward} has no (or only) images among the first {len(idx)} training "
+                                     f"images: no attribute vector")
+                self.attributes[toward] = attribute_vector(model, train.images(idx), has).float()
+            z = model.encode(self.test[index:index + 1].to(model.device)).float()  # type: ignore[index]
+            return model.decode(z + strength * self.attributes[toward].to(z.device))
+
+        return png(self._timed(make))
+
+    def trajectory(self, query: Mapping[str, list[str]]) -> bytes:
+        model = self.model
+        if not model.has_trajectory:
+            raise BadRequest(f"model '{model.registry_name}' has no denoising trajectory (diffusion models do)")
+        p = Params(query, {"seed", "label", "frames"})
+        seed, label, frames = p.int("seed", 0, MAX_SEED, 0), self._label(p), p.int("frames", 2, 16, 8)
+
+        run = require_trajectory(model)
+
+        def make() -> torch.Tensor:
+            torch.manual_seed(seed)
+            return run(frames, label)
+
+        return png(self._timed(make), frames, size=64)
+
+    def timing(self) -> dict[str, float]:
+        """Milliseconds per action over the recent requests (median and max)."""
+        if not self.timings:
+            return {}
+        ordered = sorted(self.timings)
+        return {"median_ms": 1000 * ordered[len(ordered) // 2], "max_ms": 1000 * ordered[-1], "n": len(ordered)}
+
+
+ACTIONS: dict[str, Callable[[Explorer, Mapping[str, list[str]]], bytes]] = {
+    "sample": Explorer.sample, "decode": Explorer.decode, "test_image": Explorer.test_image,
+    "interpolate": Explorer.interpolate, "attribute": Explorer.attribute, "trajectory": Explorer.trajectory,
+}

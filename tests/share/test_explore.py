@@ -1,0 +1,209 @@
+"""genlab explore: the explorer's actions and HTTP endpoints (a real server on a free port), its refusals,
+and an end-to-end test in headless Chromium driven through chromedriver's WebDriver protocol."""
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+import pytest
+
+from genlab.cli import main
+from genlab.explorer.server import ExplorerServer
+from genlab.explorer.session import Explorer
+
+
+def _error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("genlab: error: "), err
+    return err[0]
+
+
+@contextmanager
+def serving(run):
+    server = ExplorerServer(Explorer(run), 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def get(url, method="GET"):
+    """(status, content type, body) of a request; HTTP errors are returned, not raised."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as r:
+            return r.status, r.headers["Content-Type"], r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers["Content-Type"], e.read()
+
+
+@pytest.fixture(scope="module")
+def vae_server(vae_run):
+    with serving(vae_run) as url:
+        yield url
+
+
+def test_endpoints_serve_the_page_and_decoded_images(vae_server):
+    status, kind, body = get(vae_server)
+    assert status == 200 and kind.startswith("text/html") and b"/static/explorer.js" in body
+    assert b"http://" not in body and b"https://" not in body  # no CDN: every asset is served here
+    for name in ("explorer.js", "explorer.css"):
+        assert get(vae_server + "static/" + name)[0] == 200
+    info = json.loads(get(vae_server + "api/info")[2])
+    assert info["model"] == "vae" and info["sliders"] == 4 and info["interpolate"] and info["attribute"]
+    assert not info["trajectory"] and info["classes"] == 0
+    images = {}
+    for path in ("sample?seed=3", "decode?base=0&v=0,0,0,0", "decode?base=0&v=2,0,0,0", "decode?base=1",
+                 "interpolate?a=0&b=1&t=0.25&method=linear", "attribute?base=0&toward=7&strength=2",
+                 "test_image?index=5"):
+        status, kind, body = get(vae_server + "api/" + path)
+        assert (status, kind) == (200, "image/png") and body.startswith(b"\x89PNG"), (path, body[:200])
+        images[path] = body
+    assert images["decode?base=0&v=0,0,0,0"] != images["decode?base=0&v=2,0,0,0"]  # a slider changes the image
+    assert get(vae_server + "api/sample?seed=3")[2] == images["sample?seed=3"]  # a seed is a seed
+    timing = json.loads(get(vae_server + "api/timing")[2])
+    assert timing["n"] >= 6 and timing["median_ms"] > 0
+
+
+@pytest.mark.parametrize("path,status,message", [
+    ("api/decode?v=9,0,0,0", 400, "'v' must be between -3 and 3"),
+    ("api/decode?v=nan,0,0,0", 400, "'v' must be between"),
+    ("api/decode?v=1,2", 400, "'v' must hold 4 comma-separated numbers"),
+    ("api/decode?base=99999", 400, "'base' must be in 0..31"),
+    ("api/decode?base=x", 400, "'base' must be an integer"),
+    ("api/decode?label=1", 400, "is not conditional"),
+    ("api/sample?seed=-1", 400, "'seed' must be in"),
+    ("api/sample?colour=red", 400, "unknown parameter 'colour'"),
+    ("api/interpolate?method=cubic", 400, "'method' must be one of linear, spherical"),
+    ("api/attribute?toward=42", 400, "'toward' must be in 0..9"),
+    ("api/trajectory", 400, "has no denoising trajectory"),
+    ("api/launch", 404, "unknown action 'launch'"),
+    ("static/../../etc/passwd", 404, "no static file"),
+    ("nothing-here", 404, "no page"),
+])
+def test_bad_requests_are_4xx_with_a_message(vae_server, path, status, message):
+    got, kind, body = get(vae_server + path)
+    assert got == status and kind == "application/json" and message in json.loads(body)["error"], body
+    assert get(vae_server + "api/info")[0] == 200  # and the server keeps serving
+
+
+def test_other_methods_are_refused(vae_server):
+    assert get(vae_server + "api/decode", method="POST")[0] == 405
+
+
+def test_a_noise_model_slides_through_noise(gan_run):
+    explorer = Explorer(gan_run)
+    info = explorer.info()
+    assert info["base"] == "seed" and info["sliders"] == 8 and not info["interpolate"]
+    a = explorer.decode({"base": ["1"]})
+    assert a == explorer.decode({"base": ["1"], "v": ["0,0,0,0,0,0,0,0"]}) != explorer.decode({"base": ["1"], "v": ["1,0,0,0,0,0,0,0"]})
+    with pytest.raises(Exception, match="has no encoder"):
+        explorer.interpolate({})
+
+
+def test_cli_refusals(vae_run, tmp_path, capsys):
+    assert "is not a genlab run" in _error(capsys, ["explore", str(tmp_path)])
+    out = tmp_path / "clf"
+    assert main(["train", "classifier", "--dataset", "digits", "--arch", "lenet5", "--steps", "1", "--batch-size", "16",
+                 "--device", "cpu", "--no-report", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert "cannot explore" in _error(capsys, ["explore", str(out), "--port", "0"])
+    with socket.socket() as s:  # a port in use: one line, before the model is loaded
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        assert f"port {port} is in use" in _error(capsys, ["explore", str(vae_run), "--port", str(port)])
+    assert "--port must be in 0..65535" in _error(capsys, ["explore", str(vae_run), "--port", "70000"])
+    assert main(["explore", str(vae_run), "--check"]) == 0
+    assert "decode:" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- the browser
+
+def _webdriver(port, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as r:
+        return json.loads(r.read())["value"]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(check, seconds=30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.skipif(not (shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("chromium-browser"))),
+                    reason="headless browser test: Debian's chromium and chromium-driver are not installed "
+                           "(scripts/setup.sh installs them where apt-get and root are available)")
+def test_browser_moves_a_slider_and_the_image_changes(vae_run):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    port = _free_port()
+    driver = subprocess.Popen([shutil.which("chromedriver"), f"--port={port}"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    session = None
+    try:
+        def ready():
+            try:
+                return _webdriver(port, "GET", "/status").get("ready")
+            except OSError:  # not listening yet
+                return False
+
+        _wait(ready)
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": browser, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                        "--window-size=1200,900"]}}}}
+        session = _webdriver(port, "POST", "/session", caps)["sessionId"]
+
+        def script(code, *args):
+            return _webdriver(port, "POST", f"/session/{session}/execute/sync", {"script": code, "args": list(args)})
+
+        with serving(vae_run) as url:
+            _webdriver(port, "POST", f"/session/{session}/url", {"url": url})
+            _wait(lambda: script("return document.body.dataset.ready === '1'"))
+            shown = _wait(lambda: script("const i = document.getElementById('decode-img');"
+                                         "return i.complete && i.naturalWidth > 0 && i.dataset.shown"))
+            before = script("const c = document.createElement('canvas'); const i = document.getElementById('decode-img');"
+                            "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
+                            "return c.toDataURL()")
+            # move the first slider as a user would: set it and fire the input event
+            script("const s = document.getElementById('slider-0'); s.value = 2.5;"
+                   "s.dispatchEvent(new Event('input', {bubbles: true}))")
+            after_url = _wait(lambda: script("const i = document.getElementById('decode-img');"
+                                             "return i.complete && i.dataset.shown !== arguments[0] && i.dataset.shown",
+                                             shown))
+            assert "v=2.5" in after_url
+            after = script("const c = document.createElement('canvas'); const i = document.getElementById('decode-img');"
+                           "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
+                           "return c.toDataURL()")
+            assert before.startswith("data:image/png") and after != before  # the decoded image changed
+            assert script("return document.getElementById('status').textContent") == "ready"
+    finally:
+        if session is not None:
+            try:
+                _webdriver(port, "DELETE", f"/session/{session}")
+            except OSError:
+                pass
+        driver.terminate()
+        driver.wait(timeout=10)
