@@ -43,14 +43,15 @@ class Params:
     def __init__(self, query: Mapping[str, list[str]], allowed: set[str]):
         unknown = sorted(set(query) - allowed)
         if unknown:
-            raise BadRequest(f"unknown parameter '{unknown[0]}' (this action takes: {', '.join(sorted(allowed)) or 'none'})")
+            takes = ", ".join(sorted(allowed)) or "none"
+            raise BadRequest(f"unknown parameter '{unknown[0]}' (this action takes: {takes})")
         self.query = query
 
     def _raw(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else None
 
-    def int(self, name: str, low: int, high: int, default: int | None = None) -> int:
+    def integer(self, name: str, low: int, high: int, default: int | None = None) -> int:
         raw = self._raw(name)
         if raw is None:
             if default is None:
@@ -64,7 +65,7 @@ class Params:
             raise BadRequest(f"'{name}' must be in {low}..{high}, got {value}")
         return value
 
-    def float(self, name: str, low: float, high: float, default: float) -> float:
+    def number(self, name: str, low: float, high: float, default: float) -> float:
         raw = self._raw(name)
         return default if raw is None else _number(name, raw, low, high)
 
@@ -137,12 +138,15 @@ class Explorer:
         self.lock = threading.Lock()
         self.classes = self.model.num_classes
         self.names = class_names(self.run_dir)
-        self.latent = isinstance(self.model, LatentModel)
+        self.latent_model = self.model if isinstance(self.model, LatentModel) else None
+        self.latent = self.latent_model is not None
         self.noise = not self.latent and "sample" in self.model.export_parts
         self.attributes: dict[int, torch.Tensor] = {}
         self.timings: list[float] = []
-        self.test = self.test_labels = None
-        self.directions = self.scales = None
+        self.test: torch.Tensor | None = None
+        self.test_labels: torch.Tensor | None = None
+        self.directions: torch.Tensor | None = None
+        self.scales: torch.Tensor | None = None
         self.train_labels: torch.Tensor | None = None
         if self.latent:
             self._fit_latent()
@@ -154,8 +158,8 @@ class Explorer:
     @torch.no_grad()
     def _fit_latent(self) -> None:
         """Test images to start from, and the principal directions (and spreads) of their codes."""
-        model = self.model
-        assert isinstance(model, LatentModel)
+        model = self.latent_model
+        assert model is not None
         self.splits = run_splits(self.run_dir)
         n = min(FIT_CODES, len(self.splits["test"]))
         if n < 2:
@@ -199,7 +203,7 @@ class Explorer:
             if p._raw("label") is not None:
                 raise BadRequest(f"model '{self.model.registry_name}' is not conditional: it takes no label")
             return None
-        return p.int("label", 0, self.classes - 1, 0)
+        return p.integer("label", 0, self.classes - 1, 0)
 
     def _timed(self, make: Callable[[], torch.Tensor]) -> torch.Tensor:
         with self.lock, torch.no_grad(), torch.random.fork_rng(devices=[]):
@@ -211,7 +215,7 @@ class Explorer:
 
     def sample(self, query: Mapping[str, list[str]]) -> bytes:
         p = Params(query, {"seed", "label"})
-        seed, label = p.int("seed", 0, MAX_SEED, 0), self._label(p)
+        seed, label = p.integer("seed", 0, MAX_SEED, 0), self._label(p)
         n = 8 if self.model.has_trajectory else 16
 
         def draw() -> torch.Tensor:
@@ -223,21 +227,20 @@ class Explorer:
 
     def _base_code(self, p: Params, label: int | None) -> torch.Tensor:
         model = self.model
-        if self.latent:
-            assert self.test is not None
-            index = p.int("base", 0, len(self.test) - 1, 0)
+        if self.latent_model is not None and self.test is not None:
+            index = p.integer("base", 0, len(self.test) - 1, 0)
             x = self.test[index:index + 1].to(model.device)
             labels = None if label is None else torch.tensor([label], device=model.device)
-            return model._codes(x, labels)[0].float()  # type: ignore[attr-defined]
-        seed = p.int("base", 0, MAX_SEED, 0)
+            return self.latent_model._codes(x, labels)[0].float()
+        seed = p.integer("base", 0, MAX_SEED, 0)
         torch.manual_seed(seed)
         return torch.randn(model.noise_shape()).flatten().to(model.device)
 
     def _decode(self, z: torch.Tensor, label: int | None) -> torch.Tensor:
         model = self.model
         labels = None if label is None else torch.full((len(z),), label, dtype=torch.long, device=model.device)
-        if self.latent:
-            return model._images(z, labels)  # type: ignore[attr-defined]
+        if self.latent_model is not None:
+            return self.latent_model._images(z, labels)
         return model.sample_from_noise(z.reshape(len(z), *model.noise_shape()), labels)
 
     def decode(self, query: Mapping[str, list[str]]) -> bytes:
@@ -261,21 +264,21 @@ class Explorer:
         if self.test is None:
             raise BadRequest(f"model '{self.model.registry_name}' has no encoder: there are no test images to pick")
         p = Params(query, {"index"})
-        return png(self.test[p.int("index", 0, len(self.test) - 1)][None], size=64)
+        return png(self.test[p.integer("index", 0, len(self.test) - 1)][None], size=64)
 
     def interpolate(self, query: Mapping[str, list[str]]) -> bytes:
         if not self.latent or self.test is None:
             raise BadRequest(f"model '{self.model.registry_name}' has no encoder: interpolation needs one")
         p = Params(query, {"a", "b", "t", "method", "label"})
         last = len(self.test) - 1
-        a, b = p.int("a", 0, last, 0), p.int("b", 0, last, 1)
-        t, method = p.float("t", 0.0, 1.0, 0.5), p.choice("method", ("linear", "spherical"))
+        a, b = p.integer("a", 0, last, 0), p.integer("b", 0, last, 1)
+        t, method = p.number("t", 0.0, 1.0, 0.5), p.choice("method", ("linear", "spherical"))
         label = self._label(p)
-        model = self.model
-        assert isinstance(model, LatentModel)
+        model, test = self.latent_model, self.test
+        assert model is not None
 
         def make() -> torch.Tensor:
-            x = self.test[[a, b]].to(model.device)  # type: ignore[index]
+            x = test[[a, b]].to(model.device)
             labels = None if label is None else torch.full((2,), label, dtype=torch.long, device=model.device)
             z = model._codes(x, labels).float()
             path = interpolate_codes(z[0], z[1], torch.tensor([[t]], device=z.device), method)
@@ -287,23 +290,23 @@ class Explorer:
         if not self.info()["attribute"]:
             raise BadRequest(f"model '{self.model.registry_name}' on this data has no attribute vectors (they need "
                              "an unconditional latent model and labelled training data)")
-        model = self.model
-        assert isinstance(model, LatentModel) and self.test is not None and self.train_labels is not None
+        model, test, train_labels = self.latent_model, self.test, self.train_labels
+        assert model is not None and test is not None and train_labels is not None
         p = Params(query, {"base", "toward", "strength"})
-        index = p.int("base", 0, len(self.test) - 1, 0)
-        toward = p.int("toward", 0, int(self.train_labels.max()), 0)
-        strength = p.float("strength", -SPAN, SPAN, 1.0)
+        index = p.integer("base", 0, len(test) - 1, 0)
+        toward = p.integer("toward", 0, int(train_labels.max()), 0)
+        strength = p.number("strength", -SPAN, SPAN, 1.0)
 
         def make() -> torch.Tensor:
             if toward not in self.attributes:
                 train = self.splits["train"]
                 idx = torch.arange(min(ATTRIBUTE_FIT, len(train)))
-                has = self.train_labels[idx] == toward  # type: ignore[index]
+                has = train_labels[idx] == toward
                 if has.all() or not has.any():
                     raise BadRequest(f"class {toward} has no (or only) images among the first {len(idx)} training "
                                      f"images: no attribute vector")
                 self.attributes[toward] = attribute_vector(model, train.images(idx), has).float()
-            z = model.encode(self.test[index:index + 1].to(model.device)).float()  # type: ignore[index]
+            z = model.encode(test[index:index + 1].to(model.device)).float()
             return model.decode(z + strength * self.attributes[toward].to(z.device))
 
         return png(self._timed(make))
@@ -313,7 +316,7 @@ class Explorer:
         if not model.has_trajectory:
             raise BadRequest(f"model '{model.registry_name}' has no denoising trajectory (diffusion models do)")
         p = Params(query, {"seed", "label", "frames"})
-        seed, label, frames = p.int("seed", 0, MAX_SEED, 0), self._label(p), p.int("frames", 2, 16, 8)
+        seed, label, frames = p.integer("seed", 0, MAX_SEED, 0), self._label(p), p.integer("frames", 2, 16, 8)
 
         run = require_trajectory(model)
 

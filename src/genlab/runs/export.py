@@ -165,9 +165,9 @@ def parts_to_export(model: GenerativeModel, part: str | None) -> list[str]:
             why = refusal(type(model), "sample") or "it declares no exportable part"
             raise ExportError(f"model '{name}' has no exportable part: {why}")
         return list(model.export_parts) if part == "all" else [model.export_parts[0]]
-    why = refusal(type(model), part)
-    if why is not None:
-        raise ExportError(f"model '{name}' cannot export part '{part}': {why}")
+    reason = refusal(type(model), part)
+    if reason is not None:
+        raise ExportError(f"model '{name}' cannot export part '{part}': {reason}")
     return [part]
 
 

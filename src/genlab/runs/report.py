@@ -30,8 +30,8 @@ import torch
 from genlab import __version__
 from genlab.io import atomic_write_bytes, make_grid, read_json
 from genlab.models.base import GenerativeModel, LatentModel
-from genlab.runs.metrics_log import read_metrics
 from genlab.runs import run as runs  # a module reference: run.py calls this module at the end of a run
+from genlab.runs.metrics_log import read_metrics
 
 REPORT_FILE = "report.html"
 MACHINE_FILE = "machine.json"
@@ -361,7 +361,7 @@ def section_metrics(view: RunView) -> str:
     m = view.metrics
     if not m:
         return ""
-    values = m.get("metrics") if isinstance(m.get("metrics"), dict) else {}
+    values: dict[str, Any] = m["metrics"] if isinstance(m.get("metrics"), dict) else {}
     ext = m.get("extractor") if isinstance(m.get("extractor"), dict) else None
     rows = [(k, v) for k, v in values.items() if not isinstance(v, (list, dict))]
     about = [("extractor", ext.get("id") if ext else "none (no feature metric)"),
