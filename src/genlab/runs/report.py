@@ -72,7 +72,7 @@ def grid_png(images: torch.Tensor, nrow: int | None = None) -> bytes:
 
     grid = make_grid(images, nrow)
     img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-    scale = max(1, min(4, 128 // max(images.shape[-1], 1)))
+    scale = max(1, min(4, 64 // max(images.shape[-1], 1)))
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
@@ -103,7 +103,7 @@ def svg_chart(series: dict[str, list[tuple[float, float]]], title: str, width: i
         x0, x1 = x0 - 1, x1 + 1
     if y1 == y0:
         y0, y1 = y0 - abs(y0) * 0.1 - 1e-6, y1 + abs(y1) * 0.1 + 1e-6
-    left, right, top, bottom = 48, 8, 20, 30
+    left, right, top, bottom = 48, 16, 20, 30
     pw, ph = width - left - right, height - top - bottom
 
     def sx(x: float) -> float:
