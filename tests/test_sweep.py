@@ -138,6 +138,7 @@ def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, ru
         ("report",): [["report", run, "--out", f"{out}/report.html"]],
         ("compare",): [["compare", run, run, "--out", f"{out}/compare.html"]],
         ("export",): [["export", run, "--part", "all", "--out", f"{out}/m.onnx"]],
+        ("explore",): [["explore", run, "--check"]],  # without --check it serves until stopped
         ("anomaly", "fit"): [["anomaly", "fit", *model_data[:2], "--model", name, "--out", f"{out}/det", "--steps", "2",
                               "--batch-size", "16", "--limit", "200", *_family_flags(name), *EXTRA.get(name, [])]
                              + (["--kind", "series"] if name == "recurrent-ae" else [])],
