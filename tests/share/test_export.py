@@ -135,3 +135,29 @@ def test_the_documented_diffusion_loop_reproduces_genlab_sampling(tmp_path):
     x_T = torch.randn(2, *cfg.data_shape).numpy()
     got = namespace["ddim_sample"](session, x_T, cfg.timesteps, cfg.beta_start, cfg.beta_end, steps=2)
     np.testing.assert_allclose(got, expected.numpy(), atol=1e-4)
+
+
+def test_an_anomaly_detector_exports_its_score(tmp_path, capsys):
+    from genlab.anomaly.detector import AnomalyDetector
+    from genlab.anomaly.scores import item_scores
+
+    det_dir = tmp_path / "det"
+    assert main(["anomaly", "fit", "--dataset", "digits", "--normal-class", "0", "--model", "ae", "--score", "mse",
+                 "--out", str(det_dir), "--steps", "2", "--batch-size", "16", "--limit", "200", "--latent-dim", "3",
+                 "--mlp-hidden", "8", "--device", "cpu"]) == 0
+    assert main(["export", str(det_dir), "--out", str(tmp_path / "score.onnx")]) == 0
+    assert "score -> " in capsys.readouterr().err
+    det = AnomalyDetector.load(det_dir)
+    x = torch.rand(5, 1, 8, 8)
+    session = onnxruntime.InferenceSession(str(tmp_path / "score.onnx"), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"images": x.numpy()})[0]
+    np.testing.assert_allclose(got, item_scores(det.model, x, "mse").numpy(), rtol=RTOL, atol=ATOL)
+    assert "exports its 'score' part, not 'decoder'" in _error(capsys, ["export", str(det_dir), "--part", "decoder",
+                                                                        "--out", str(tmp_path / "d.onnx")])
+    import json
+
+    meta = json.loads((det_dir / "detector.json").read_text())
+    meta["state"]["score"] = "latent"  # a score that searches per input cannot be a graph
+    (det_dir / "detector.json").write_text(json.dumps(meta))
+    assert "uses the 'latent' score, which samples or searches" in _error(
+        capsys, ["export", str(det_dir), "--out", str(tmp_path / "s2.onnx")])

@@ -67,6 +67,18 @@ def check_score(model: GenerativeModel | type[GenerativeModel], score: str) -> N
         raise ConfigError("the 'bce' score needs inputs in [0, 1]; sequences are standardized, use 'mse'")
 
 
+# scores that are a pure function of one input (no sampling, no search): the ones `genlab export` can write
+DETERMINISTIC = ("mse", "bce", "disc")
+
+
+def image_scores(model, x: torch.Tensor, score: str) -> torch.Tensor:
+    """A deterministic score (:data:`DETERMINISTIC`) of a batch of images (B, C, H, W) -> (B,), unbatched and
+    without a seed: the function an exported detector computes."""
+    if score not in DETERMINISTIC:
+        raise ConfigError(f"the '{score}' score is not a pure function of the input")
+    return _batch_scores(model, x, score, 1)
+
+
 def step_errors(model, x: torch.Tensor) -> torch.Tensor:
     """Squared reconstruction error per step of sequences (B, T, F) -> (B, T), NaN at padding."""
     rec = model.reconstruct(x)

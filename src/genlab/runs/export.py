@@ -32,6 +32,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from genlab.anomaly import scores as anomaly_scores
+from genlab.anomaly.detector import DETECTOR_FILE, AnomalyDetector
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel, LatentModel
 from genlab.runs.run import load, read_run_config
@@ -179,9 +181,10 @@ def _quiet() -> contextlib.AbstractContextManager[Any]:
     return stack
 
 
-def export_part(model: GenerativeModel, part: str, fmt: str, out: Path) -> ExportResult:
-    """Write one part of ``model`` to ``out`` and check it (see the module docstring)."""
-    spec = PARTS[part]
+def export_part(model: GenerativeModel, part: str, fmt: str, out: Path, spec: Part | None = None) -> ExportResult:
+    """Write one part of ``model`` to ``out`` and check it (see the module docstring); ``spec``: a part that is
+    not in :data:`PARTS` (an anomaly detector's score)."""
+    spec = spec or PARTS[part]
     model = model.float().eval()
     example = spec.inputs(model, TRACE_BATCH, torch.Generator().manual_seed(0))
     check = spec.inputs(model, CHECK_BATCH, torch.Generator().manual_seed(1))
@@ -239,11 +242,38 @@ def _run_written(path: Path, fmt: str, inputs: dict[str, torch.Tensor]) -> torch
         return module(*inputs.values()).float()
 
 
+def _score_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"images": _images(m, n, g)}
+
+
+def export_detector(directory: str | Path, fmt: str, out: Path, part: str | None = None) -> list[ExportResult]:
+    """The 'score' part of an anomaly detector (``genlab anomaly fit``): images -> per-image anomaly scores
+    (higher: more unusual; the detector flags scores above its threshold). Deterministic scores only."""
+    if part not in (None, "score", "all"):
+        raise ExportError(f"an anomaly detector exports its 'score' part, not '{part}' (export the run of a model "
+                          f"for its other parts)")
+    det = AnomalyDetector.load(directory)
+    score, kind = det.state.score, det.kind
+    if kind != "images":
+        raise ExportError(f"detector {directory} scores {kind}; only image detectors export their score "
+                          f"(tables and series are prepared in Python before scoring)")
+    if score not in anomaly_scores.DETERMINISTIC:
+        raise ExportError(f"detector {directory} uses the '{score}' score, which samples or searches per input; "
+                          f"deterministic scores ({', '.join(anomaly_scores.DETERMINISTIC)}) can be exported "
+                          f"(refit with --score)")
+    model = det.model
+    spec = Part(_score_inputs, lambda m: lambda x, labels: anomaly_scores.image_scores(m, x, score), "scores",
+                "images -> anomaly scores")
+    return [export_part(model, "score", fmt, out, spec)]
+
+
 def export_run(run_dir: str | Path, fmt: str, out: str | Path, part: str | None = None) -> list[ExportResult]:
     """Export parts of a run's model: ``part`` (default: the first declared; 'all': every declared one,
-    written next to ``out`` as ``STEM.PART.SUFFIX``)."""
+    written next to ``out`` as ``STEM.PART.SUFFIX``). An anomaly detector's directory exports its score."""
     check_format(fmt)
     out = Path(out)
+    if (Path(run_dir) / DETECTOR_FILE).is_file():
+        return export_detector(run_dir, fmt, out, part)
     read_run_config(run_dir)  # not a run: one line saying so
     model = load(run_dir)
     parts = parts_to_export(model, part)
