@@ -163,7 +163,7 @@ class VAEGAN(VAE):
             _, rec_features = self.discriminator(rec)
             kl = gaussian_kl(mu, logvar)
             llike = self.feature_nll(real_features.detach(), rec_features)
-            return {"loss": (self.config.beta * kl + llike).mean(), "kl": kl.mean().detach(),
+            return {"loss": llike.mean() + self.kl_objective(mu, logvar), "kl": kl.mean().detach(),
                     "feature_nll": llike.mean().detach()}
         # 3. decoder: gamma * L_llike + non-saturating GAN loss on reconstructions and prior samples;
         # codes are computed without gradient, so the GAN loss cannot reach the encoder
