@@ -91,7 +91,9 @@ def report(out: Path) -> None:
           "| train CPU s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        get = lambda k, f: "-" if r.get(k) is None else format(r[k], f)  # noqa: E731
+        def get(k: str, f: str, r: dict = r) -> str:
+            return "-" if r.get(k) is None else format(r[k], f)
+
         print(f"| {r['variant']} | {r['fd']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {get('recon_fd', '.1f')} "
               f"| {get('recon_mse', '.4f')} | {r['sharp_samples']:.4f} | {get('sharp_recons', '.4f')} "
               f"| {r['train_cpu_s']:.0f} |")
