@@ -25,7 +25,8 @@ GAN = ["--noise-dim", "4", "--g-hidden", "8", "--d-hidden", "8", "--g-widths", "
 DIFFUSION = ["--timesteps", "10", "--base-width", "8", "--width-mults", "1", "--norm-groups", "4",
              "--sample-steps", "2", "--attention-size", "0"]
 EXTRA = {"stacked-ae": ["--pretrain-steps", "1"], "vaegan": ["--disc-widths", "4", "4"],
-         "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"]}
+         "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"],
+         "score-sde": DIFFUSION[2:], "ncsn": DIFFUSION[2:] + ["--num-levels", "3"]}
 SERIES = ["--window", "8", "--stride", "2"]
 TABLE_FLAGS = {"ctgan": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--generator-dims", "8",
                          "--discriminator-dims", "8", "--pac", "2"],
@@ -36,7 +37,7 @@ EXTRACTOR = features.ExtractorRecipe(arch="lenet5", steps=5, batch_size=16, lr=3
 MODELS = [n for n in registry.names() if not n.startswith("test-")]
 # `bench` trains the model at its default size: the two U-Nets alone would double the sweep's time
 # (their bench runs are covered by the bench tests)
-NO_BENCH = {"ddpm", "cddpm"}
+NO_BENCH = {"ddpm", "cddpm", "score-sde", "ncsn"}
 
 
 def _family_flags(name: str) -> list[str]:

@@ -60,3 +60,21 @@ def test_phases_share_one_batch_and_train():
 def test_bad_feature_layer_is_refused():
     with pytest.raises(ConfigError, match="feature_layer must be between 1 and 2"):
         genlab.registry.build("vaegan", {"feature_layer": 3})
+
+
+def test_equilibrium_rule_drops_the_winning_or_losing_side():
+    torch.manual_seed(0)
+    model = VAEGAN(VAEGANConfig(**SMALL, equilibrium=0.68, equilibrium_margin=0.35))
+    batch = Batch(torch.rand(6, 1, 8, 8))
+    model.d_bce.fill_(0.1)  # the discriminator is winning: its update is dropped
+    out = model.losses(batch, "discriminator")
+    assert float(out["loss"]) == 0.0 and float(out["d_trained"]) == 0.0
+    model.d_bce.fill_(2.0)  # it is losing: the decoder gets no GAN term, only gamma * feature NLL
+    out = model.losses(batch, "decoder")
+    assert float(out["gan"]) == 0.0
+    assert float(out["loss"]) == pytest.approx(model.config.gamma * float(out["feature_nll"]), rel=1e-5)
+    model.d_bce.fill_(0.69)  # near chance: both sides train
+    assert float(model.losses(batch, "discriminator")["d_trained"]) == 1.0
+    assert float(model.losses(batch, "decoder")["gan"]) > 0
+    with pytest.raises(ValueError, match="equilibrium"):
+        VAEGANConfig(**SMALL, equilibrium=-1.0)

@@ -51,6 +51,20 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0, window: int 
     return (num / den).flatten(1).mean(1)
 
 
+def laplacian_variance(x: torch.Tensor) -> torch.Tensor:
+    """Sharpness per image: the variance of its Laplacian (Pech-Pacheco et al. 2000), (N, C, H, W) -> (N,).
+
+    The image is filtered with the 3x3 kernel [[0, 1, 0], [1, -4, 1], [0, 1, 0]] (valid positions,
+    each channel on its own) and the variance of the response is taken over pixels and channels:
+    blurry images have weak second derivatives and a small value, sharp strokes a large one.
+    """
+    x = x.float()
+    c = x.shape[1]
+    k = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=x.device)
+    lap = F.conv2d(x, k.expand(c, 1, 3, 3).contiguous(), groups=c)  # (N, C, H-2, W-2)
+    return lap.flatten(1).var(1, unbiased=False)
+
+
 def summarize(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Mean MSE, PSNR (dB, over images with non-zero error) and SSIM of two image batches."""
     p = psnr(x, y)

@@ -21,7 +21,8 @@ al. 2017, Algorithm 1; Lim & Ye 2017 / Miyato et al. 2018, eq. 16-17.)
 
 Stabilizers: gradient penalty (Gulrajani et al. 2017), weight clipping (Arjovsky et al. 2017),
 spectral normalization (Miyato et al. 2018, in :mod:`genlab.nn.gan_blocks`), minibatch standard
-deviation (Karras et al. 2018, same place), annealed instance noise (Sønderby et al. 2017),
+deviation (Karras et al. 2018, same place), minibatch discrimination (Salimans et al. 2016, same
+place), annealed instance noise (Sønderby et al. 2017),
 one-sided label smoothing (Salimans et al. 2016) and an exponential moving average of the
 generator's weights (Yazıcı et al. 2019, in :mod:`genlab.nn.ema`). :func:`check_stabilizers`
 refuses combinations that make no sense.
@@ -192,6 +193,9 @@ _REFUSED: list[tuple[Callable[[Any], bool], Callable[[Any], str]]] = [
     (lambda c: c.gradient_penalty > 0 and c.d_norm == "batch",
      lambda c: "the gradient penalty is per sample and batch norm mixes samples: use --d-norm layer or none "
                "(Gulrajani et al. 2017, sec. 4)"),
+    (lambda c: c.gradient_penalty > 0 and c.minibatch_discrimination is not None,
+     lambda c: "the gradient penalty is per sample and minibatch discrimination scores each sample against the "
+               "others: drop --minibatch-discrimination or --gradient-penalty"),
     (lambda c: LOSS_PAIRS[c.loss].unbounded and not (c.weight_clip > 0 or c.gradient_penalty > 0 or c.spectral_norm),
      lambda c: f"loss '{c.loss}' needs a Lipschitz critic: set --weight-clip, --gradient-penalty or --spectral-norm"),
 ]
@@ -202,7 +206,8 @@ def check_stabilizers(settings: Any) -> None:
 
     Args:
         settings: any object with the fields ``loss``, ``weight_clip``, ``gradient_penalty``,
-            ``spectral_norm``, ``label_smoothing`` and ``d_norm`` (e.g. a GAN config).
+            ``spectral_norm``, ``label_smoothing``, ``d_norm`` and ``minibatch_discrimination`` (e.g. a
+            GAN config).
 
     Raises:
         ConfigError: naming the first conflict found.

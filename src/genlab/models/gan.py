@@ -84,6 +84,8 @@ class GANConfig:
         weight_clip: clamp discriminator weights to [-c, c] after each update (0 = off; wasserstein only).
         spectral_norm: spectrally normalize every discriminator layer (each layer 1-Lipschitz).
         minibatch_std: give the discriminator the minibatch standard deviation as an extra feature.
+        minibatch_discrimination: 'B,C': give the discriminator B minibatch-discrimination features
+            from a learned B x C projection of its last features (Salimans et al. 2016; none = off).
         instance_noise: std of Gaussian noise added to real and fake discriminator inputs (images
             in [-1, 1]), annealed linearly to 0 (0 = off).
         instance_noise_steps: discriminator updates over which the instance noise decays to 0.
@@ -112,6 +114,7 @@ class GANConfig:
     weight_clip: float = 0.0
     spectral_norm: bool = False
     minibatch_std: bool = False
+    minibatch_discrimination: tuple[int, int] | None = None
     instance_noise: float = 0.0
     instance_noise_steps: int = 2000
     label_smoothing: float = 0.0
@@ -142,6 +145,8 @@ class GANConfig:
         check_sizes("noise_dim", self.noise_dim)
         check_range("n_critic", self.n_critic, 1, 1000)
         check_range("init_std", self.init_std, 0)
+        if self.minibatch_discrimination is not None:
+            check_sizes("minibatch_discrimination", self.minibatch_discrimination)
         check_range("instance_noise_steps", self.instance_noise_steps, 1)
         check_betas("gan_betas", self.gan_betas)
         if self.architecture == "dcgan":
@@ -254,9 +259,11 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: GANConfig, num_classes: int = 0):
         super().__init__()
         if cfg.architecture == "mlp":
-            self.body: nn.Module = MLPDiscriminator(cfg.data_shape, cfg.d_hidden, cfg.d_norm, cfg.minibatch_std)
+            self.body: nn.Module = MLPDiscriminator(cfg.data_shape, cfg.d_hidden, cfg.d_norm, cfg.minibatch_std,
+                                                       cfg.minibatch_discrimination)
         else:
-            self.body = DCGANDiscriminator(cfg.data_shape, cfg.d_widths, cfg.d_norm, cfg.minibatch_std)
+            self.body = DCGANDiscriminator(cfg.data_shape, cfg.d_widths, cfg.d_norm, cfg.minibatch_std,
+                                           cfg.minibatch_discrimination)
         features = self.body.out_features
         cond = _conditional(cfg) if num_classes else None
         self.concat = cond is not None and cond.conditioning == "concat"

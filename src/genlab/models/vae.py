@@ -24,7 +24,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from genlab.config import check_sizes
+from genlab.config import check_range, check_sizes
 from genlab.models.base import Batch, LikelihoodModel, Losses, default_labels
 from genlab.models.parts import Activation, build_encoder_decoder, check_networks
 from genlab.registry import register
@@ -49,6 +49,10 @@ class VAEConfig:
             'gaussian' (squared error scaled by a fixed std, with its normalizing constant).
         gaussian_std: the decoder's fixed standard deviation for the Gaussian likelihood.
         beta: weight of the KL term (1 = the ELBO; > 1 = beta-VAE).
+        kl_warmup_steps: KL warm-up (Sønderby et al. 2016): the KL weight grows linearly from 0 to
+            beta over this many training steps (0 = off).
+        free_bits: free bits (Kingma et al. 2016, IAF paper, eq. 15): each latent unit's KL,
+            averaged over the batch, counts as at least this many nats (0 = off).
     """
 
     data_shape: tuple[int, int, int] = (1, 28, 28)
@@ -62,8 +66,12 @@ class VAEConfig:
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
     gaussian_std: float = 0.1
     beta: float = 1.0
+    kl_warmup_steps: int = 0
+    free_bits: float = 0.0
 
     def __post_init__(self) -> None:
+        check_range("kl_warmup_steps", self.kl_warmup_steps, 0)
+        check_range("free_bits", self.free_bits, 0)
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
         check_networks(self)
@@ -78,7 +86,12 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
     Kingma & Welling 2014, Appendix B: -KL = 1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2).
     """
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)
+    return gaussian_kl_per_unit(mu, logvar).sum(-1)
+
+
+def gaussian_kl_per_unit(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) of each latent unit, (B, D) -> (B, D)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -96,11 +109,35 @@ class VAE(LikelihoodModel):
 
     config: VAEConfig
     export_parts = ("sample", "encoder", "decoder")  # the encoder gives the posterior mean
+    updates: torch.Tensor  # buffer (registered in __init__)
 
     def __init__(self, config: VAEConfig):
         super().__init__(config)
         k = self.label_features
         self.encoder, self.decoder = build_encoder_decoder(config, 2 * config.latent_dim, config.latent_dim + k, k)
+        # encoder updates so far, for the KL warm-up: training state (non-persistent, so saved models keep
+        # their format; checkpoints carry it)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long), persistent=False)
+
+    def after_step(self, phase: str) -> None:
+        if phase in ("model", "encoder"):
+            self.updates += 1
+
+    def kl_objective(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """The KL term as trained, a scalar: beta (warmed up) times the KL, with free bits if set.
+
+        Without warm-up or free bits this is beta * mean over images of KL(q(z|x) || N(0, I)).
+        """
+        cfg = self.config
+        per_unit = gaussian_kl_per_unit(mu, logvar)  # (B, D)
+        if cfg.free_bits > 0:  # max(lambda, E_batch KL_j), summed over units
+            kl = per_unit.mean(0).clamp_min(cfg.free_bits).sum()
+        else:
+            kl = per_unit.sum(-1).mean()
+        weight = cfg.beta
+        if cfg.kl_warmup_steps > 0:
+            weight *= min(1.0, float(self.updates) / cfg.kl_warmup_steps)
+        return weight * kl
 
     # --- conditioning (none for the plain VAE) ---------------------------------------------------
     @property
@@ -146,9 +183,12 @@ class VAE(LikelihoodModel):
         return rec, gaussian_kl(mu, logvar)
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
-        rec, kl = self.elbo_terms(batch.x, batch.y)
+        mu, logvar = self.encode_distribution(batch.x, batch.y)  # (B, D) each
+        z = self.reparameterize(mu, logvar)
+        rec = self.reconstruction_nll(self.decoder_output(z, batch.y), batch.x)  # (B,)
+        kl = gaussian_kl(mu, logvar)
         return {
-            "loss": (rec + self.config.beta * kl).mean(),
+            "loss": rec.mean() + self.kl_objective(mu, logvar),
             "nelbo": (rec + kl).mean().detach(),
             "rec": rec.mean().detach(),
             "kl": kl.mean().detach(),
@@ -271,6 +311,9 @@ class IWAEConfig(VAEConfig):
         super().__post_init__()
         if self.importance_samples < 1:
             raise ValueError(f"importance_samples must be at least 1, got {self.importance_samples}")
+        if self.kl_warmup_steps > 0 or self.free_bits > 0:
+            raise ValueError("kl_warmup_steps and free_bits shape the ELBO's KL term; the IWAE bound has no "
+                             "separate KL term")
         check_sizes("importance_samples", self.importance_samples, maximum=10_000)
 
 

@@ -19,11 +19,12 @@ VAE-GAN code hits when it steps one optimizer before the last backward).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from genlab.config import OptimizerConfig, check_range, check_sizes
 from genlab.models.base import Batch, Losses, Phase
@@ -40,16 +41,26 @@ class VAEGANConfig(VAEConfig):
         disc_widths: channels per stride-2 level of the discriminator.
         feature_layer: the discriminator level (1 = first) whose activations measure reconstruction.
         gamma: weight of the feature reconstruction loss against the GAN loss in the decoder's update.
-        adversarial_lr: Adam learning rate of all three networks (betas 0.5, 0.999).
+        adversarial_lr: Adam learning rate of all three networks (betas 0.5, 0.999); --phase-lr
+            discriminator=LR (or encoder=, decoder=) sets one network's.
+        equilibrium: Larsen et al.'s equilibrium rule (0 = off): the discriminator's update is
+            dropped while its cross-entropy on real or on fake images is below equilibrium -
+            margin (it is winning), and the decoder's GAN term while either is above equilibrium +
+            margin (it is losing); ln 2 = 0.69 is the chance level.
+        equilibrium_margin: the margin of the equilibrium rule.
     """
 
     disc_widths: tuple[int, ...] = (32, 64)
     feature_layer: int = 2
     gamma: float = 0.01
     adversarial_lr: float = 3e-4
+    equilibrium: float = 0.0
+    equilibrium_margin: float = 0.35
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_range("equilibrium", self.equilibrium, 0)
+        check_range("equilibrium_margin", self.equilibrium_margin, 0)
         check_sizes("disc_widths", self.disc_widths, non_empty=True)
         check_range("adversarial_lr", self.adversarial_lr, 0, low_open=True)
         if not 1 <= self.feature_layer <= len(self.disc_widths):
@@ -93,10 +104,22 @@ class VAEGAN(VAE):
     watch_modes = True
 
     config: VAEGANConfig
+    d_bce: Tensor  # buffer (registered in __init__)
 
     def __init__(self, config: VAEGANConfig):
         super().__init__(config)
         self.discriminator = FeatureDiscriminator(config.data_shape, config.disc_widths, config.feature_layer)
+        # the discriminator's last cross-entropies on real and on fake images (the equilibrium rule);
+        # training state, carried by checkpoints as a non-persistent buffer
+        self.register_buffer("d_bce", torch.full((2,), math.log(2.0)), persistent=False)
+
+    def _equilibrium(self) -> tuple[bool, bool]:
+        """(train the discriminator, give the decoder its GAN term) under the equilibrium rule."""
+        eq, margin = self.config.equilibrium, self.config.equilibrium_margin
+        if eq <= 0:
+            return True, True
+        real, fake = float(self.d_bce[0]), float(self.d_bce[1])
+        return not (real < eq - margin or fake < eq - margin), not (real > eq + margin or fake > eq + margin)
 
     def phases(self) -> list[Phase]:
         opt = OptimizerConfig("adam", self.config.adversarial_lr, (0.5, 0.999))
@@ -120,10 +143,17 @@ class VAEGAN(VAE):
             logits_rec, _ = self.discriminator(rec)
             logits_fake, _ = self.discriminator(fake)
             ones, zeros = torch.ones_like(logits_real), torch.zeros_like(logits_real)
-            loss = (F.binary_cross_entropy_with_logits(logits_real, ones)
-                    + F.binary_cross_entropy_with_logits(logits_rec, zeros)
-                    + F.binary_cross_entropy_with_logits(logits_fake, zeros))
-            return {"loss": loss, "d_real": torch.sigmoid(logits_real).mean().detach(),
+            bce_real = F.binary_cross_entropy_with_logits(logits_real, ones)
+            bce_fake = 0.5 * (F.binary_cross_entropy_with_logits(logits_rec, zeros)
+                              + F.binary_cross_entropy_with_logits(logits_fake, zeros))
+            loss = bce_real + 2 * bce_fake
+            train_d, _ = self._equilibrium()
+            if not train_d:  # the update's gradient is zeroed (Adam's momentum still moves the weights a little)
+                loss = loss * 0.0
+            if self.training:
+                self.d_bce.copy_(torch.stack([bce_real.detach(), bce_fake.detach()]).float())
+            return {"loss": loss, "d_trained": torch.tensor(float(train_d)),
+                    "d_real": torch.sigmoid(logits_real).mean().detach(),
                     "d_rec": torch.sigmoid(logits_rec).mean().detach(),
                     "d_prior": torch.sigmoid(logits_fake).mean().detach()}
         if phase == "encoder":  # 2. L_prior + L_llike, through a fixed decoder and discriminator
@@ -133,7 +163,7 @@ class VAEGAN(VAE):
             _, rec_features = self.discriminator(rec)
             kl = gaussian_kl(mu, logvar)
             llike = self.feature_nll(real_features.detach(), rec_features)
-            return {"loss": (self.config.beta * kl + llike).mean(), "kl": kl.mean().detach(),
+            return {"loss": llike.mean() + self.kl_objective(mu, logvar), "kl": kl.mean().detach(),
                     "feature_nll": llike.mean().detach()}
         # 3. decoder: gamma * L_llike + non-saturating GAN loss on reconstructions and prior samples;
         # codes are computed without gradient, so the GAN loss cannot reach the encoder
@@ -146,6 +176,8 @@ class VAEGAN(VAE):
         ones = torch.ones_like(logits_rec)
         gan = (F.binary_cross_entropy_with_logits(logits_rec, ones)
                + F.binary_cross_entropy_with_logits(logits_fake, ones))
+        if not self._equilibrium()[1]:
+            gan = gan * 0.0
         llike = self.feature_nll(real_features, rec_features).mean()
         return {"loss": self.config.gamma * llike + gan, "gan": gan.detach(), "feature_nll": llike.detach(),
                 "pixel_mse": (rec - x).pow(2).mean().detach()}

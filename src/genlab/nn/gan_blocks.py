@@ -58,6 +58,36 @@ class MinibatchStd(nn.Module):
         return torch.cat([x, extra], dim=1)
 
 
+class MinibatchDiscrimination(nn.Module):
+    """Append, per sample, how close it lies to the other samples of its batch (B, A) -> (B, A + kernels).
+
+    Salimans et al. 2016, sec. 3.2: a learned tensor T in R^{A x B x C} projects each row
+    f(x_i) in R^A to a matrix M_i = f(x_i) T in R^{B x C}; for each kernel b the closeness of
+    samples i and j is c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_1) (L1 over the C entries), and
+    o(x_i)_b = sum_j c_b(x_i, x_j) over the whole batch (j = i included, as in the paper, which
+    adds the constant 1). The B features o(x_i) are concatenated to f(x_i). A generator that
+    collapses makes its samples' rows close, so o is large on fake batches and the discriminator
+    can tell; real and fake images go through in separate batches.
+
+    Args:
+        in_features: A, the size of the input rows.
+        kernels: B, the number of closeness features appended.
+        kernel_dim: C, the size of each kernel's projection.
+    """
+
+    def __init__(self, in_features: int, kernels: int, kernel_dim: int):
+        super().__init__()
+        self.kernels, self.kernel_dim = kernels, kernel_dim
+        self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)  # (A, B*C)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = x.flatten(1)  # (N, A)
+        m = (f.float() @ self.T.float()).view(-1, self.kernels, self.kernel_dim)  # (N, B, C)
+        dist = (m.unsqueeze(0) - m.unsqueeze(1)).abs().sum(3)  # (N, N, B): L1 over C
+        o = torch.exp(-dist).sum(1)  # (N, B): sum over j
+        return torch.cat([f, o.to(f.dtype)], dim=1)  # (N, A + B)
+
+
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectrally normalize every linear and convolution weight of ``module`` (Miyato et al. 2018).
 
@@ -117,9 +147,12 @@ class MLPDiscriminator(nn.Module):
         hidden: hidden layer sizes (at least one).
         norm: 'layer' or 'none' after each hidden layer but the first ('batch' too, where allowed).
         minibatch_std: append the :class:`MinibatchStd` feature to the last hidden layer.
+        minibatch_discrimination: (kernels, kernel_dim) of a :class:`MinibatchDiscrimination`
+            layer on the last features (None = off).
     """
 
-    def __init__(self, in_shape: Sequence[int], hidden: Sequence[int], norm: str = "none", minibatch_std: bool = False):
+    def __init__(self, in_shape: Sequence[int], hidden: Sequence[int], norm: str = "none", minibatch_std: bool = False,
+                 minibatch_discrimination: tuple[int, int] | None = None):
         super().__init__()
         n = 1
         for d in in_shape:
@@ -131,6 +164,9 @@ class MLPDiscriminator(nn.Module):
         if minibatch_std:
             layers.append(MinibatchStd())
             n += 1
+        if minibatch_discrimination is not None:
+            layers.append(MinibatchDiscrimination(n, *minibatch_discrimination))
+            n += minibatch_discrimination[0]
         self.net = nn.Sequential(*layers)
         self.out_features = n
 
@@ -181,10 +217,12 @@ class DCGANDiscriminator(nn.Module):
         norm: 'batch', 'layer' or 'none' on every level but the first (DCGAN leaves the first
             layer unnormalized).
         minibatch_std: append the :class:`MinibatchStd` channel after the last level.
+        minibatch_discrimination: (kernels, kernel_dim) of a :class:`MinibatchDiscrimination`
+            layer on the flattened last level (None = off).
     """
 
     def __init__(self, in_shape: Sequence[int], widths: Sequence[int], norm: str = "batch",
-                 minibatch_std: bool = False):
+                 minibatch_std: bool = False, minibatch_discrimination: tuple[int, int] | None = None):
         super().__init__()
         c, h, w = in_shape
         if h != w:
@@ -199,8 +237,11 @@ class DCGANDiscriminator(nn.Module):
             layers.append(MinibatchStd())
             c += 1
         layers.append(nn.Flatten())
-        self.net = nn.Sequential(*layers)
         self.out_features = c * sizes[-1] ** 2
+        if minibatch_discrimination is not None:
+            layers.append(MinibatchDiscrimination(self.out_features, *minibatch_discrimination))
+            self.out_features += minibatch_discrimination[0]
+        self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)  # (B, out_features)

@@ -1,0 +1,141 @@
+"""Why vaegan lost to vae, and what fixes it: variants at one small, equal CPU budget (issue 19).
+
+    OMP_NUM_THREADS=1 python benchmarks/vaegan_study.py run --budget 30 --out runs/bench_vaegan
+    python benchmarks/vaegan_study.py report --out runs/bench_vaegan
+    python benchmarks/vaegan_study.py figure --out runs/bench_vaegan --variants vae vaegan-default dcgan
+
+Every variant trains on MNIST (grayscale in [0, 1], not binarized, unless the variant says so) for
+the same CPU-seconds of training (``--time-budget B --budget-clock cpu``), batch 64, bf16 autocast,
+one thread, seed 0, and is evaluated on genlab's LeNet-5 MNIST features against the first --n test
+images: FD, precision / recall (k = 3) of samples; recon FD (FD of the reconstructions of the same
+test images against the images); sharpness as the variance of the Laplacian
+(:func:`genlab.metrics.recon.laplacian_variance`) of samples and of reconstructions (the test
+images' own value is printed as the reference). Results: OUT/<variant>/result.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+from pathlib import Path
+
+import torch
+
+# variant -> (model, model config changes, data config changes, train config changes)
+VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
+    "vae": ("vae", {}, {}, {}),
+    "vaegan-default": ("vaegan", {}, {}, {}),
+    "vaegan-binarized": ("vaegan", {}, {"binarize": "dynamic"}, {}),
+    "vaegan-gamma0.1": ("vaegan", {"gamma": 0.1}, {}, {}),
+    "vaegan-gamma1": ("vaegan", {"gamma": 1.0}, {}, {}),
+    "vaegan-layer1": ("vaegan", {"feature_layer": 1}, {}, {}),
+    "vaegan-equilibrium": ("vaegan", {"equilibrium": 0.68, "equilibrium_margin": 0.35}, {}, {}),
+    "vaegan-dlr1e-4": ("vaegan", {}, {}, {"phase_lr": {"discriminator": 1e-4}}),
+    "dcgan": ("dcgan", {}, {}, {}),
+}
+TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,
+         "eval_batches": 2, "num_samples": 16, "budget_clock": "cpu", "epochs": 1000, "seed": 0,
+         "mode_check": "off"}
+
+
+def _cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+def run_one(out: Path, variant: str, budget: float, n: int) -> dict:
+    import genlab
+    from genlab.config import DataConfig
+    from genlab.data import load_splits
+    from genlab.metrics import frechet_distance_of_features, precision_recall
+    from genlab.metrics.recon import laplacian_variance
+    from genlab.models.base import LatentModel
+    from genlab.runs.extractors import build_extractor
+
+    run = out / variant
+    if (run / "result.json").is_file():
+        return json.loads((run / "result.json").read_text())
+    name, model_cfg, data_cfg, train_cfg = VARIANTS[variant]
+    c0 = _cpu()
+    model = genlab.train(name, out=run, overwrite=True, model_config=model_cfg,
+                         data={"dataset": "mnist", **data_cfg}, train={**TRAIN, "time_budget": budget, **train_cfg})
+    cpu = _cpu() - c0
+    model.eval()
+    extractor = build_extractor("mnist", verbose=False)
+    x = load_splits(DataConfig("mnist")).test.images(slice(0, n)).float()
+    real = extractor(x)[0]
+    torch.manual_seed(0)
+    with torch.no_grad():
+        samples = model.sample(n).float()
+        fake = extractor(samples)[0]
+        precision, recall = precision_recall(real, fake, 3)
+        row = {"variant": variant, "model": name, "train_cpu_s": cpu, "n": n,
+               "fd": frechet_distance_of_features(real, fake), "precision": precision, "recall": recall,
+               "sharp_samples": float(laplacian_variance(samples).mean()),
+               "sharp_real": float(laplacian_variance(x).mean())}
+        if isinstance(model, LatentModel):
+            rec = torch.cat([model.reconstruct(x[i:i + 250]).float() for i in range(0, n, 250)])
+            row.update(recon_fd=frechet_distance_of_features(real, extractor(rec)[0]),
+                       sharp_recons=float(laplacian_variance(rec).mean()),
+                       recon_mse=float((rec - x).pow(2).mean()))
+            torch.save(rec[:8], run / "recons.pt")
+    torch.save(samples[:8], run / "samples.pt")
+    (run / "result.json").write_text(json.dumps(row, indent=1))
+    return row
+
+
+def report(out: Path) -> None:
+    rows = [json.loads((out / v / "result.json").read_text()) for v in VARIANTS if (out / v / "result.json").is_file()]
+    print("| variant | FD | precision | recall | recon FD | recon MSE | sharpness samples | sharpness recons "
+          "| train CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        def get(k: str, f: str, r: dict = r) -> str:
+            return "-" if r.get(k) is None else format(r[k], f)
+
+        print(f"| {r['variant']} | {r['fd']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {get('recon_fd', '.1f')} "
+              f"| {get('recon_mse', '.4f')} | {r['sharp_samples']:.4f} | {get('sharp_recons', '.4f')} "
+              f"| {r['train_cpu_s']:.0f} |")
+    if rows:
+        print(f"\nsharpness of the test images themselves: {rows[0]['sharp_real']:.4f}")
+
+
+def figure(out: Path, variants: list[str], path: Path) -> None:
+    """Rows of 8: the first 8 test images, then per variant its samples and (with an encoder) its
+    reconstructions of those test images."""
+    from genlab.config import DataConfig
+    from genlab.data import load_splits
+    from genlab.io import save_image_grid
+
+    rows = [load_splits(DataConfig("mnist")).test.images(slice(0, 8)).float()]
+    for v in variants:
+        rows.append(torch.load(out / v / "samples.pt"))
+        if (out / v / "recons.pt").is_file():
+            rows.append(torch.load(out / v / "recons.pt"))
+    save_image_grid(torch.cat(rows), path, nrow=8)
+    print(f"{path}: rows = test images, then per variant samples (and reconstructions): {', '.join(variants)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["run", "report", "figure"])
+    p.add_argument("--out", type=Path, default=Path("runs/bench_vaegan"))
+    p.add_argument("--budget", type=float, default=30.0)
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    p.add_argument("--png", type=Path, default=Path("docs/img/vae_vaegan_gan.png"))
+    args = p.parse_args(argv)
+    if args.what == "report":
+        report(args.out)
+    elif args.what == "figure":
+        figure(args.out, args.variants, args.png)
+    else:
+        torch.set_num_threads(1)
+        for v in args.variants:
+            r = run_one(args.out, v, args.budget, args.n)
+            print(json.dumps(r), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
