@@ -449,12 +449,12 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Mean validation metrics (rank 0 only, a fixed random stream: comparable across epochs)."""
-        if not self.dist.is_main or len(self.data.validation) == 0:
-            return {}
+        if not self.dist.is_main or len(self.data.validation) == 0 or self.cfg.eval_batches == 0:
+            return {}  # no validation split, or validation switched off (eval_batches 0)
         self.model.eval()
         sums: dict[str, float] = {}
         n = 0
-        limit = self.cfg.eval_batches * self.cfg.batch_size if self.cfg.eval_batches else None
+        limit = None if self.cfg.eval_batches is None else self.cfg.eval_batches * self.cfg.batch_size
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.cfg.seed + 99_991)
             for batch in eval_batches(self.data.validation, self.cfg.batch_size, self.binarize, device=self.device,
