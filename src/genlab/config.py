@@ -317,7 +317,8 @@ class TrainConfig:
         sample_every: save a sample grid every N epochs (0 = only at the end).
         checkpoint_every: also checkpoint every N steps inside an epoch (0 = at epoch ends only).
         log_every: write a train line to metrics.jsonl every N steps (0 = per epoch only).
-        eval_batches: limit validation to this many batches (0 = the whole split).
+        eval_batches: limit validation to this many batches (None = the whole split; 0 = no validation).
+            Validation and sample grids run outside the time budget (it counts training rounds only).
         time_budget: stop (with a checkpoint) after this many seconds of training (None = no limit).
         budget_clock: what the time budget counts: 'wall' (seconds of training loop, data + compute) or
             'cpu' (CPU seconds the process spent in it, all threads: fair on a shared machine).
@@ -350,7 +351,7 @@ class TrainConfig:
     sample_every: int = 1
     checkpoint_every: int = 0
     log_every: int = 50
-    eval_batches: int = 0
+    eval_batches: int | None = None
     time_budget: float | None = None
     budget_clock: BudgetClock = "wall"
     mode_check: typing.Literal["auto", "on", "off"] = "auto"

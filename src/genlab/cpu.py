@@ -1,4 +1,5 @@
-"""Process-level CPU settings that make PyTorch's CPU path faster: glibc's allocator thresholds.
+"""Process-level CPU settings that make PyTorch's CPU path faster and its CPU clock honest: glibc's
+allocator thresholds, and OpenMP's wait policy.
 
 PyTorch's CPU tensors come from ``malloc``. glibc serves blocks above its mmap threshold
 (128 KiB at first, raised dynamically) with fresh ``mmap`` pages and returns them with ``munmap``
@@ -11,12 +12,22 @@ and 0.4 CPU-seconds of kernel time, with the same peak memory (docs/benchmarks.m
 
 :func:`tune_allocator` applies this once per process on Linux with glibc; elsewhere, or with
 ``GENLAB_MALLOC_TUNING=0``, it does nothing. This module imports nothing from genlab.
+
+OpenMP's worker threads (PyTorch's intra-op threads on Linux, GNU libgomp) by default spin for a
+while after every parallel region, waiting for the next one. On a busy machine the spinning threads
+take time slices from the thread doing the work, so with two threads one dcgan step (batch 64, fp32)
+cost 1.23 CPU-seconds at load 11 against 0.17 with a passive wait policy and 0.16 with one thread
+(docs/benchmarks.md, issue 21): a budget in CPU-seconds (``--budget-clock cpu``) then buys 7x fewer
+steps. :func:`passive_openmp` sets ``OMP_WAIT_POLICY=PASSIVE`` for the process before torch loads
+the OpenMP runtime (it reads the variable once, when it loads); the ``genlab`` command does this
+first thing. A user's own ``OMP_WAIT_POLICY`` wins, and ``GENLAB_OMP_PASSIVE=0`` leaves it unset.
 """
 from __future__ import annotations
 
 import ctypes
 import os
 import platform
+import sys
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
 MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's upper limit for the mmap threshold on 64-bit
@@ -40,3 +51,11 @@ def tune_allocator() -> bool:
             ok = False
     _state["done"] = ok
     return ok
+
+
+def passive_openmp() -> bool:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the user set a policy, ``GENLAB_OMP_PASSIVE=0``, or torch is
+    already imported (its OpenMP runtime has read the variable then). True when the policy in force is passive."""
+    if os.environ.get("GENLAB_OMP_PASSIVE", "1").strip() != "0" and "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE"

@@ -30,7 +30,7 @@ from typing import Any
 from genlab.config import suggest
 from genlab.errors import CheckpointError
 
-FORMAT = 1
+FORMAT = 2
 FORMAT_KEY = "format"
 VERSION_KEY = "genlab"
 FORMAT0_WRITER = "0.1.0"  # format 0 files carry no version; only genlab 0.1.0 wrote them
@@ -52,11 +52,24 @@ def _format0_to_1(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _unchanged(body: dict[str, Any]) -> dict[str, Any]:
+    """A format step that changed another kind of file only."""
+    return body
+
+
+def _run_config_1_to_2(body: dict[str, Any]) -> dict[str, Any]:
+    """Format 2: ``train.eval_batches`` 0 means no validation; the whole split, which 0 meant before, is None."""
+    train = body.get("train")
+    if isinstance(train, dict) and train.get("eval_batches") == 0:
+        body = {**body, "train": {**train, "eval_batches": None}}
+    return body
+
+
 # MIGRATIONS[kind][n] turns the contents of a format-n file into format n + 1
 MIGRATIONS: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    MODEL_CONFIG: [_format0_to_1],
-    RUN_CONFIG: [_format0_to_1],
-    DETECTOR: [_format0_to_1],  # detectors were written as format 1 from the start (without the genlab stamp)
+    MODEL_CONFIG: [_format0_to_1, _unchanged],
+    RUN_CONFIG: [_format0_to_1, _run_config_1_to_2],
+    DETECTOR: [_format0_to_1, _unchanged],  # detectors were written as format 1 from the start (no genlab stamp)
 }
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genlab import __version__
-from genlab.cpu import tune_allocator
+from genlab.cpu import passive_openmp, tune_allocator
 from genlab.errors import GenlabError, Interrupted
 
 _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY, _SYNTH = (
@@ -100,6 +100,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    passive_openmp()  # before any command imports torch: idle OpenMP threads sleep instead of spinning (genlab/cpu.py)
     tune_allocator()  # sampling and evaluation allocate like training does (genlab/cpu.py)
     ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     if ours:

@@ -43,7 +43,11 @@ class Phase:
         repeats: how many times the phase runs per round, each on a fresh batch (n_critic).
         optimizer: the model's default optimizer for this phase (None = the train config's).
         fresh_batch: draw a new batch; False reuses the previous phase's batch (models whose
-            networks are updated in turn on one batch, such as VAE-GAN).
+            networks are updated in turn on one batch, such as VAE-GAN), and is also how a phase
+            declares that it needs no new data: a GAN's generator phase looks only at the batch's
+            size, device and labels, so it takes the discriminator's last batch and the trainer
+            draws and converts nothing for it. Images are counted once per drawn batch, so a
+            model's images/s and epochs count the real images it trained on.
     """
 
     name: str = "model"

@@ -329,8 +329,10 @@ class GAN(GenerativeModel):
         cfg = self.config
         beta1, beta2 = cfg.gan_betas  # two values (checked in GANConfig)
         opt = OptimizerConfig(cfg.gan_optimizer, cfg.gan_lr, (beta1, beta2))
+        # the generator phase uses only the size and labels of a batch: it reuses the critic's last one,
+        # so no real batch is drawn or converted for it and an epoch is one pass of real images through D
         return [Phase("discriminator", ("discriminator",), cfg.n_critic, opt),
-                Phase("generator", ("generator",), 1, opt)]
+                Phase("generator", ("generator",), 1, opt, fresh_batch=False)]
 
     def _labels(self, batch: Batch) -> torch.Tensor | None:
         if not self.requires_labels:
@@ -379,12 +381,11 @@ class GAN(GenerativeModel):
         return {"loss": self.pair.generator(d_fake), **logs}
 
     def losses(self, batch: Batch, phase: str = "discriminator") -> Losses:
-        x = batch.x * 2 - 1  # (B, C, H, W) in [-1, 1]
         labels = self._labels(batch)
-        z = torch.randn(x.shape[0], self.config.noise_dim, device=x.device)  # (B, noise_dim)
+        z = torch.randn(batch.x.shape[0], self.config.noise_dim, device=batch.x.device)  # (B, noise_dim)
         if phase == "discriminator":
-            out = self.discriminator_losses(x, labels, z)
-        elif phase == "generator":
+            out = self.discriminator_losses(batch.x * 2 - 1, labels, z)  # real images in [-1, 1]
+        elif phase == "generator":  # only the batch's size and labels: the real images are not looked at
             out = self.generator_losses(labels, z)
         else:
             raise ValueError(f"unknown phase '{phase}' (discriminator or generator)")

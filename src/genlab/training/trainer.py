@@ -131,8 +131,10 @@ class EpochRecord:
 
     Attributes:
         train: the ``train`` record (step, epoch, losses averaged over the epoch's rounds, images_per_s,
-            epoch_time, data_time, compute_time, lr; a run that ends inside an epoch adds
-            partial_epoch, rounds and epochs_done).
+            epoch_time, data_time, compute_time, images_seen (real images trained on since the run
+            began), cpu_time (CPU-seconds of training rounds since the run began, every thread of
+            this process; validation and sample grids are not in it), lr; a run that ends inside an
+            epoch adds partial_epoch, rounds and epochs_done).
         validation: mean validation metrics (empty when there is no validation split or none was due).
         epoch_done: whether the epoch is complete (False: the run ended inside it).
         last: whether the run ends here (all steps done, a time budget, or a signal at the epoch end).
@@ -196,6 +198,9 @@ class Trainer:
                               f"{len(self.batches)}; lower --batch-size")
         self.total_steps = cfg.steps if cfg.steps is not None else cfg.epochs * self.rounds_per_epoch
         self.step, self.epoch, self.round_in_epoch, self.elapsed = 0, 0, 0, 0.0
+        # real images trained on (every process; a phase that reuses a batch adds none) and CPU-seconds of the
+        # training rounds on this process (threads included), both over the whole run (in checkpoints)
+        self.images, self.cpu_time = 0, 0.0
         # running sums of the current epoch's logged losses (in checkpoints: a resumed epoch's mean is exact)
         self.epoch_sums: dict[str, float] = {}
         self.epoch_rounds = 0
@@ -228,7 +233,8 @@ class Trainer:
         """The trainer's position (JSON): step, epoch, place in the epoch, budget time, the epoch's running sums."""
         return {"step": self.step, "epoch": self.epoch, "round_in_epoch": self.round_in_epoch,
                 "elapsed": self.elapsed, "total_steps": self.total_steps, "complete": self.step >= self.total_steps,
-                "epoch_sums": self.epoch_sums, "epoch_rounds": self.epoch_rounds}
+                "epoch_sums": self.epoch_sums, "epoch_rounds": self.epoch_rounds, "images": self.images,
+                "cpu_time": self.cpu_time}
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: ``model`` (its state dict), ``buffers`` (its
@@ -269,6 +275,7 @@ class Trainer:
         pos = state["position"]
         self.step, self.epoch = int(pos["step"]), int(pos["epoch"])
         self.round_in_epoch, self.elapsed = int(pos["round_in_epoch"]), float(pos["elapsed"])
+        self.images, self.cpu_time = int(pos.get("images", 0)), float(pos.get("cpu_time", 0.0))  # 0: older genlab
         if "epoch_sums" in pos:
             self.epoch_sums = {k: float(v) for k, v in pos["epoch_sums"].items()}
             self.epoch_rounds = int(pos["epoch_rounds"])
@@ -301,13 +308,16 @@ class Trainer:
                     logs, dt, ct, n_img = self._round(batches)
                     data_time, compute_time = data_time + dt, compute_time + ct
                     self.pass_images += n_img
+                    self.images += n_img
                     for k, v in logs.items():
                         sums[k] = sums.get(k, 0.0) + v
                     self.epoch_rounds += 1
                     self.step += 1
                     self.round_in_epoch += 1
                     done += 1
-                    self.elapsed += (dt + ct) if self.cfg.budget_clock == "wall" else time.process_time() - cpu0
+                    cpu = time.process_time() - cpu0
+                    self.cpu_time += cpu
+                    self.elapsed += (dt + ct) if self.cfg.budget_clock == "wall" else cpu
                     self._call("on_step_end", logs)
                     self._check_stop(signals)
                     if self.stop_reason:
@@ -425,6 +435,7 @@ class Trainer:
                   **{k: v / rounds for k, v in sums.items()},
                   "images_per_s": images / max(epoch_time, 1e-9), "epoch_time": epoch_time,
                   "data_time": data_time, "compute_time": compute_time,
+                  "images_seen": self.images, "cpu_time": self.cpu_time,
                   "lr": self.optimizers[self.phases[0].name].param_groups[0]["lr"]}
         t_val = time.perf_counter()
         val = self.validate() if (epoch_done or self.step >= self.total_steps) else {}
@@ -438,12 +449,12 @@ class Trainer:
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Mean validation metrics (rank 0 only, a fixed random stream: comparable across epochs)."""
-        if not self.dist.is_main or len(self.data.validation) == 0:
-            return {}
+        if not self.dist.is_main or len(self.data.validation) == 0 or self.cfg.eval_batches == 0:
+            return {}  # no validation split, or validation switched off (eval_batches 0)
         self.model.eval()
         sums: dict[str, float] = {}
         n = 0
-        limit = self.cfg.eval_batches * self.cfg.batch_size if self.cfg.eval_batches else None
+        limit = None if self.cfg.eval_batches is None else self.cfg.eval_batches * self.cfg.batch_size
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(self.cfg.seed + 99_991)
             for batch in eval_batches(self.data.validation, self.cfg.batch_size, self.binarize, device=self.device,
