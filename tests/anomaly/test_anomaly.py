@@ -12,6 +12,7 @@ from genlab.cli import main
 from genlab.config import DataConfig
 from genlab.data import load_splits
 from genlab.errors import CheckpointError, ConfigError, DataError
+from genlab.formats import FORMAT
 
 FAST = {"steps": 60, "batch_size": 32, "device": "cpu"}
 SMALL_AE = {"architecture": "mlp", "mlp_hidden": [32], "latent_dim": 6}
@@ -294,7 +295,7 @@ def test_detector_file_is_stamped_and_older_files_load(zero_detector, digits, tm
     zero_detector.save(tmp_path / "det")
     path = tmp_path / "det" / "detector.json"
     saved = json.loads(path.read_text())
-    assert saved["format"] == 1 and "genlab" in saved and saved["state"]["normal_classes"] == [0]
+    assert saved["format"] == FORMAT and "genlab" in saved and saved["state"]["normal_classes"] == [0]
     # the layout genlab wrote before the stamp: format 1, no genlab key, only the keys fit had set
     old = {"format": 1, "kind": saved["kind"], "config": saved["config"], "table_encoder": None,
            "state": {k: v for k, v in saved["state"].items() if v is not None}}
