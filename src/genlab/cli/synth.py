@@ -33,7 +33,7 @@ def register(sub: Any, argv: list[str]) -> None:
     f.add_argument("--target", metavar="COLUMN", help="column the report predicts (default: the table's target, "
                                                       "else the last column)")
     for name, kind, text in [("epochs", int, "passes over the training rows (300)"),
-                             ("batch-size", int, "rows per step (500)"),
+                             ("batch-size", int, "rows per step (ctgan 500; tvae 500, or a quarter of the training rows if less)"),
                              ("holdout", float, "share of rows held out for the report (0.2)"),
                              ("max-modes", int, "most Gaussian modes per continuous column (10)"),
                              ("seed", int, "seed of the split, the mixtures and training (0)"),
