@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -109,15 +110,17 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from genlab.runs.run import is_run, train
     from genlab.tables import Synthesizer
     from genlab.tables.synthesizer import SYNTH_FILE
+    from genlab.training import distributed
 
     if args.resume:
         return _resume_fit(args)
     if not args.data or not args.out:
         raise ConfigError("synth fit needs --data SPEC and --out DIR (or --resume DIR)")
     out = Path(args.out)
-    if out.is_file():
+    main = _is_main()  # under torchrun every process trains; rank 0 alone checks and writes the synthesizer
+    if main and out.is_file():
         raise ConfigError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
+    if main and out.is_dir() and any(out.iterdir()):
         if not (out / SYNTH_FILE).is_file():
             raise ConfigError(f"refusing to write into {out}: it is not empty and not a genlab synthesizer")
         if not args.overwrite:
@@ -131,28 +134,37 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if layout:
         raise ConfigError(f"--{layout[0].replace('_', '-')} is filled from the table; leave it out")
     synth = Synthesizer(args.model, metadata=args.metadata, train=train_cfg, model_config=model_config, **fields)
-    created = not out.exists()
+    created = main and not out.exists()
     run = out / "run"  # the training run: config.json, checkpoints/, metrics.jsonl, loss_curves.png
     try:
         t0 = time.perf_counter()
         plan = synth.prepare(args.data, target=args.target)
-        if run.exists() and not is_run(run):  # --overwrite of a synthesizer written before fits were runs
+        if main and run.exists() and not is_run(run):  # --overwrite of a synthesizer from before fits were runs
             shutil.rmtree(run)
-        synth.save_pending(out)
+        if main:
+            synth.save_pending(out)
         t1 = time.perf_counter()
         net = train(plan.model, out=run, model_config=plan.model_fields, data={"dataset": plan.source},
                     train=plan.train, overwrite=True, splits=plan.splits)
         synth.state.update(fit_seconds=round(t1 - t0, 3), train_seconds=round(time.perf_counter() - t1, 3))
         synth.model = net.eval()
-        synth.save(out)
+        if main:
+            synth.save(out)
     except Interrupted as e:
         raise _stopped(e, out) from None
     except BaseException:
         if created:  # a failed fit leaves nothing behind
             shutil.rmtree(out, ignore_errors=True)
         raise
-    _written(synth, out, args.model)
+    finally:
+        distributed.teardown()
+    if main:
+        _written(synth, out, args.model)
     return 0
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def _pending(out: Path) -> bool:
@@ -181,6 +193,7 @@ def _written(synth: Any, out: Path, model: str) -> None:
 def _resume_fit(args: argparse.Namespace) -> int:
     from genlab.runs.run import resume
     from genlab.tables import Synthesizer
+    from genlab.training import distributed
 
     out = Path(args.resume)
     if args.out and Path(args.out) != out:
@@ -199,12 +212,15 @@ def _resume_fit(args: argparse.Namespace) -> int:
         net = resume(out / "run", model=synth.config.model, splits=splits, **overrides)
     except Interrupted as e:
         raise _stopped(e, out) from None
+    finally:
+        distributed.teardown()
     synth.state.update(train_seconds=round(time.perf_counter() - t1, 3))
     if "epochs" in overrides:
         synth.config.epochs = overrides["epochs"]
     synth.model = net.eval()
-    synth.save(out)
-    _written(synth, out, synth.config.model)
+    if _is_main():
+        synth.save(out)
+        _written(synth, out, synth.config.model)
     return 0
 
 
