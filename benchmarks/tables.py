@@ -17,7 +17,9 @@ thread: fair on a shared machine) and its wall seconds. All of them are scored b
 (:func:`genlab.tables.report.score_rows`): fidelity, detection AUC, TSTR on the held-out rows and
 DCR. Categorical columns are given to the reference as ``discrete_columns`` (the same columns
 genlab's transformer treats as categorical or boolean). Each run is one process; results go to
-OUT/TABLE-SYNTH.json.
+OUT/TABLE-SYNTH-sSEED.json. ``--seeds`` repeats every cell with other training seeds (the split
+stays seed 0's): genlab's training seed, the reference's torch / numpy seeds before its fit; the
+report gives mean ± std over the seeds found.
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from pathlib import Path
 SYNTHS = ("genlab-ctgan", "genlab-tvae", "ref-ctgan", "ref-tvae")
 
 
-def run_one(table: str, synth: str, epochs: int, out: Path, threads: int) -> dict:
+def run_one(table: str, synth: str, epochs: int, out: Path, threads: int, seed: int = 0) -> dict:
     import numpy as np
     import torch
     import torch._dynamo  # noqa: F401  (imported by the first optimizer: keep its cost out of the timing)
@@ -59,8 +61,8 @@ def run_one(table: str, synth: str, epochs: int, out: Path, threads: int) -> dic
     kinds = {c.name: c.kind for c in kinds_tr.columns}
     t0, c0 = time.perf_counter(), time.process_time()
     if synth.startswith("genlab-"):
-        s = Synthesizer(synth.split("-")[1], epochs=epochs, batch_size=500, holdout=0.2, seed=0,
-                        train={"device": "cpu"})
+        s = Synthesizer(synth.split("-")[1], epochs=epochs, holdout=0.2, seed=0,  # genlab's default batch
+                        train={"device": "cpu", "seed": seed})
         s.fit(source)
         assert s.state["holdout_rows"] == hold.tolist()  # the same split
         fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -72,6 +74,8 @@ def run_one(table: str, synth: str, epochs: int, out: Path, threads: int) -> dic
         kwargs = {"epochs": epochs, "batch_size": 500}
         if synth == "ref-ctgan":
             kwargs["verbose"] = False
+        torch.manual_seed(seed)
+        np.random.seed(seed)
         model = cls(**kwargs)
         discrete = [c for c, k in kinds.items() if k in DISCRETE_KINDS]
         model.fit(train, discrete_columns=discrete)
@@ -79,30 +83,59 @@ def run_one(table: str, synth: str, epochs: int, out: Path, threads: int) -> dic
         torch.manual_seed(0)
         syn = model.sample(len(train))
     scores = score_rows(kinds, train, holdout, syn, source.target, seed=0)
-    row = {"table": table, "synth": synth, "epochs": epochs, "table_rows": n, "fit_seconds": round(fit_s, 1),
-           "fit_cpu_seconds": round(fit_cpu, 1), "load": os.getloadavg()[0], "threads": threads, **scores}
+    row = {"table": table, "synth": synth, "seed": seed, "epochs": epochs, "table_rows": n,
+           "fit_seconds": round(fit_s, 1), "fit_cpu_seconds": round(fit_cpu, 1), "load": os.getloadavg()[0],
+           "threads": threads, **scores}
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{table}-{synth}.json").write_text(json.dumps(row, indent=1, default=float))
+    (out / f"{table}-{synth}-s{seed}.json").write_text(json.dumps(row, indent=1, default=float))
     return row
 
 
+def _u(r: dict) -> dict:
+    return r.get("utility", {})
+
+
+def _p(r: dict) -> dict:
+    return r.get("privacy", {})
+
+
 def report(out: Path) -> str:
+    """One line per (table, synthesizer): means over the seeds found (± std where more than one)."""
+    import statistics
+
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    lines = ["| table (rows) | synthesizer | fit CPU s (wall) | fidelity | shapes | pairs | detection AUC | "
-             "TSTR real | TSTR synth | ratio | DCR synth / held-out (median) | exact copies | MIA AUC |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        cells.setdefault((r["table"], r["synth"]), []).append(r)
+
+    def stat(rs: list[dict], get, fmt: str = ".3f", spread: bool = True) -> str:
+        vals = [v for v in (get(r) for r in rs) if v is not None]
+        if not vals:
+            return ""
+        text = format(statistics.fmean(vals), fmt)
+        if spread and len(vals) > 1:
+            text += " ± " + format(statistics.stdev(vals), fmt)
+        return text
+
+    lines = ["| table (rows) | synthesizer | seeds | fit CPU s (wall) | fidelity | shapes | pairs | detection AUC | "
+             "TSTR real | TSTR synth | ratio | DCR synth / held-out (median) | exact copies | MIA AUC | load |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     order = {s: i for i, s in enumerate(SYNTHS)}
-    for r in sorted(rows, key=lambda r: (r["table"], order.get(r["synth"], 9))):
-        f, d, u, p = r["fidelity"], r["detection"], r.get("utility", {}), r.get("privacy", {})
-        ratio = "" if u.get("ratio") is None else f"{u['ratio']:.2f}"
-        lines.append(f"| {r['table']} ({r['table_rows']}) | {r['synth']} | "
-                     f"{r.get('fit_cpu_seconds', float('nan')):.0f} ({r['fit_seconds']:.0f}) | {f['overall']:.3f} | "
-                     f"{f['column_shape_score']:.3f} | {f['column_pair_score']:.3f} | {d['auc']:.3f} | "
-                     f"{u.get('real', float('nan')):.3f} | {u.get('synthetic', float('nan')):.3f} | {ratio} | "
-                     f"{p.get('dcr_synthetic_median', float('nan')):.3f} / "
-                     f"{p.get('dcr_holdout_median', float('nan')):.3f} | "
-                     f"{p.get('exact_copies', float('nan')):.1%} | "
-                     f"{p.get('membership_inference_auc', float('nan')):.3f} |")
+    for (table, synth), rs in sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+        lines.append(
+            f"| {table} ({rs[0]['table_rows']}) | {synth} | {len(rs)} | "
+            f"{stat(rs, lambda r: r.get('fit_cpu_seconds'), '.0f', False)} "
+            f"({stat(rs, lambda r: r['fit_seconds'], '.0f', False)}) | "
+            f"{stat(rs, lambda r: r['fidelity']['overall'])} | "
+            f"{stat(rs, lambda r: r['fidelity']['column_shape_score'], spread=False)} | "
+            f"{stat(rs, lambda r: r['fidelity']['column_pair_score'], spread=False)} | "
+            f"{stat(rs, lambda r: r['detection']['auc'])} | {stat(rs, lambda r: _u(r).get('real'), spread=False)} | "
+            f"{stat(rs, lambda r: _u(r).get('synthetic'))} | {stat(rs, lambda r: _u(r).get('ratio'), '.2f', False)} | "
+            f"{stat(rs, lambda r: _p(r).get('dcr_synthetic_median'), spread=False)} / "
+            f"{stat(rs, lambda r: _p(r).get('dcr_holdout_median'), spread=False)} | "
+            f"{stat(rs, lambda r: _p(r).get('exact_copies'), '.1%', False)} | "
+            f"{stat(rs, lambda r: _p(r).get('membership_inference_auc'), spread=False)} | "
+            f"{stat(rs, lambda r: r.get('load'), '.1f', False)} |")
     return "\n".join(lines)
 
 
@@ -113,6 +146,7 @@ def main() -> int:
     r.add_argument("--tables", nargs="+", default=["fair", "anes96", "breast_cancer"])
     r.add_argument("--synths", nargs="+", default=list(SYNTHS), choices=SYNTHS)
     r.add_argument("--epochs", type=int, default=100)
+    r.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds of every cell (0)")
     r.add_argument("--threads", type=int, default=1, help="torch threads per run (1: fair on a shared machine)")
     r.add_argument("--out", type=Path, default=Path("/tmp/bench_tables"))
     r.add_argument("--force", action="store_true", help="rerun finished runs")
@@ -126,18 +160,20 @@ def main() -> int:
           file=sys.stderr)
     for table in args.tables:
         for synth in args.synths:
-            if (args.out / f"{table}-{synth}.json").exists() and not args.force:
-                continue
-            if synth.startswith("ref-"):
-                try:
-                    import ctgan  # noqa: F401
-                except ImportError:
-                    print(f"skipping {synth}: the ctgan package is not installed here", file=sys.stderr)
+            for seed in args.seeds:
+                if (args.out / f"{table}-{synth}-s{seed}.json").exists() and not args.force:
                     continue
-            row = run_one(table, synth, args.epochs, args.out, args.threads)
-            print(f"{table} {synth}: fit {row['fit_seconds']}s fidelity {row['fidelity']['overall']:.3f} "
-                  f"detection {row['detection']['auc']:.3f} TSTR {row.get('utility', {}).get('synthetic')} "
-                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+                if synth.startswith("ref-"):
+                    try:
+                        import ctgan  # noqa: F401
+                    except ImportError:
+                        print(f"skipping {synth}: the ctgan package is not installed here", file=sys.stderr)
+                        break
+                row = run_one(table, synth, args.epochs, args.out, args.threads, seed)
+                print(f"{table} {synth} seed {seed}: fit {row['fit_cpu_seconds']} CPU s fidelity "
+                      f"{row['fidelity']['overall']:.3f} detection {row['detection']['auc']:.3f} "
+                      f"TSTR {row.get('utility', {}).get('synthetic')} load {os.getloadavg()[0]:.1f}",
+                      file=sys.stderr, flush=True)
     print(report(args.out))
     return 0
 

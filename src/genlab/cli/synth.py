@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from genlab import registry
 from genlab.cli.options import add_config_flags, collect
-from genlab.errors import ConfigError
-from genlab.runs.callbacks import LossCurves, MetricsFile
+from genlab.errors import ConfigError, Interrupted
+from genlab.io import read_json
 
 MODELS = ("ctgan", "tvae")
 IMAGE_MODELS = ("cvae", "cgan", "cddpm")
@@ -24,16 +26,19 @@ def register(sub: Any, argv: list[str]) -> None:
     f = ssub.add_parser("fit", help="fit a synthesizer on a table",
                         description="Fit a table synthesizer: --data csv:FILE or table:NAME (`genlab synth tables` "
                                     "lists the named ones).")
-    f.add_argument("--data", required=True, metavar="SPEC", help="csv:PATH or table:NAME")
+    f.add_argument("--data", metavar="SPEC", help="csv:PATH or table:NAME (required unless --resume)")
     f.add_argument("--model", default="ctgan", choices=MODELS, help="synthesizer model (default: ctgan)")
-    f.add_argument("--out", required=True, metavar="DIR", help="synthesizer directory to write")
+    f.add_argument("--out", metavar="DIR", help="synthesizer directory to write (required unless --resume)")
+    f.add_argument("--resume", metavar="DIR", help="continue the interrupted fit in DIR from its last checkpoint "
+                                                   "(--epochs extends it; --data if the table moved)")
     f.add_argument("--overwrite", action="store_true", help="replace an existing synthesizer directory")
     f.add_argument("--metadata", metavar="FILE", help='JSON {"columns": {"NAME": "continuous|integer|categorical|'
                                                       'boolean|datetime"}} overriding inferred column kinds')
     f.add_argument("--target", metavar="COLUMN", help="column the report predicts (default: the table's target, "
                                                       "else the last column)")
     for name, kind, text in [("epochs", int, "passes over the training rows (300)"),
-                             ("batch-size", int, "rows per step (500)"),
+                             ("batch-size", int, "rows per step (ctgan 500; tvae 500, or a quarter of the training "
+                                                 "rows if less)"),
                              ("holdout", float, "share of rows held out for the report (0.2)"),
                              ("max-modes", int, "most Gaussian modes per continuous column (10)"),
                              ("seed", int, "seed of the split, the mixtures and training (0)"),
@@ -100,40 +105,122 @@ def _model_in(argv: list[str]) -> str:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    """Fit as a run of the run layer in DIR/run (lock, checkpoints, metrics, progress bar): a fit
+    stopped by a signal or a kill continues exactly with --resume DIR."""
+    from genlab.runs.run import is_run, train
     from genlab.tables import Synthesizer
     from genlab.tables.synthesizer import SYNTH_FILE
+    from genlab.training import distributed
 
+    if args.resume:
+        return _resume_fit(args)
+    if not args.data or not args.out:
+        raise ConfigError("synth fit needs --data SPEC and --out DIR (or --resume DIR)")
     out = Path(args.out)
-    if out.is_file():
+    main = _is_main()  # under torchrun every process trains; rank 0 alone checks and writes the synthesizer
+    if main and out.is_file():
         raise ConfigError(f"{out} exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()):
+    if main and out.is_dir() and any(out.iterdir()):
         if not (out / SYNTH_FILE).is_file():
             raise ConfigError(f"refusing to write into {out}: it is not empty and not a genlab synthesizer")
         if not args.overwrite:
-            raise ConfigError(f"{out} already holds a synthesizer; pass --overwrite to replace it")
+            raise ConfigError(f"{out} already holds a synthesizer; pass --overwrite to replace it"
+                              + (f" or --resume {out} to continue its fit" if _pending(out) else ""))
     values = vars(args)
     fields = {k: values[k] for k in ("epochs", "batch_size", "holdout", "max_modes", "seed") if k in values}
-    train = {k: values[k] for k in ("time_budget", "device", "precision") if k in values}
+    train_cfg = {k: values[k] for k in ("time_budget", "device", "precision") if k in values}
     model_config = collect(args, registry.get(args.model).config_class, "model")
     layout = sorted(set(model_config) & LAYOUT_FIELDS)
     if layout:
         raise ConfigError(f"--{layout[0].replace('_', '-')} is filled from the table; leave it out")
-    synth = Synthesizer(args.model, metadata=args.metadata, train=train, model_config=model_config, **fields)
-    created = not out.exists()
-    run = out / "run"  # metrics.jsonl and loss_curves.png of this training (the run layer's callbacks)
+    synth = Synthesizer(args.model, metadata=args.metadata, train=train_cfg, model_config=model_config, **fields)
+    created = main and not out.exists()
+    run = out / "run"  # the training run: config.json, checkpoints/, metrics.jsonl, loss_curves.png
     try:
-        if run.exists():  # --overwrite: the new training's log, not the old one's continued
+        t0 = time.perf_counter()
+        plan = synth.prepare(args.data, target=args.target)
+        if main and run.exists() and not is_run(run):  # --overwrite of a synthesizer from before fits were runs
             shutil.rmtree(run)
-        run.mkdir(parents=True)
-        synth.fit(args.data, target=args.target, callbacks=[MetricsFile(run / "metrics.jsonl"), LossCurves(run)])
-        synth.save(out)
+        if main:
+            synth.save_pending(out)
+        t1 = time.perf_counter()
+        net = train(plan.model, out=run, model_config=plan.model_fields, data={"dataset": plan.source},
+                    train=plan.train, overwrite=True, splits=plan.splits)
+        synth.state.update(fit_seconds=round(t1 - t0, 3), train_seconds=round(time.perf_counter() - t1, 3))
+        synth.model = net.eval()
+        if main:
+            synth.save(out)
+    except Interrupted as e:
+        raise _stopped(e, out) from None
     except BaseException:
         if created:  # a failed fit leaves nothing behind
             shutil.rmtree(out, ignore_errors=True)
         raise
+    finally:
+        distributed.teardown()
+    if main:
+        _written(synth, out, args.model)
+    return 0
+
+
+def _is_main() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _pending(out: Path) -> bool:
+    from genlab.tables.synthesizer import SYNTH_FILE
+
+    try:
+        return bool(read_json(out / SYNTH_FILE).get("pending"))
+    except (OSError, ValueError):
+        return False
+
+
+def _stopped(e: Interrupted, out: Path) -> Interrupted:
+    """The run layer's stop, with the command that continues this fit."""
+    where = f"checkpoint saved at step {e.step}" if e.saved else "no checkpoint was written yet (it starts again)"
+    return Interrupted(e.signal_name, e.step, e.saved, out,
+                       detail=f"synth fit stopped by {e.signal_name} at step {e.step}; {where}; "
+                              f"continue it with: genlab synth fit --resume {out}")
+
+
+def _written(synth: Any, out: Path, model: str) -> None:
     st = synth.state
-    print(f"synthesizer written to {out}: {args.model} on {st['source']} ({st['rows'] - len(st['holdout_rows'])} "
+    print(f"synthesizer written to {out}: {model} on {st['source']} ({st['rows'] - len(st['holdout_rows'])} "
           f"training rows, {len(st['holdout_rows'])} held out), trained in {st['train_seconds']:.1f}s", file=sys.stderr)
+
+
+def _resume_fit(args: argparse.Namespace) -> int:
+    from genlab.runs.run import resume
+    from genlab.tables import Synthesizer
+    from genlab.training import distributed
+
+    out = Path(args.resume)
+    if args.out and Path(args.out) != out:
+        raise ConfigError("--resume DIR continues the fit in DIR; leave out --out")
+    values = vars(args)
+    changed = [k for k in ("batch_size", "holdout", "max_modes", "seed", "metadata", "target")
+               if values.get(k) is not None] + sorted(collect(args, registry.get(args.model).config_class, "model"))
+    if changed:
+        raise ConfigError(f"--{changed[0].replace('_', '-')} cannot change when resuming a fit "
+                          f"(only --epochs, --time-budget, --device, --precision, --data)")
+    synth = Synthesizer.load(out, pending=True)
+    splits = synth.resume_splits(args.data)
+    overrides = {k: values[k] for k in ("epochs", "time_budget", "device", "precision") if k in values}
+    t1 = time.perf_counter()
+    try:
+        net = resume(out / "run", model=synth.config.model, splits=splits, **overrides)
+    except Interrupted as e:
+        raise _stopped(e, out) from None
+    finally:
+        distributed.teardown()
+    synth.state.update(train_seconds=round(time.perf_counter() - t1, 3))
+    if "epochs" in overrides:
+        synth.config.epochs = overrides["epochs"]
+    synth.model = net.eval()
+    if _is_main():
+        synth.save(out)
+        _written(synth, out, synth.config.model)
     return 0
 
 

@@ -5,7 +5,9 @@ Encoder: row (B, D) -> 128 -> 128 (ReLU) -> mu, log sigma^2 of a 128-dim code. D
 The reconstruction term per block: a Gaussian N(tanh(logit), sigma^2) on each scaled offset
 (-log p up to a constant: (x - tanh(r))^2 / (2 sigma^2) + log sigma) and a softmax cross-entropy
 on each one-hot block. loss = (loss_factor * reconstruction + KL(q(z|x) || N(0, I))) / B, with
-loss_factor 2, Adam 1e-3, weight decay 1e-5, batch 500. Sampling decodes z ~ N(0, I), adds the
+loss_factor 2, Adam 2e-3 (the paper's 1e-3 converges too slowly on small tables:
+see docs/benchmarks.md, issue 17), weight decay 1e-5, batch 500 (fewer on small tables, see
+:class:`genlab.tables.SynthConfig`). Sampling decodes z ~ N(0, I), adds the
 learned noise to the offsets and draws every one-hot block from its softmax (the reference code
 takes the argmax, which collapses each column onto its most likely categories and modes; set
 ``discrete_sampling='argmax'`` for that).
@@ -51,7 +53,7 @@ class TVAEConfig:
     compress_dims: tuple[int, ...] = (128, 128)
     decompress_dims: tuple[int, ...] = (128, 128)
     loss_factor: float = 2.0
-    vae_lr: float = 1e-3
+    vae_lr: float = 2e-3
     vae_weight_decay: float = 1e-5
     discrete_sampling: Literal["argmax", "sample"] = "sample"
 

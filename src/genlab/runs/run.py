@@ -224,19 +224,22 @@ def signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
 
-def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> GenerativeModel:
+def resume(run_dir: str | Path, model: str | None = None, splits: Splits | None = None,
+           **overrides: Any) -> GenerativeModel:
     """Continue a run from its newest checkpoint; ``overrides`` may extend it (epochs, steps, ...).
 
     A run stopped before its first checkpoint starts again from step 0 (the same initial weights
     and data order as a fresh run). The run is locked while it trains (another process trying to
     train it fails naming this one), and temporary files a killed process left are removed first.
+    ``splits``: the in-memory data a run started with ``train(splits=...)`` trained on (rebuilt by
+    the caller, e.g. `genlab synth fit --resume`); None loads the run's data config.
     """
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
     lock = RunLock(run_dir).acquire() if _is_main() else None
     try:
         with StopSignals() as signals:
-            net = _resume(run_dir, cfg, model, overrides, signals)
+            net = _resume(run_dir, cfg, model, overrides, signals, splits)
     finally:
         if lock is not None:
             lock.release()
@@ -245,7 +248,7 @@ def resume(run_dir: str | Path, model: str | None = None, **overrides: Any) -> G
 
 
 def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: dict[str, Any],
-            signals: StopSignals) -> GenerativeModel:
+            signals: StopSignals, splits: Splits | None = None) -> GenerativeModel:
     if _is_main():
         clean_run(run_dir)
     name = cfg["model"]["name"]
@@ -262,7 +265,7 @@ def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: di
     data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir / RUN_CONFIG} data")
     train_cfg = from_dict(TrainConfig, {**cfg["train"], **overrides}, f"{run_dir / RUN_CONFIG} train")
     has_checkpoint = latest_checkpoint(run_dir) is not None
-    splits = datasets.load_splits(data_cfg)
+    splits = datasets.load_splits(data_cfg) if splits is None else splits
     model_cfg = from_dict(entry.config_class, cfg["model"]["config"], f"{run_dir / RUN_CONFIG} model")
     net = build_model(name, model_cfg, train_cfg.seed)  # as `train` does: without a checkpoint, the same weights
     main = _is_main()

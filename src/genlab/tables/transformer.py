@@ -6,7 +6,9 @@ Column kinds (inferred, or given by metadata):
 continuous     mode-specific normalization (Xu et al. 2019, sec. 4.2): a variational Gaussian mixture
                per column (scikit-learn's BayesianGaussianMixture, Dirichlet-process prior) finds the
                modes; a value x becomes the one-hot of its most likely mode k and the scaled offset
-               (x - mu_k) / (4 sigma_k)
+               (x - mu_k) / (4 sigma_k). A column with at most ``max_modes`` distinct values (codes,
+               small counts, ratings) skips the mixture: each value is a mode of its own (weight its
+               share, sigma 1/100 of the smallest gap between values), so samples land on the values
 integer        as continuous, rounded back to whole numbers
 datetime       as continuous, on seconds since 1970-01-01 (rounded back to the column's resolution)
 categorical    one-hot over the categories seen in training
@@ -228,6 +230,12 @@ class TableTransformer:
         if col.kind == "datetime":
             frac = np.round(present % 1, 9)
             col.decimals = next((d for d in range(10) if np.all(np.round(frac * 10**d) == frac * 10**d)), 9)
+        values, counts = np.unique(present, return_counts=True)
+        if values.size <= self.max_modes:  # a few distinct values: each one a mode (no mixture to fit)
+            col.means = [float(v) for v in values]
+            col.stds = [float(np.diff(values).min()) / 100] * values.size
+            col.weights = [float(c) for c in counts / counts.sum()]
+            return
         fit_on = present
         if len(fit_on) > 10_000:
             fit_on = np.random.default_rng(self.seed).choice(present, 10_000, replace=False)
