@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from genlab.config import DataConfig
-from genlab.data import load_splits
-from genlab.data import shapes
+from genlab.data import load_splits, shapes
 
 
 @pytest.fixture

@@ -94,7 +94,8 @@ def _outlines() -> list[np.ndarray]:
     square = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64)
     ellipse = np.stack([np.cos(t), 0.6 * np.sin(t)], 1)
     # the classic heart curve, y pointing up (image rows grow downwards, hence the minus)
-    heart = np.stack([16 * np.sin(t) ** 3, -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))], 1)
+    heart_y = 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+    heart = np.stack([16 * np.sin(t) ** 3, -heart_y], 1)
     a = np.array([np.pi / 2 + k * 2 * np.pi / 3 for k in range(3)])
     triangle = np.stack([np.cos(a), -np.sin(a)], 1)
     return [_centred(p) for p in (square, ellipse, heart, triangle)]
@@ -126,8 +127,8 @@ def draw(shape: int, obj_hue: float, bg_hue: float, scale: float, rotation: floa
 def _draw_chunk(table: dict[str, np.ndarray], start: int, stop: int, size: int) -> np.ndarray:
     out = np.empty((stop - start, 3, size, size), dtype=np.uint8)
     for i in range(start, stop):
-        out[i - start] = draw(int(table["shape"][i]), *(float(table[k][i]) for k in FACTORS[1:]),
-                              size=size).transpose(2, 0, 1)
+        obj_hue, bg_hue, scale, rotation, x, y = (float(table[k][i]) for k in FACTORS[1:])
+        out[i - start] = draw(int(table["shape"][i]), obj_hue, bg_hue, scale, rotation, x, y, size).transpose(2, 0, 1)
     return out
 
 

@@ -142,7 +142,7 @@ class ProGenerator(nn.Module):
         out = [h]
         for block in self.up_blocks[:k]:
             h = F.interpolate(h, scale_factor=2, mode="nearest")
-            for conv in block:
+            for conv in block:  # type: ignore[attr-defined]  # a ModuleList of two convs
                 h = self.norm(lrelu(conv(h)))
             out.append(h)
         return out
@@ -163,8 +163,9 @@ class ProDiscriminator(nn.Module):
         super().__init__()
         self.from_rgb = nn.ModuleList([EqualizedConv2d(channels, c, 1) for c in widths])
         # down_blocks[k-1] takes resolution 4 * 2^k to 4 * 2^(k-1)
-        self.down_blocks = nn.ModuleList([nn.ModuleList([EqualizedConv2d(c_out, c_out, 3), EqualizedConv2d(c_out, c_in, 3)])
-                                          for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)])
+        self.down_blocks = nn.ModuleList([
+            nn.ModuleList([EqualizedConv2d(c_out, c_out, 3), EqualizedConv2d(c_out, c_in, 3)])
+            for c_in, c_out in zip(widths[:-1], widths[1:], strict=True)])
         w0 = widths[0]
         self.mbstd = MinibatchStd(group)
         self.conv = EqualizedConv2d(w0 + 1, w0, 3)
@@ -172,7 +173,7 @@ class ProDiscriminator(nn.Module):
         self.out = EqualizedLinear(w0, 1, gain=1.0)
 
     def _down(self, h: torch.Tensor, k: int) -> torch.Tensor:
-        for conv in self.down_blocks[k - 1]:
+        for conv in self.down_blocks[k - 1]:  # type: ignore[attr-defined]  # a ModuleList of two convs
             h = lrelu(conv(h))
         return F.avg_pool2d(h, 2)
 
@@ -323,7 +324,8 @@ class ProGAN(GenerativeModel):
             self._round_done = True
             self.g_updates += 1
             if self.ema_generator is not None:
-                ema_update_(self.ema_generator, self.generator, ema_decay_at(self.config.ema_decay, int(self.g_updates)))
+                decay = ema_decay_at(self.config.ema_decay, int(self.g_updates))
+                ema_update_(self.ema_generator, self.generator, decay)
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, float]:
