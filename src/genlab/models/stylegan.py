@@ -251,9 +251,10 @@ def mix_styles(w1: torch.Tensor, w2: torch.Tensor, crossover: int, num_ws: int) 
 
 
 def mix_layers(num_ws: int) -> dict[str, range]:
-    """The layers each style level covers: coarse (4-8 px), middle (16-32 px), fine (the rest)."""
+    """The layers each style level covers: coarse (4-8 px), middle (16-32 px; 16 px only for models of at
+    most 32 px, so each level has layers), fine (the rest)."""
     coarse = min(num_ws, 4)
-    middle = min(num_ws, 8)
+    middle = min(num_ws, 6 if num_ws <= 8 else 8)
     return {"coarse": range(0, coarse), "middle": range(coarse, middle), "fine": range(middle, num_ws)}
 
 
