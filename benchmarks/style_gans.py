@@ -32,7 +32,7 @@ MODELS = ["dcgan", "progan", "stylegan"]
 MODEL = {"dcgan": {}, "progan": {"channel_max": 32}, "stylegan": {"channel_max": 32, "mapping_layers": 4}}
 TRAIN = {"batch_size": 32, "device": "cpu", "log_every": 0, "sample_every": 0, "eval_batches": 2, "num_samples": 64,
          "budget_clock": "cpu", "mode_check": "off", "steps": 10 ** 7}
-RECIPE = ExtractorRecipe(arch="lenet5", steps=300, batch_size=64, lr=3e-3)
+RECIPE = ExtractorRecipe(arch="lenet5", steps=1500, batch_size=64, lr=2e-3)
 METRICS = ["fid", "kid", "prdc", "classes"]
 PSI = [0.5, 0.7, 0.85, 1.0]
 

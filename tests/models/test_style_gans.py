@@ -46,7 +46,7 @@ def test_modulated_conv_matches_a_per_sample_convolution(demodulate, upsample):
     out = layer(x, w)
     s = layer.affine(w)  # (B, I)
     for b in range(3):
-        weight = layer.weight * layer.scale * s[b][None, :, None, None]  # direct: w'_oik = s_i w_oik
+        weight = layer.conv.weight * layer.conv.scale * s[b][None, :, None, None]  # direct: w'_oik = s_i w_oik
         if demodulate:
             weight = weight / (weight.pow(2).sum(dim=(1, 2, 3), keepdim=True) + 1e-8).sqrt()
         xb = F.interpolate(x[b:b + 1], scale_factor=2, mode="bilinear") if upsample else x[b:b + 1]

@@ -34,8 +34,10 @@ def lrelu(x: Tensor) -> Tensor:
     return F.leaky_relu(x, 0.2)
 
 
-class EqualizedLinear(nn.Module):
+class EqualizedLinear(nn.Linear):
     """A linear layer with the equalized learning rate: y = x (scale * W)^T + lr_mul * b.
+
+    An ``nn.Linear`` (so summaries count it) whose stored weights are N(0, 1) / lr_mul.
 
     Args:
         gain: He gain of the following nonlinearity (sqrt 2 for LeakyReLU, 1 for a linear output).
@@ -46,9 +48,11 @@ class EqualizedLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, gain: float = LRELU_GAIN,
                  lr_mul: float = 1.0, bias_init: float = 0.0):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
-        self.bias = nn.Parameter(torch.full((out_features,), bias_init / lr_mul)) if bias else None
+        super().__init__(in_features, out_features, bias=bias)
+        with torch.no_grad():
+            self.weight.normal_().div_(lr_mul)
+            if self.bias is not None:
+                self.bias.fill_(bias_init / lr_mul)
         self.scale = gain / math.sqrt(in_features) * lr_mul
         self.lr_mul = lr_mul
 
@@ -57,17 +61,18 @@ class EqualizedLinear(nn.Module):
         return F.linear(x, self.weight * self.scale, bias)
 
 
-class EqualizedConv2d(nn.Module):
+class EqualizedConv2d(nn.Conv2d):
     """A stride-1 'same' convolution with the equalized learning rate (weights N(0, 1) times
-    gain / sqrt(in_channels * k * k) at run time)."""
+    gain / sqrt(in_channels * k * k) at run time); an ``nn.Conv2d``, so summaries count it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
                  gain: float = LRELU_GAIN):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=bias)
+        with torch.no_grad():
+            self.weight.normal_()
+            if self.bias is not None:
+                self.bias.zero_()
         self.scale = gain / math.sqrt(in_channels * kernel_size * kernel_size)
-        self.padding = kernel_size // 2
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
@@ -95,16 +100,14 @@ class ModulatedConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, style_dim: int,
                  demodulate: bool = True, upsample: bool = False):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.affine = EqualizedLinear(style_dim, in_channels, gain=1.0, bias_init=1.0)
-        self.scale = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.conv = EqualizedConv2d(in_channels, out_channels, kernel_size, bias=False, gain=1.0)  # shared weights
         self.demodulate, self.upsample = demodulate, upsample
-        self.padding = kernel_size // 2
 
     def sample_weights(self, w: Tensor) -> Tensor:
         """The per-sample weights (B, O, I, k, k) for styles w (B, style_dim)."""
         s = self.affine(w)  # (B, I)
-        weight = self.weight[None] * self.scale * s[:, None, :, None, None]  # (B, O, I, k, k)
+        weight = self.conv.weight[None] * self.conv.scale * s[:, None, :, None, None]  # (B, O, I, k, k)
         if self.demodulate:
             weight = weight * torch.rsqrt(weight.pow(2).sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
         return weight
@@ -116,11 +119,11 @@ class ModulatedConv2d(nn.Module):
         if self.upsample:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
         s = self.affine(w)  # (B, I)
-        weight = self.weight * self.scale  # (O, I, k, k)
-        out = F.conv2d(x * s.to(x.dtype)[:, :, None, None], weight.to(x.dtype), padding=self.padding)
+        out = self.conv(x * s.to(x.dtype)[:, :, None, None])
         if self.demodulate:
             # sum_{i,k} (s_i w_oik)^2 = s^2 @ (sum_k w_oik^2)^T: (B, O)
-            d = torch.rsqrt(s.float().pow(2) @ weight.float().pow(2).sum(dim=(2, 3)).t() + 1e-8)
+            weight = self.conv.weight.float() * self.conv.scale
+            d = torch.rsqrt(s.float().pow(2) @ weight.pow(2).sum(dim=(2, 3)).t() + 1e-8)
             out = out * d.to(out.dtype)[:, :, None, None]
         return out
 
