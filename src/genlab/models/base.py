@@ -88,6 +88,9 @@ class GenerativeModel(nn.Module):
     sample_options: ClassVar[tuple[str, ...]] = ()
     # True for models with ``denoising_trajectory(frames, label, **sample_options)`` (diffusion)
     has_trajectory: ClassVar[bool] = False
+    # True for style-based generators with ``mapping(z)``, ``synthesize(w)``, ``style_mix(rows, cols, ...)`` and
+    # ``interpolate_w(steps, ...)`` (stylegan): `genlab style-mix` and w-space `genlab interpolate` take them
+    has_styles: ClassVar[bool] = False
     # True for table models (ctgan, tvae): their config needs a table layout, so they are fitted
     # through genlab.tables (`genlab synth`), not `genlab train`; image tools (bench, grids) skip them
     tabular: ClassVar[bool] = False
@@ -132,6 +135,11 @@ class GenerativeModel(nn.Module):
 
     def after_step(self, phase: str) -> None:
         """Called after each optimizer step of ``phase`` (weight clipping, EMA updates, ...)."""
+
+    def training_records(self) -> list[dict[str, Any]]:
+        """Records of the last training step the run writes to metrics.jsonl besides the losses (e.g.
+        progan's ``stage`` changes: each a dict with a ``split`` naming its kind); default none."""
+        return []
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, float]:

@@ -55,6 +55,8 @@ class MetricsFile(Callback):
     def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
         if trainer.cfg.log_every and trainer.step % trainer.cfg.log_every == 0:
             self.write({"step": trainer.step, "epoch": trainer.epoch, "split": "train_step", **logs})
+        for record in trainer.model.training_records():  # the model's own events (progan's stages)
+            self.write({"step": trainer.step, "epoch": trainer.epoch, **record})
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
         self.write(record.train)

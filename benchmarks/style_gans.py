@@ -1,0 +1,124 @@
+"""dcgan vs progan vs stylegan at one CPU budget on `shapes` (issue 16), plus stylegan's truncation
+curve, its style-mixing grid and progan's per-stage sample grids.
+
+    OMP_NUM_THREADS=1 python benchmarks/style_gans.py --budget 60 --size 32 --n 1000 --out /tmp/style-bench
+
+Every model trains with its library defaults except the widths named in ``MODEL`` (batch 32, one
+thread, --budget CPU seconds of training: ``budget_clock='cpu'``), then is evaluated with the
+evaluation metrics (FD, KID, precision / recall, classes covered) on features of a LeNet-5 trained
+on `shapes` by ``RECIPE`` (a reduced recipe, cached under $GENLAB_CACHE like every extractor), with
+``--n`` generated images against as many test images. Writes OUT/results.json and PNGs into --img.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import genlab
+from genlab.io import name_grid_rows, save_image_grid
+from genlab.metrics.features import ExtractorRecipe
+from genlab.runs import extractors
+from genlab.runs.evaluate import evaluate_model
+
+MODELS = ["dcgan", "progan", "stylegan"]
+MODEL = {"dcgan": {}, "progan": {"channel_max": 32}, "stylegan": {"channel_max": 32, "mapping_layers": 4}}
+TRAIN = {"batch_size": 32, "device": "cpu", "log_every": 0, "sample_every": 0, "eval_batches": 2, "num_samples": 64,
+         "budget_clock": "cpu", "mode_check": "off", "steps": 10 ** 7}
+RECIPE = ExtractorRecipe(arch="lenet5", steps=1500, batch_size=64, lr=2e-3)
+METRICS = ["fid", "kid", "prdc", "classes"]
+PSI = [0.5, 0.7, 0.85, 1.0]
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_line() -> str:
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training per model")
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--dataset", default="shapes")
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--models", nargs="+", default=MODELS)
+    ap.add_argument("--out", default="/tmp/style-bench")
+    ap.add_argument("--img", default="docs/img")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    out, img = Path(args.out), Path(args.img)
+    img.mkdir(parents=True, exist_ok=True)
+    data = {"dataset": args.dataset, "image_size": args.size, **({"channels": 3} if args.dataset == "shapes" else {})}
+    results_path = out / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    t0 = cpu_seconds()
+    extractor = extractors.build_extractor(data, RECIPE)
+    print(f"extractor: {cpu_seconds() - t0:.0f} CPU s", file=sys.stderr, flush=True)
+    tag = f"{args.dataset}{args.size}"
+    for name in args.models:
+        key = f"{tag}/{name}/seed{args.seed}"
+        run = out / key
+        if key not in results:
+            fading = {}
+            if name == "progan":  # the whole schedule (4 -> size) in about a third of the budget's images
+                fading = {"fade_images": 400, "stable_images": 400}
+            start = time.time()
+            genlab.train(name, out=run, overwrite=True, data=data, model_config={**MODEL[name], **fading},
+                         train={**TRAIN, "time_budget": args.budget, "seed": args.seed, "precision": args.precision})
+            records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+            train = [r for r in records if r.get("split") == "train"][-1]
+            load = load_line()
+            model = genlab.load(run)
+            torch.manual_seed(args.seed)
+            metrics = evaluate_model(model, data, METRICS, args.n, extractor=extractor)
+            results[key] = {"model": name, "steps": train["step"], "images_per_s": train.get("images_per_s"),
+                            "wall_s": round(time.time() - start), "load": load, "precision": args.precision,
+                            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                            "stages": [r for r in records if r.get("split") == "stage"]}
+            out.mkdir(parents=True, exist_ok=True)
+            results_path.write_text(json.dumps(results, indent=1))
+        print(key, json.dumps(results[key]["metrics"]), file=sys.stderr, flush=True)
+        model = genlab.load(run)
+        torch.manual_seed(1)
+        save_image_grid(model.sample(36), img / f"style_gans_{tag}_{name}.png", nrow=6)
+        if name == "progan":
+            k = int(model.stage)
+            for s in range(k + 1):
+                torch.manual_seed(1)
+                save_image_grid(model.sample(16, stage=s), img / f"style_gans_{tag}_progan_stage{s}.png", nrow=8)
+        if name == "stylegan":
+            torch.manual_seed(2)
+            grid, titles = model.style_mix(rows=2, cols=5)
+            save_image_grid(grid, img / f"style_gans_{tag}_style_mix.png", nrow=6)
+            name_grid_rows(img / f"style_gans_{tag}_style_mix.png", titles)
+            curve_key = f"{key}/truncation"
+            if curve_key not in results:
+                curve = {}
+                for psi in PSI:
+                    torch.manual_seed(args.seed)
+                    truncated = genlab.load(run)  # its sample() drawn at psi (the metrics call sample(n, labels))
+                    truncated.sample = functools.partial(type(truncated).sample, truncated, truncation=psi)
+                    m = evaluate_model(truncated, data, ["fid", "prdc"], args.n, extractor=extractor)
+                    curve[str(psi)] = {k: v for k, v in m.items() if isinstance(v, (int, float))}
+                    print(psi, json.dumps(curve[str(psi)]), file=sys.stderr, flush=True)
+                results[curve_key] = curve
+                results_path.write_text(json.dumps(results, indent=1))
+    print(f"total CPU {cpu_seconds():.0f} s; {load_line()}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
