@@ -240,6 +240,8 @@ class DataConfig:
         window: length of the windows cut from a time series (csv:FILE, named series).
         stride: steps between the starts of consecutive windows.
         columns: numeric columns of a table or series to use (empty = all numeric columns).
+        pair_layout: how a 'pairs:DIR' dataset stores its pairs: 'folders' (DIR/A/ and DIR/B/
+            with files of the same names) or 'side-by-side' (each image of DIR is A | B).
     """
 
     dataset: str = "mnist"
@@ -253,6 +255,7 @@ class DataConfig:
     window: int = 32
     stride: int = 1
     columns: tuple[str, ...] = ()
+    pair_layout: typing.Literal["folders", "side-by-side"] = "folders"
 
     def __post_init__(self) -> None:
         if self.window < 2:
