@@ -46,7 +46,7 @@ def read_any_images(path: str | Path) -> tuple[list[torch.Tensor], list[str]]:
         r = decode_image(f, None, None)
         if isinstance(r, Exception):
             raise DataError(f"cannot read image {f}: {unreadable_reason(r)}")
-        images.append(torch.from_numpy(np.ascontiguousarray(r[0])).permute(2, 0, 1).float() / 255.0)
+        images.append(torch.from_numpy(np.array(r[0])).permute(2, 0, 1).float() / 255.0)
         names.append(f.name if p.is_file() else str(f.relative_to(p)))
     return images, names
 
@@ -80,7 +80,7 @@ def _resize(x: torch.Tensor, size: tuple[int, int], channels: int) -> torch.Tens
 def strip(columns: list[list[torch.Tensor]], path: Path) -> Path:
     """A grid with one row per image and one column per list, every cell at the first output's size."""
     rows = min(STRIP_ROWS, len(columns[0]))
-    size = tuple(columns[1][0].shape[1:])
+    size = (int(columns[1][0].shape[1]), int(columns[1][0].shape[2]))
     channels = max(c[0].shape[0] for c in columns)
     cells = [_resize(col[i], size, channels) for i in range(rows) for col in columns]
     return save_image_grid(torch.stack(cells), path, nrow=len(columns))
@@ -94,7 +94,8 @@ def translate_files(model: ImageTranslator, images: list[torch.Tensor], names: l
 
     check_channels(model, images, names, direction)
     out.mkdir(parents=True, exist_ok=True)
-    outputs, cycles = [], []
+    outputs: list[torch.Tensor] = []
+    cycles: list[torch.Tensor] = []
     for img, name in zip(images, names, strict=True):
         y = apply(model, img[None], direction, tile, overlap)[0]
         outputs.append(y)

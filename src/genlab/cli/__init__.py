@@ -24,6 +24,7 @@ from genlab.errors import GenlabError, Interrupted
 _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY, _SYNTH = (
     f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "bench", "cnn", "modes", "anomaly",
                                 "synth"))
+_TRANSLATE = "genlab.cli.translate"
 # command -> (module that registers it, its help line), in the order `genlab --help` lists them
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (_TRAIN, "train a model (or resume a run)"),
@@ -47,6 +48,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "anomaly": (_ANOMALY, "anomaly detection: fit a detector on normal data, score new inputs"),
     "synth": (_SYNTH, "synthetic tables: fit ctgan / tvae on a table, sample rows, report quality"),
     "augment": (_SYNTH, "measure whether generated data helps a classifier: N real vs N real + M generated"),
+    "translate": (_TRANSLATE, "translate images with a pix2pix / cyclegan run (A -> B, or B -> A)"),
+    "upscale": (_TRANSLATE, "super-resolve images of any size with a srresnet / srgan run (tiled)"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

@@ -63,7 +63,7 @@ def decode_files(files: list[Path], root: Path, mode: str | None, size: int | No
         print(f"genlab: warning: skipped {len(bad)} unreadable file{'s' * (len(bad) > 1)} in {root} "
               f"(first: {bad[0][0]})", file=sys.stderr)
     kept = [i for i, r in enumerate(results) if not isinstance(r, Exception)]
-    good = [(files[i], results[i]) for i in kept]
+    good = [(files[i], r) for i in kept if not isinstance(r := results[i], Exception)]
     if not good:
         raise DataError(f"none of the {len(files)} image files in {root} could be read")
 

@@ -157,7 +157,8 @@ load_colorize_photos = _photo_task(lambda b: to_channels(b, 1))
 # name -> (loader, one-line description); data/__init__.py adds these to DATASETS
 PAIR_TASKS: dict[str, tuple[Callable[[DataConfig, str | None], Splits], str]] = {
     "mnist-sr4": (load_mnist_sr4, "paired super-resolution: MNIST digits area-downsampled 4x (7x7) -> the 28x28 digit"),
-    "mnist-sr2": (load_mnist_sr2, "paired super-resolution: MNIST digits area-downsampled 2x (14x14) -> the 28x28 digit"),
+    "mnist-sr2": (load_mnist_sr2,
+                  "paired super-resolution: MNIST digits area-downsampled 2x (14x14) -> the 28x28 digit"),
     "edges2mnist": (load_edges2mnist, "paired translation: the binary edge map of an MNIST digit -> the digit"),
     "photos-sr4": (load_photos_sr4, "paired super-resolution x4 on 96x96 crops of 9 bundled photographs (needs "
                                     "scikit-image); whole photos held out for test"),

@@ -57,7 +57,7 @@ def pack(a: torch.Tensor, b: torch.Tensor, y: torch.Tensor | None, name: str, ki
     """One packed split from aligned uint8 A (N, Ca, h, w) and B (N, Cb, s*h, s*w) (see the module docstring)."""
     if len(a) != len(b):
         raise DataError(f"{name}: {len(a)} A images but {len(b)} B images")
-    scale = pair_scale(tuple(a.shape[2:]), tuple(b.shape[2:]), name)
+    scale = pair_scale((a.shape[2], a.shape[3]), (b.shape[2], b.shape[3]), name)
     a_up = a.repeat_interleave(scale, 2).repeat_interleave(scale, 3) if scale > 1 else a
     record = {"kind": kind, "a_channels": int(a.shape[1]), "scale": scale, **(extra or {})}
     return ArrayDataset(torch.cat([a_up, b], 1), y, name, classes or [], {PAIRING: record})

@@ -135,7 +135,8 @@ class ImageTranslator(GenerativeModel):
 
     config: TranslatorConfig
     generative = False  # no sampling from noise: `genlab sample` points to translate / upscale
-    data_kinds = ("pairs",)
+    data_kinds: ClassVar[tuple[str, ...]] = ("pairs",)
+    g_updates: torch.Tensor  # a buffer (registered in _setup_networks)
     # direction ('AB', 'BA') -> the generator attribute that translates that way
     generators: ClassVar[dict[str, str]] = {"AB": "generator"}
     # the command that applies it to image files: `genlab translate` (`genlab upscale` for super-resolution)
@@ -214,7 +215,8 @@ class ImageTranslator(GenerativeModel):
             loss = loss + cfg.gradient_penalty * gp
             logs["gradient_penalty"] = gp.detach()
         if self.pair.probabilistic:
-            logs.update({"D(x)": torch.sigmoid(d_real).mean().detach(), "D(G(z))": torch.sigmoid(d_fake).mean().detach()})
+            logs["D(x)"] = torch.sigmoid(d_real).mean().detach()
+            logs["D(G(z))"] = torch.sigmoid(d_fake).mean().detach()
         return {"loss": loss, **logs}
 
     def after_step(self, phase: str) -> None:

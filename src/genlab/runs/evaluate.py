@@ -15,8 +15,10 @@ from genlab.metrics import evaluate as metrics_evaluate
 from genlab.metrics.evaluate import FEATURE_METRICS, METRICS_FILE, parse_metrics
 from genlab.metrics.features import FeatureExtractor
 from genlab.models.translation import ImageTranslator
-from genlab.runs import extractors  # `extractors.build_extractor`, looked up per call (tests replace it)
-from genlab.runs import translation
+from genlab.runs import (
+    extractors,  # `extractors.build_extractor`, looked up per call (tests replace it)
+    translation,
+)
 from genlab.runs.monitor import sample_class_shares
 from genlab.runs.run import load, read_run_config
 

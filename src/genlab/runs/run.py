@@ -25,9 +25,9 @@ from genlab.data.base import Splits, binarize
 from genlab.errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from genlab.io import atomic_write_json, read_json, remove_temporaries
 from genlab.models.base import GenerativeModel
+from genlab.runs import translation  # a module reference: it builds extractors, which train runs
 from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
 from genlab.runs.lock import LOCK_FILE, RunLock
-from genlab.runs import translation  # a module reference: it builds extractors, which train runs
 from genlab.runs.monitor import mode_monitor
 from genlab.training import distributed
 from genlab.training.callbacks import Callback, console_callbacks
