@@ -52,7 +52,8 @@ class SRGANConfig(TranslatorConfig):
         scale: upscaling factor 2, 3, 4 or 8; 0 = the pairs' own factor (4 on plain images).
         width: channels of the SRResNet (64 in the paper).
         n_blocks: residual blocks of the SRResNet (16 in the paper).
-        d_width: channels of the discriminator's first layer (64); d_hidden: its dense layer (1024).
+        d_width: channels of the discriminator's first layer (64).
+        d_hidden: size of the discriminator's dense layer (1024).
         content_loss: 'mse' (pixels) or 'perceptual' (feature maps of a frozen classifier).
         feature_net: a saved genlab classifier (directory) for the perceptual loss; empty = the
             dataset's evaluation classifier, filled in by `genlab train`.
