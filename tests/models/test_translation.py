@@ -233,3 +233,9 @@ def test_pairs_folders_and_side_by_side_layout_load_as_packed_pairs(tmp_path):
                                                                              "scale": 1}
     u = load_splits(DataConfig(dataset=f"unpaired:{pairs}", image_size=4))
     assert u.train.info["pairing"]["kind"] == "unpaired"
+
+
+def test_decay_schedule_is_constant_then_linear_to_zero():
+    from genlab.training.trainer import lr_factor
+
+    assert [lr_factor(s, 100, "decay", 0) for s in (0, 50, 75, 100)] == [1.0, 1.0, 0.5, 0.0]
