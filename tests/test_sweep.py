@@ -24,6 +24,8 @@ AE = ["--latent-dim", "2", "--mlp-hidden", "8", "--conv-widths", "4", "--conv-hi
 GAN = ["--noise-dim", "4", "--g-hidden", "8", "--d-hidden", "8", "--g-widths", "4", "4", "--d-widths", "4", "4"]
 DIFFUSION = ["--timesteps", "10", "--base-width", "8", "--width-mults", "1", "--norm-groups", "4",
              "--sample-steps", "2", "--attention-size", "0"]
+TRANSLATION = ["--g-width", "4", "--d-width", "4", "--n-blocks", "1", "--width", "4", "--d-hidden", "8"]
+PAIRED = {"pix2pix", "cyclegan"}  # trained on pairs; srresnet / srgan take the digits themselves
 EXTRA = {"stacked-ae": ["--pretrain-steps", "1"], "vaegan": ["--disc-widths", "4", "4"],
          "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"],
          "score-sde": DIFFUSION[2:], "ncsn": DIFFUSION[2:] + ["--num-levels", "3"]}
@@ -48,6 +50,8 @@ def _family_flags(name: str) -> list[str]:
         return DIFFUSION
     if "mlp_hidden" in config:
         return AE
+    if "a_channels" in config:
+        return [f for i, f in enumerate(TRANSLATION) if TRANSLATION[i - (i % 2)][2:].replace("-", "_") in config]
     return []
 
 
@@ -77,10 +81,16 @@ class Env:
         self.images = root / "noisy.npz"
         np.savez(self.images, x=np.random.default_rng(0).random((4, 1, 8, 8)).astype(np.float32))
         self.cache = root / "cache"
+        self.pairs = root / "pairs.npz"  # paired images for the translation models
+        rng = np.random.default_rng(0)
+        b = (rng.random((40, 1, 8, 8)) * 255).astype(np.uint8)
+        np.savez(self.pairs, a=255 - b, b=b)
 
     def data(self, name: str) -> list[str]:
         if name == "recurrent-ae":
             return ["--dataset", f"csv:{self.series}", *SERIES]
+        if name in PAIRED:
+            return ["--dataset", f"pairs:npz:{self.pairs}"]
         return ["--dataset", "digits"]
 
     def run(self, name: str) -> str:
@@ -137,6 +147,8 @@ def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, ru
                       "--n", "20", "--kid-subset-size", "10", "--nll-k", "2", "--nll-n", "4", "--batch-size", "16",
                       "--out-dir", f"{out}/bench", "--doc", f"{out}/bench.md"]],
         ("cnn", "calc"): [["cnn", "calc", "--kernel", "3", "--input", "8"]],
+        ("translate",): [["translate", run, "--n", "2", "--out", f"{out}/tr"]],
+        ("upscale",): [["upscale", run, "--n", "2", "--out", f"{out}/up"]],
         ("cnn", "summary"): [["cnn", "summary", run], ["cnn", "summary", name]],
         ("modes",): [["modes", run, "--n", "20"]],
         ("report",): [["report", run, "--out", f"{out}/report.html"]],

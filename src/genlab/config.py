@@ -240,6 +240,8 @@ class DataConfig:
         window: length of the windows cut from a time series (csv:FILE, named series).
         stride: steps between the starts of consecutive windows.
         columns: numeric columns of a table or series to use (empty = all numeric columns).
+        pair_layout: how a 'pairs:DIR' dataset stores its pairs: 'folders' (DIR/A/ and DIR/B/
+            with files of the same names) or 'side-by-side' (each image of DIR is A | B).
     """
 
     dataset: str = "mnist"
@@ -253,6 +255,7 @@ class DataConfig:
     window: int = 32
     stride: int = 1
     columns: tuple[str, ...] = ()
+    pair_layout: typing.Literal["folders", "side-by-side"] = "folders"
 
     def __post_init__(self) -> None:
         if self.window < 2:
@@ -304,7 +307,8 @@ class TrainConfig:
             set, they override the model's choice for every phase.
         weight_decay, momentum: optimizer settings for phases without a model default.
         phase_lr: learning rates of named phases (e.g. discriminator=4e-4), over everything else.
-        schedule: 'constant', 'cosine' (to zero over the run) or 'step' (x0.1 at 50% and 75%).
+        schedule: 'constant', 'cosine' (to zero over the run), 'step' (x0.1 at 50% and 75%) or
+            'decay' (constant for the first half, then linearly to zero: CycleGAN's).
         warmup_steps: linear warm-up at the start of any schedule.
         grad_clip: clip each phase's gradient norm to this value (0 = off).
         seed, deterministic: reproducibility; deterministic mode also makes resume bit-exact.
@@ -340,7 +344,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     momentum: float = 0.0
     phase_lr: dict[str, float] = field(default_factory=dict)
-    schedule: typing.Literal["constant", "cosine", "step"] = "constant"
+    schedule: typing.Literal["constant", "cosine", "step", "decay"] = "constant"
     warmup_steps: int = 0
     grad_clip: float = 0.0
     seed: int = 0

@@ -24,6 +24,17 @@ DATASET_CATALOG: dict[str, str] = {
     "nile": "yearly Nile flow at Aswan 1871-1970, 100 steps (statsmodels)",
     "elnino": "monthly El Nino sea surface temperature 1950-2010, 732 steps (statsmodels)",
     "macrodata": "US quarterly macroeconomic data 1959-2009, 203 steps x 12 series (statsmodels)",
+    "pairs:DIR": "paired images for translation: DIR/A/ and DIR/B/ with files of the same names "
+                 "(or --pair-layout side-by-side), or npz:FILE with arrays 'a', 'b'",
+    "unpaired:DIR": "unpaired image domains for translation: DIR/A/ and DIR/B/, any counts and names",
+    "mnist-sr4": "paired super-resolution: MNIST digits area-downsampled 4x (7x7) -> the 28x28 digit",
+    "mnist-sr2": "paired super-resolution: MNIST digits area-downsampled 2x (14x14) -> the 28x28 digit",
+    "edges2mnist": "paired translation: the binary edge map of an MNIST digit -> the digit",
+    "photos-sr4": "paired super-resolution x4 on 96x96 crops of 9 bundled photographs (needs scikit-image); "
+                  "whole photos held out for test",
+    "colorize-photos": "paired colorization: grayscale -> RGB 96x96 crops of the same photographs (needs scikit-image)",
+    "digits2mnist": "unpaired domains: scikit-learn digits upsampled to 28x28 (A) and MNIST (B); labels for "
+                    "evaluation only",
 }
 
 

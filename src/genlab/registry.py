@@ -76,6 +76,12 @@ CATALOG: dict[str, CatalogLine] = {
     "ncsn": _line("score", "noise-conditional score network: geometric noise levels, annealed Langevin sampling"),
     "ctgan": _line("ctgan", "CTGAN: conditional tabular GAN (mode-specific normalization, PacGAN, WGAN-GP)"),
     "tvae": _line("tvae", "TVAE: table VAE on mode-specific normalized rows (Gaussian / softmax outputs)"),
+    "pix2pix": _line("translation", "pix2pix: U-Net generator + conditional PatchGAN on paired images, GAN + 100 L1"),
+    "cyclegan": _line("cyclegan", "CycleGAN: two ResNet generators + two PatchGANs, LSGAN, cycle 10, identity 5, "
+                                  "history pool 50"),
+    "srresnet": _line("srgan", "SRResNet: residual super-resolution network trained on MSE (PSNR-oriented); upscale"),
+    "srgan": _line("srgan", "SRGAN: SRResNet generator + VGG-style discriminator, perceptual + 1e-3 adversarial "
+                            "loss; upscale"),
     "classifier": _line("classifier",
                         "image classifier (LeNet-5, VGG-11/13/16/19): cross-entropy; not generative"),
 }

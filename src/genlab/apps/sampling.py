@@ -16,6 +16,7 @@ from genlab.apps.series import columns, run_info, save_series_csv, save_series_n
 from genlab.data.base import ArrayDataset
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel, LatentModel, default_labels, interpolate_codes
+from genlab.models.translation import ImageTranslator
 
 IMAGE_OUTPUTS = (".png", ".npz")
 SERIES_OUTPUTS = (".png", ".csv", ".npz")
@@ -54,6 +55,9 @@ def require_images(model: GenerativeModel, command: str) -> None:
 
 
 def require_generative(model: GenerativeModel) -> None:
+    if isinstance(model, ImageTranslator):
+        raise ConfigError(f"model '{model.registry_name}' translates images instead of sampling them: use "
+                          f"`genlab {model.command} RUN --input ... --out DIR`")
     if not model.generative:
         raise ConfigError(f"model '{model.registry_name}' is not generative and cannot sample")
 

@@ -24,6 +24,7 @@ from genlab.errors import GenlabError, Interrupted
 _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY, _SYNTH = (
     f"genlab.cli.{m}" for m in ("train", "generate", "info", "apps", "evaluate", "bench", "cnn", "modes", "anomaly",
                                 "synth"))
+_TRANSLATE = "genlab.cli.translate"
 # command -> (module that registers it, its help line), in the order `genlab --help` lists them
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (_TRAIN, "train a model (or resume a run)"),
@@ -54,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("genlab.cli.export", "write a model part as ONNX (checked by onnxruntime) or TorchScript"),
     "explore": ("genlab.cli.explore", "a local web page to explore a run's model: samples, latent sliders, "
                                       "interpolation, attribute vectors, denoising"),
+    "translate": (_TRANSLATE, "translate images with a pix2pix / cyclegan run (A -> B, or B -> A)"),
+    "upscale": (_TRANSLATE, "super-resolve images of any size with a srresnet / srgan run (tiled)"),
 }
 COMMAND_MODULES = list(dict.fromkeys(module for module, _ in COMMANDS.values()))
 

@@ -19,6 +19,8 @@ from genlab.data.folder import load_folder
 from genlab.data.idx import load_idx
 from genlab.data.images import resize_square, to_channels
 from genlab.data.mnist import load_mnist
+from genlab.data.pair_tasks import PAIR_TASKS
+from genlab.data.pairs import load_pairs, load_unpaired, pairing_of
 from genlab.data.sequences import SERIES, load_csv, load_npz_any, named_series_loader
 from genlab.data.shapes import load_shapes
 from genlab.errors import DataError
@@ -56,9 +58,15 @@ DATASETS: dict[str, tuple[Loader, str]] = {
     "csv": (_needs_path(load_csv),
             "a CSV time series (rows in time order): numeric columns, windowed by --window/--stride"),
     **{name: (named_series_loader(name), desc) for name, (_, desc) in SERIES.items()},
+    "pairs": (_needs_path(load_pairs), "paired images for translation: DIR/A/ and DIR/B/ with files of the same names "
+                                       "(or --pair-layout side-by-side), or npz:FILE with arrays 'a', 'b'"),
+    "unpaired": (_needs_path(load_unpaired), "unpaired image domains for translation: DIR/A/ and DIR/B/, any counts "
+                                             "and names"),
+    **PAIR_TASKS,
 }
 # kinds that need a path
-PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE"}
+PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE", "pairs": "DIR",
+                 "unpaired": "DIR"}
 
 
 def list_datasets() -> list[tuple[str, str]]:
@@ -94,6 +102,8 @@ def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
     if ds.x.dim() == 3:  # sequences
         if cfg.channels is not None or cfg.image_size is not None:
             raise DataError(f"{cfg.dataset} holds sequences: --channels and --image-size apply to images only")
+        return ds
+    if pairing_of(ds) is not None:  # packed pairs: their loaders apply --channels / --image-size to A and B
         return ds
     x = ds.x  # uint8 (N, C, H, W)
     if cfg.channels is not None:

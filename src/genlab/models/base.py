@@ -77,7 +77,8 @@ class GenerativeModel(nn.Module):
     # True for models prone to mode collapse (the GAN family): with TrainConfig.mode_check 'auto' the
     # trainer classifies their samples at every sample grid and warns on collapse
     watch_modes: ClassVar[bool] = False
-    # the kinds of data the model takes: 'images' (N, C, H, W) and/or 'sequences' (N, T, F); training
+    # the kinds of data the model takes: 'images' (N, C, H, W) and/or 'sequences' (N, T, F), or the packed
+    # image pairs of genlab.data.pairs: 'pairs' (aligned A -> B) and/or 'unpaired' (two domains); training
     # on another kind is refused before the model is built (check_data_kind)
     data_kinds: ClassVar[tuple[str, ...]] = ("images",)
     # True for single-phase models whose loss reaches only some parameters at some steps (e.g. the
@@ -333,7 +334,8 @@ def check_data_kind(model_class: type[GenerativeModel], dataset: ArrayDataset, m
     """
     from genlab import registry
 
-    kind = data_kind(dataset.shape)
+    pairing = dataset.info.get("pairing") if isinstance(dataset.info, dict) else None
+    kind = str(pairing["kind"]) if isinstance(pairing, dict) else data_kind(dataset.shape)  # 'pairs' / 'unpaired'
     if kind in model_class.data_kinds:
         return
     name = model_name or model_class.registry_name

@@ -14,7 +14,11 @@ from genlab.io import atomic_write_json
 from genlab.metrics import evaluate as metrics_evaluate
 from genlab.metrics.evaluate import FEATURE_METRICS, METRICS_FILE, parse_metrics
 from genlab.metrics.features import FeatureExtractor
-from genlab.runs import extractors  # `extractors.build_extractor`, looked up per call (tests replace it)
+from genlab.models.translation import ImageTranslator
+from genlab.runs import (
+    extractors,  # `extractors.build_extractor`, looked up per call (tests replace it)
+    translation,
+)
 from genlab.runs.monitor import sample_class_shares
 from genlab.runs.run import load, read_run_config
 
@@ -44,6 +48,12 @@ def evaluate_run(run_dir: str | Path, metrics: str | list[str] | tuple[str, ...]
     cfg = read_run_config(run_dir)
     data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir} data config")
     model = load(run_dir)
+    if isinstance(model, ImageTranslator):  # PSNR / SSIM / FD / label preservation on the run's pairs
+        if parse_metrics(metrics) != list(DEFAULT_METRICS):
+            raise ConfigError(f"model '{model.registry_name}' is measured with the translation metrics (PSNR, SSIM, "
+                              f"FD, label preservation); leave out --metrics")
+        return translation.evaluate_translation_run(run_dir, model, data_cfg, n, settings.get("split", "test"),
+                                                    settings.get("seed", 0), write)
     result = {"run": str(run_dir), **evaluate_model(model, data_cfg, metrics, n, **settings)}
     if write:
         atomic_write_json(run_dir / METRICS_FILE, result)

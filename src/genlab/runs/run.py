@@ -26,6 +26,7 @@ from genlab.errors import CheckpointError, ConfigError, Interrupted, TrainingDiv
 from genlab.io import atomic_write_json, read_json, remove_temporaries
 from genlab.models.base import GenerativeModel
 from genlab.runs import report as run_report  # a module reference: report.py reads runs through this module
+from genlab.runs import translation  # a module reference: it builds extractors, which train runs
 from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
 from genlab.runs.lock import LOCK_FILE, RunLock
 from genlab.runs.monitor import mode_monitor
@@ -165,6 +166,7 @@ def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataC
     if splits is None:
         splits = datasets.load_splits(data_cfg)
     model_cfg = model_config(model, model_fields, splits, data_cfg.dataset)
+    model_cfg = translation.with_feature_net(model_cfg, data_cfg, splits)  # SRGAN: the perceptual loss's network
     net = build_model(model, model_cfg, train_cfg.seed)
     run_dir = out_path if out_path is not None and _is_main() else None
     callbacks, _ = run_callbacks(run_dir, train_cfg, data_cfg, net, splits)

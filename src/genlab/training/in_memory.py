@@ -15,6 +15,7 @@ import torch
 from genlab import registry
 from genlab.config import TrainConfig, from_dict, to_dict
 from genlab.data.base import Splits
+from genlab.data.pairs import pairing_of
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel, check_data_kind
 from genlab.training.callbacks import Callback
@@ -22,13 +23,17 @@ from genlab.training.trainer import Trainer
 
 
 def data_fields(model_config_class: type, splits: Any) -> dict[str, Any]:
-    """Values of the data-derived model config fields (``data_shape``, ``num_classes``)."""
+    """Values of the data-derived model config fields (``data_shape``, ``num_classes``; for the packed
+    image pairs of :mod:`genlab.data.pairs`, ``a_channels`` and ``pair_scale``: 0 and 1 for plain images)."""
     names = {f.name for f in dataclasses.fields(model_config_class)}
     derived: dict[str, Any] = {}
     if "data_shape" in names:
         derived["data_shape"] = list(splits.train.shape)
     if "num_classes" in names:
         derived["num_classes"] = splits.train.num_classes
+    if "a_channels" in names:
+        pairing = pairing_of(splits.train) or {}
+        derived.update(a_channels=int(pairing.get("a_channels", 0)), pair_scale=int(pairing.get("scale", 1)))
     return derived
 
 

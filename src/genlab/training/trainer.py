@@ -72,6 +72,8 @@ def lr_factor(step: int, total: int, schedule: str, warmup: int) -> float:
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     if schedule == "step":
         return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+    if schedule == "decay":  # constant for the first half, then linearly to zero (CycleGAN, sec. 7.1)
+        return max(0.0, min(1.0, 2.0 * (1.0 - progress)))
     raise ConfigError(f"unknown schedule '{schedule}'")
 
 

@@ -1,0 +1,125 @@
+"""Image-to-image translation and super-resolution benchmarks (issue 15), through the CLI.
+
+    OMP_NUM_THREADS=1 python benchmarks/translation.py --out /tmp/translation [--scale 1.0]
+
+Trains, one process at a time, each with a CPU-second budget (``--budget-clock cpu``):
+  1. mnist-sr4: srresnet (MSE) and srgan (started from the srresnet, perceptual loss on the MNIST
+     LeNet-5 extractor + 1e-3 adversarial); PSNR / SSIM vs bicubic on MNIST test images;
+  2. photos-sr4: srresnet and srgan (MSE content: the photographs have no classifier) on the
+     held-out photographs, per image and mean, and a crop strip (bicubic | srresnet | srgan | original);
+  3. edges2mnist: pix2pix with the GAN term and with L1 only (--gan-weight 0): PSNR / SSIM / FD;
+  4. digits2mnist: cyclegan: label preservation of the MNIST classifier on translated digits vs
+     untranslated, FD, and a grid (input | translation | cycle reconstruction).
+Writes ``results.json`` and PNG strips under --out (copied to docs/img/ with --docs).
+``--scale`` multiplies every budget.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+GENLAB = [sys.executable, "-m", "genlab"]
+COMMON = ["--budget-clock", "cpu", "--eval-batches", "2", "--num-samples", "4", "--device", "cpu",
+          "--precision", "fp32", "--checkpoint-every", "0"]
+SR = ["--width", "32", "--n-blocks", "4", "--batch-size", "32"]
+
+
+def sh(args: list[str]) -> str:
+    t0 = time.time()
+    out = subprocess.run(args, check=True, capture_output=True, text=True)
+    print(f"  ({time.time() - t0:.0f}s) {' '.join(args[3:])[:150]}", file=sys.stderr, flush=True)
+    return out.stdout
+
+
+def train(key: str, name: str, dataset: str, out: Path, budget: float, flags: list[str]) -> Path:
+    run = out / "runs" / key.replace("/", "-")
+    if not (run / "model.safetensors").is_file():
+        sh([*GENLAB, "train", name, "--dataset", dataset, "--time-budget", str(budget), *COMMON, *flags,
+            "--out", str(run), "--overwrite"])
+    return run
+
+
+def evaluate(run: Path, n: int) -> dict:
+    sh([*GENLAB, "evaluate", str(run), "--n", str(n), "--out", str(run / "eval.json")])
+    result = json.loads((run / "eval.json").read_text())
+    log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_records = [r for r in log if r.get("split") == "train"]
+    params = sum(p.numel() for p in __import__("genlab").load(run).parameters())
+    result["train"] = {"steps": train_records[-1]["step"] if train_records else None,
+                       "images_per_s": train_records[-1].get("images_per_s") if train_records else None,
+                       "parameters": params}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default="/tmp/translation")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every CPU budget")
+    parser.add_argument("--docs", action="store_true", help="copy the strips to docs/img/")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    b = args.scale
+    res: dict = {"load": os.getloadavg(), "torch_threads": torch.get_num_threads(), "budgets_cpu_s": {}}
+
+    def run(key: str, name: str, dataset: str, budget: float, flags: list[str], n: int) -> Path:
+        res["budgets_cpu_s"][key] = budget * b
+        path = train(key, name, dataset, out, budget * b, flags)
+        res[key] = evaluate(path, n)
+        print(key, json.dumps(res[key]["metrics"]), file=sys.stderr, flush=True)
+        return path
+
+    sr = run("mnist-sr4/srresnet", "srresnet", "mnist-sr4", 150, SR, 2000)
+    run("mnist-sr4/srgan", "srgan", "mnist-sr4", 90, [*SR, "--d-width", "16", "--d-hidden", "64",
+                                                      "--generator-init", str(sr)], 2000)
+    psr = run("photos-sr4/srresnet", "srresnet", "photos-sr4", 150, [*SR[:-2], "--batch-size", "16"], 100)
+    pgan = run("photos-sr4/srgan", "srgan", "photos-sr4", 90,
+               [*SR[:-2], "--batch-size", "16", "--d-width", "16", "--d-hidden", "64", "--content-loss", "mse",
+                "--generator-init", str(psr)], 100)
+    p2p = ["--g-width", "16", "--d-width", "16", "--n-layers", "2", "--batch-size", "32"]
+    gan = run("edges2mnist/pix2pix", "pix2pix", "edges2mnist", 120, p2p, 2000)
+    l1 = run("edges2mnist/pix2pix-l1", "pix2pix", "edges2mnist", 120, [*p2p, "--gan-weight", "0"], 2000)
+    cg = run("digits2mnist/cyclegan", "cyclegan", "digits2mnist", 200,
+             ["--g-width", "16", "--n-blocks", "3", "--d-width", "16", "--n-layers", "2", "--batch-size", "8",
+              "--identity-weight", "0.5"], 2000)
+    # strips
+    img = out / "img"
+    for run_dir, name, extra in ((gan, "translation_edges2mnist_pix2pix", []),
+                                 (l1, "translation_edges2mnist_l1", []),
+                                 (cg, "translation_digits2mnist_cyclegan", []),
+                                 (psr, "translation_photos_srresnet", []), (pgan, "translation_photos_srgan", [])):
+        cmd = "upscale" if "photos" in name else "translate"
+        sh([*GENLAB, cmd, str(run_dir), "--n", "6", "--out", str(out / "strips" / name), *extra])
+        img.mkdir(exist_ok=True)
+        shutil.copy(out / "strips" / name / "strip.png", img / f"{name}.png")
+    if cg.exists():  # cyclegan on its own digits (input | translation | cycle): the sklearn test digits
+        import numpy as np
+
+        from genlab.config import DataConfig
+        from genlab.data import load_splits
+
+        test = load_splits(DataConfig(dataset="digits2mnist")).test
+        a = test.x[:8, :1].numpy()
+        np.savez(out / "digits_test.npz", x=a)
+        sh([*GENLAB, "translate", str(cg), "--input", str(out / "digits_test.npz"), "--out",
+            str(out / "strips" / "cycle")])
+        shutil.copy(out / "strips" / "cycle" / "strip.png", img / "translation_digits2mnist_cycle.png")
+    res["load_after"] = os.getloadavg()
+    (out / "results.json").write_text(json.dumps(res, indent=1))
+    if args.docs:
+        docs = Path(__file__).resolve().parent.parent / "docs" / "img"
+        for f in img.glob("*.png"):
+            shutil.copy(f, docs / f.name)
+    print(json.dumps({k: v["metrics"] for k, v in res.items() if isinstance(v, dict) and "metrics" in v}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
