@@ -71,13 +71,16 @@ def main() -> int:
     for name in args.models:
         key = f"{tag}/{name}/seed{args.seed}"
         run = out / key
-        if key not in results:
+        if key not in results or "fd" not in results[key]["metrics"]:
             fading = {}
             if name == "progan":  # the whole schedule (4 -> size) in about a third of the budget's images
                 fading = {"fade_images": 400, "stable_images": 400}
             start = time.time()
-            genlab.train(name, out=run, overwrite=True, data=data, model_config={**MODEL[name], **fading},
-                         train={**TRAIN, "time_budget": args.budget, "seed": args.seed, "precision": args.precision})
+            log = run / "metrics.jsonl"
+            if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
+                genlab.train(name, out=run, overwrite=True, data=data, model_config={**MODEL[name], **fading},
+                             train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
+                                    "precision": args.precision})
             records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             train = [r for r in records if r.get("split") == "train"][-1]
             load = load_line()
@@ -85,8 +88,9 @@ def main() -> int:
             torch.manual_seed(args.seed)
             metrics = evaluate_model(model, data, METRICS, args.n, extractor=extractor)
             results[key] = {"model": name, "steps": train["step"], "images_per_s": train.get("images_per_s"),
-                            "wall_s": round(time.time() - start), "load": load, "precision": args.precision,
-                            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                            "wall_s": results.get(key, {}).get("wall_s", round(time.time() - start)),
+                            "load": results.get(key, {}).get("load", load), "precision": args.precision,
+                            "metrics": metrics["metrics"],
                             "stages": [r for r in records if r.get("split") == "stage"]}
             out.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(results, indent=1))
@@ -105,14 +109,14 @@ def main() -> int:
             save_image_grid(grid, img / f"style_gans_{tag}_style_mix.png", nrow=6)
             name_grid_rows(img / f"style_gans_{tag}_style_mix.png", titles)
             curve_key = f"{key}/truncation"
-            if curve_key not in results:
+            if curve_key not in results or "fd" not in results[curve_key]["1.0"]:
                 curve = {}
                 for psi in PSI:
                     torch.manual_seed(args.seed)
                     truncated = genlab.load(run)  # its sample() drawn at psi (the metrics call sample(n, labels))
                     truncated.sample = functools.partial(type(truncated).sample, truncated, truncation=psi)
                     m = evaluate_model(truncated, data, ["fid", "prdc"], args.n, extractor=extractor)
-                    curve[str(psi)] = {k: v for k, v in m.items() if isinstance(v, (int, float))}
+                    curve[str(psi)] = m["metrics"]
                     print(psi, json.dumps(curve[str(psi)]), file=sys.stderr, flush=True)
                 results[curve_key] = curve
                 results_path.write_text(json.dumps(results, indent=1))
