@@ -11,7 +11,8 @@ DDIM-50 from the ddpm run; Euler-Maruyama, predictor-corrector and the probabili
 fixed steps; scipy RK45) from the score-sde run), each from the same seed, and scores them: FD on
 genlab's LeNet-5 MNIST features against the first --n test images, CPU seconds per 1000 samples.
 ``likelihood`` computes bits/dim through the probability-flow ODE (Hutchinson, RK45) on the first
---n test images (uniformly dequantized), rtol = atol = --tol (1e-3 is not accurate enough). Results go to OUT/table.json and OUT/likelihood.json.
+--n test images (uniformly dequantized), rtol = atol = --tol (1e-3 is not accurate enough).
+Results go to OUT/table.json and OUT/likelihood.json.
 """
 from __future__ import annotations
 
