@@ -10,11 +10,12 @@ and t (B,) float times in [0, 1] (or, for annealed Langevin dynamics, noise-leve
   Langevin steps x <- x + e s + sqrt(2 e) z with e = 2 alpha (snr ||z|| / ||s||)^2, the norms
   averaged over the batch (Song et al. 2021, Algorithms 4-5: "PC sampling").
 * :func:`probability_flow`: the ODE dx/dt = f - 1/2 g^2 s (eq. 13) with a fixed-step Euler or Heun
-  solver, or scipy's adaptive RK45 (:func:`scipy.integrate.solve_ivp`).
+  solver, or the adaptive Dormand-Prince RK45 pair (:func:`dopri5`, genlab's own: no extra runtime
+  dependency; the tests check it against SciPy's ``solve_ivp``).
 * :func:`ode_log_likelihood`: log p_0(x) = log p_1(x(1)) + int_eps^1 div f~(x(t), t) dt along the
   ODE from the data to the prior (the instantaneous change of variables, Chen et al. 2018), the
   divergence estimated by Hutchinson's trace estimator eps^T (df~/dx) eps with one fixed probe per
-  sample (Grathwohl et al. 2019); scipy's RK45 integrates it.
+  sample (Grathwohl et al. 2019); :func:`dopri5` integrates it.
 * :func:`annealed_langevin`: NCSN's sampler (Song & Ermon 2019, Algorithm 1) over noise levels
   sigma_1 > ... > sigma_L: at level i, ``steps`` updates x <- x + a_i/2 s(x, sigma_i) + sqrt(a_i) z
   with a_i = lr sigma_i^2 / sigma_L^2, then one denoising step x + sigma_L^2 s(x, sigma_L)
@@ -90,7 +91,7 @@ def probability_flow(score: Score, sde: SDE, x: Tensor, steps: int = 100, eps: f
 
     Args:
         method: 'euler' or 'heun' (fixed ``steps``; Heun takes two score evaluations per step but
-            the last) or 'rk45' (scipy's adaptive Runge-Kutta with ``rtol`` / ``atol``; ``steps`` unused).
+            the last) or 'rk45' (adaptive Dormand-Prince with ``rtol`` / ``atol``; ``steps`` unused).
 
     Returns:
         x(eps) and the number of score evaluations.
@@ -103,19 +104,8 @@ def probability_flow(score: Score, sde: SDE, x: Tensor, steps: int = 100, eps: f
         return sde.reverse_drift(v, tt, score(v, tt), ode=True)
 
     if method == "rk45":
-        from scipy.integrate import solve_ivp  # deferred: scipy is needed only here
-
-        shape, device, dtype = x.shape, x.device, x.dtype
-        nfe = 0
-
-        def rhs(t: float, y):  # numpy float64 state
-            nonlocal nfe
-            nfe += 1
-            v = torch.as_tensor(y, device=device).to(dtype).reshape(shape)
-            return drift(v, t).double().cpu().numpy().reshape(-1)
-
-        sol = solve_ivp(rhs, (1.0, eps), x.double().cpu().numpy().reshape(-1), rtol=rtol, atol=atol, method="RK45")
-        return torch.as_tensor(sol.y[:, -1], device=device).to(dtype).reshape(shape), nfe
+        out, nfe = dopri5(lambda t, v: drift(v.to(x.dtype), t).to(v.dtype), x.double(), 1.0, eps, rtol, atol)
+        return out.to(x.dtype), nfe
     times = _times(steps, eps, x.device).tolist()
     nfe = 0
     for i in range(steps):
@@ -144,8 +134,6 @@ def ode_log_likelihood(score: Score, sde: SDE, x: Tensor, eps: float = 1e-5, rto
     Returns:
         (B,) log-likelihoods in nats (of the continuous density of x) and the number of drift evaluations.
     """
-    from scipy.integrate import solve_ivp  # deferred: scipy is needed only here
-
     if probe not in ("rademacher", "gaussian"):
         raise ValueError(f"unknown probe '{probe}' (choose rademacher or gaussian)")
     shape, device, dtype = x.shape, x.device, x.dtype
@@ -153,27 +141,69 @@ def ode_log_likelihood(score: Score, sde: SDE, x: Tensor, eps: float = 1e-5, rto
     noise = torch.randn(shape, device=device, dtype=dtype, generator=generator)
     if probe == "rademacher":
         noise = noise.sign()
-    nfe = 0
 
-    def rhs(t: float, y):
-        nonlocal nfe
-        nfe += 1
-        v = torch.as_tensor(y[: b * n], device=device).to(dtype).reshape(shape)
+    def rhs(t: float, y: Tensor) -> Tensor:  # y = [x flattened, accumulated divergence] in float64
+        v = y[: b * n].reshape(shape).to(dtype)
         tt = torch.full((b,), t, device=device, dtype=dtype)
         with torch.enable_grad():
             v.requires_grad_(True)
             drift = sde.reverse_drift(v, tt, score(v, tt), ode=True)
             (grad,) = torch.autograd.grad((drift * noise).sum(), v)
         div = (grad * noise).flatten(1).sum(1)  # (B,) eps^T (d drift / dx) eps
-        return torch.cat([drift.detach().reshape(-1), div.detach()]).double().cpu().numpy()
+        return torch.cat([drift.detach().reshape(-1), div.detach()]).double()
 
-    import numpy as np
-
-    y0 = np.concatenate([x.detach().double().cpu().numpy().reshape(-1), np.zeros(b)])
-    sol = solve_ivp(rhs, (eps, 1.0), y0, rtol=rtol, atol=atol, method="RK45")
-    end = torch.as_tensor(sol.y[:, -1], dtype=torch.float64)
+    y0 = torch.cat([x.detach().double().reshape(-1), torch.zeros(b, dtype=torch.float64, device=device)])
+    end, nfe = dopri5(rhs, y0, eps, 1.0, rtol, atol)
     z, delta = end[: b * n].reshape(shape), end[b * n:]
     return sde.prior_log_prob(z) + delta, nfe
+
+
+# Dormand & Prince 1980, the RK5(4)7M pair: nodes, stage weights, 5th- and 4th-order solutions
+_DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+_DP_A = ((), (1 / 5,), (3 / 40, 9 / 40), (44 / 45, -56 / 15, 32 / 9),
+         (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+         (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+         (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84))
+_DP_B5 = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84, 0.0)
+_DP_B4 = (5179 / 57600, 0.0, 7571 / 16695, 393 / 640, -92097 / 339200, 187 / 2100, 1 / 40)
+
+
+@torch.no_grad()
+def dopri5(f: Callable[[float, Tensor], Tensor], y: Tensor, t0: float, t1: float, rtol: float = 1e-5,
+           atol: float = 1e-5, max_steps: int = 10_000) -> tuple[Tensor, int]:
+    """Integrate dy/dt = f(t, y) from t0 to t1 (either direction) with adaptive Dormand-Prince RK45.
+
+    Each step takes the 7 stages of the pair; the step is accepted when the RMS of the difference
+    between the 5th- and 4th-order solutions, scaled by atol + rtol |y|, is at most 1, and the next
+    step size is h * clamp(0.9 err^(-1/5), 0.2, 5) (Hairer, Norsett & Wanner, sec. II.4). The 5th-order
+    solution is kept (local extrapolation).
+
+    Returns:
+        y(t1) and the number of evaluations of f.
+    """
+    span = t1 - t0
+    if span == 0:
+        return y, 0
+    direction = 1.0 if span > 0 else -1.0
+    t, h, nfe = t0, direction * min(abs(span), 0.01 * abs(span) + 1e-3), 0
+    for _ in range(max_steps):
+        if direction * (t + h - t1) > 0:
+            h = t1 - t
+        ks: list[Tensor] = []
+        for c, a in zip(_DP_C, _DP_A, strict=True):
+            yi = y + h * sum((w * k for w, k in zip(a, ks, strict=False) if w), torch.zeros_like(y))
+            ks.append(f(t + c * h, yi))
+        nfe += len(ks)
+        y5 = y + h * sum((w * k for w, k in zip(_DP_B5, ks, strict=True) if w), torch.zeros_like(y))
+        err = h * sum(((b5 - b4) * k for b5, b4, k in zip(_DP_B5, _DP_B4, ks, strict=True)), torch.zeros_like(y))
+        scale = atol + rtol * torch.maximum(y.abs(), y5.abs())
+        ratio = float((err / scale).pow(2).mean().sqrt())
+        if ratio <= 1.0:
+            t, y = t + h, y5
+            if direction * (t - t1) >= -1e-12:
+                return y, nfe
+        h *= min(5.0, max(0.2, 0.9 * (ratio + 1e-16) ** -0.2))
+    raise RuntimeError(f"dopri5 did not reach t = {t1} in {max_steps} steps (at t = {t})")
 
 
 @torch.no_grad()

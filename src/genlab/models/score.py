@@ -13,7 +13,7 @@ sqrt(m^2 + sigma^2) so it has about unit scale at every noise level (for the VP 
 * ``score-sde``: continuous t ~ U(t_eps, 1) under the VP or the VE SDE (``--sde vp|ve``; the SDEs
   and samplers live in :mod:`genlab.diffusion.sde` / :mod:`genlab.diffusion.score_samplers`);
   samplers 'em' (Euler-Maruyama on the reverse SDE), 'pc' (predictor-corrector with a Langevin
-  corrector) and 'ode' (the probability-flow ODE: fixed-step Euler / Heun or scipy's RK45), and the
+  corrector) and 'ode' (the probability-flow ODE: fixed-step Euler / Heun or adaptive RK45), and the
   exact likelihood through the ODE (:meth:`ScoreSDE.bits_per_dim`).
 * ``ncsn``: L geometric noise levels sigma_1 > ... > sigma_L, a level drawn uniformly per image
   (Song & Ermon 2019, eq. 5-6), sampled by annealed Langevin dynamics ('ald').
@@ -110,7 +110,7 @@ class ScoreSDEConfig(ScoreNetConfig):
         t_eps: smallest time trained on and the time sampling ends at (the score blows up at t = 0).
         sampler: default sampler: 'em' (Euler-Maruyama), 'pc' (predictor-corrector) or 'ode'
             (the probability-flow ODE).
-        ode_method: solver of the 'ode' sampler: 'euler', 'heun' (fixed steps) or 'rk45' (scipy, adaptive).
+        ode_method: solver of the 'ode' sampler: 'euler', 'heun' (fixed steps) or 'rk45' (adaptive Dormand-Prince).
         snr: signal-to-noise ratio of the Langevin corrector (pc).
         corrector_steps: Langevin corrector steps per predictor step (pc).
     """
