@@ -10,8 +10,8 @@ and t (B,) float times in [0, 1] (or, for annealed Langevin dynamics, noise-leve
   Langevin steps x <- x + e s + sqrt(2 e) z with e = 2 alpha (snr ||z|| / ||s||)^2, the norms
   averaged over the batch (Song et al. 2021, Algorithms 4-5: "PC sampling").
 * :func:`probability_flow`: the ODE dx/dt = f - 1/2 g^2 s (eq. 13) with a fixed-step Euler or Heun
-  solver, or the adaptive Dormand-Prince RK45 pair (:func:`dopri5`, genlab's own: no extra runtime
-  dependency; the tests check it against SciPy's ``solve_ivp``).
+  solver, or the adaptive Dormand-Prince RK45 pair (:func:`dopri5`, in torch so the state stays on
+  the model's device with no host round trip per step; the tests check it against SciPy's ``solve_ivp``).
 * :func:`ode_log_likelihood`: log p_0(x) = log p_1(x(1)) + int_eps^1 div f~(x(t), t) dt along the
   ODE from the data to the prior (the instantaneous change of variables, Chen et al. 2018), the
   divergence estimated by Hutchinson's trace estimator eps^T (df~/dx) eps with one fixed probe per
