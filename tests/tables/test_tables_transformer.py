@@ -66,6 +66,22 @@ def test_inverse_of_model_output_stays_in_range_and_integers_stay_integers():
     assert set(back["colour"]) <= {"red", "green", "blue"}
 
 
+def test_a_column_of_few_values_gets_one_exact_mode_per_value():
+    """Coded values (fair's ages 17.5, 22, 27, ...): no mixture, each value its own mode, samples on the values."""
+    codes = np.array([17.5, 22.0, 27.0, 32.0])
+    df = pd.DataFrame({"age": np.repeat(codes, [10, 20, 30, 40]), "x": np.linspace(0, 1, 100)})
+    t = TableTransformer(max_modes=4).fit(df)
+    age = t.column("age")
+    assert age.exact and age.means == codes.tolist() and age.weights == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    assert not t.column("x").exact  # 100 distinct values: the mixture
+    x = t.transform(df)
+    assert (x[:, 0] == 0).all()  # every value sits on its mode
+    raw = np.random.default_rng(0).normal(0, 3, (200, t.width))  # unbounded model output, offsets included
+    back = t.inverse(np.clip(raw, -1, 1))
+    assert set(back["age"]) <= set(codes)  # exactly the codes, not a hair off
+    assert (t.inverse(x)["age"] == df["age"]).all()
+
+
 def test_metadata_overrides_and_bad_metadata():
     df = mixed_frame()
     t = TableTransformer().fit(df, {"count": "categorical"})

@@ -8,7 +8,8 @@ continuous     mode-specific normalization (Xu et al. 2019, sec. 4.2): a variati
                modes; a value x becomes the one-hot of its most likely mode k and the scaled offset
                (x - mu_k) / (4 sigma_k). A column with at most ``max_modes`` distinct values (codes,
                small counts, ratings) skips the mixture: each value is a mode of its own (weight its
-               share, sigma 1/100 of the smallest gap between values), so samples land on the values
+               share, sigma 1/100 of the smallest gap between values) and a sample is its mode's value
+               (a value a hair off a code would cost the KS score half that code's mass)
 integer        as continuous, rounded back to whole numbers
 datetime       as continuous, on seconds since 1970-01-01 (rounded back to the column's resolution)
 categorical    one-hot over the categories seen in training
@@ -59,6 +60,7 @@ class Column:
     low: float = 0.0
     high: float = 0.0
     decimals: int | None = None  # datetime: resolution as decimals of a second (0 = whole seconds)
+    exact: bool = False  # few distinct values, one mode each: a sampled value is its mode's value
     # discrete kinds
     categories: list[Any] = field(default_factory=list)
     frequencies: list[float] = field(default_factory=list)
@@ -235,6 +237,7 @@ class TableTransformer:
             col.means = [float(v) for v in values]
             col.stds = [float(np.diff(values).min()) / 100] * values.size
             col.weights = [float(c) for c in counts / counts.sum()]
+            col.exact = True
             return
         fit_on = present
         if len(fit_on) > 10_000:
@@ -404,7 +407,7 @@ class TableTransformer:
 
         k = block[:, 1:1 + len(c.means)].argmax(1)
         offset = block[:, 0]  # model outputs are in [-1, 1] already (tanh); real rows are inverted exactly
-        x = offset * 4 * np.array(c.stds)[k] + np.array(c.means)[k]
+        x = np.array(c.means)[k] if c.exact else offset * 4 * np.array(c.stds)[k] + np.array(c.means)[k]
         if clip:
             x = np.clip(x, c.low, c.high)
         missing = block[:, -2:].argmax(1) == 1 if c.missing else np.zeros(len(x), dtype=bool)

@@ -360,7 +360,7 @@ class Trainer:
         """One step: every phase's updates. Returns logs, data seconds, compute seconds, images."""
         seed = step_seed(self.cfg.seed, self.step, self.dist.rank)
         if self.device.type == "cpu":  # the CPU generator only: torch.manual_seed also queues a lazy CUDA
-            torch.default_generator.manual_seed(seed)  # seeding with a captured stack (~1 ms a step)
+            torch.default_generator.manual_seed(seed)  # seeding with a captured stack (~0.4 ms a step)
         else:
             torch.manual_seed(seed)
         f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps)
