@@ -9,6 +9,7 @@ from genlab.models import (  # noqa: F401
     gan,
     progan,
     recurrent,
+    score,
     srgan,
     stacked_ae,
     stylegan,
