@@ -240,6 +240,7 @@ class DataConfig:
         window: length of the windows cut from a time series (csv:FILE, named series).
         stride: steps between the starts of consecutive windows.
         columns: numeric columns of a table or series to use (empty = all numeric columns).
+        clip_length: frames per clip of a generated clip dataset (moving-mnist).
     """
 
     dataset: str = "mnist"
@@ -253,8 +254,11 @@ class DataConfig:
     window: int = 32
     stride: int = 1
     columns: tuple[str, ...] = ()
+    clip_length: int = 16
 
     def __post_init__(self) -> None:
+        if not 2 <= self.clip_length <= 256:
+            raise ValueError(f"clip_length must be in 2..256, got {self.clip_length}")
         if self.window < 2:
             raise ValueError(f"window must be at least 2, got {self.window}")
         if self.stride < 1:

@@ -22,6 +22,9 @@ DATASET_CATALOG: dict[str, str] = {
     "nile": "yearly Nile flow at Aswan 1871-1970, 100 steps (statsmodels)",
     "elnino": "monthly El Nino sea surface temperature 1950-2010, 732 steps (statsmodels)",
     "macrodata": "US quarterly macroeconomic data 1959-2009, 203 steps x 12 series (statsmodels)",
+    "moving-mnist": "Moving MNIST clips: 2 digits bouncing in 64x64 (or --image-size), --clip-length frames (16), "
+                    "2000/250/250 from MNIST's own splits",
+    "video:DIR": "a directory of clips: sub-folders of numbered frames (clip_001/000.png ...) or animated GIFs",
 }
 
 

@@ -20,6 +20,7 @@ from genlab.data.idx import load_idx
 from genlab.data.images import resize_square, to_channels
 from genlab.data.mnist import load_mnist
 from genlab.data.sequences import SERIES, load_csv, load_npz_any, named_series_loader
+from genlab.data.video import load_moving_mnist, load_video_folder
 from genlab.errors import DataError
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval_batches", "list_datasets",
@@ -51,9 +52,13 @@ DATASETS: dict[str, tuple[Loader, str]] = {
     "csv": (_needs_path(load_csv),
             "a CSV time series (rows in time order): numeric columns, windowed by --window/--stride"),
     **{name: (named_series_loader(name), desc) for name, (_, desc) in SERIES.items()},
+    "moving-mnist": (load_moving_mnist, "Moving MNIST clips: 2 digits bouncing in 64x64 (or --image-size), "
+                                        "--clip-length frames (16), 2000/250/250 from MNIST's own splits"),
+    "video": (_needs_path(load_video_folder),
+              "a directory of clips: sub-folders of numbered frames (clip_001/000.png ...) or animated GIFs"),
 }
 # kinds that need a path
-PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE"}
+PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE", "video": "DIR"}
 
 
 def list_datasets() -> list[tuple[str, str]]:
@@ -86,6 +91,13 @@ def parse_dataset(spec: str) -> tuple[str, str | None]:
 
 def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
     """Apply ``cfg.channels`` then ``cfg.image_size`` to one split (no-ops when already matching)."""
+    if ds.x.dim() == 5:  # clips (N, T, C, H, W): every frame as an image
+        n, t = ds.x.shape[:2]
+        frames = ds.x.reshape(n * t, *ds.x.shape[2:])
+        out = _finish(ArrayDataset(frames, None, ds.name), cfg).x
+        if out is frames:
+            return ds
+        return ArrayDataset(out.reshape(n, t, *out.shape[1:]), ds.y, ds.name, ds.classes, ds.info)
     if ds.x.dim() == 3:  # sequences
         if cfg.channels is not None or cfg.image_size is not None:
             raise DataError(f"{cfg.dataset} holds sequences: --channels and --image-size apply to images only")

@@ -73,7 +73,8 @@ class GenerativeModel(nn.Module):
     # True for models prone to mode collapse (the GAN family): with TrainConfig.mode_check 'auto' the
     # trainer classifies their samples at every sample grid and warns on collapse
     watch_modes: ClassVar[bool] = False
-    # the kinds of data the model takes: 'images' (N, C, H, W) and/or 'sequences' (N, T, F); training
+    # the kinds of data the model takes: 'images' (N, C, H, W), 'sequences' (N, T, F) and/or 'clips'
+    # (N, T, C, H, W); training
     # on another kind is refused before the model is built (check_data_kind)
     data_kinds: ClassVar[tuple[str, ...]] = ("images",)
     # True for single-phase models whose loss reaches only some parameters at some steps (e.g. the
@@ -290,8 +291,8 @@ def default_labels(n: int, num_classes: int, device: torch.device | str | None =
 
 
 def data_kind(shape: Sequence[int]) -> str:
-    """'sequences' for a (T, F) item shape, 'images' for (C, H, W)."""
-    return "sequences" if len(shape) == 2 else "images"
+    """'sequences' for a (T, F) item shape, 'images' for (C, H, W), 'clips' for (T, C, H, W)."""
+    return {2: "sequences", 4: "clips"}.get(len(shape), "images")
 
 
 def check_data_kind(model_class: type[GenerativeModel], dataset: ArrayDataset, model_name: str = "") -> None:
