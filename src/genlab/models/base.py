@@ -85,6 +85,9 @@ class GenerativeModel(nn.Module):
     sample_options: ClassVar[tuple[str, ...]] = ()
     # True for models with ``denoising_trajectory(frames, label, **sample_options)`` (diffusion)
     has_trajectory: ClassVar[bool] = False
+    # True for clip models with ``predict_frames(clips, k)``: the first k frames given, the rest generated
+    # (`genlab predict`)
+    predicts_frames: ClassVar[bool] = False
     # True for table models (ctgan, tvae): their config needs a table layout, so they are fitted
     # through genlab.tables (`genlab synth`), not `genlab train`; image tools (bench, grids) skip them
     tabular: ClassVar[bool] = False
