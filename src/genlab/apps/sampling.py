@@ -19,7 +19,7 @@ from genlab.models.base import GenerativeModel, LatentModel, default_labels, int
 
 IMAGE_OUTPUTS = (".png", ".npz")
 SERIES_OUTPUTS = (".png", ".csv", ".npz")
-SAMPLER_OPTIONS = ("sampler", "steps", "eta", "guidance")
+SAMPLER_OPTIONS = ("sampler", "steps", "eta", "guidance", "length")
 
 
 def check_positive(name: str, value: int) -> None:
@@ -53,6 +53,15 @@ def require_images(model: GenerativeModel, command: str) -> None:
                           f"sequences (sample, reconstruct, interpolate and traverse plot sequences)")
 
 
+def require_frame_prediction(model: GenerativeModel) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """The model's ``predict_frames`` (clip models that declare ``predicts_frames``), for `genlab predict`."""
+    if not model.predicts_frames:
+        takers = "video-vae or video-ddpm"
+        raise ConfigError(f"model '{model.registry_name}' does not predict frames; `genlab predict` needs a clip "
+                          f"model that does ({takers})")
+    return model.predict_frames  # type: ignore[return-value]
+
+
 def require_generative(model: GenerativeModel) -> None:
     if not model.generative:
         raise ConfigError(f"model '{model.registry_name}' is not generative and cannot sample")
@@ -74,7 +83,7 @@ def sampler_options(model: GenerativeModel, given: dict[str, Any]) -> dict[str, 
     refused = [k for k in given if k not in accepted]
     if refused:
         raise ConfigError(f"model '{model.registry_name}' does not take --{refused[0]} (sampler options are for "
-                          f"models such as ddpm)")
+                          f"models such as ddpm; --length for sequence VAEs)")
     return given
 
 

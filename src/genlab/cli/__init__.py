@@ -28,6 +28,7 @@ _TRAIN, _GENERATE, _INFO, _APPS, _EVALUATE, _BENCH, _CNN, _MODES, _ANOMALY, _SYN
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (_TRAIN, "train a model (or resume a run)"),
     "sample": (_GENERATE, "draw new images from a trained model"),
+    "predict": (_GENERATE, "frame prediction: the first k frames of clips given, the rest generated"),
     "reconstruct": (_GENERATE, "test images (odd rows) above their reconstructions (even rows)"),
     "interpolate": (_GENERATE, "a strip of decoded codes between two test images"),
     "traverse": (_GENERATE, "vary one latent dimension at a time (a row per dimension)"),

@@ -68,7 +68,8 @@ def trajectories(rng: np.random.Generator, frames: int, digits: int = DIGITS, ca
 
 
 def render(digit_images: np.ndarray, corners: np.ndarray, canvas: int = CANVAS) -> np.ndarray:
-    """uint8 frames (T, canvas, canvas): the digits (K, 28, 28) pasted at their rounded corners (K, T, 2), max-combined."""
+    """uint8 frames (T, canvas, canvas): the digits (K, 28, 28) pasted at their rounded corners (K, T, 2),
+    combined by a pixel-wise maximum."""
     k, frames = corners.shape[:2]
     h, w = digit_images.shape[1:]
     out = np.zeros((frames, canvas, canvas), dtype=np.uint8)
@@ -121,11 +122,12 @@ def load_moving_mnist(cfg: DataConfig, path: str | None = None) -> Splits:
     if arrays is None:
         mnist = load_mnist(DataConfig(dataset="mnist"))
         arrays = {}
-        for split, n in counts.items():
-            source = mnist[split]
-            clips, y, _ = moving_mnist_split(source.x[:, 0].numpy(), source.y.numpy(), n, frames, SPLIT_SEEDS[split])
-            arrays[f"x_{split}"] = _downsample(clips, size)
-            arrays[f"y_{split}"] = y
+        for part, n in counts.items():
+            source = mnist[part]
+            assert source.y is not None  # MNIST is labelled
+            clips, y, _ = moving_mnist_split(source.x[:, 0].numpy(), source.y.numpy(), n, frames, SPLIT_SEEDS[part])
+            arrays[f"x_{part}"] = _downsample(clips, size)
+            arrays[f"y_{part}"] = y
         _write_cache(cached, arrays)
     info = {"source": "moving-mnist", "frames": frames, "digits": DIGITS, "label": "class of the first digit"}
 
@@ -197,6 +199,12 @@ def _read_gif(file: Path, size: int | None) -> tuple[np.ndarray, str, tuple[int,
     x = np.stack(frames)
     gray = bool((x[..., 0] == x[..., 1]).all() and (x[..., 1] == x[..., 2]).all())
     return (x[..., :1] if gray else x), "L" if gray else "RGB", shape
+
+
+def read_clip(path: Path, size: int | None) -> tuple[np.ndarray, str]:
+    """One clip from a GIF or a numbered-frame folder: (uint8 (T, H, W, C), 'L' or 'RGB')."""
+    clip, mode, _ = _read_folder_clip(path, size) if path.is_dir() else _read_gif(path, size)
+    return clip, mode
 
 
 def load_video_folder(cfg: DataConfig, path: str) -> Splits:

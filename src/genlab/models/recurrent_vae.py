@@ -167,7 +167,7 @@ class RecurrentCVAE(RecurrentVAE):
         self.decoder = CELLS[cfg.cell](cfg.latent_dim + k, cfg.hidden_size, cfg.num_layers, batch_first=True,
                                        dropout=drop)
 
-    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.posterior(x, labels)[0]
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None,  # type: ignore[override]

@@ -182,8 +182,8 @@ class VideoGANConfig:
         d_widths: channels of the image discriminator per stride-2 level.
         v_widths: channels of the video discriminator per 3-D level.
         loss: the GAN loss pair ('non_saturating', 'least_squares', 'hinge').
-        lr: Adam learning rate of both phases.
-        betas: Adam betas of both phases.
+        gan_lr: Adam learning rate of both phases.
+        gan_betas: Adam betas of both phases.
         image_weight: weight of the image discriminator's term in the generator loss.
     """
 
@@ -195,8 +195,8 @@ class VideoGANConfig:
     d_widths: tuple[int, ...] = (32, 64)
     v_widths: tuple[int, ...] = (32, 64)
     loss: Literal["non_saturating", "least_squares", "hinge"] = "non_saturating"
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
+    gan_lr: float = 2e-4
+    gan_betas: tuple[float, float] = (0.5, 0.999)
     image_weight: float = 1.0
 
     def __post_init__(self) -> None:
@@ -205,8 +205,8 @@ class VideoGANConfig:
             check_sizes(name, getattr(self, name))
         for name in ("g_widths", "d_widths", "v_widths"):
             check_sizes(name, getattr(self, name))
-        check_range("lr", self.lr, 0, 10, low_open=True)
-        check_betas("betas", self.betas)
+        check_range("gan_lr", self.gan_lr, 0, 10, low_open=True)
+        check_betas("gan_betas", self.gan_betas)
         check_range("image_weight", self.image_weight, 0, 1e3)
 
 
@@ -231,9 +231,9 @@ class VideoGAN(ClipModel):
             init_normal_(m)
 
     def phases(self) -> list[Phase]:
-        opt = OptimizerConfig("adam", self.config.lr, tuple(self.config.betas))  # type: ignore[arg-type]
+        opt = OptimizerConfig("adam", self.config.gan_lr, tuple(self.config.gan_betas))  # type: ignore[arg-type]
         return [Phase("discriminator", ("image_features", "image_head", "video_features", "video_head"), 1, opt),
-                Phase("generator", ("motion", "generator"), 1, opt)]
+                Phase("generator", ("motion", "generator"), 1, opt, fresh_batch=False)]  # needs only the batch size
 
     def codes(self, n: int) -> torch.Tensor:
         """Per-frame codes (n, T, content_dim + motion_dim): [z_C, z_M(t)], z_C the same at every t."""

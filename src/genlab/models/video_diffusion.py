@@ -38,7 +38,7 @@ class VideoDDPMConfig:
     Attributes:
         data_shape: (T, C, H, W) of the clips; filled from the dataset at training time.
         diffusion_steps: T of the diffusion (not the clip length).
-        schedule: 'linear' or 'cosine' beta schedule.
+        beta_schedule: 'linear' or 'cosine' beta schedule.
         prediction: what the network predicts: 'eps', 'x0' or 'v'.
         width: U-Net channels at full resolution.
         width_mults: channels per level as multiples of width (one level per entry).
@@ -50,7 +50,7 @@ class VideoDDPMConfig:
 
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
     diffusion_steps: int = 200
-    schedule: Literal["linear", "cosine"] = "cosine"
+    beta_schedule: Literal["linear", "cosine"] = "cosine"
     prediction: Literal["eps", "x0", "v"] = "eps"
     width: int = 16
     width_mults: tuple[int, ...] = (1, 2)
@@ -77,6 +77,7 @@ class VideoDDPM(ClipModel):
     """See the module docstring."""
 
     config: VideoDDPMConfig
+    updates: Tensor
     predicts_frames = True
     sample_options = ("steps", "eta")
 
@@ -87,7 +88,7 @@ class VideoDDPM(ClipModel):
         self.net = SpaceTimeUNet(c, cfg.width, tuple(cfg.width_mults), cfg.groups, cfg.heads)
         self.ema_net = copy.deepcopy(self.net).requires_grad_(False)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
-        self.schedule = NoiseSchedule.named(cfg.schedule, cfg.diffusion_steps)
+        self.schedule = NoiseSchedule.named(cfg.beta_schedule, cfg.diffusion_steps)
 
     def phases(self) -> list[Phase]:
         return [Phase("model", ("net",))]

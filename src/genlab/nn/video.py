@@ -38,7 +38,7 @@ class TemporalMix(nn.Module):
         self.norm = group_norm(channels, groups)
         self.conv = nn.Conv1d(channels, channels, kernel, padding=kernel // 2)
         nn.init.zeros_(self.conv.weight)
-        nn.init.zeros_(self.conv.bias)
+        nn.init.zeros_(self.conv.bias)  # type: ignore[arg-type]  # Conv1d has a bias here
 
     def forward(self, x: Tensor, t: int) -> Tensor:
         bt, c, h, w = x.shape
@@ -121,7 +121,7 @@ class SpaceTimeUNet(nn.Module):
         self.out_norm = group_norm(c, groups)
         self.out = nn.Conv2d(c, channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
+        nn.init.zeros_(self.out.bias)  # type: ignore[arg-type]  # Conv2d has a bias here
 
     def forward(self, x: Tensor, steps: Tensor) -> Tensor:
         t = x.shape[1]
