@@ -9,9 +9,11 @@ from genlab.errors import DataError
 
 def test_registry_kinds_and_listing():
     series = {"co2", "sunspots", "nile", "elnino", "macrodata"}  # sequences (genlab.data.sequences)
-    assert set(DATASETS) == {"mnist", "digits", "folder", "idx", "cifar10", "npz", "csv"} | series
+    assert set(DATASETS) == {"mnist", "digits", "folder", "idx", "cifar10", "npz", "csv", "moving-mnist",
+                             "video"} | series
     usages = dict(list_datasets())
-    assert {"mnist", "digits", "folder:DIR", "idx:PATH", "cifar10:DIR", "npz:FILE", "csv:FILE"} | series == set(usages)
+    assert {"mnist", "digits", "folder:DIR", "idx:PATH", "cifar10:DIR", "npz:FILE", "csv:FILE", "moving-mnist",
+            "video:DIR"} | series == set(usages)
     assert all(desc and "\n" not in desc for desc in usages.values())
 
 
