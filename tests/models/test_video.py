@@ -213,3 +213,9 @@ def test_image_models_refuse_clips_and_clip_models_refuse_images(clip_run, tmp_p
              capsys, "takes images", "holds clips")
     _refused(["train", "video-gan", "--dataset", "digits", "--steps", "1", "--out", str(tmp_path / "b")],
              capsys, "takes clips", "holds images")
+
+
+def test_evaluate_and_modes_refuse_clip_runs_with_one_line(clip_run, capsys):
+    _, run = clip_run
+    for command in ("evaluate", "modes"):
+        _refused([command, str(run)], capsys, "holds clips", "genlab.metrics.video")
