@@ -37,7 +37,8 @@ def test_series_of_a_given_length_through_the_cli(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "3", "--length", "20", "--out", str(tmp_path / "s.csv")]) == 0
     rows = (tmp_path / "s.csv").read_text().strip().splitlines()
     assert rows[0] == "sequence,step,v" and len(rows) == 1 + 3 * 20
-    assert main(["sample", str(run), "--n", "3", "--length", "20", "--out", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 1000  # and a plot beside the CSV
+    assert main(["sample", str(run), "--n", "3", "--length", "20", "--out", str(tmp_path / "p.png")]) == 0
     capsys.readouterr()
     assert main(["sample", str(run), "--length", "0", "--out", str(tmp_path / "t.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -140,7 +140,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     images, labels, per_row = sampling.draw_samples(model, args.n, label, **options)
     nrow = args.nrow or per_row
     if sequences:
-        sampling.save_series(args.run, images, out, titles=[f"sample {i}" for i in range(len(images))])
+        titles = [f"sample {i}" for i in range(len(images))]
+        sampling.save_series(args.run, images, out, titles=titles)
+        if out.suffix == ".csv":  # the series as a table and as a plot beside it
+            sampling.save_series(args.run, images, out.with_suffix(".png"), titles=titles)
+            print(f"plot written to {out.with_suffix('.png')}", file=sys.stderr)
     elif clips:
         written = save_clips(images, out)
         if len(written) > 1:
