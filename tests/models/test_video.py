@@ -156,6 +156,9 @@ def clip_run(tmp_path_factory):
 
 def test_sample_writes_gifs_a_frame_grid_and_uint8_clips(clip_run, tmp_path):
     _, run = clip_run
+    with Image.open(run / "samples.png") as grid:  # the run's sample grid: 8 clips, a row of 4 frames each
+        assert grid.size[1] == 2 * grid.size[0] - 8  # 8 rows of 4 tiles: (8 * 18 + 2) x (4 * 18 + 2), scaled
+
     assert main(["sample", str(run), "--n", "3", "--out", str(tmp_path / "clips.gif")]) == 0
     assert {p.name for p in tmp_path.iterdir()} == {"clips.gif", "clips.png", "clips_000.gif", "clips_001.gif",
                                                      "clips_002.gif"}

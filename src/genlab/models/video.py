@@ -20,7 +20,7 @@ video discriminator (3-D convolutions) whole clips; both use a loss pair of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +49,12 @@ class ClipModel(GenerativeModel):
     """Base of the models of clips: the data kind, and the frame-prediction declaration."""
 
     data_kinds = ("clips",)
+
+    def sample_grid(self, n: int, **options: Any) -> tuple[torch.Tensor, int | None]:
+        """A few clips (at most 8, about n frames in all) as frames, one clip per grid row."""
+        t = self.clip_shape[0]
+        clips = self.sample(max(1, min(8, n // t)), **options)
+        return clips.flatten(0, 1), t
 
     @property
     def clip_shape(self) -> tuple[int, int, int, int]:
