@@ -28,7 +28,15 @@ TRANSLATION = ["--g-width", "4", "--d-width", "4", "--n-blocks", "1", "--width",
 PAIRED = {"pix2pix", "cyclegan"}  # trained on pairs; srresnet / srgan take the digits themselves
 EXTRA = {"stacked-ae": ["--pretrain-steps", "1"], "vaegan": ["--disc-widths", "4", "4"],
          "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"],
-         "score-sde": DIFFUSION[2:], "ncsn": DIFFUSION[2:] + ["--num-levels", "3"]}
+         "score-sde": DIFFUSION[2:], "ncsn": DIFFUSION[2:] + ["--num-levels", "3"],
+         "recurrent-vae": ["--hidden-size", "4", "--latent-dim", "2"],
+         "recurrent-cvae": ["--hidden-size", "4", "--latent-dim", "2"],
+         "video-vae": ["--conv-widths", "4", "--frame-features", "8", "--hidden-size", "8", "--latent-dim", "2"],
+         "video-gan": ["--g-widths", "4", "--d-widths", "4", "--v-widths", "4", "--content-dim", "2",
+                       "--motion-dim", "2", "--motion-noise", "2"],
+         "video-ddpm": ["--width", "4", "--width-mults", "1", "--groups", "2", "--heads", "1",
+                        "--diffusion-steps", "4", "--sample-steps", "2"]}
+CLIPS = {"video-vae", "video-gan", "video-ddpm"}
 SERIES = ["--window", "8", "--stride", "2"]
 TABLE_FLAGS = {"ctgan": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--generator-dims", "8",
                          "--discriminator-dims", "8", "--pac", "2"],
@@ -85,12 +93,22 @@ class Env:
         rng = np.random.default_rng(0)
         b = (rng.random((40, 1, 8, 8)) * 255).astype(np.uint8)
         np.savez(self.pairs, a=255 - b, b=b)
+        self.clips = root / "clips"  # 24 4-frame 8x8 GIF clips
+        self.clips.mkdir()
+        from PIL import Image
+
+        rng = np.random.default_rng(0)
+        for i in range(24):
+            frames = [Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)) for _ in range(4)]
+            frames[0].save(self.clips / f"c{i}.gif", save_all=True, append_images=frames[1:])
 
     def data(self, name: str) -> list[str]:
-        if name == "recurrent-ae":
+        if name in ("recurrent-ae", "recurrent-vae"):
             return ["--dataset", f"csv:{self.series}", *SERIES]
         if name in PAIRED:
             return ["--dataset", f"pairs:npz:{self.pairs}"]
+        if name in CLIPS:
+            return ["--dataset", f"video:{self.clips}", "--validation-fraction", "0.15", "--test-fraction", "0.15"]
         return ["--dataset", "digits"]
 
     def run(self, name: str) -> str:
@@ -122,15 +140,19 @@ def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, ru
     model_data = env.data(name)
     known = {
         ("train",): [["train", "--resume", run],  # and the other kind of data (series for image models)
-                     ["train", name, *(["--dataset", "digits"] if name == "recurrent-ae" else
+                     ["train", name, *(["--dataset", "digits"] if name in ("recurrent-ae", "recurrent-vae", *CLIPS) else
                                        ["--dataset", f"csv:{env.series}", *SERIES]),
                       "--out", f"{out}/cross", *BASE, *_family_flags(name), *EXTRA.get(name, [])]],
         ("sample",): [["sample", run, "--n", "4", "--out", f"{out}/s.png"], ["sample", run, "--n", "4", "--out", f"{out}/s.npz"],
                       ["sample", run, "--n", "3", "--label", "1", "--out", f"{out}/l.png"],
                       ["sample", run, "--n", "2", "--truncation", "0.5", "--out", f"{out}/tr.png"],
-                      ["sample", run, "--n", "2", "--stage", "0", "--out", f"{out}/st.png"]],
+                      ["sample", run, "--n", "2", "--stage", "0", "--out", f"{out}/st.png"],
+                      ["sample", run, "--n", "2", "--out", f"{out}/s.gif"],
+                      ["sample", run, "--n", "2", "--length", "5", "--out", f"{out}/len.csv"]],
         ("style-mix",): [["style-mix", run, "--rows", "1", "--cols", "2", "--out", f"{out}/sm.png"]],
         ("reconstruct",): [["reconstruct", run, "--n", "4", "--out", f"{out}/r.png"]],
+        ("predict",): [["predict", run, "--frames", "2", "--n", "2", "--out", f"{out}/p.gif"],
+                       ["predict", run, "--frames", "4", "--n", "2", "--out", f"{out}/p.gif"]],
         ("interpolate",): [["interpolate", run, "--steps", "3", "--out", f"{out}/i.png"]],
         ("traverse",): [["traverse", run, "--steps", "3", "--out", f"{out}/t.png"]],
         ("edit",): [["edit", run, "--toward", "1", "--n", "2", "--fit", "50", "--out", f"{out}/e.png"]],

@@ -242,6 +242,7 @@ class DataConfig:
         columns: numeric columns of a table or series to use (empty = all numeric columns).
         pair_layout: how a 'pairs:DIR' dataset stores its pairs: 'folders' (DIR/A/ and DIR/B/
             with files of the same names) or 'side-by-side' (each image of DIR is A | B).
+        clip_length: frames per clip of a generated clip dataset (moving-mnist).
     """
 
     dataset: str = "mnist"
@@ -256,8 +257,11 @@ class DataConfig:
     stride: int = 1
     columns: tuple[str, ...] = ()
     pair_layout: typing.Literal["folders", "side-by-side"] = "folders"
+    clip_length: int = 16
 
     def __post_init__(self) -> None:
+        if not 2 <= self.clip_length <= 256:
+            raise ValueError(f"clip_length must be in 2..256, got {self.clip_length}")
         if self.window < 2:
             raise ValueError(f"window must be at least 2, got {self.window}")
         if self.stride < 1:

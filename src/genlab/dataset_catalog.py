@@ -35,6 +35,9 @@ DATASET_CATALOG: dict[str, str] = {
     "colorize-photos": "paired colorization: grayscale -> RGB 96x96 crops of the same photographs (needs scikit-image)",
     "digits2mnist": "unpaired domains: scikit-learn digits upsampled to 28x28 (A) and MNIST (B); labels for "
                     "evaluation only",
+    "moving-mnist": "Moving MNIST clips: 2 digits bouncing in 64x64 (or --image-size), --clip-length frames (16), "
+                    "2000/250/250 from MNIST's own splits",
+    "video:DIR": "a directory of clips: sub-folders of numbered frames (clip_001/000.png ...) or animated GIFs",
 }
 
 

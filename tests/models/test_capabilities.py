@@ -38,7 +38,8 @@ def test_declarations_match_the_class(name):
         assert "num_classes" in fields
     elif cls.generative:  # a generative model with classes in its config but no declaration would ignore them
         assert "num_classes" not in fields
-    assert set(cls.data_kinds) <= {"images", "sequences", "pairs", "unpaired"} and cls.data_kinds
+    assert set(cls.data_kinds) <= {"images", "sequences", "clips", "pairs", "unpaired"} and cls.data_kinds
+    assert cls.predicts_frames == callable(getattr(cls, "predict_frames", None))
 
 
 @pytest.mark.parametrize("name", ["cgan", "cvae", "cddpm", "gan", "vae", "ddpm"])

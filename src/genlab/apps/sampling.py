@@ -20,7 +20,7 @@ from genlab.models.translation import ImageTranslator
 
 IMAGE_OUTPUTS = (".png", ".npz")
 SERIES_OUTPUTS = (".png", ".csv", ".npz")
-SAMPLER_OPTIONS = ("sampler", "steps", "eta", "guidance", "truncation", "noise", "stage")
+SAMPLER_OPTIONS = ("sampler", "steps", "eta", "guidance", "truncation", "noise", "stage", "length")
 
 
 def check_positive(name: str, value: int) -> None:
@@ -52,6 +52,15 @@ def require_images(model: GenerativeModel, command: str) -> None:
     if is_sequence_model(model):
         raise ConfigError(f"`genlab {command}` draws image grids; this '{model.registry_name}' run was trained on "
                           f"sequences (sample, reconstruct, interpolate and traverse plot sequences)")
+
+
+def require_frame_prediction(model: GenerativeModel) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """The model's ``predict_frames`` (clip models that declare ``predicts_frames``), for `genlab predict`."""
+    if not model.predicts_frames:
+        takers = "video-vae or video-ddpm"
+        raise ConfigError(f"model '{model.registry_name}' does not predict frames; `genlab predict` needs a clip "
+                          f"model that does ({takers})")
+    return model.predict_frames  # type: ignore[return-value]
 
 
 def require_generative(model: GenerativeModel) -> None:
@@ -98,7 +107,7 @@ def sampler_options(model: GenerativeModel, given: dict[str, Any]) -> dict[str, 
     if refused:
         raise ConfigError(f"model '{model.registry_name}' does not take --{refused[0]} (sampler options are for "
                           f"models that declare them: --sampler/--steps/--eta/--guidance diffusion, --truncation/"
-                          f"--noise stylegan, --stage progan)")
+                          f"--noise stylegan, --stage progan, --length sequence VAEs)")
     return given
 
 

@@ -29,6 +29,7 @@ _TRANSLATE = "genlab.cli.translate"
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": (_TRAIN, "train a model (or resume a run)"),
     "sample": (_GENERATE, "draw new images from a trained model"),
+    "predict": (_GENERATE, "frame prediction: the first k frames of clips given, the rest generated"),
     "reconstruct": (_GENERATE, "test images (odd rows) above their reconstructions (even rows)"),
     "interpolate": (_GENERATE, "a strip of decoded codes between two test images"),
     "style-mix": (_GENERATE, "style-mixing grid: coarse / middle / fine styles of row sources applied to column "

@@ -13,9 +13,12 @@ from typing import Any
 import torch
 
 from genlab.apps import sampling
+from genlab.apps.clips import CLIP_OUTPUTS, check_frames, load_input_clip, save_clips
 from genlab.apps.latent import edit, manifold_grid
 from genlab.apps.sampling import IMAGE_OUTPUTS, SERIES_OUTPUTS, check_positive
+from genlab.errors import ConfigError
 from genlab.io import check_output, name_grid_rows, save_image_grid, save_images_npz
+from genlab.metrics.video import prediction_scores
 from genlab.models.base import GenerativeModel, LatentModel
 from genlab.runs.run import load, run_images, run_splits
 from genlab.training.distributed import resolve_device
@@ -26,7 +29,9 @@ def register(sub: Any, argv: list[str]) -> None:
     _common(p)
     p.add_argument("--n", type=int, default=64, help="number of images (default: 64)")
     p.add_argument("--out", help="PNG grid, or .npz of uint8 images (and labels); for sequence runs a PNG "
-                   "plot, a .csv or an .npz of float series (default: RUN/sample.png)")
+                   "plot, a .csv or an .npz of float series; for clip runs a .gif (animated, one per clip "
+                   "too, and a frame-grid PNG), a .png frame grid or an .npz of uint8 clips (N, T, C, H, W) "
+                   "(default: RUN/sample.png)")
     p.add_argument("--nrow", type=int, default=0, help="images per grid row (default: square)")
     p.add_argument("--label", help="class to generate, an index or a class name (conditional models)")
     sampling = p.add_argument_group("sampler options (models whose sample() takes them, e.g. diffusion)")
@@ -37,9 +42,19 @@ def register(sub: Any, argv: list[str]) -> None:
     sampling.add_argument("--truncation", type=float, help="truncation psi in [0, 1] toward the average w (stylegan)")
     sampling.add_argument("--noise", help="per-layer noise: random, fixed or none (stylegan; default: random)")
     sampling.add_argument("--stage", type=int, help="sample a progressive stage at its own resolution 4*2^N (progan)")
+    sampling.add_argument("--length", type=int, help="steps of each new series (sequence VAEs; default: the "
+                          "training window)")
     sampling.add_argument("--trajectory", metavar="PNG", help="also write one sample's denoising trajectory strip")
     sampling.add_argument("--frames", type=int, default=10, help="images per trajectory row (default: 10)")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("predict", help="frame prediction: the first k frames of clips given, the rest generated")
+    _common(p)
+    p.add_argument("--input", help="a GIF or a folder of numbered frames (default: clips of the run's test split)")
+    p.add_argument("--frames", type=int, required=True, help="k, the number of given frames (below the clip length)")
+    p.add_argument("--n", type=int, default=8, help="test clips to predict when no --input is given (default: 8)")
+    p.add_argument("--out", help="GIF (and a frame-grid PNG beside it), PNG or .npz (default: RUN/prediction.gif)")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("reconstruct", help="test images (odd rows) above their reconstructions (even rows)")
     _common(p)
@@ -125,7 +140,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     model = _model(args)
     sampling.require_generative(model)
     sequences = sampling.is_sequence_model(model)
-    out = _out(args, "sample.png", SERIES_OUTPUTS if sequences else IMAGE_OUTPUTS)
+    clips = model.data_kind == "clips"
+    out = _out(args, "sample.png", SERIES_OUTPUTS if sequences else CLIP_OUTPUTS if clips else IMAGE_OUTPUTS)
     trajectory = None
     if args.trajectory:  # checked before anything is written
         check_positive("frames", args.frames)
@@ -138,7 +154,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     images, labels, per_row = sampling.draw_samples(model, args.n, label, **options)
     nrow = args.nrow or per_row
     if sequences:
-        sampling.save_series(args.run, images, out, titles=[f"sample {i}" for i in range(len(images))])
+        titles = [f"sample {i}" for i in range(len(images))]
+        sampling.save_series(args.run, images, out, titles=titles)
+        if out.suffix == ".csv":  # the series as a table and as a plot beside it
+            sampling.save_series(args.run, images, out.with_suffix(".png"), titles=titles)
+            print(f"plot written to {out.with_suffix('.png')}", file=sys.stderr)
+    elif clips:
+        written = save_clips(images, out)
+        if len(written) > 1:
+            print(f"also written: {', '.join(str(w) for w in written[1:3])}"
+                  f"{f' and {len(written) - 3} per-clip GIFs' if len(written) > 3 else ''}", file=sys.stderr)
     elif out.suffix == ".npz":
         save_images_npz(images, out, labels)
     else:
@@ -151,6 +176,32 @@ def cmd_sample(args: argparse.Namespace) -> int:
         print(f"trajectory (top: x_t from noise to sample; bottom: predicted x0) written to {args.trajectory}",
               file=sys.stderr)
     return _done(out, f"{len(images)} samples")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    check_positive("n", args.n)
+    model = _model(args)
+    predict = sampling.require_frame_prediction(model)
+    length = model.config.data_shape[0]
+    check_frames(args.frames, length)
+    out = _out(args, "prediction.gif", CLIP_OUTPUTS)
+    if args.input:
+        x = load_input_clip(args.input, tuple(model.config.data_shape))
+        if x.shape[1] <= args.frames:
+            raise ConfigError(f"--input {args.input} has {x.shape[1]} frames; --frames {args.frames} must be below "
+                              f"that (the given frames; the rest are predicted)")
+    else:
+        splits = run_splits(args.run)
+        x, _ = run_images(args.run, "test", list(range(min(args.n, len(splits.test)))), args.seed, splits)
+    pred = predict(x.to(model.device), args.frames).cpu()
+    known = min(x.shape[1], pred.shape[1])
+    scores = prediction_scores(pred[:, :known], x[:, :known], args.frames)
+    save_clips(torch.stack([x[:, :known], pred[:, :known]], 1).flatten(0, 1) if out.suffix != ".npz" else pred, out)
+    print(f"frames {args.frames}..{known - 1} against the truth: MSE {scores['mean_mse']:.5f} (copy-last-frame "
+          f"{scores['mean_copy_last_mse']:.5f}), SSIM {scores['mean_ssim']:.4f} (copy-last-frame "
+          f"{scores['mean_copy_last_ssim']:.4f})", file=sys.stderr)
+    return _done(out, f"{len(pred)} predictions (rows: true clip, then prediction; the first {args.frames} "
+                      f"frames are given)" if out.suffix != ".npz" else f"{len(pred)} predicted clips")
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:

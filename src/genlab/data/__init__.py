@@ -23,6 +23,7 @@ from genlab.data.pair_tasks import PAIR_TASKS
 from genlab.data.pairs import load_pairs, load_unpaired, pairing_of
 from genlab.data.sequences import SERIES, load_csv, load_npz_any, named_series_loader
 from genlab.data.shapes import load_shapes
+from genlab.data.video import load_moving_mnist, load_video_folder
 from genlab.errors import DataError
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval_batches", "list_datasets",
@@ -63,10 +64,14 @@ DATASETS: dict[str, tuple[Loader, str]] = {
     "unpaired": (_needs_path(load_unpaired), "unpaired image domains for translation: DIR/A/ and DIR/B/, any counts "
                                              "and names"),
     **PAIR_TASKS,
+    "moving-mnist": (load_moving_mnist, "Moving MNIST clips: 2 digits bouncing in 64x64 (or --image-size), "
+                                        "--clip-length frames (16), 2000/250/250 from MNIST's own splits"),
+    "video": (_needs_path(load_video_folder),
+              "a directory of clips: sub-folders of numbered frames (clip_001/000.png ...) or animated GIFs"),
 }
 # kinds that need a path
 PATH_ARGUMENT = {"folder": "DIR", "idx": "PATH", "cifar10": "DIR", "npz": "FILE", "csv": "FILE", "pairs": "DIR",
-                 "unpaired": "DIR"}
+                 "unpaired": "DIR", "video": "DIR"}
 
 
 def list_datasets() -> list[tuple[str, str]]:
@@ -99,6 +104,13 @@ def parse_dataset(spec: str) -> tuple[str, str | None]:
 
 def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
     """Apply ``cfg.channels`` then ``cfg.image_size`` to one split (no-ops when already matching)."""
+    if ds.x.dim() == 5:  # clips (N, T, C, H, W): every frame as an image
+        n, t = ds.x.shape[:2]
+        frames = ds.x.reshape(n * t, *ds.x.shape[2:])
+        out = _finish(ArrayDataset(frames, None, ds.name), cfg).x
+        if out is frames:
+            return ds
+        return ArrayDataset(out.reshape(n, t, *out.shape[1:]), ds.y, ds.name, ds.classes, ds.info)
     if ds.x.dim() == 3:  # sequences
         if cfg.channels is not None or cfg.image_size is not None:
             raise DataError(f"{cfg.dataset} holds sequences: --channels and --image-size apply to images only")

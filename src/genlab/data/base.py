@@ -34,7 +34,8 @@ class ArrayDataset:
     """A split of a dataset, held in memory.
 
     Args:
-        x: (N, C, H, W) uint8 in [0, 255] or float32 in [0, 1]; or float32 sequences (N, T, F)
+        x: (N, C, H, W) uint8 in [0, 255] or float32 in [0, 1]; clips (N, T, C, H, W) likewise; or
+            float32 sequences (N, T, F)
             (standardized values; NaN marks padding after the end of a shorter sequence).
         y: (N,) int64 labels, or None.
         name: dataset name for messages and run configs.
@@ -51,9 +52,9 @@ class ArrayDataset:
 
     def __post_init__(self) -> None:
         sequences = self.x.dim() == 3 and self.x.is_floating_point()
-        if self.x.dim() != 4 and not sequences:
-            raise DataError(f"{self.name or 'dataset'}: expected images of shape (N, C, H, W) or float sequences "
-                            f"(N, T, F), got {tuple(self.x.shape)}")
+        if self.x.dim() not in (4, 5) and not sequences:
+            raise DataError(f"{self.name or 'dataset'}: expected images of shape (N, C, H, W), clips (N, T, C, H, W) "
+                            f"or float sequences (N, T, F), got {tuple(self.x.shape)}")
         if self.x.dtype not in (torch.uint8, torch.float32):
             self.x = self.x.float()
         if self.y is not None:
@@ -67,7 +68,7 @@ class ArrayDataset:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """(C, H, W) of one image, or (T, F) of one sequence."""
+        """(C, H, W) of one image, (T, C, H, W) of one clip, or (T, F) of one sequence."""
         return tuple(self.x.shape[1:])
 
     @property
@@ -77,7 +78,7 @@ class ArrayDataset:
         return int(self.y.max()) + 1 if self.y is not None and len(self.y) else 0
 
     def images(self, index: torch.Tensor | slice) -> torch.Tensor:
-        """Images at ``index`` as float32 in [0, 1], (B, C, H, W)."""
+        """Images (or clips) at ``index`` as float32 in [0, 1], (B, C, H, W) (or (B, T, C, H, W))."""
         x = self.x[index]
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 

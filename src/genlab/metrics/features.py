@@ -189,6 +189,9 @@ def extractor_entry(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     """
     data_cfg = extractor_data(data)
     splits = datasets.load_splits(data_cfg)
+    if splits.train.x.dim() == 5:
+        raise DataError(f"dataset '{data_cfg.dataset}' holds clips; the evaluation extractors classify images "
+                        f"(clip metrics: genlab.metrics.video and benchmarks/video.py)")
     if splits.train.y is None:
         raise DataError(f"dataset '{data_cfg.dataset}' has no labels, so genlab cannot train a feature extractor "
                         f"for it; evaluate against a labelled dataset of the same image shape")

@@ -9,6 +9,7 @@ from genlab.models import (  # noqa: F401
     gan,
     progan,
     recurrent,
+    recurrent_vae,
     score,
     srgan,
     stacked_ae,
@@ -17,6 +18,8 @@ from genlab.models import (  # noqa: F401
     tvae,
     vae,
     vaegan,
+    video,
+    video_diffusion,
 )
 from genlab.models.base import GenerativeModel, LatentModel, Phase
 

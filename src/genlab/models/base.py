@@ -77,8 +77,9 @@ class GenerativeModel(nn.Module):
     # True for models prone to mode collapse (the GAN family): with TrainConfig.mode_check 'auto' the
     # trainer classifies their samples at every sample grid and warns on collapse
     watch_modes: ClassVar[bool] = False
-    # the kinds of data the model takes: 'images' (N, C, H, W) and/or 'sequences' (N, T, F), or the packed
-    # image pairs of genlab.data.pairs: 'pairs' (aligned A -> B) and/or 'unpaired' (two domains); training
+    # the kinds of data the model takes: 'images' (N, C, H, W), 'sequences' (N, T, F), 'clips' (N, T, C, H, W),
+    # or the packed image pairs of genlab.data.pairs: 'pairs' (aligned A -> B) and/or 'unpaired' (two domains);
+    # training
     # on another kind is refused before the model is built (check_data_kind)
     data_kinds: ClassVar[tuple[str, ...]] = ("images",)
     # True for single-phase models whose loss reaches only some parameters at some steps (e.g. the
@@ -92,6 +93,9 @@ class GenerativeModel(nn.Module):
     # True for style-based generators with ``mapping(z)``, ``synthesize(w)``, ``style_mix(rows, cols, ...)`` and
     # ``interpolate_w(steps, ...)`` (stylegan): `genlab style-mix` and w-space `genlab interpolate` take them
     has_styles: ClassVar[bool] = False
+    # True for clip models with ``predict_frames(clips, k)``: the first k frames given, the rest generated
+    # (`genlab predict`)
+    predicts_frames: ClassVar[bool] = False
     # True for table models (ctgan, tvae): their config needs a table layout, so they are fitted
     # through genlab.tables (`genlab synth`), not `genlab train`; image tools (bench, grids) skip them
     tabular: ClassVar[bool] = False
@@ -322,8 +326,8 @@ def default_labels(n: int, num_classes: int, device: torch.device | str | None =
 
 
 def data_kind(shape: Sequence[int]) -> str:
-    """'sequences' for a (T, F) item shape, 'images' for (C, H, W)."""
-    return "sequences" if len(shape) == 2 else "images"
+    """'sequences' for a (T, F) item shape, 'images' for (C, H, W), 'clips' for (T, C, H, W)."""
+    return {2: "sequences", 4: "clips"}.get(len(shape), "images")
 
 
 def check_data_kind(model_class: type[GenerativeModel], dataset: ArrayDataset, model_name: str = "") -> None:

@@ -116,6 +116,10 @@ class RecurrentAE(LatentModel):
     # --- the model ------------------------------------------------------------------------------
     def encode_sequence(self, seq: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """Code from the top layer's hidden state at each sequence's last valid step: (B, D)."""
+        return self.to_code(self.last_state(seq, valid)).float()
+
+    def last_state(self, seq: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """The top layer's hidden state at each sequence's last valid step: (B, hidden_size)."""
         seq = seq.float()
         with torch.autocast(device_type=seq.device.type, enabled=False):  # bf16 RNNs are >10x slower on CPU
             if bool(valid.all()):  # equal lengths: no packing needed
@@ -124,17 +128,19 @@ class RecurrentAE(LatentModel):
                 lengths = valid.sum(1).clamp_min(1).cpu()
                 _, state = self.encoder(pack_padded_sequence(seq, lengths, batch_first=True, enforce_sorted=False))
         h_n = state[0] if isinstance(state, tuple) else state  # (layers, B, H)
-        return self.to_code(h_n[-1]).float()
+        return h_n[-1].float()
 
-    def decoder_output(self, z: torch.Tensor) -> torch.Tensor:
-        """Unbounded outputs (B, T, F): logits for images, standardized values for sequences."""
+    def decoder_output(self, z: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+        """Unbounded outputs (B, T, F): logits for images, standardized values for sequences
+        (``steps``: unroll the decoder for that many steps instead of the training length T)."""
         b, cfg = z.shape[0], self.config
+        steps = steps or self.steps
         init = self.from_code(z).view(b, -1, cfg.num_layers, cfg.hidden_size).permute(1, 2, 0, 3)  # (S, L, B, H)
         init = init.contiguous()
         state = (init[0], init[1]) if cfg.cell == "lstm" else init[0]
         with torch.autocast(device_type=z.device.type, enabled=False):
             state = tuple(s.float() for s in state) if isinstance(state, tuple) else state.float()
-            out, _ = self.decoder(z.float()[:, None, :].expand(b, self.steps, -1).contiguous(), state)  # (B, T, H)
+            out, _ = self.decoder(z.float()[:, None, :].expand(b, steps, -1).contiguous(), state)  # (B, T, H)
         return self.readout(out).float()
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:

@@ -1,0 +1,276 @@
+"""Clips and series: video-vae, video-gan and video-ddpm on Moving MNIST at one CPU budget, frame
+prediction against copy-last-frame, and the sequence VAE against a block bootstrap on real series.
+
+    OMP_NUM_THREADS=1 python benchmarks/video.py clips [--budget 200] [--size 32] [--frames 16]
+    OMP_NUM_THREADS=1 python benchmarks/video.py series [--budget 60]
+
+``clips`` trains each clip model on ``moving-mnist`` (2000 training clips, --size px, --frames
+frames) for the same process-CPU budget (``--budget-clock cpu``), batch 16, bf16 autocast where
+the CPU computes it natively, then on --n test clips and as many samples measures:
+
+* frame FD: the Frechet distance of frame features, per frame index, averaged over frames; the
+  extractor is genlab's LeNet-5 recipe trained on the training clips' frames (an ``npz:`` dataset of
+  frames labelled with the clip's first digit), cached and recorded with its id like every extractor;
+* clip FD: the Frechet distance of the 64 penultimate features of a small 3-D conv classifier this
+  script trains on the training clips (predicting the first digit's class), recorded with the
+  SHA-256 of its weights;
+* temporal consistency: mean |x_{t+1} - x_t| of generated and of real clips, and their ratio;
+* frame prediction (video-vae, video-ddpm): the first T/2 test frames given, MSE and SSIM of the
+  other T/2 against the truth, beside copy-last-frame.
+
+``series`` trains recurrent-vae on two statsmodels series (sunspots, El Nino; windows of 24
+steps, stride 1, split in time order 80/10/10 and standardized on the training part) for the same
+CPU budget each, and compares its samples with a moving-block bootstrap of the training series
+(blocks of 6): discriminative score (held-out accuracy of an MLP telling the training windows from
+generated ones; 0.5 = indistinguishable) and predictive score (one-step MAE on the test windows of
+a ridge predictor trained on generated windows; the same trained on the real training windows for
+reference); autocorrelation / spectrum plots go to docs/img/.
+
+Results print as markdown and go to OUT/<command>.json; GIFs and plots to docs/img/.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import genlab
+from genlab.apps.clips import save_clips
+from genlab.config import DataConfig
+from genlab.data import load_splits
+from genlab.data.mnist import cache_dir
+from genlab.metrics.features import ExtractorRecipe
+from genlab.metrics.fid import frechet_distance_of_features
+from genlab.metrics.series import (
+    block_bootstrap,
+    discriminative_score,
+    predictive_score,
+    save_comparison_plot,
+)
+from genlab.metrics.video import frame_fd, prediction_scores, temporal_consistency
+from genlab.runs.extractors import build_extractor
+
+IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+MODELS = {
+    "video-vae": {"latent_dim": 32, "conv_widths": [32, 64], "frame_features": 128, "hidden_size": 128},
+    "video-gan": {"content_dim": 32, "motion_dim": 16, "g_widths": [32, 64], "d_widths": [32, 64],
+                  "v_widths": [32, 64]},
+    "video-ddpm": {"width": 16, "width_mults": [1, 2], "diffusion_steps": 200, "sample_steps": 25},
+}
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def load() -> str:
+    return " ".join(os.getloadavg().__repr__().strip("()").split(", ")[:1])
+
+
+def train_or_reuse(run: Path, name: str, model_cfg: dict, data: dict, train: dict):
+    if (run / "config.json").is_file() and (run / "model.safetensors").exists():
+        return genlab.load(run)
+    return genlab.train(name, out=run, model_config=model_cfg, data=data, train=train, overwrite=True)
+
+
+def trained_steps(run: Path) -> int | None:
+    """The step of the run's last checkpoint (checkpoints/LATEST names 'step-N')."""
+    try:
+        return int((run / "checkpoints" / "LATEST").read_text().strip().rsplit("-", 1)[-1])
+    except (OSError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------------------ the clip classifier
+
+class ClipClassifier(nn.Module):
+    """(B, T, 1, H, W) -> 64 features -> 10 classes (the first digit)."""
+
+    def __init__(self, classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv3d(1, 16, (3, 4, 4), (1, 2, 2), (1, 1, 1)), nn.LeakyReLU(0.2),
+            nn.Conv3d(16, 32, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv3d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(64, 64), nn.ReLU())
+        self.head = nn.Linear(64, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x.transpose(1, 2)))
+
+
+def train_clip_classifier(splits, steps: int, path: Path) -> tuple[ClipClassifier, dict]:
+    torch.manual_seed(0)
+    net = ClipClassifier()
+    if path.is_file():
+        net.load_state_dict(torch.load(path, weights_only=True))
+    else:
+        opt = torch.optim.Adam(net.parameters(), 2e-3)
+        g = torch.Generator().manual_seed(0)
+        for _ in range(steps):
+            idx = torch.randint(0, len(splits.train), (32,), generator=g)
+            loss = nn.functional.cross_entropy(net(splits.train.images(idx)), splits.train.y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(net.state_dict(), path)
+    net.eval()
+    with torch.no_grad():
+        x = splits.test.images(torch.arange(len(splits.test)))
+        acc = float((net(x).argmax(1) == splits.test.y).float().mean())
+    buf = io.BytesIO()
+    torch.save(net.state_dict(), buf)
+    return net, {"id": "clip3d-" + hashlib.sha256(buf.getvalue()).hexdigest()[:12], "steps": steps,
+                 "test_accuracy": acc}
+
+
+def frame_extractor(splits, size: int, frames: int):
+    path = cache_dir() / f"moving-mnist-frames-{size}px-{frames}f.npz"
+    if not path.is_file():
+        x = splits.train.x[:, :, 0].reshape(-1, size, size).numpy()  # every frame of every training clip
+        y = splits.train.y.repeat_interleave(frames).numpy()
+        np.savez(path, x=x, y=y)
+    return build_extractor(f"npz:{path}", ExtractorRecipe(arch="lenet5", steps=800))
+
+
+def bench_clips(args: argparse.Namespace) -> dict:
+    data = {"dataset": "moving-mnist", "image_size": args.size, "clip_length": args.frames}
+    splits = load_splits(DataConfig(**data))
+    start = cpu_seconds()
+    extractor = frame_extractor(splits, args.size, args.frames)
+    clf, clf_info = train_clip_classifier(splits, args.clip_steps, Path(args.out) / "clip_classifier.pt")
+    print(f"extractors: {extractor.id}, {clf_info} ({cpu_seconds() - start:.0f} CPU s)")
+    real = splits.test.images(torch.arange(min(args.n, len(splits.test))))
+
+    def feats(images: torch.Tensor) -> torch.Tensor:
+        return extractor(images)[0]
+
+    with torch.no_grad():
+        real_clip_feats = clf.features(real.transpose(1, 2))
+    train = {"epochs": 1000, "batch_size": 16, "time_budget": args.budget, "budget_clock": "cpu",
+             "precision": "auto", "sample_every": 0, "log_every": 0, "eval_batches": 2, "device": "cpu", "seed": 0}
+    results: dict = {"data": data, "budget_cpu_s": args.budget, "frame_extractor": extractor.id,
+                     "clip_classifier": clf_info, "load_before": load(), "models": {}}
+    for name, cfg in MODELS.items():
+        t0 = cpu_seconds()
+        model = train_or_reuse(Path(args.out) / name, name, cfg, data, train).eval()
+        train_cpu = cpu_seconds() - t0
+        steps = trained_steps(Path(args.out) / name)
+        torch.manual_seed(1)
+        t0 = time.perf_counter()
+        fake = torch.cat([model.sample(min(50, len(real) - i)) for i in range(0, len(real), 50)])
+        sample_s = time.perf_counter() - t0
+        with torch.no_grad():
+            fake_clip_feats = clf.features(fake.transpose(1, 2))
+        row = {"train_cpu_s": round(train_cpu, 1), "steps": steps, "sample_wall_s": round(sample_s, 1),
+               "frame_fd": frame_fd(feats, real, fake),
+               "clip_fd": frechet_distance_of_features(real_clip_feats, fake_clip_feats),
+               **temporal_consistency(real, fake), "load": load()}
+        if model.predicts_frames:
+            k = args.frames // 2
+            torch.manual_seed(2)
+            given = real[:args.n_predict]
+            pred = torch.cat([model.predict_frames(given[i:i + 50], k) for i in range(0, len(given), 50)])
+            scores = prediction_scores(pred, given, k)
+            row["prediction"] = {key: v for key, v in scores.items() if key.startswith("mean")}
+            save_clips(torch.stack([given[:4], pred[:4]], 1).flatten(0, 1), IMG / f"video_{name}_prediction.gif")
+            for extra in IMG.glob(f"video_{name}_prediction_0*.gif"):
+                extra.unlink()
+        save_clips(fake[:8], IMG / f"video_{name}.gif")
+        for extra in IMG.glob(f"video_{name}_0*.gif"):  # keep the docs small: the grid GIF and PNG only
+            extra.unlink()
+        results["models"][name] = row
+        print(name, json.dumps(row))
+    save_clips(real[:8], IMG / "video_moving_mnist_real.gif")
+    for extra in IMG.glob("video_moving_mnist_real_0*.gif"):
+        extra.unlink()
+    return results
+
+
+def clips_table(r: dict) -> str:
+    lines = ["| model | train CPU s | frame FD | clip FD | change gen / real | pred. MSE (copy-last) | "
+             "pred. SSIM (copy-last) |", "|---|---|---|---|---|---|---|"]
+    for name, row in r["models"].items():
+        p = row.get("prediction")
+        pm = f"{p['mean_mse']:.4f} ({p['mean_copy_last_mse']:.4f})" if p else "-"
+        ps = f"{p['mean_ssim']:.3f} ({p['mean_copy_last_ssim']:.3f})" if p else "-"
+        lines.append(f"| {name} | {row['train_cpu_s']} | {row['frame_fd']:.2f} | {row['clip_fd']:.3f} | "
+                     f"{row['change_generated']:.4f} / {row['change_real']:.4f} | {pm} | {ps} |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ series
+
+def bench_series(args: argparse.Namespace) -> dict:
+    results: dict = {"budget_cpu_s": args.budget, "window": 24, "models": {}}
+    for series in ("sunspots", "elnino"):
+        data = {"dataset": series, "window": 24, "stride": 1}
+        splits = load_splits(DataConfig(**data))
+        train_w = splits.train.x.numpy()  # standardized (N, 24, 1)
+        test_w = splits.test.x.numpy()
+        train_series = np.concatenate([train_w[0], train_w[1:, -1]])  # the training part, rebuilt
+        t0 = cpu_seconds()
+        model = train_or_reuse(Path(args.out) / f"rvae-{series}", "recurrent-vae",
+                               {"hidden_size": 64, "latent_dim": 8, "cell": "gru"}, data,
+                               {"epochs": 10_000, "batch_size": 32, "time_budget": args.budget, "budget_clock": "cpu",
+                                "precision": "fp32", "sample_every": 0, "log_every": 0, "device": "cpu",
+                                "seed": 0}).eval()
+        train_cpu = cpu_seconds() - t0
+        torch.manual_seed(0)
+        gen = model.sample(len(train_w)).numpy()
+        boot = block_bootstrap(train_series, len(train_w), 24, block=6, seed=0)
+        row = {"train_cpu_s": round(train_cpu, 1), "steps": trained_steps(Path(args.out) / f"rvae-{series}"),
+               "windows": len(train_w), "load": load()}
+        for label, fake in (("recurrent-vae", gen), ("block bootstrap", boot)):
+            row[label] = {"discriminative": discriminative_score(train_w, fake),
+                          "predictive": predictive_score(np.concatenate([test_w, test_w]), fake)["train_generated"]}
+        row["predictive_train_real"] = predictive_score(np.concatenate([test_w, test_w]), train_w)["train_generated"]
+        save_comparison_plot({"real (train)": train_w, "recurrent-vae": gen, "block bootstrap": boot},
+                             IMG / f"series_{series}_acf.png", 12, title=series)
+        results["models"][series] = row
+        print(series, json.dumps(row))
+    return results
+
+
+def series_table(r: dict) -> str:
+    lines = ["| series | generator | discriminative (0.5 best) | predictive MAE (train on real: ref.) |",
+             "|---|---|---|---|"]
+    for series, row in r["models"].items():
+        for label in ("recurrent-vae", "block bootstrap"):
+            lines.append(f"| {series} | {label} | {row[label]['discriminative']:.3f} | "
+                         f"{row[label]['predictive']:.3f} ({row['predictive_train_real']:.3f}) |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=["clips", "series"])
+    p.add_argument("--budget", type=float, default=200, help="CPU seconds of training per model")
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--frames", type=int, default=16)
+    p.add_argument("--n", type=int, default=200, help="test clips and samples for the metrics")
+    p.add_argument("--n-predict", type=int, default=100)
+    p.add_argument("--clip-steps", type=int, default=300, help="steps of the 3-D conv classifier")
+    p.add_argument("--out", default="runs/bench_video")
+    args = p.parse_args()
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    IMG.mkdir(parents=True, exist_ok=True)
+    result = bench_clips(args) if args.command == "clips" else bench_series(args)
+    result["machine"] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "load_after": load()}
+    (Path(args.out) / f"{args.command}.json").write_text(json.dumps(result, indent=1))
+    print(clips_table(result) if args.command == "clips" else series_table(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""Clip models: a VAE and a MoCoGAN-style GAN for clips (B, T, C, H, W) in [0, 1].
+
+``ClipModel`` declares ``data_kinds = ('clips',)``: image and sequence data are refused before a
+clip model is built, and clip data before an image model is (``check_data_kind``). ``sample``
+returns clips (N, T, C, H, W) in [0, 1].
+
+video-vae: a per-frame conv encoder, a GRU over the frame features, one Gaussian latent per clip;
+the decoder's GRU reads z at every step and a per-frame conv decoder maps its state to Bernoulli
+logits. A fraction ``prefix_prob`` of the training clips is encoded from only its first k frames
+(k uniform in 1..T-1) while the whole clip is reconstructed, so the posterior of a prefix predicts
+the rest: ``predict_frames(clips, k)`` encodes the first k frames, decodes the posterior mean and
+keeps the given frames.
+
+video-gan (Tulyakov et al. 2018, MoCoGAN): a content code z_C ~ N(0, I) per clip, a motion code
+z_M(t) = GRUCell(eps_t, z_M(t-1)) per frame (eps_t ~ N(0, I)); the frame generator (DCGAN's) maps
+[z_C, z_M(t)] to frame t. An image discriminator (DCGAN's) judges one random frame per clip and a
+video discriminator (3-D convolutions) whole clips; both use a loss pair of
+``models.adversarial.LOSS_PAIRS``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.config import OptimizerConfig, check_betas, check_range, check_sizes
+from genlab.models.adversarial import LOSS_PAIRS
+from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.nn import ConvDecoder, ConvEncoder
+from genlab.nn.gan_blocks import DCGANDiscriminator, DCGANGenerator, init_normal_
+from genlab.nn.video import VideoDiscriminator, frames, unframes
+from genlab.registry import register
+
+
+def check_clip_shape(shape: tuple[int, ...]) -> None:
+    """(T, C, H, W) with T >= 2, C in (1, 3), square frames of at least 8 px (ValueError otherwise)."""
+    if len(shape) != 4:
+        raise ValueError(f"data_shape must be (T, C, H, W) clips, got {tuple(shape)}")
+    t, c, h, w = shape
+    if t < 2 or c not in (1, 3) or h != w or h < 8:
+        raise ValueError(f"clip models need T >= 2 frames of 1 or 3 channels, square and at least 8 px; "
+                         f"got {t}x{c}x{h}x{w}")
+
+
+class ClipModel(GenerativeModel):
+    """Base of the models of clips: the data kind, and the frame-prediction declaration."""
+
+    data_kinds = ("clips",)
+
+    def sample_grid(self, n: int, **options: Any) -> tuple[torch.Tensor, int | None]:
+        """A few clips (at most 8, about n frames in all) as frames, one clip per grid row."""
+        t = self.clip_shape[0]
+        clips = self.sample(max(1, min(8, n // t)), **options)
+        return clips.flatten(0, 1), t
+
+    @property
+    def clip_shape(self) -> tuple[int, int, int, int]:
+        t, c, h, w = self.config.data_shape
+        return int(t), int(c), int(h), int(w)
+
+
+# ------------------------------------------------------------------------------ video-vae
+
+@dataclass
+class VideoVAEConfig:
+    """Configuration of :class:`VideoVAE` (``video-vae``).
+
+    Attributes:
+        data_shape: (T, C, H, W) of the clips; filled from the dataset at training time.
+        latent_dim: size of the one latent per clip.
+        frame_features: size of the per-frame code of the frame encoder.
+        conv_widths: channels of the stride-2 levels of the frame encoder (mirrored by the decoder).
+        hidden_size: units of the encoder and decoder GRUs.
+        beta: weight of the KL term.
+        prefix_prob: share of training clips encoded from a random prefix only (frame prediction).
+    """
+
+    data_shape: tuple[int, ...] = (8, 1, 32, 32)
+    latent_dim: int = 32
+    frame_features: int = 128
+    conv_widths: tuple[int, ...] = (32, 64)
+    hidden_size: int = 128
+    beta: float = 1.0
+    prefix_prob: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_clip_shape(tuple(self.data_shape))
+        check_sizes("latent_dim", self.latent_dim)
+        check_sizes("frame_features", self.frame_features)
+        check_sizes("conv_widths", self.conv_widths)
+        check_sizes("hidden_size", self.hidden_size)
+        check_range("beta", self.beta, 0, 1e6)
+        check_range("prefix_prob", self.prefix_prob, 0, 1)
+
+
+@register("video-vae", VideoVAEConfig, "clip VAE: frame conv encoder + GRU, one latent per clip; predicts frames")
+class VideoVAE(ClipModel):
+    """See the module docstring."""
+
+    config: VideoVAEConfig
+    predicts_frames = True
+
+    def __init__(self, config: VideoVAEConfig):
+        super().__init__(config)
+        _, c, h, w = self.clip_shape
+        cfg = config
+        self.frame_encoder = ConvEncoder((c, h, w), cfg.conv_widths, cfg.frame_features)
+        self.encoder = nn.GRU(cfg.frame_features, cfg.hidden_size, batch_first=True)
+        self.to_code = nn.Linear(cfg.hidden_size, 2 * cfg.latent_dim)
+        self.from_code = nn.Linear(cfg.latent_dim, cfg.hidden_size)
+        self.decoder = nn.GRU(cfg.latent_dim, cfg.hidden_size, batch_first=True)
+        self.frame_decoder = ConvDecoder(cfg.hidden_size, (c, h, w), cfg.conv_widths)
+
+    def posterior(self, clips: torch.Tensor, prefix: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) (B, D) of q(z | the first ``prefix[i]`` frames of clip i; all frames by default)."""
+        b, t = clips.shape[:2]
+        feats = unframes(self.frame_encoder(frames(clips.float())), t)  # (B, T, F)
+        with torch.autocast(device_type=clips.device.type, enabled=False):
+            out, _ = self.encoder(feats.float())  # (B, T, H)
+        last = torch.full((b,), t - 1, device=clips.device) if prefix is None else prefix.to(clips.device) - 1
+        h = out[torch.arange(b, device=clips.device), last]
+        mu, logvar = self.to_code(h).float().chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 8)
+
+    def decoder_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Bernoulli logits (B, T, C, H, W) of the clip decoded from z (B, D)."""
+        t = self.clip_shape[0]
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            state = torch.tanh(self.from_code(z.float()))[None]  # (1, B, H)
+            out, _ = self.decoder(z.float()[:, None].expand(-1, t, -1).contiguous(), state)  # (B, T, H)
+        return unframes(self.frame_decoder(out.reshape(len(z) * t, -1)), t).float()
+
+    def losses(self, batch: Batch, phase: str = "model") -> Losses:
+        x = batch.x.float()
+        b, t = x.shape[:2]
+        prefix = None
+        if self.training and self.config.prefix_prob > 0:
+            cut = torch.randint(1, t, (b,), device=x.device)
+            prefix = torch.where(torch.rand(b, device=x.device) < self.config.prefix_prob, cut, t)
+        mu, logvar = self.posterior(x, prefix)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        logits = self.decoder_logits(z)
+        rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        mse = (torch.sigmoid(logits) - x).pow(2).mean()
+        return {"loss": rec + self.config.beta * kl, "rec": rec.detach(), "kl": kl.detach(), "mse": mse.detach()}
+
+    def encode(self, clips: torch.Tensor) -> torch.Tensor:
+        """Posterior means (B, D)."""
+        return self.posterior(clips)[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Clips (B, T, C, H, W) in [0, 1]."""
+        return torch.sigmoid(self.decoder_logits(z))
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode n draws of the prior N(0, I): clips (n, T, C, H, W) in [0, 1]."""
+        return self.decode(torch.randn(n, self.config.latent_dim, device=self.device))
+
+    @torch.no_grad()
+    def predict_frames(self, clips: torch.Tensor, k: int) -> torch.Tensor:
+        """The first k frames of each clip (B, >= k, C, H, W) given, the rest predicted: (B, T, C, H, W)."""
+        given = clips[:, :k].float()
+        t = self.clip_shape[0]
+        padded = torch.cat([given, given[:, -1:].expand(-1, t - k, *given.shape[2:])], 1)  # only the prefix is read
+        mu, _ = self.posterior(padded, torch.full((len(clips),), k))
+        out = self.decode(mu)
+        out[:, :k] = given
+        return out
+
+
+# ------------------------------------------------------------------------------ video-gan
+
+@dataclass
+class VideoGANConfig:
+    """Configuration of :class:`VideoGAN` (``video-gan``).
+
+    Attributes:
+        data_shape: (T, C, H, W) of the clips; filled from the dataset at training time.
+        content_dim: size of the content code z_C (one per clip).
+        motion_dim: size of the motion code z_M(t) (one per frame, from a GRU cell).
+        motion_noise: size of the noise eps_t fed to the motion GRU at every frame.
+        g_widths: channels of the frame generator per resolution level, image side first.
+        d_widths: channels of the image discriminator per stride-2 level.
+        v_widths: channels of the video discriminator per 3-D level.
+        loss: the GAN loss pair ('non_saturating', 'least_squares', 'hinge').
+        gan_lr: Adam learning rate of both phases.
+        gan_betas: Adam betas of both phases.
+        image_weight: weight of the image discriminator's term in the generator loss.
+    """
+
+    data_shape: tuple[int, ...] = (8, 1, 32, 32)
+    content_dim: int = 32
+    motion_dim: int = 16
+    motion_noise: int = 8
+    g_widths: tuple[int, ...] = (32, 64)
+    d_widths: tuple[int, ...] = (32, 64)
+    v_widths: tuple[int, ...] = (32, 64)
+    loss: Literal["non_saturating", "least_squares", "hinge"] = "non_saturating"
+    gan_lr: float = 2e-4
+    gan_betas: tuple[float, float] = (0.5, 0.999)
+    image_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_clip_shape(tuple(self.data_shape))
+        for name in ("content_dim", "motion_dim", "motion_noise"):
+            check_sizes(name, getattr(self, name))
+        for name in ("g_widths", "d_widths", "v_widths"):
+            check_sizes(name, getattr(self, name))
+        check_range("gan_lr", self.gan_lr, 0, 10, low_open=True)
+        check_betas("gan_betas", self.gan_betas)
+        check_range("image_weight", self.image_weight, 0, 1e3)
+
+
+@register("video-gan", VideoGANConfig, "MoCoGAN-style clip GAN: content code per clip, recurrent motion code per frame")
+class VideoGAN(ClipModel):
+    """See the module docstring."""
+
+    config: VideoGANConfig
+    watch_modes: ClassVar[bool] = False
+
+    def __init__(self, config: VideoGANConfig):
+        super().__init__(config)
+        cfg = config
+        _, c, h, w = self.clip_shape
+        self.motion = nn.GRUCell(cfg.motion_noise, cfg.motion_dim)
+        self.generator = DCGANGenerator(cfg.content_dim + cfg.motion_dim, (c, h, w), cfg.g_widths, norm="batch")
+        self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm="none")
+        self.video_features = VideoDiscriminator(self.clip_shape, cfg.v_widths)
+        self.image_head = nn.Linear(self.image_features.out_features, 1)
+        self.video_head = nn.Linear(self.video_features.out_features, 1)
+        for m in (self.generator, self.image_features, self.video_features):
+            init_normal_(m)
+
+    def phases(self) -> list[Phase]:
+        opt = OptimizerConfig("adam", self.config.gan_lr, tuple(self.config.gan_betas))  # type: ignore[arg-type]
+        return [Phase("discriminator", ("image_features", "image_head", "video_features", "video_head"), 1, opt),
+                Phase("generator", ("motion", "generator"), 1, opt, fresh_batch=False)]  # needs only the batch size
+
+    def codes(self, n: int) -> torch.Tensor:
+        """Per-frame codes (n, T, content_dim + motion_dim): [z_C, z_M(t)], z_C the same at every t."""
+        cfg, t = self.config, self.clip_shape[0]
+        content = torch.randn(n, cfg.content_dim, device=self.device)
+        h = torch.zeros(n, cfg.motion_dim, device=self.device)
+        motion = []
+        for _ in range(t):
+            h = self.motion(torch.randn(n, cfg.motion_noise, device=self.device), h)
+            motion.append(h)
+        return torch.cat([content[:, None].expand(-1, t, -1), torch.stack(motion, 1)], 2)
+
+    def generate(self, n: int) -> torch.Tensor:
+        """Clips (n, T, C, H, W) in [-1, 1]."""
+        codes = self.codes(n)
+        return unframes(self.generator(codes.flatten(0, 1)), self.clip_shape[0])
+
+    def _scores(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image scores of one random frame per clip (B,), video scores (B,))."""
+        b, t = clips.shape[:2]
+        pick = torch.randint(0, t, (b,), device=clips.device)
+        one = clips[torch.arange(b, device=clips.device), pick]
+        image = self.image_head(self.image_features(one)).flatten().float()
+        video = self.video_head(self.video_features(clips)).flatten().float()
+        return image, video
+
+    def losses(self, batch: Batch, phase: str = "model") -> Losses:
+        pair = LOSS_PAIRS[self.config.loss]
+        n = batch.x.shape[0]
+        if phase == "discriminator":
+            real = batch.x.float() * 2 - 1
+            with torch.no_grad():
+                fake = self.generate(n)
+            ri, rv = self._scores(real)
+            fi, fv = self._scores(fake)
+            d_image, d_video = pair.discriminator(ri, fi, 1.0), pair.discriminator(rv, fv, 1.0)
+            loss = d_video + self.config.image_weight * d_image
+            return {"loss": loss, "d_image": d_image.detach(), "d_video": d_video.detach()}
+        fi, fv = self._scores(self.generate(n))
+        g_image, g_video = pair.generator(fi), pair.generator(fv)
+        loss = g_video + self.config.image_weight * g_image
+        return {"loss": loss, "g_image": g_image.detach(), "g_video": g_video.detach()}
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n clips (n, T, C, H, W) in [0, 1]."""
+        return ((self.generate(n) + 1) / 2).clamp(0, 1)

@@ -1,0 +1,224 @@
+"""Clips: Moving MNIST's construction, video folders, the clip models' contract, sampling, frame prediction."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from genlab import registry
+from genlab.cli import main
+from genlab.config import DataConfig
+from genlab.data import load_splits
+from genlab.data.video import CANVAS, DIGIT, SPEED, moving_mnist_split, render, trajectories
+from genlab.models.base import Batch, GenerativeModel
+
+CLIP_MODELS = [n for n in registry.names() if registry.get(n).model_class.data_kinds == ("clips",)]
+SHAPE = (4, 1, 16, 16)
+SMALL = {"video-vae": {"conv_widths": [4], "frame_features": 8, "hidden_size": 8, "latent_dim": 4},
+         "video-gan": {"g_widths": [4, 4], "d_widths": [4], "v_widths": [4], "content_dim": 3, "motion_dim": 2,
+                       "motion_noise": 2},
+         "video-ddpm": {"width": 4, "width_mults": [1, 2], "groups": 2, "heads": 1, "diffusion_steps": 6,
+                        "sample_steps": 3}}
+
+
+def _build(name):
+    torch.manual_seed(0)
+    return registry.build(name, {"data_shape": list(SHAPE), **SMALL[name]})
+
+
+def _batch(n=4):
+    return Batch(torch.rand(n, *SHAPE).round(), None)
+
+
+def test_every_clip_model_is_covered():
+    assert set(CLIP_MODELS) == {"video-vae", "video-gan", "video-ddpm"}
+
+
+# ---------------------------------------------------------------------------- Moving MNIST
+
+def test_digits_bounce_off_the_walls_and_stay_in_the_frame():
+    corners = trajectories(np.random.default_rng(3), 200, digits=2)
+    limit = CANVAS - DIGIT
+    assert corners.min() >= 0 and corners.max() <= limit
+    # the same draws as trajectories(): start and velocity; without walls the digit would move on a line
+    rng = np.random.default_rng(3)
+    start, angle = rng.uniform(0, limit, size=(2, 2)), rng.uniform(0, 2 * np.pi, size=2)
+    velocity = SPEED * np.stack([np.sin(angle), np.cos(angle)], axis=1)
+    free = start[:, None] + np.arange(200)[None, :, None] * velocity[:, None]  # (2, T, 2)
+    folded = np.mod(free, 2 * limit)
+    folded = np.where(folded <= limit, folded, 2 * limit - folded)  # a wall reflects the line back in
+    assert np.allclose(corners, folded, atol=1e-6)
+    assert (free < 0).any() or (free > limit).any(), "200 frames must hit a wall"
+
+
+def test_render_pastes_whole_digits_inside_the_canvas():
+    digit = np.full((1, DIGIT, DIGIT), 200, dtype=np.uint8)
+    corners = trajectories(np.random.default_rng(0), 30, digits=1)
+    clip = render(digit, corners)
+    assert clip.shape == (30, CANVAS, CANVAS)
+    assert ((clip > 0).reshape(30, -1).sum(1) == DIGIT * DIGIT).all()  # the whole digit in every frame
+
+
+def test_moving_mnist_splits_use_disjoint_source_digits():
+    digits = np.arange(50, dtype=np.uint8)[:, None, None].repeat(DIGIT, 1).repeat(DIGIT, 2)
+    labels = np.arange(50) % 10
+    clips, y, sources = moving_mnist_split(digits, labels, 5, 6, split_seed=0)
+    assert clips.shape == (5, 6, CANVAS, CANVAS) and (y == labels[sources[:, 0]]).all()
+    again, _, sources2 = moving_mnist_split(digits, labels, 3, 6, split_seed=0)
+    assert np.array_equal(again, clips[:3]) and np.array_equal(sources2, sources[:3])  # a prefix is the same clips
+
+
+def test_moving_mnist_loads_clips_built_from_mnist_s_own_splits(monkeypatch):
+    from genlab.data import video
+
+    seen = []
+    original = video.moving_mnist_split
+    monkeypatch.setattr(video, "_read_cache", lambda path: None)  # build, do not read a cached file
+    monkeypatch.setattr(video, "_write_cache", lambda path, arrays: None)
+    monkeypatch.setattr(video, "moving_mnist_split",
+                        lambda digits, labels, *a: seen.append(len(digits)) or original(digits, labels, *a))
+    splits = load_splits(DataConfig(dataset="moving-mnist", image_size=32, clip_length=5, limit=6))
+    assert splits.train.x.shape == (6, 5, 1, 32, 32) and splits.train.x.dtype == torch.uint8
+    assert splits.test.x.shape[1:] == (5, 1, 32, 32) and splits.train.y is not None
+    assert seen == [50_000, 10_000, 10_000]  # train / validation / test clips from MNIST's own splits
+
+
+# ---------------------------------------------------------------------------- the contract on clips
+
+@pytest.mark.parametrize("name", CLIP_MODELS)
+def test_clip_models_train_sample_and_round_trip(name, tmp_path):
+    model = _build(name)
+    for phase in model.phases():
+        params = {id(p) for p in model.phase_parameters(phase)}
+        assert params
+        model.zero_grad(set_to_none=True)
+        losses = model(_batch(), phase.name)
+        assert losses["loss"].dim() == 0 and torch.isfinite(losses["loss"])
+        losses["loss"].backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.phase_parameters(phase))
+    model.eval()
+    clips = model.sample(3)
+    assert clips.shape == (3, *SHAPE) and clips.min() >= 0 and clips.max() <= 1
+    model.save(tmp_path)
+    loaded = GenerativeModel.load(tmp_path).eval()
+    torch.manual_seed(1)
+    a = model.sample(2)
+    torch.manual_seed(1)
+    assert torch.equal(a, loaded.sample(2))
+
+
+def test_video_gan_keeps_the_content_code_and_moves_the_motion_code():
+    model = _build("video-gan").eval()
+    codes = model.codes(3)  # (3, T, content + motion)
+    content, motion = codes[..., :3], codes[..., 3:]
+    assert torch.equal(content, content[:, :1].expand_as(content))
+    assert (motion[:, 1:] - motion[:, :-1]).abs().amax(dim=-1).min() > 0
+    assert not torch.equal(content[0], content[1])
+
+
+@pytest.mark.parametrize("name", [n for n in CLIP_MODELS if registry.get(n).model_class.predicts_frames])
+def test_frame_prediction_keeps_the_given_frames(name):
+    model = _build(name).eval()
+    x = _batch(2).x
+    out = model.predict_frames(x, 2)
+    assert out.shape == x.shape and torch.equal(out[:, :2], x[:, :2])
+    assert out.min() >= 0 and out.max() <= 1
+
+
+# ---------------------------------------------------------------------------- CLI and bad inputs
+
+def _gif(path, frames=4, size=8, seed=0):
+    rng = np.random.default_rng(seed)
+    images = [Image.fromarray(rng.integers(0, 255, (size, size), dtype=np.uint8)) for _ in range(frames)]
+    images[0].save(path, save_all=True, append_images=images[1:])
+
+
+def _frames(folder, numbers, size=8):
+    folder.mkdir(parents=True)
+    for n in numbers:
+        Image.fromarray(np.full((size, size), 9 * n, dtype=np.uint8)).save(folder / f"{n:03d}.png")
+
+
+@pytest.fixture(scope="module")
+def clip_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    data = root / "data"
+    data.mkdir()
+    for i in range(18):
+        _gif(data / f"c{i:02d}.gif", seed=i)
+    _frames(data / "clip_a", range(4))
+    out = root / "run"
+    argv = ["train", "video-vae", "--dataset", f"video:{data}", "--image-size", "16", "--steps", "2",
+            "--batch-size", "8", "--out", str(out), "--conv-widths", "4", "--frame-features", "8", "--hidden-size",
+            "8", "--latent-dim", "2"]
+    assert main(argv) == 0
+    return root, out
+
+
+def test_sample_writes_gifs_a_frame_grid_and_uint8_clips(clip_run, tmp_path):
+    _, run = clip_run
+    with Image.open(run / "samples.png") as grid:  # the run's sample grid: 8 clips, a row of 4 frames each
+        assert grid.size[1] == 2 * grid.size[0] - 8  # 8 rows of 4 tiles: (8 * 18 + 2) x (4 * 18 + 2), scaled
+
+    assert main(["sample", str(run), "--n", "3", "--out", str(tmp_path / "clips.gif")]) == 0
+    assert {p.name for p in tmp_path.iterdir()} == {"clips.gif", "clips.png", "clips_000.gif", "clips_001.gif",
+                                                     "clips_002.gif"}
+    with Image.open(tmp_path / "clips_000.gif") as gif:
+        assert gif.n_frames == 4
+    assert main(["sample", str(run), "--n", "3", "--out", str(tmp_path / "clips.npz")]) == 0
+    with np.load(tmp_path / "clips.npz") as z:
+        assert z["clips"].shape == (3, 4, 1, 16, 16) and z["clips"].dtype == np.uint8
+
+
+def test_predict_through_the_cli(clip_run, tmp_path, capsys):
+    root, run = clip_run
+    assert main(["predict", str(run), "--frames", "2", "--n", "2", "--out", str(tmp_path / "p.npz")]) == 0
+    assert "copy-last-frame" in capsys.readouterr().err
+    assert main(["predict", str(run), "--input", str(root / "data" / "c00.gif"), "--frames", "3",
+                 "--out", str(tmp_path / "q.gif")]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(run), "--frames", "4", "--out", str(tmp_path / "r.gif")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "below the clip length 4" in err[0]
+
+
+def _refused(argv, capsys, *words):
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("genlab: error: "), err
+    for w in words:
+        assert w in err[0], err[0]
+
+
+@pytest.mark.parametrize("case", ["lengths", "sizes", "gif", "gap"])
+def test_bad_clip_folders_are_refused_with_one_line(case, tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(3):
+        _gif(data / f"c{i}.gif", seed=i)
+    words = {"lengths": ("different lengths", "c9.gif"), "sizes": ("different sizes", "--image-size"),
+             "gif": ("cannot read GIF", "c9.gif"), "gap": ("gap", "frame 2 is missing")}[case]
+    if case == "lengths":
+        _gif(data / "c9.gif", frames=6)
+    elif case == "sizes":
+        _gif(data / "c9.gif", size=12)
+    elif case == "gif":
+        (data / "c9.gif").write_bytes(b"GIF89a not really")
+    else:
+        _frames(data / "clip_x", [0, 1, 3, 4])
+    _refused(["train", "video-vae", "--dataset", f"video:{data}", "--steps", "1", "--out", str(tmp_path / "run")],
+             capsys, *words)
+
+
+def test_image_models_refuse_clips_and_clip_models_refuse_images(clip_run, tmp_path, capsys):
+    root, _ = clip_run
+    _refused(["train", "vae", "--dataset", f"video:{root / 'data'}", "--steps", "1", "--out", str(tmp_path / "a")],
+             capsys, "takes images", "holds clips")
+    _refused(["train", "video-gan", "--dataset", "digits", "--steps", "1", "--out", str(tmp_path / "b")],
+             capsys, "takes clips", "holds images")
+
+
+def test_evaluate_and_modes_refuse_clip_runs_with_one_line(clip_run, capsys):
+    _, run = clip_run
+    for command in ("evaluate", "modes"):
+        _refused([command, str(run)], capsys, "holds clips", "genlab.metrics.video")
