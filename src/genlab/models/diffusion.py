@@ -300,9 +300,12 @@ class DDPM(GenerativeModel):
         if frames:
             out = sample_loop(self._predict_fn(labels, scale), chosen, x, self.config.clip_denoised, record)
         else:  # SAMPLE_CHUNK images at a time: bounded memory, activations reused from the heap (genlab/cpu.py)
-            out = torch.cat([sample_loop(self._predict_fn(None if labels is None else labels[i:i + SAMPLE_CHUNK], scale),
-                                         chosen, x[i:i + SAMPLE_CHUNK], self.config.clip_denoised)
-                             for i in range(0, n, SAMPLE_CHUNK)])
+            parts = []
+            for i in range(0, n, SAMPLE_CHUNK):
+                part_labels = None if labels is None else labels[i:i + SAMPLE_CHUNK]
+                parts.append(sample_loop(self._predict_fn(part_labels, scale), chosen, x[i:i + SAMPLE_CHUNK],
+                                         self.config.clip_denoised))
+            out = torch.cat(parts)
         to_image = lambda v: ((v + 1) / 2).clamp(0, 1)  # noqa: E731 - [-1, 1] -> [0, 1]
         if frames:
             xs.append(out[0].float())
