@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from genlab import formats
 from genlab.anomaly import AnomalyDetector, Table, TableEncoder, as_table, item_scores
 from genlab.anomaly.scores import check_score
 from genlab.cli import main
@@ -294,7 +295,7 @@ def test_detector_file_is_stamped_and_older_files_load(zero_detector, digits, tm
     zero_detector.save(tmp_path / "det")
     path = tmp_path / "det" / "detector.json"
     saved = json.loads(path.read_text())
-    assert saved["format"] == 1 and "genlab" in saved and saved["state"]["normal_classes"] == [0]
+    assert saved["format"] == formats.FORMAT and "genlab" in saved and saved["state"]["normal_classes"] == [0]
     # the layout genlab wrote before the stamp: format 1, no genlab key, only the keys fit had set
     old = {"format": 1, "kind": saved["kind"], "config": saved["config"], "table_encoder": None,
            "state": {k: v for k, v in saved["state"].items() if v is not None}}
