@@ -80,3 +80,12 @@ def test_a_format1_run_config_keeps_validating_the_whole_split():
     assert saved.body["train"]["eval_batches"] is None
     data["train"]["eval_batches"] = 3
     assert formats.read_saved(formats.RUN_CONFIG, data, path).body["train"]["eval_batches"] == 3
+
+
+def test_a_gan_on_a_fresh_install_says_once_that_modes_are_not_checked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "fresh"))  # no evaluation classifier cached
+    assert main(["train", "gan", "--dataset", "digits", "--steps", "2", "--batch-size", "32", "--g-hidden", "8",
+                 "--d-hidden", "8", "--noise-dim", "4", "--num-samples", "4", "--device", "cpu", "--eval-batches", "0",
+                 "--out", str(tmp_path / "r")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "not checked for mode collapse" in line]
+    assert len(notes) == 1 and "'digits'" in notes[0] and "--mode-check on" in notes[0]

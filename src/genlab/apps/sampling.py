@@ -5,6 +5,7 @@ data, binarized as in training) is ``runs.run.run_splits`` / ``run_images``.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -150,15 +151,42 @@ def draw_samples(model: GenerativeModel, n: int, label: int | None = None,
     class grid or None)."""
     if label is not None:
         labels = torch.full((n,), label, dtype=torch.long, device=model.device)
-        return model.sample(n, labels=labels, **options), labels, None
+        return _in_batches(model, n, labels, options), labels, None
     if not model.requires_labels:
-        return model.sample(n, labels=None, **options), None, None
+        return _in_batches(model, n, None, options), None, None
     images, per_row = model.sample_grid(n, **options)
     classes = model_classes(model)
     grid_labels = None
     if classes and len(images) % classes == 0:
         grid_labels = default_labels(len(images), classes, run=len(images) // classes)
     return images, grid_labels, per_row
+
+
+SAMPLE_BATCH = 128  # images per call of a multi-step sampler (diffusion) when many are drawn
+
+
+def _in_batches(model: GenerativeModel, n: int, labels: torch.Tensor | None, options: dict[str, Any]) -> torch.Tensor:
+    """``model.sample`` for n images; a model with sampler options (a multi-step sampler: diffusion) draws
+    them SAMPLE_BATCH at a time, with a progress bar on an interactive stderr. One-pass samplers (GANs, VAEs)
+    draw all at once, so their samples for a seed stay what they were."""
+    if not model.sample_options or n <= SAMPLE_BATCH:
+        return model.sample(n, labels=labels, **options)
+    bar = None
+    if sys.stderr.isatty():
+        from tqdm.auto import tqdm  # deferred: an optional display
+
+        bar = tqdm(total=n, desc="sampling", unit="img", leave=False, dynamic_ncols=True)
+    out = []
+    try:
+        for i in range(0, n, SAMPLE_BATCH):
+            m = min(SAMPLE_BATCH, n - i)
+            out.append(model.sample(m, labels=None if labels is None else labels[i:i + m], **options))
+            if bar is not None:
+                bar.update(m)
+    finally:
+        if bar is not None:
+            bar.close()
+    return torch.cat(out)
 
 
 def save_series(run: str | Path, series: torch.Tensor, out: Path, **plot: Any) -> None:

@@ -76,7 +76,10 @@ def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) ->
         return None
     extractor = extractors.build_extractor(data) if cfg.mode_check == "on" else cached_extractor(data)
     if extractor is None:
-        print(f"genlab: note: no evaluation classifier is cached for '{data.dataset}' yet, so samples are not "
-              f"checked for mode collapse (use --mode-check on, or run genlab evaluate once)", file=sys.stderr)
+        # said once, at the start of the run: training the classifier costs about a minute of CPU (45 CPU-s for
+        # digits' small VGG, measured), too much to add silently to every first run on a dataset
+        print(f"genlab: note: samples are not checked for mode collapse in this run: no evaluation classifier is "
+              f"cached for '{data.dataset}' yet (--mode-check on trains it once first, about a CPU-minute; so does "
+              f"`genlab evaluate` once; --mode-check off silences this)", file=sys.stderr)
         return None
     return ModeMonitor(extractor, seed=cfg.seed + 777)
