@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from genlab import formats
 from genlab.anomaly import AnomalyDetector, Table, TableEncoder, as_table, item_scores
 from genlab.anomaly.scores import check_score
 from genlab.cli import main
