@@ -28,9 +28,10 @@ from typing import Any
 import torch
 
 from genlab import __version__
-from genlab.io import atomic_write_bytes, make_grid, read_json
+from genlab.apps.sampling import style_mix_grid
 from genlab.apps.translate import apply as apply_translator
 from genlab.apps.translate import split_pairs
+from genlab.io import atomic_write_bytes, make_grid, read_json
 from genlab.models.base import GenerativeModel, LatentModel
 from genlab.models.translation import ImageTranslator
 from genlab.runs import run as runs  # a module reference: run.py calls this module at the end of a run
@@ -293,7 +294,7 @@ def _model_figures(view: RunView, net: GenerativeModel, splits: Any) -> None:
             torch.manual_seed(0)
             if net.has_styles:
                 rows, cols = 2, 3
-                images, _ = net.style_mix(rows=rows, cols=cols)
+                images, _ = style_mix_grid(net, rows, cols, 1.0)
                 view.figures["style mixing"] = (grid_png(images.float().cpu(), 1 + cols),
                                                 f"top row: {cols} column sources; then {rows} rows each of coarse, "
                                                 f"middle and fine styles taken from a row source (first column)")
