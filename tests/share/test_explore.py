@@ -87,6 +87,7 @@ def test_endpoints_serve_the_page_and_decoded_images(vae_server):
     ("api/interpolate?method=cubic", 400, "'method' must be one of linear, spherical"),
     ("api/attribute?toward=42", 400, "'toward' must be in 0..9"),
     ("api/trajectory", 400, "has no denoising trajectory"),
+    ("api/style_mix", 400, "has no styles to mix"),
     ("api/launch", 404, "unknown action 'launch'"),
     ("static/../../etc/passwd", 404, "no static file"),
     ("nothing-here", 404, "no page"),
@@ -109,6 +110,38 @@ def test_a_noise_model_slides_through_noise(gan_run):
     assert a == explorer.decode({"base": ["1"], "v": ["0,0,0,0,0,0,0,0"]}) != explorer.decode({"base": ["1"], "v": ["1,0,0,0,0,0,0,0"]})
     with pytest.raises(Exception, match="has no encoder"):
         explorer.interpolate({})
+
+
+def test_a_style_model_mixes_styles(stylegan_run):
+    explorer = Explorer(stylegan_run)
+    info = explorer.info()
+    assert info["style_mixing"] and info["style_levels"] == ["coarse", "middle", "fine", "all"]
+    assert info["base"] == "seed" and info["sliders"] == 8  # z sliders through the exported sample path
+    mixes = {level: explorer.style_mix({"row": ["1"], "col": ["2"], "level": [level]}) for level in info["style_levels"]}
+    assert all(m.startswith(b"\x89PNG") for m in mixes.values())
+    assert mixes["coarse"] != mixes["fine"]  # the level chooses which layers the row source gives
+    assert explorer.style_mix({"row": ["1"], "col": ["2"], "level": ["coarse"]}) == mixes["coarse"]  # seeds are seeds
+    with serving(stylegan_run) as url:
+        status, kind, body = get(url + "api/style_mix?level=wings")
+        assert status == 400 and "'level' must be one of coarse, middle, fine, all" in json.loads(body)["error"]
+        assert get(url + "api/style_mix?row=1&col=2&psi=0.5")[:2] == (200, "image/png")
+        assert get(url + "api/style_mix?psi=2")[0] == 400
+
+
+def test_explore_refuses_families_it_cannot_show():
+    """Image-to-image, clip and score models are refused with a reason; a progressive GAN is served."""
+    from genlab import registry
+    from genlab.explorer.session import explorable
+
+    def tiny(name, **fields):
+        return registry.build(name, {"data_shape": [1, 8, 8], **fields})
+
+    assert "translates images instead of sampling them" in explorable(tiny("pix2pix", g_width=4, d_width=4))
+    assert "upscales images instead of sampling them" in explorable(tiny("srresnet", width=4, n_blocks=1))
+    assert "was trained on clips" in explorable(registry.build("video-vae", {"data_shape": [4, 1, 8, 8]}))
+    assert "no decoder, noise -> image path or denoising trajectory" in explorable(
+        tiny("ncsn", base_width=8, width_mults=[1], norm_groups=4, attention_size=0))
+    assert explorable(tiny("progan", channel_base=64, channel_max=8, latent_dim=8)) is None
 
 
 def test_cli_refusals(vae_run, tmp_path, capsys):
