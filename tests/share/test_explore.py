@@ -187,11 +187,16 @@ def _wait(check, seconds=30.0):
     raise AssertionError("timed out")
 
 
-@pytest.mark.skipif(not (shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("chromium-browser"))),
-                    reason="headless browser test: Debian's chromium and chromium-driver are not installed "
-                           "(scripts/setup.sh installs them where apt-get and root are available)")
-def test_browser_moves_a_slider_and_the_image_changes(vae_run):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+NO_BROWSER = pytest.mark.skipif(
+    not (shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("chromium-browser"))),
+    reason="headless browser test: Debian's chromium and chromium-driver are not installed "
+           "(scripts/setup.sh installs them where apt-get and root are available)")
+
+
+@contextmanager
+def browser():
+    """A headless Chromium session: yields (open(url), script(code, *args))."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
     port = _free_port()
     driver = subprocess.Popen([shutil.which("chromedriver"), f"--port={port}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -205,33 +210,18 @@ def test_browser_moves_a_slider_and_the_image_changes(vae_run):
 
         _wait(ready)
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": browser, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                        "--window-size=1200,900"]}}}}
+            "binary": binary, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                       "--window-size=1200,900"]}}}}
         session = _webdriver(port, "POST", "/session", caps)["sessionId"]
 
         def script(code, *args):
             return _webdriver(port, "POST", f"/session/{session}/execute/sync", {"script": code, "args": list(args)})
 
-        with serving(vae_run) as url:
+        def open_page(url):
             _webdriver(port, "POST", f"/session/{session}/url", {"url": url})
             _wait(lambda: script("return document.body.dataset.ready === '1'"))
-            shown = _wait(lambda: script("const i = document.getElementById('decode-img');"
-                                         "return i.complete && i.naturalWidth > 0 && i.dataset.shown"))
-            before = script("const c = document.createElement('canvas'); const i = document.getElementById('decode-img');"
-                            "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
-                            "return c.toDataURL()")
-            # move the first slider as a user would: set it and fire the input event
-            script("const s = document.getElementById('slider-0'); s.value = 2.5;"
-                   "s.dispatchEvent(new Event('input', {bubbles: true}))")
-            after_url = _wait(lambda: script("const i = document.getElementById('decode-img');"
-                                             "return i.complete && i.dataset.shown !== arguments[0] && i.dataset.shown",
-                                             shown))
-            assert "v=2.5" in after_url
-            after = script("const c = document.createElement('canvas'); const i = document.getElementById('decode-img');"
-                           "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
-                           "return c.toDataURL()")
-            assert before.startswith("data:image/png") and after != before  # the decoded image changed
-            assert script("return document.getElementById('status').textContent") == "ready"
+
+        yield open_page, script
     finally:
         if session is not None:
             try:
@@ -240,3 +230,42 @@ def test_browser_moves_a_slider_and_the_image_changes(vae_run):
                 pass
         driver.terminate()
         driver.wait(timeout=10)
+
+
+PIXELS = ("const c = document.createElement('canvas'); const i = document.getElementById(arguments[0]);"
+          "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
+          "return c.toDataURL()")
+SHOWN = ("const i = document.getElementById(arguments[0]);"
+         "return i.complete && i.naturalWidth > 0 && i.dataset.shown !== arguments[1] && i.dataset.shown")
+
+
+@NO_BROWSER
+def test_browser_moves_a_slider_and_the_image_changes(vae_run):
+    with browser() as (open_page, script), serving(vae_run) as url:
+        open_page(url)
+        shown = _wait(lambda: script(SHOWN, "decode-img", None))
+        before = script(PIXELS, "decode-img")
+        # move the first slider as a user would: set it and fire the input event
+        script("const s = document.getElementById('slider-0'); s.value = 2.5;"
+               "s.dispatchEvent(new Event('input', {bubbles: true}))")
+        after_url = _wait(lambda: script(SHOWN, "decode-img", shown))
+        assert "v=2.5" in after_url
+        after = script(PIXELS, "decode-img")
+        assert before.startswith("data:image/png") and after != before  # the decoded image changed
+        assert script("return document.getElementById('status').textContent") == "ready"
+        assert script("return document.getElementById('styles').hidden")  # a VAE has no styles to mix
+
+
+@NO_BROWSER
+def test_browser_mixes_styles(stylegan_run):
+    with browser() as (open_page, script), serving(stylegan_run) as url:
+        open_page(url)
+        assert not script("return document.getElementById('styles').hidden")
+        shown = _wait(lambda: script(SHOWN, "style-img", None))
+        assert "level=coarse" in shown
+        before = script(PIXELS, "style-img")
+        script("const s = document.getElementById('style-level'); s.value = 'fine';"
+               "s.dispatchEvent(new Event('change', {bubbles: true}))")
+        assert "level=fine" in _wait(lambda: script(SHOWN, "style-img", shown))
+        assert script(PIXELS, "style-img") != before
+        assert script("return document.getElementById('status').textContent") == "ready"
