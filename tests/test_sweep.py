@@ -225,6 +225,29 @@ def test_every_command_on_every_model(name, sweep_env, tmp_path, capsys, monkeyp
             elif code != 0:
                 failures.append(f"{' '.join(argv)}: exit {code}: {err[-3:]}")
     assert not failures, "\n\n".join(failures)
+    if not registry.get(name).model_class.tabular:  # table models have no run directory to report on
+        _check_report(name, (tmp_path / "report.html").read_text())
+
+
+# what the report of each family shows besides config, machine, losses and timing (the sweep's report)
+REPORT_PARTS = {"pix2pix": ["<h2>Translations", "translated (A -&gt; B)", "translates images instead of sampling them"],
+                "cyclegan": ["<h2>Translations", "translated (A -&gt; B)"],
+                "srresnet": ["<h2>Translations", "upscaled (middle)", "upscales images instead of sampling them"],
+                "srgan": ["<h2>Translations", "upscaled (middle)"],
+                "progan": ["Samples over training", "<h2>Stages (growing resolution)", "<td class=\"l\">stable</td>"],
+                "stylegan": ["Samples over training", "<h2>Style mixing"],
+                "vae": ["Samples over training", "<h2>Reconstructions, interpolation, traversal"],
+                "recurrent-ae": ["samples/: no sample grids"], "recurrent-vae": ["samples/: no sample grids"]}  # series
+
+
+def _check_report(name: str, text: str) -> None:
+    cls = registry.get(name).model_class
+    for part in ("<h2>Config", "<h2>Machine and precision", "<h2>Loss curves", "<h2>Timing"):
+        assert part in text, (name, part)
+    expected = REPORT_PARTS.get(name, ["Samples over training"] if cls.generative else [])
+    for part in expected:
+        assert part in text, (name, part)
+    assert "could not be drawn" not in text, name
 
 
 def test_the_sweep_sees_every_real_command():

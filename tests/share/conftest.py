@@ -25,3 +25,13 @@ def gan_run(tmp_path_factory):
     assert main(["train", "gan", "--out", str(out), "--noise-dim", "8", "--g-hidden", "16", "--d-hidden", "16",
                  *TINY]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def stylegan_run(tmp_path_factory):
+    """A tiny style GAN on digits (1 step): styles to mix, noise to slide through."""
+    out = tmp_path_factory.mktemp("share") / "stylegan"
+    assert main(["train", "stylegan", "--out", str(out), "--channel-base", "64", "--channel-max", "8",
+                 "--mapping-layers", "1", "--w-dim", "8", "--latent-dim", "8", "--no-report", "--dataset",
+                 "digits", "--batch-size", "16", "--steps", "1", "--device", "cpu", "--num-samples", "4"]) == 0
+    return out

@@ -87,6 +87,7 @@ def test_endpoints_serve_the_page_and_decoded_images(vae_server):
     ("api/interpolate?method=cubic", 400, "'method' must be one of linear, spherical"),
     ("api/attribute?toward=42", 400, "'toward' must be in 0..9"),
     ("api/trajectory", 400, "has no denoising trajectory"),
+    ("api/style_mix", 400, "has no styles to mix"),
     ("api/launch", 404, "unknown action 'launch'"),
     ("static/../../etc/passwd", 404, "no static file"),
     ("nothing-here", 404, "no page"),
@@ -109,6 +110,38 @@ def test_a_noise_model_slides_through_noise(gan_run):
     assert a == explorer.decode({"base": ["1"], "v": ["0,0,0,0,0,0,0,0"]}) != explorer.decode({"base": ["1"], "v": ["1,0,0,0,0,0,0,0"]})
     with pytest.raises(Exception, match="has no encoder"):
         explorer.interpolate({})
+
+
+def test_a_style_model_mixes_styles(stylegan_run):
+    explorer = Explorer(stylegan_run)
+    info = explorer.info()
+    assert info["style_mixing"] and info["style_levels"] == ["coarse", "middle", "fine", "all"]
+    assert info["base"] == "seed" and info["sliders"] == 8  # z sliders through the exported sample path
+    mixes = {level: explorer.style_mix({"row": ["1"], "col": ["2"], "level": [level]}) for level in info["style_levels"]}
+    assert all(m.startswith(b"\x89PNG") for m in mixes.values())
+    assert mixes["coarse"] != mixes["fine"]  # the level chooses which layers the row source gives
+    assert explorer.style_mix({"row": ["1"], "col": ["2"], "level": ["coarse"]}) == mixes["coarse"]  # seeds are seeds
+    with serving(stylegan_run) as url:
+        status, kind, body = get(url + "api/style_mix?level=wings")
+        assert status == 400 and "'level' must be one of coarse, middle, fine, all" in json.loads(body)["error"]
+        assert get(url + "api/style_mix?row=1&col=2&psi=0.5")[:2] == (200, "image/png")
+        assert get(url + "api/style_mix?psi=2")[0] == 400
+
+
+def test_explore_refuses_families_it_cannot_show():
+    """Image-to-image, clip and score models are refused with a reason; a progressive GAN is served."""
+    from genlab import registry
+    from genlab.explorer.session import explorable
+
+    def tiny(name, **fields):
+        return registry.build(name, {"data_shape": [1, 8, 8], **fields})
+
+    assert "translates images instead of sampling them" in explorable(tiny("pix2pix", g_width=4, d_width=4))
+    assert "upscales images instead of sampling them" in explorable(tiny("srresnet", width=4, n_blocks=1))
+    assert "was trained on clips" in explorable(registry.build("video-vae", {"data_shape": [4, 1, 8, 8]}))
+    assert "no decoder, noise -> image path or denoising trajectory" in explorable(
+        tiny("ncsn", base_width=8, width_mults=[1], norm_groups=4, attention_size=0))
+    assert explorable(tiny("progan", channel_base=64, channel_max=8, latent_dim=8)) is None
 
 
 def test_cli_refusals(vae_run, tmp_path, capsys):
@@ -154,11 +187,16 @@ def _wait(check, seconds=30.0):
     raise AssertionError("timed out")
 
 
-@pytest.mark.skipif(not (shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("chromium-browser"))),
-                    reason="headless browser test: Debian's chromium and chromium-driver are not installed "
-                           "(scripts/setup.sh installs them where apt-get and root are available)")
-def test_browser_moves_a_slider_and_the_image_changes(vae_run):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+NO_BROWSER = pytest.mark.skipif(
+    not (shutil.which("chromedriver") and (shutil.which("chromium") or shutil.which("chromium-browser"))),
+    reason="headless browser test: Debian's chromium and chromium-driver are not installed "
+           "(scripts/setup.sh installs them where apt-get and root are available)")
+
+
+@contextmanager
+def browser():
+    """A headless Chromium session: yields (open(url), script(code, *args))."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
     port = _free_port()
     driver = subprocess.Popen([shutil.which("chromedriver"), f"--port={port}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -172,33 +210,18 @@ def test_browser_moves_a_slider_and_the_image_changes(vae_run):
 
         _wait(ready)
         caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": browser, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                                        "--window-size=1200,900"]}}}}
+            "binary": binary, "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                       "--window-size=1200,900"]}}}}
         session = _webdriver(port, "POST", "/session", caps)["sessionId"]
 
         def script(code, *args):
             return _webdriver(port, "POST", f"/session/{session}/execute/sync", {"script": code, "args": list(args)})
 
-        with serving(vae_run) as url:
+        def open_page(url):
             _webdriver(port, "POST", f"/session/{session}/url", {"url": url})
             _wait(lambda: script("return document.body.dataset.ready === '1'"))
-            shown = _wait(lambda: script("const i = document.getElementById('decode-img');"
-                                         "return i.complete && i.naturalWidth > 0 && i.dataset.shown"))
-            before = script("const c = document.createElement('canvas'); const i = document.getElementById('decode-img');"
-                            "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
-                            "return c.toDataURL()")
-            # move the first slider as a user would: set it and fire the input event
-            script("const s = document.getElementById('slider-0'); s.value = 2.5;"
-                   "s.dispatchEvent(new Event('input', {bubbles: true}))")
-            after_url = _wait(lambda: script("const i = document.getElementById('decode-img');"
-                                             "return i.complete && i.dataset.shown !== arguments[0] && i.dataset.shown",
-                                             shown))
-            assert "v=2.5" in after_url
-            after = script("const c = document.createElement('canvas'); const i = document.getElementById('decode-img');"
-                           "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
-                           "return c.toDataURL()")
-            assert before.startswith("data:image/png") and after != before  # the decoded image changed
-            assert script("return document.getElementById('status').textContent") == "ready"
+
+        yield open_page, script
     finally:
         if session is not None:
             try:
@@ -207,3 +230,42 @@ def test_browser_moves_a_slider_and_the_image_changes(vae_run):
                 pass
         driver.terminate()
         driver.wait(timeout=10)
+
+
+PIXELS = ("const c = document.createElement('canvas'); const i = document.getElementById(arguments[0]);"
+          "c.width = i.naturalWidth; c.height = i.naturalHeight; c.getContext('2d').drawImage(i, 0, 0);"
+          "return c.toDataURL()")
+SHOWN = ("const i = document.getElementById(arguments[0]);"
+         "return i.complete && i.naturalWidth > 0 && i.dataset.shown !== arguments[1] && i.dataset.shown")
+
+
+@NO_BROWSER
+def test_browser_moves_a_slider_and_the_image_changes(vae_run):
+    with browser() as (open_page, script), serving(vae_run) as url:
+        open_page(url)
+        shown = _wait(lambda: script(SHOWN, "decode-img", None))
+        before = script(PIXELS, "decode-img")
+        # move the first slider as a user would: set it and fire the input event
+        script("const s = document.getElementById('slider-0'); s.value = 2.5;"
+               "s.dispatchEvent(new Event('input', {bubbles: true}))")
+        after_url = _wait(lambda: script(SHOWN, "decode-img", shown))
+        assert "v=2.5" in after_url
+        after = script(PIXELS, "decode-img")
+        assert before.startswith("data:image/png") and after != before  # the decoded image changed
+        assert script("return document.getElementById('status').textContent") == "ready"
+        assert script("return document.getElementById('styles').hidden")  # a VAE has no styles to mix
+
+
+@NO_BROWSER
+def test_browser_mixes_styles(stylegan_run):
+    with browser() as (open_page, script), serving(stylegan_run) as url:
+        open_page(url)
+        assert not script("return document.getElementById('styles').hidden")
+        shown = _wait(lambda: script(SHOWN, "style-img", None))
+        assert "level=coarse" in shown
+        before = script(PIXELS, "style-img")
+        script("const s = document.getElementById('style-level'); s.value = 'fine';"
+               "s.dispatchEvent(new Event('change', {bubbles: true}))")
+        assert "level=fine" in _wait(lambda: script(SHOWN, "style-img", shown))
+        assert script(PIXELS, "style-img") != before
+        assert script("return document.getElementById('status').textContent") == "ready"

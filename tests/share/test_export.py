@@ -23,7 +23,13 @@ def _build(name):
     if "num_classes" in names:
         fields["num_classes"] = 3
     if "timesteps" in names:  # a small U-Net: the export path is the same, the test 5x faster
-        fields.update(timesteps=10, sample_steps=2, base_width=8, width_mults=[1, 2], norm_groups=4, attention_size=4)
+        fields.update(timesteps=10, sample_steps=2)
+    if "norm_groups" in names:  # diffusion and score U-Nets
+        fields.update(base_width=8, width_mults=[1, 2], norm_groups=4, attention_size=4)
+    small = {"g_width": 8, "d_width": 8, "n_blocks": 1, "width": 8, "d_hidden": 8, "channel_base": 64,
+             "channel_max": 16, "mapping_layers": 2, "w_dim": 16, "latent_dim": 16}  # translators, style GANs
+    if "channel_base" in names or "a_channels" in names:
+        fields.update({k: v for k, v in small.items() if k in names})
     torch.manual_seed(0)
     return registry.build(name, fields).eval()
 
@@ -51,11 +57,27 @@ def test_every_declared_part_exports_and_every_other_is_refused(name, tmp_path):
             assert result.path.is_file() and result.max_abs_diff <= ATOL + RTOL, (part, fmt)
     if "sample" in cls.export_parts:  # the exported path is the model's own sampling path
         labels = torch.arange(3) % 3 if model.num_classes else None
-        torch.manual_seed(5)
-        drawn = model.sample(3, labels)
+        torch.manual_seed(5)  # a style GAN's exported path uses its fixed noise images (docs/export.md)
+        drawn = model.sample(3, labels, noise="fixed") if cls.has_styles else model.sample(3, labels)
         torch.manual_seed(5)
         noise = torch.randn(3, *model.noise_shape())
         assert torch.allclose(model.sample_from_noise(noise, labels), drawn, atol=1e-6)
+
+
+def test_image_to_image_parts_and_clip_refusals(tmp_path):
+    """translate / upscale take A-domain images of any batch size; clip models are refused with a reason."""
+    sr = _build("srresnet")  # 8x8 pairs at scale 4: 2x2 inputs
+    path = export_part(sr, "upscale", "onnx", tmp_path / "up.onnx").path
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.rand(5, 1, 2, 2)
+    out = session.run(None, {"source": x.numpy()})[0]
+    assert out.shape == (5, 1, 8, 8)
+    np.testing.assert_allclose(out, sr.upscale(x).numpy(), atol=ATOL, rtol=RTOL)
+    assert parts_to_export(_build("cyclegan"), None) == ["translate"]
+    with pytest.raises(ExportError, match="'pix2pix' cannot export part 'sample': an image-to-image model"):
+        parts_to_export(_build("pix2pix"), "sample")
+    for name in ("video-vae", "video-gan", "video-ddpm"):
+        assert all("not clips" in refusal(registry.get(name).model_class, part) for part in PARTS), name
 
 
 def test_onnx_file_runs_at_any_batch_size_and_matches(tmp_path):

@@ -19,10 +19,12 @@ from typing import Any
 import torch
 
 from genlab.apps.latent import attribute_vector
-from genlab.apps.sampling import class_names, require_trajectory
+from genlab.apps.sampling import class_names, require_styles, require_trajectory
 from genlab.errors import ConfigError
 from genlab.io import make_grid
 from genlab.models.base import GenerativeModel, LatentModel, interpolate_codes
+from genlab.models.stylegan import mix_layers
+from genlab.models.translation import ImageTranslator
 from genlab.runs.run import load, read_run_config, run_images, run_splits
 
 DIRECTIONS = 8  # sliders: the top principal directions of the codes (latent models) or noise dimensions
@@ -35,6 +37,9 @@ MAX_SEED = 2**31 - 1
 
 class BadRequest(ConfigError):
     """A request the explorer cannot serve (answered with a 400 and this message)."""
+
+
+STYLE_LEVELS = ("coarse", "middle", "fine", "all")  # the layers the row source gives in style mixing
 
 
 class Params:
@@ -116,6 +121,9 @@ def explorable(model: GenerativeModel) -> str | None:
     name = model.registry_name
     if model.tabular:
         return f"model '{name}' makes table rows, not images (see `genlab synth`)"
+    if isinstance(model, ImageTranslator):
+        return (f"model '{name}' {model.command}s images instead of sampling them: nothing to explore (use "
+                f"`genlab {model.command} RUN`, or see the translations in `genlab report RUN`)")
     if not model.generative:
         return f"model '{name}' is not generative: it has nothing to decode"
     if model.data_kind != "images":
@@ -193,7 +201,7 @@ class Explorer:
             "attribute_classes": int(self.train_labels.max()) + 1 if can_attribute and self.train_labels is not None
             else 0,
             "trajectory": model.has_trajectory,
-            "style_mixing": False,  # no genlab model declares styles yet
+            "style_mixing": model.has_styles, "style_levels": list(STYLE_LEVELS) if model.has_styles else [],
         }
 
     # ------------------------------------------------------------------------------- actions
@@ -326,6 +334,31 @@ class Explorer:
 
         return png(self._timed(make), frames, size=64)
 
+    def style_mix(self, query: Mapping[str, list[str]]) -> bytes:
+        """A style model's two sources (seeds ``row`` and ``col``) and the column source with the chosen
+        level's layers (coarse, middle, fine or all) taken from the row source; truncation ``psi``."""
+        model = self.model
+        if not model.has_styles:
+            raise BadRequest(f"model '{model.registry_name}' has no styles to mix (style-based models: stylegan)")
+        p = Params(query, {"row", "col", "level", "psi"})
+        row, col = p.integer("row", 0, MAX_SEED, 0), p.integer("col", 0, MAX_SEED, 1)
+        level, psi = p.choice("level", STYLE_LEVELS), p.number("psi", 0.0, 1.0, 1.0)
+        styles = require_styles(model, "explore")
+        num_ws = int(styles.num_ws)  # type: ignore[arg-type]  # declared by has_styles
+
+        def make() -> torch.Tensor:
+            z = []
+            for seed in (row, col):
+                torch.manual_seed(seed)
+                z.append(torch.randn(1, int(model.config.latent_dim), device=model.device))
+            w = styles.mapping(torch.cat(z), psi)  # type: ignore[operator]  # declared by has_styles
+            layers = range(num_ws) if level == "all" else mix_layers(num_ws)[level]
+            ws = w[1:].unsqueeze(1).repeat(1, num_ws, 1)
+            ws[:, layers.start:layers.stop] = w[0]
+            return torch.cat([styles.synthesize(w, "fixed"), styles.synthesize(ws, "fixed")])  # type: ignore[operator]
+
+        return png(self._timed(make), 3, size=96)
+
     def timing(self) -> dict[str, float]:
         """Milliseconds per action over the recent requests (median and max)."""
         if not self.timings:
@@ -337,4 +370,5 @@ class Explorer:
 ACTIONS: dict[str, Callable[[Explorer, Mapping[str, list[str]]], bytes]] = {
     "sample": Explorer.sample, "decode": Explorer.decode, "test_image": Explorer.test_image,
     "interpolate": Explorer.interpolate, "attribute": Explorer.attribute, "trajectory": Explorer.trajectory,
+    "style_mix": Explorer.style_mix,
 }

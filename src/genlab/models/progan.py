@@ -208,6 +208,7 @@ class ProGAN(GenerativeModel):
     config: ProGANConfig
     watch_modes = True
     sample_options = ("stage",)
+    export_parts = ("sample",)  # noise -> images at the stage training reached, at the data's size
     images_seen: torch.Tensor  # buffers (registered in __init__)
     stage: torch.Tensor
     alpha: torch.Tensor
@@ -354,7 +355,17 @@ class ProGAN(GenerativeModel):
             alpha = 1.0 if stage < k else alpha
             k = stage
         z = torch.randn(n, self.config.latent_dim, device=self.device)
-        images = self.sampling_generator(z, k, alpha).float()
-        if stage is None and images.shape[-1] != self.config.data_shape[-1]:
+        if stage is None:
+            return self.sample_from_noise(z)
+        return ((self.sampling_generator(z, k, alpha).float() + 1) / 2).clamp(0, 1)
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] from z: the stage training reached (faded in by its alpha), at the data's size."""
+        k, alpha = self.current_stage()
+        images = self.sampling_generator(noise.to(self.device), k, alpha).float()
+        if images.shape[-1] != self.config.data_shape[-1]:
             images = F.interpolate(images, size=self.config.data_shape[1:], mode="nearest")
         return ((images + 1) / 2).clamp(0, 1)

@@ -169,11 +169,14 @@ def make_sde(cfg: ScoreSDEConfig) -> SDE:
     return VPSDE(cfg.beta_min, cfg.beta_max) if cfg.sde == "vp" else VESDE(cfg.sigma_min, cfg.sigma_max)
 
 
-class _ScoreModel(GenerativeModel):
+class ScoreModel(GenerativeModel):
     """The U-Net, its EMA copy and the training bookkeeping both score models share."""
 
     config: ScoreNetConfig
     sample_options = ("sampler", "steps")
+    export_parts = ("score",)  # the score network at one (x, t): the sampler's loop stays outside (docs/export.md)
+    export_refusals = {"sample": "sampling runs the score network once per step in a Python loop with a sampler; "
+                                 "export the 'score' part and run the loop outside (docs/export.md)"}
     updates: Tensor  # buffer (registered in __init__)
 
     def __init__(self, config: ScoreNetConfig):
@@ -183,6 +186,14 @@ class _ScoreModel(GenerativeModel):
                         config.attention_size, config.attention_heads, config.dropout, config.norm_groups)
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if config.ema_decay > 0 else None
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    def score(self, x: Tensor, t: Tensor, ema: bool = True) -> Tensor:
+        """s(x, t) for x (B, C, H, W) in the [-1, 1] scale at times / noise levels t (B,)."""
+        raise NotImplementedError
+
+    def score_times(self, n: int, generator: torch.Generator) -> Tensor:
+        """n valid time inputs of :meth:`score` (example inputs of the exported 'score' part)."""
+        raise NotImplementedError
 
     def after_step(self, phase: str) -> None:
         if self.ema is not None:
@@ -206,7 +217,7 @@ class _ScoreModel(GenerativeModel):
 
 @register("score-sde", ScoreSDEConfig,
           "score SDE (--sde vp|ve): denoising score matching; em, pc or probability-flow ode sampling")
-class ScoreSDE(_ScoreModel):
+class ScoreSDE(ScoreModel):
     """Continuous-time score model; see the module docstring."""
 
     config: ScoreSDEConfig
@@ -223,6 +234,9 @@ class ScoreSDE(_ScoreModel):
         m, std = self.sde.marginal(t)
         xt = self.sde.perturb(x0, noise.to(x0.dtype), t)
         return self._dsm_loss(self._noise_prediction(xt, m, std, t * 999, ema=False), noise)
+
+    def score_times(self, n: int, generator: torch.Generator) -> Tensor:
+        return self.config.t_eps + (1 - self.config.t_eps) * torch.rand(n, generator=generator)
 
     def score(self, x: Tensor, t: Tensor, ema: bool = True) -> Tensor:
         """s(x, t) = grad_x log p_t(x) for x (B, C, H, W) in the [-1, 1] scale and times t (B,)."""
@@ -283,7 +297,7 @@ class ScoreSDE(_ScoreModel):
 
 
 @register("ncsn", NCSNConfig, "noise-conditional score network: geometric noise levels, annealed Langevin sampling")
-class NCSN(_ScoreModel):
+class NCSN(ScoreModel):
     """Discrete noise levels and annealed Langevin dynamics; see the module docstring."""
 
     config: NCSNConfig
@@ -305,6 +319,9 @@ class NCSN(_ScoreModel):
         xt = x0 + sigma.view(-1, 1, 1, 1).to(x0.dtype) * noise.to(x0.dtype)
         return self._dsm_loss(self._noise_prediction(xt, torch.ones_like(sigma), sigma, self._time_input(level),
                                                      ema=False), noise)
+
+    def score_times(self, n: int, generator: torch.Generator) -> Tensor:
+        return torch.randint(0, self.config.num_levels, (n,), generator=generator)
 
     def score(self, x: Tensor, level: Tensor, ema: bool = True) -> Tensor:
         """s(x, sigma_level) for x (B, C, H, W) in the [-1, 1] scale and level indices (B,)."""

@@ -140,6 +140,10 @@ class SRGAN(ImageTranslator):
     config: SRGANConfig
     data_kinds = ("images", "pairs")
     command = "upscale"
+    export_parts = ("upscale",)  # one tile: low-resolution -> upscaled images; tiling stays outside
+    export_refusals = {"sample": "a super-resolution model upscales images instead of sampling them (export "
+                                 "'upscale')",
+                       "translate": "a super-resolution model's A -> B path is its 'upscale' part"}
 
     def __init__(self, config: SRGANConfig):
         super().__init__(config)

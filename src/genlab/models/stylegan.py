@@ -267,6 +267,8 @@ class StyleGAN(GenerativeModel):
     watch_modes = True
     has_styles = True
     sample_options = ("truncation", "noise")
+    # z -> mapping (truncation 1) -> synthesis with the model's fixed noise images: sample(noise='fixed')
+    export_parts = ("sample",)
     d_updates: torch.Tensor  # buffers (registered in __init__)
     g_updates: torch.Tensor
     pl_mean: torch.Tensor
@@ -420,6 +422,14 @@ class StyleGAN(GenerativeModel):
         self.check_sampling(truncation, noise)
         z = torch.randn(n, self.config.latent_dim, device=self.device)
         return self.synthesize(self.mapping(z, truncation), noise)
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] from z with truncation 1 and the fixed noise images (a pure function of z, what
+        ``sample(n, noise='fixed')`` draws; random per-pixel noise cannot be part of an exported graph)."""
+        return self.synthesize(self.mapping(noise), "fixed")
 
     @torch.no_grad()
     def style_mix(self, rows: int = 4, cols: int = 5, truncation: float = 1.0,

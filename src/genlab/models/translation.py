@@ -141,6 +141,9 @@ class ImageTranslator(GenerativeModel):
     generators: ClassVar[dict[str, str]] = {"AB": "generator"}
     # the command that applies it to image files: `genlab translate` (`genlab upscale` for super-resolution)
     command: ClassVar[str] = "translate"
+    export_parts: ClassVar[tuple[str, ...]] = ("translate",)  # A -> B (cyclegan: its g_ab)
+    export_refusals: ClassVar[dict[str, str]] = {
+        "sample": "an image-to-image model translates images instead of sampling them (export 'translate')"}
 
     def __init__(self, config: TranslatorConfig):
         super().__init__(config)

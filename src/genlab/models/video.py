@@ -49,6 +49,10 @@ class ClipModel(GenerativeModel):
     """Base of the models of clips: the data kind, and the frame-prediction declaration."""
 
     data_kinds = ("clips",)
+    export_refusals = dict.fromkeys(
+        ("sample", "encoder", "decoder", "denoiser", "score", "translate", "upscale"),
+        "genlab's export parts take and give single images, not clips (B, T, C, H, W); clip models are not "
+        "exported yet (use `genlab sample` / `genlab predict`)")
 
     def sample_grid(self, n: int, **options: Any) -> tuple[torch.Tensor, int | None]:
         """A few clips (at most 8, about n frames in all) as frames, one clip per grid row."""

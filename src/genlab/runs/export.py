@@ -11,6 +11,9 @@ sample     noise (B, *noise_shape) N(0, I) [, labels (B,)]  images (B, C, H, W) 
 encoder    images (B, C, H, W) in [0, 1] [, labels (B,)]   codes (B, D)
 decoder    codes (B, D) [, labels (B,)]                    images (B, C, H, W) in [0, 1]
 denoiser   x_t (B, C, H, W) in [-1, 1], t (B,) [, labels]   the network's prediction (eps, x0 or v)
+score      x (B, C, H, W) in [-1, 1], t (B,)               the score grad_x log p_t(x) (score models)
+translate  source (B, *A shape) in [0, 1]                  images (B, *B shape) in [0, 1] (A -> B)
+upscale    source (B, C, h, w) in [0, 1]                   images (B, C, s h, s w) in [0, 1] (one tile)
 =========  =============================================  ==========================================
 
 Every export is checked right after writing: the written file (onnxruntime for ONNX, ``torch.jit.load``
@@ -36,6 +39,8 @@ from genlab.anomaly import scores as anomaly_scores
 from genlab.anomaly.detector import DETECTOR_FILE, AnomalyDetector
 from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel, LatentModel
+from genlab.models.score import ScoreModel
+from genlab.models.translation import ImageTranslator
 from genlab.runs.run import load, read_run_config
 
 FORMATS = ("onnx", "torchscript")
@@ -95,12 +100,39 @@ def _denoiser_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str
     return {"x_t": _images(m, n, g) * 2 - 1, "t": torch.randint(0, steps, (n,), generator=g), **_labels(m, n, g)}
 
 
+def _score_model(model: GenerativeModel) -> ScoreModel:
+    if not isinstance(model, ScoreModel):  # a declaration that does not fit the class: a bug in the model
+        raise ExportError(f"model '{model.registry_name}' declares a score part but is not a score model")
+    return model
+
+
+def _score_net_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"x": _images(m, n, g) * 2 - 1, "t": _score_model(m).score_times(n, g)}
+
+
+def _translator(model: GenerativeModel) -> ImageTranslator:
+    if not isinstance(model, ImageTranslator):  # a declaration that does not fit the class: a bug in the model
+        raise ExportError(f"model '{model.registry_name}' declares translate/upscale but is not an ImageTranslator")
+    return model
+
+
+def _source_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+    return {"source": torch.rand(n, *_translator(m).a_shape, generator=g)}
+
+
 PARTS: dict[str, Part] = {
     "sample": Part(_sample_inputs, lambda m: m.sample_from_noise, "images", "noise [+ labels] -> images in [0, 1]"),
     "encoder": Part(_encoder_inputs, lambda m: _latent(m)._codes, "codes", "images [+ labels] -> codes"),
     "decoder": Part(_decoder_inputs, lambda m: _latent(m)._images, "images", "codes [+ labels] -> images in [0, 1]"),
     "denoiser": Part(_denoiser_inputs, lambda m: m.denoiser_output, "prediction",
                      "x_t in [-1, 1], step t [+ labels] -> the network's prediction (one sampling step's network)"),
+    "score": Part(_score_net_inputs, lambda m: lambda x, t, labels: _score_model(m).score(x, t), "score",
+                  "x in [-1, 1], time t (score-sde) or noise level index (ncsn) -> the score (one sampler step's "
+                  "network)"),
+    "translate": Part(_source_inputs, lambda m: lambda x, labels: _translator(m).translate(x), "images",
+                      "A images in [0, 1] -> B images in [0, 1] (an image-to-image model's A -> B generator)"),
+    "upscale": Part(_source_inputs, lambda m: lambda x, labels: _translator(m).translate(x), "images",
+                    "low-resolution images in [0, 1] -> upscaled images (one tile; tiling stays outside)"),
 }
 
 
@@ -173,6 +205,16 @@ def parts_to_export(model: GenerativeModel, part: str | None) -> list[str]:
     return [part]
 
 
+def _onnx_symbolics() -> None:
+    """Symbolics the ONNX exporter lacks at OPSET: expm1 (the VP SDE's marginal) as exp(x) - 1."""
+    from torch.onnx import register_custom_op_symbolic
+
+    def expm1(g: Any, x: Any) -> Any:
+        return g.op("Sub", g.op("Exp", x), g.op("Constant", value_t=torch.tensor(1.0)))
+
+    register_custom_op_symbolic("aten::expm1", expm1, OPSET)
+
+
 def _quiet() -> contextlib.AbstractContextManager[Any]:
     stack = contextlib.ExitStack()
     stack.enter_context(warnings.catch_warnings())
@@ -197,6 +239,7 @@ def export_part(model: GenerativeModel, part: str, fmt: str, out: Path, spec: Pa
     try:
         with _quiet(), torch.no_grad():
             if fmt == "onnx":
+                _onnx_symbolics()
                 torch.onnx.export(graph, tuple(example.values()), str(tmp), input_names=names,
                                   output_names=[spec.output], opset_version=OPSET, dynamo=False,
                                   dynamic_axes={k: {0: "batch"} for k in [*names, spec.output]})

@@ -28,8 +28,12 @@ from typing import Any
 import torch
 
 from genlab import __version__
+from genlab.apps.sampling import style_mix_grid
+from genlab.apps.translate import apply as apply_translator
+from genlab.apps.translate import split_pairs
 from genlab.io import atomic_write_bytes, make_grid, read_json
 from genlab.models.base import GenerativeModel, LatentModel
+from genlab.models.translation import ImageTranslator
 from genlab.runs import run as runs  # a module reference: run.py calls this module at the end of a run
 from genlab.runs.metrics_log import read_metrics
 
@@ -245,6 +249,9 @@ def _latent_figures(view: RunView, model: GenerativeModel | None, splits: Any) -
     except Exception as e:  # noqa: BLE001 - a report renders what it can
         view.missing.append(f"model: cannot be loaded ({e})")
         return
+    if isinstance(net, ImageTranslator) or net.has_styles:
+        _model_figures(view, net, splits)
+        return
     if not isinstance(net, LatentModel) or net.data_kind != "images":
         return
     was_training = net.training
@@ -274,6 +281,46 @@ def _latent_figures(view: RunView, model: GenerativeModel | None, splits: Any) -
                                          f"from -3 to 3")
     except Exception as e:  # noqa: BLE001 - a report renders what it can
         view.missing.append(f"reconstructions: could not be drawn ({type(e).__name__}: {e})")
+    finally:
+        net.train(was_training)
+
+
+def _model_figures(view: RunView, net: GenerativeModel, splits: Any) -> None:
+    """Test images translated / upscaled by an image-to-image model; a style-mixing grid of a style GAN."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(0)
+            if net.has_styles:
+                rows, cols = 2, 3
+                images, _ = style_mix_grid(net, rows, cols, 1.0)
+                view.figures["style mixing"] = (grid_png(images.float().cpu(), 1 + cols),
+                                                f"top row: {cols} column sources; then {rows} rows each of coarse, "
+                                                f"middle and fine styles taken from a row source (first column)")
+            if isinstance(net, ImageTranslator):
+                view.missing = [m for m in view.missing if not m.startswith("samples/:")]
+                view.missing.append(f"samples/: none (model '{net.registry_name}' {net.command}s images instead of "
+                                    f"sampling them; its translations of test images are shown)")
+                splits = splits if splits is not None else runs.run_splits(view.run_dir)
+                n = min(6, len(splits["test"]))
+                if n == 0:
+                    return
+                x, _ = runs.run_images(view.run_dir, "test", list(range(n)), splits=splits)
+                a, b = split_pairs(net, x.float())
+                out = apply_translator(net, a).float().cpu()
+                size, channels = tuple(out.shape[-2:]), max(a.shape[1], b.shape[1], out.shape[1])
+
+                def fit(t: torch.Tensor) -> torch.Tensor:  # nearest resize, gray repeated: one grid
+                    t = t.float().cpu()
+                    t = t.expand(-1, channels, -1, -1) if t.shape[1] != channels else t
+                    return t if tuple(t.shape[-2:]) == size else torch.nn.functional.interpolate(t, size=size)
+
+                verb = "upscaled" if net.command == "upscale" else "translated (A -> B)"
+                view.figures["translations"] = (grid_png(torch.cat([fit(a), out, fit(b)]), n),
+                                                f"{n} test inputs (top), {verb} (middle), targets (bottom)")
+    except Exception as e:  # noqa: BLE001 - a report renders what it can
+        view.missing.append(f"model figures: could not be drawn ({type(e).__name__}: {e})")
     finally:
         net.train(was_training)
 
@@ -373,10 +420,22 @@ def section_metrics(view: RunView) -> str:
 def section_figures(view: RunView) -> str:
     if not view.figures:
         return ""
-    out = ["<h2>Reconstructions, interpolation, traversal</h2><div class=\"row\">"]
+    title = ("Reconstructions, interpolation, traversal" if "reconstructions" in view.figures else
+             ", ".join(view.figures).capitalize())
+    out = [f"<h2>{html.escape(title)}</h2><div class=\"row\">"]
     for title, (png, caption) in view.figures.items():
         out.append(f"<figure>{_img(png_uri(png), title)}<figcaption>{html.escape(caption)}</figcaption></figure>")
     return "".join(out) + "</div>"
+
+
+def section_stages(view: RunView) -> str:
+    """Stage records (progan's growing resolution): when each stage began, faded in and became stable."""
+    records = [r for r in view.records if r.get("split") == "stage"]
+    if not records:
+        return ""
+    keys = ("epoch", "step", "stage", "resolution", "phase", "alpha", "images")
+    return ("<h2>Stages (growing resolution)</h2>"
+            + _table([[_num(r.get(k)) if r.get(k) is not None else "" for k in keys] for r in records], keys))
 
 
 def section_modes(view: RunView) -> str:
@@ -430,7 +489,7 @@ def section_timing(view: RunView) -> str:
 SECTIONS: list[tuple[str, Callable[[RunView], str]]] = [
     ("config", section_config), ("machine", section_machine), ("loss curves", section_losses),
     ("samples", section_samples), ("metrics", section_metrics), ("figures", section_figures),
-    ("mode monitor", section_modes), ("timing", section_timing)]
+    ("stages", section_stages), ("mode monitor", section_modes), ("timing", section_timing)]
 
 
 def render_report(view: RunView) -> str:

@@ -128,6 +128,20 @@ function setupTrajectory() {
   update();
 }
 
+function setupStyles() {
+  if (!info.style_mixing) { $("styles").hidden = true; return; }
+  $("style-level").innerHTML = info.style_levels.map((l) => `<option>${l}</option>`).join("");
+  const show = loader($("style-img"));
+  const update = () => {
+    $("style-psi-v").textContent = Number($("style-psi").value).toFixed(2);
+    show("/api/style_mix?" + query({ row: $("style-row").value, col: $("style-col").value,
+      level: $("style-level").value, psi: $("style-psi").value }));
+  };
+  for (const id of ["style-row", "style-col", "style-level"]) $(id).addEventListener("change", update);
+  $("style-psi").addEventListener("input", update);
+  update();
+}
+
 async function main() {
   try {
     info = await (await fetch("/api/info")).json();
@@ -136,13 +150,13 @@ async function main() {
     return;
   }
   $("title").textContent = "\u2014 " + info.model + " (" + info.run + ")";
-  $("styles").hidden = !info.style_mixing;
   fillLabels();
   setupSamples();
   setupLatent();
   setupInterpolation();
   setupAttribute();
   setupTrajectory();
+  setupStyles();
   setStatus("ready");
   document.body.dataset.ready = "1";
 }
