@@ -119,16 +119,16 @@ def main() -> None:
               "--identity-weight", "0.5"], 2000)
     # strips
     img = out / "img"
-    for run_dir, name, extra in ((gan, "translation_edges2mnist_pix2pix", []),
-                                 (l1, "translation_edges2mnist_l1", []),
-                                 (cg, "translation_digits2mnist_cyclegan", []),
-                                 (sr, "translation_mnist_sr4_srresnet", []),
-                                 (psr, "translation_photos_sr4_srresnet", []),
-                                 (pgan, "translation_photos_srgan", [])):
-        if not (run_dir / "model.safetensors").is_file() or not wanted(run_dir.name.replace("-", "/", 1)):
+    for key, run_dir, name in (("edges2mnist/pix2pix", gan, "translation_edges2mnist_pix2pix"),
+                               ("edges2mnist/pix2pix-l1", l1, "translation_edges2mnist_l1"),
+                               ("digits2mnist/cyclegan", cg, "translation_digits2mnist_cyclegan"),
+                               ("mnist-sr4/srresnet", sr, "translation_mnist_sr4_srresnet"),
+                               ("photos-sr4/srresnet", psr, "translation_photos_sr4_srresnet"),
+                               ("photos-sr4/srgan", pgan, "translation_photos_srgan")):
+        if not (run_dir / "model.safetensors").is_file() or not wanted(key):
             continue
         cmd = "upscale" if "sr4" in name or "photos" in name else "translate"
-        sh([*GENLAB, cmd, str(run_dir), "--n", "6", "--out", str(out / "strips" / name), *extra])
+        sh([*GENLAB, cmd, str(run_dir), "--n", "6", "--out", str(out / "strips" / name)])
         img.mkdir(exist_ok=True)
         shutil.copy(out / "strips" / name / "strip.png", img / f"{name}.png")
     if (cg / "model.safetensors").is_file() and wanted("digits2mnist/cyclegan"):
