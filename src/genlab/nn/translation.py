@@ -245,10 +245,11 @@ class SRResNet(nn.Module):
         for f in upsampling_stages(scale):
             up += [nn.Conv2d(width, width * f * f, 3, 1, 1), nn.PixelShuffle(f), nn.PReLU()]
         self.upsample = nn.Sequential(*up)
-        self.tail = nn.Conv2d(width, out_channels, 9, 1, 4)
+        self.tail = nn.Conv2d(width, out_channels, 9, 1, 4, bias=True)
         if residual:  # start at the bicubic upsampling
-            nn.init.zeros_(self.tail.weight)
-            nn.init.zeros_(self.tail.bias)
+            with torch.no_grad():
+                self.tail.weight.zero_()
+                self.tail.bias.zero_()  # type: ignore[union-attr]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x)
