@@ -19,6 +19,11 @@ ImageNet texture features), or any saved classifier given with ``--feature-net D
 VGG trained with ``genlab train classifier``). The path is recorded in the run's config; the
 feature network is loaded when training needs it and is not part of the saved weights.
 ``generator_init`` starts the generator from a trained srresnet, as the paper does.
+
+Departure from the paper: by default (``residual``) the generator predicts a correction to the
+bicubic upsampling of its input, with its last conv zeroed at the start, so an untrained model is
+exactly bicubic and short CPU budgets improve on it instead of first relearning the image (the
+paper's generator outputs the whole image; ``--no-residual`` restores that).
 """
 from __future__ import annotations
 
