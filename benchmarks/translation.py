@@ -59,18 +59,45 @@ def evaluate(run: Path, n: int) -> dict:
     return result
 
 
+def cycle_grid(run: Path, path: Path, n: int = 8) -> None:
+    """Rows input | translation A->B | cycle reconstruction B->A of the first n sklearn test digits."""
+    import numpy as np
+    from PIL import Image
+
+    import genlab
+    from genlab.runs.run import run_splits
+
+    model = genlab.load(run).eval()
+    test = run_splits(str(run)).test
+    a = test.images(torch.arange(n))[:, :1].float()  # domain A: the upsampled sklearn digits
+    fake = model.translate(a, "AB")
+    back = model.translate(fake, "BA")
+    rows = [torch.cat([a[i, 0], fake[i, 0].cpu(), back[i, 0].cpu()], 1) for i in range(n)]
+    grid = (torch.cat(rows, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/translation")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every CPU budget")
     parser.add_argument("--docs", action="store_true", help="copy the strips to docs/img/")
+    parser.add_argument("--only", default="", help="comma-separated run keys or key prefixes to run "
+                        "(e.g. mnist-sr4/srresnet,edges2mnist); default: all")
     args = parser.parse_args()
+    only = [k for k in args.only.split(",") if k]
+
+    def wanted(key: str) -> bool:
+        return not only or any(key.startswith(k) for k in only)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     b = args.scale
     res: dict = {"load": os.getloadavg(), "torch_threads": torch.get_num_threads(), "budgets_cpu_s": {}}
 
     def run(key: str, name: str, dataset: str, budget: float, flags: list[str], n: int) -> Path:
+        if not wanted(key):
+            return out / "runs" / key.replace("/", "-")
         res["budgets_cpu_s"][key] = budget * b
         path = train(key, name, dataset, out, budget * b, flags)
         res[key] = evaluate(path, n)
@@ -80,9 +107,10 @@ def main() -> None:
     sr = run("mnist-sr4/srresnet", "srresnet", "mnist-sr4", 150, SR, 2000)
     run("mnist-sr4/srgan", "srgan", "mnist-sr4", 90, [*SR, "--d-width", "16", "--d-hidden", "64",
                                                       "--generator-init", str(sr)], 2000)
-    psr = run("photos-sr4/srresnet", "srresnet", "photos-sr4", 150, [*SR[:-2], "--batch-size", "16"], 100)
+    photo_sr = [*SR[:-2], "--batch-size", "8", "--gan-lr", "1e-3"]  # more, larger steps at a small budget
+    psr = run("photos-sr4/srresnet", "srresnet", "photos-sr4", 400, photo_sr, 100)
     pgan = run("photos-sr4/srgan", "srgan", "photos-sr4", 90,
-               [*SR[:-2], "--batch-size", "16", "--d-width", "16", "--d-hidden", "64", "--content-loss", "mse",
+               [*SR[:-2], "--batch-size", "8", "--d-width", "16", "--d-hidden", "64", "--content-loss", "mse",
                 "--generator-init", str(psr)], 100)
     p2p = ["--g-width", "16", "--d-width", "16", "--n-layers", "2", "--batch-size", "32"]
     gan = run("edges2mnist/pix2pix", "pix2pix", "edges2mnist", 120, p2p, 2000)
@@ -92,28 +120,22 @@ def main() -> None:
               "--identity-weight", "0.5"], 2000)
     # strips
     img = out / "img"
-    for run_dir, name, extra in ((gan, "translation_edges2mnist_pix2pix", []),
-                                 (l1, "translation_edges2mnist_l1", []),
-                                 (cg, "translation_digits2mnist_cyclegan", []),
-                                 (psr, "translation_photos_srresnet", []), (pgan, "translation_photos_srgan", [])):
-        cmd = "upscale" if "photos" in name else "translate"
-        sh([*GENLAB, cmd, str(run_dir), "--n", "6", "--out", str(out / "strips" / name), *extra])
+    for key, run_dir, name in (("edges2mnist/pix2pix", gan, "translation_edges2mnist_pix2pix"),
+                               ("edges2mnist/pix2pix-l1", l1, "translation_edges2mnist_l1"),
+                               ("mnist-sr4/srresnet", sr, "translation_mnist_sr4_srresnet"),
+                               ("photos-sr4/srresnet", psr, "translation_photos_sr4_srresnet"),
+                               ("photos-sr4/srgan", pgan, "translation_photos_srgan")):
+        if not (run_dir / "model.safetensors").is_file() or not wanted(key):
+            continue
+        cmd = "upscale" if "sr4" in name or "photos" in name else "translate"
+        sh([*GENLAB, cmd, str(run_dir), "--n", "6", "--out", str(out / "strips" / name)])
         img.mkdir(exist_ok=True)
         shutil.copy(out / "strips" / name / "strip.png", img / f"{name}.png")
-    if cg.exists():  # cyclegan on its own digits (input | translation | cycle): the sklearn test digits
-        import numpy as np
-
-        from genlab.config import DataConfig
-        from genlab.data import load_splits
-
-        test = load_splits(DataConfig(dataset="digits2mnist")).test
-        a = test.x[:8, :1].numpy()
-        np.savez(out / "digits_test.npz", x=a)
-        sh([*GENLAB, "translate", str(cg), "--input", str(out / "digits_test.npz"), "--out",
-            str(out / "strips" / "cycle")])
-        shutil.copy(out / "strips" / "cycle" / "strip.png", img / "translation_digits2mnist_cycle.png")
+    if (cg / "model.safetensors").is_file() and wanted("digits2mnist/cyclegan"):
+        cycle_grid(cg, img / "translation_digits2mnist_cycle.png")
     res["load_after"] = os.getloadavg()
-    (out / "results.json").write_text(json.dumps(res, indent=1))
+    name = "results.json" if not only else f"results-{'+'.join(k.replace('/', '-') for k in only)}.json"
+    (out / name).write_text(json.dumps(res, indent=1))
     if args.docs:
         docs = Path(__file__).resolve().parent.parent / "docs" / "img"
         for f in img.glob("*.png"):

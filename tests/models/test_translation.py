@@ -239,3 +239,38 @@ def test_decay_schedule_is_constant_then_linear_to_zero():
     from genlab.training.trainer import lr_factor
 
     assert [lr_factor(s, 100, "decay", 0) for s in (0, 50, 75, 100)] == [1.0, 1.0, 0.5, 0.0]
+
+
+# --- the residual SR generator: starts at bicubic upsampling -----------------------------------
+def test_untrained_residual_srresnet_is_bicubic_upsampling():
+    import torch.nn.functional as F
+
+    x = torch.rand(2, 3, 7, 9) * 2 - 1
+    for scale in (2, 4):
+        net = SRResNet(3, 3, scale, 4, 1, residual=True)
+        assert not net.tail.weight.any()  # the last layer starts at zero
+        bicubic = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+        assert torch.allclose(net(x), bicubic, atol=1e-6)
+        # the plain (paper) generator is not bicubic
+        assert not torch.allclose(SRResNet(3, 3, scale, 4, 1)(x), bicubic, atol=1e-2)
+    grey = torch.rand(1, 1, 5, 5)
+    up = F.interpolate(grey, scale_factor=2, mode="bicubic", align_corners=False)
+    assert torch.allclose(SRResNet(1, 3, 2, 4, 1, residual=True)(grey), up.expand(1, 3, 10, 10), atol=1e-6)
+    with pytest.raises(ValueError, match="residual"):
+        SRResNet(2, 3, 2, 4, 1, residual=True)
+
+
+def test_residual_srresnet_starts_at_bicubic_psnr_and_no_residual_trains(data, tmp_path, capsys):
+    import json
+
+    run = tmp_path / "res"
+    assert main(["train", "srresnet", "--dataset", f"pairs:npz:{data / 'sr.npz'}", *BASE, *TINY_SR,
+                 "--steps", "1", "--out", str(run)]) == 0
+    assert main(["evaluate", str(run), "--n", "8", "--out", str(tmp_path / "e.json")]) == 0
+    values = json.loads((tmp_path / "e.json").read_text())["metrics"]
+    assert abs(values["psnr_gain_over_bicubic"]) < 0.5, values  # one step from bicubic
+    plain = tmp_path / "plain"
+    assert main(["train", "srresnet", "--dataset", f"pairs:npz:{data / 'sr.npz'}", *BASE, *TINY_SR,
+                 "--no-residual", "--out", str(plain)]) == 0
+    assert not GenerativeModel.load(plain).generator.residual
+    capsys.readouterr()

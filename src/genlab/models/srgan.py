@@ -19,6 +19,11 @@ ImageNet texture features), or any saved classifier given with ``--feature-net D
 VGG trained with ``genlab train classifier``). The path is recorded in the run's config; the
 feature network is loaded when training needs it and is not part of the saved weights.
 ``generator_init`` starts the generator from a trained srresnet, as the paper does.
+
+Departure from the paper: by default (``residual``) the generator predicts a correction to the
+bicubic upsampling of its input, with its last conv zeroed at the start, so an untrained model is
+exactly bicubic and short CPU budgets improve on it instead of first relearning the image (the
+paper's generator outputs the whole image; ``--no-residual`` restores that).
 """
 from __future__ import annotations
 
@@ -60,6 +65,8 @@ class SRGANConfig(TranslatorConfig):
         pixel_weight: weight of an extra pixel MSE term beside a perceptual content loss.
         adversarial_weight: weight of the generator's adversarial loss (1e-3; 0 = SRResNet, no discriminator).
         generator_init: a saved srresnet / srgan (run directory) whose generator weights start this one.
+        residual: the generator predicts a correction to the bicubic upsampling of its input and
+            starts as bicubic (True; a departure from the paper, whose generator learns the whole image).
     """
 
     loss: Literal["minimax", "non_saturating", "least_squares", "wasserstein", "hinge"] = "non_saturating"
@@ -76,6 +83,7 @@ class SRGANConfig(TranslatorConfig):
     pixel_weight: float = 0.0
     adversarial_weight: float = 1e-3
     generator_init: str = ""
+    residual: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -149,7 +157,10 @@ class SRGAN(ImageTranslator):
         super().__init__(config)
         self.scale = resolve_scale(config)
         c = self.b_shape[0]
-        self.generator = SRResNet(self.a_shape[0], c, self.scale, config.width, config.n_blocks)
+        if config.residual and self.a_shape[0] not in (1, c):
+            raise ConfigError(f"a residual generator (--residual) adds the bicubic upsampling of its "
+                              f"{self.a_shape[0]}-channel input to {c}-channel outputs; pass --no-residual")
+        self.generator = SRResNet(self.a_shape[0], c, self.scale, config.width, config.n_blocks, config.residual)
         self.discriminator = SRDiscriminator(c, config.d_width, config.d_hidden, config.d_norm) \
             if config.adversarial_weight > 0 else None
         self._setup_networks()

@@ -223,11 +223,21 @@ class SRResNet(nn.Module):
 
     9x9 conv + PReLU; ``n_blocks`` residual blocks; 3x3 conv + BN and the long skip; per upsampling
     stage a 3x3 conv to f^2 * width channels, PixelShuffle(f), PReLU; a 9x9 conv to the image.
+
+    With ``residual`` the network predicts a correction to the bicubic upsampling of its input
+    (a departure from the paper, which learns the whole image): the output is bicubic(x) + tail(...),
+    and the last conv starts at zero, so an untrained network is exactly bicubic upsampling and
+    training improves from there. A 1-channel input is repeated to ``out_channels`` for the bicubic
+    term; other channel mismatches cannot be residual.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, scale: int = 4, width: int = 64, n_blocks: int = 16):
+    def __init__(self, in_channels: int, out_channels: int, scale: int = 4, width: int = 64, n_blocks: int = 16,
+                 residual: bool = False):
         super().__init__()
+        if residual and in_channels not in (1, out_channels):
+            raise ValueError(f"a residual SRResNet needs {out_channels} or 1 input channels, got {in_channels}")
         self.scale = scale
+        self.residual = residual
         self.head = nn.Sequential(nn.Conv2d(in_channels, width, 9, 1, 4), nn.PReLU())
         self.blocks = nn.Sequential(*[SRResidualBlock(width) for _ in range(n_blocks)],
                                     nn.Conv2d(width, width, 3, 1, 1), nn.BatchNorm2d(width))
@@ -235,12 +245,20 @@ class SRResNet(nn.Module):
         for f in upsampling_stages(scale):
             up += [nn.Conv2d(width, width * f * f, 3, 1, 1), nn.PixelShuffle(f), nn.PReLU()]
         self.upsample = nn.Sequential(*up)
-        self.tail = nn.Conv2d(width, out_channels, 9, 1, 4)
+        self.tail = nn.Conv2d(width, out_channels, 9, 1, 4, bias=True)
+        if residual:  # start at the bicubic upsampling
+            with torch.no_grad():
+                self.tail.weight.zero_()
+                self.tail.bias.zero_()  # type: ignore[union-attr]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x)
         h = h + self.blocks(h)  # the long skip
-        return self.tail(self.upsample(h))  # (B, out_channels, s h, s w)
+        out = self.tail(self.upsample(h))  # (B, out_channels, s h, s w)
+        if not self.residual:
+            return out
+        base = F.interpolate(x.float(), size=out.shape[-2:], mode="bicubic", align_corners=False)
+        return out + base.expand_as(out).to(out.dtype)
 
 
 class SRDiscriminator(nn.Module):
