@@ -1,7 +1,7 @@
 """dcgan vs progan vs stylegan at one CPU budget on `shapes` (issue 16), plus stylegan's truncation
 curve, its style-mixing grid and progan's per-stage sample grids.
 
-    OMP_NUM_THREADS=1 python benchmarks/style_gans.py --budget 180 --size 32 --n 1000 --out /tmp/style-bench
+    OMP_NUM_THREADS=1 python benchmarks/style_gans.py --budget 150 --size 32 --n 1000 --out /tmp/style-bench
 
 Every model trains with its library defaults except the widths named in ``MODEL`` (batch 32, one
 thread, --budget CPU seconds of training: ``budget_clock='cpu'``), then is evaluated with the
@@ -65,8 +65,11 @@ def main() -> int:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     t0 = cpu_seconds()
     extractor = extractors.build_extractor(data, RECIPE)
-    print(f"extractor: {extractor.name}, test accuracy {extractor.info.get('test_accuracy')}, "
-          f"{cpu_seconds() - t0:.0f} CPU s; {load_line()}", file=sys.stderr, flush=True)
+    if "extractor" not in results:
+        results["extractor"] = {"id": extractor.id, "test_accuracy": extractor.info.get("test_accuracy"),
+                                "recipe": extractor.info.get("recipe"), "cpu_s": round(cpu_seconds() - t0),
+                                "load": load_line()}
+    print(f"extractor: {json.dumps(results['extractor'])}", file=sys.stderr, flush=True)
     tag = f"{args.dataset}{args.size}"
     for name in args.models:
         key = f"{tag}/{name}/seed{args.seed}"
