@@ -7,7 +7,8 @@ Every model trains with its library defaults except the widths named in ``MODEL`
 thread, --budget CPU seconds of training: ``budget_clock='cpu'``), then is evaluated with the
 evaluation metrics (FD, KID, precision / recall, classes covered) on features of genlab's default
 extractor for the dataset (for `shapes` a VGG-11, cached under $GENLAB_CACHE like every extractor), with
-``--n`` generated images against as many test images. Writes OUT/results.json and PNGs into --img.
+``--n`` generated images against as many test images. Writes OUT/results.json and PNGs into --img
+(progan: the grids its run drew during training as each stage ended, ``samples/stages/``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import functools
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -102,7 +104,9 @@ def main() -> int:
         model = genlab.load(run)
         torch.manual_seed(1)
         save_image_grid(model.sample(36), img / f"style_gans_{tag}_{name}.png", nrow=6)
-        if name == "progan":
+        if name == "progan":  # the grids the run drew as each stage ended, and each stage of the final model
+            for grid in sorted((run / "samples" / "stages").glob("*.png")):
+                shutil.copyfile(grid, img / f"style_gans_{tag}_progan_train_{grid.name}")
             k = int(model.stage)
             for s in range(k + 1):
                 torch.manual_seed(1)
