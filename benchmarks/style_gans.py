@@ -1,13 +1,14 @@
 """dcgan vs progan vs stylegan at one CPU budget on `shapes` (issue 16), plus stylegan's truncation
 curve, its style-mixing grid and progan's per-stage sample grids.
 
-    OMP_NUM_THREADS=1 python benchmarks/style_gans.py --budget 60 --size 32 --n 1000 --out /tmp/style-bench
+    OMP_NUM_THREADS=1 python benchmarks/style_gans.py --budget 150 --size 32 --n 1000 --out /tmp/style-bench
 
 Every model trains with its library defaults except the widths named in ``MODEL`` (batch 32, one
 thread, --budget CPU seconds of training: ``budget_clock='cpu'``), then is evaluated with the
-evaluation metrics (FD, KID, precision / recall, classes covered) on features of a LeNet-5 trained
-on `shapes` by ``RECIPE`` (a reduced recipe, cached under $GENLAB_CACHE like every extractor), with
-``--n`` generated images against as many test images. Writes OUT/results.json and PNGs into --img.
+evaluation metrics (FD, KID, precision / recall, classes covered) on features of genlab's default
+extractor for the dataset (for `shapes` a VGG-11, cached under $GENLAB_CACHE like every extractor), with
+``--n`` generated images against as many test images. Writes OUT/results.json and PNGs into --img
+(progan: the grids its run drew during training as each stage ended, ``samples/stages/``).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import functools
 import json
 import os
 import resource
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -24,7 +26,6 @@ import torch
 
 import genlab
 from genlab.io import name_grid_rows, save_image_grid
-from genlab.metrics.features import ExtractorRecipe
 from genlab.runs import extractors
 from genlab.runs.evaluate import evaluate_model
 
@@ -32,7 +33,7 @@ MODELS = ["dcgan", "progan", "stylegan"]
 MODEL = {"dcgan": {}, "progan": {"channel_max": 32}, "stylegan": {"channel_max": 32, "mapping_layers": 4}}
 TRAIN = {"batch_size": 32, "device": "cpu", "log_every": 0, "sample_every": 0, "eval_batches": 2, "num_samples": 64,
          "budget_clock": "cpu", "mode_check": "off", "steps": 10 ** 7}
-RECIPE = ExtractorRecipe(arch="lenet5", steps=1500, batch_size=64, lr=2e-3)
+RECIPE = None  # the dataset's default recipe: what `genlab evaluate` uses (shapes: features.DATASET_RECIPES)
 METRICS = ["fid", "kid", "prdc", "classes"]
 PSI = [0.5, 0.7, 0.85, 1.0]
 
@@ -66,7 +67,11 @@ def main() -> int:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     t0 = cpu_seconds()
     extractor = extractors.build_extractor(data, RECIPE)
-    print(f"extractor: {cpu_seconds() - t0:.0f} CPU s", file=sys.stderr, flush=True)
+    if "extractor" not in results:
+        results["extractor"] = {"id": extractor.id, "test_accuracy": extractor.info.get("test_accuracy"),
+                                "recipe": extractor.info.get("recipe"), "cpu_s": round(cpu_seconds() - t0),
+                                "load": load_line()}
+    print(f"extractor: {json.dumps(results['extractor'])}", file=sys.stderr, flush=True)
     tag = f"{args.dataset}{args.size}"
     for name in args.models:
         key = f"{tag}/{name}/seed{args.seed}"
@@ -74,7 +79,8 @@ def main() -> int:
         if key not in results or "fd" not in results[key]["metrics"]:
             fading = {}
             if name == "progan":  # the whole schedule (4 -> size) in about a third of the budget's images
-                fading = {"fade_images": 400, "stable_images": 400}
+                n = max(400, int(400 * args.budget / 60))  # 400 each at 60 CPU-s
+                fading = {"fade_images": n, "stable_images": n}
             start = time.time()
             log = run / "metrics.jsonl"
             if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
@@ -98,7 +104,9 @@ def main() -> int:
         model = genlab.load(run)
         torch.manual_seed(1)
         save_image_grid(model.sample(36), img / f"style_gans_{tag}_{name}.png", nrow=6)
-        if name == "progan":
+        if name == "progan":  # the grids the run drew as each stage ended, and each stage of the final model
+            for grid in sorted((run / "samples" / "stages").glob("*.png")):
+                shutil.copyfile(grid, img / f"style_gans_{tag}_progan_train_{grid.name}")
             k = int(model.stage)
             for s in range(k + 1):
                 torch.manual_seed(1)

@@ -44,3 +44,25 @@ def test_unlabelled_data_cannot_train_an_extractor(tmp_path, monkeypatch):
     np.savez(tmp_path / "x.npz", x=np.zeros((40, 8, 8, 1), np.uint8))
     with pytest.raises(DataError, match="no labels"):
         extractors.build_extractor(f"npz:{tmp_path / 'x.npz'}", features.ExtractorRecipe(steps=1), verbose=False)
+
+
+def test_shapes_has_its_own_recipe(tmp_path, monkeypatch):
+    """`shapes` gets its VGG recipe (not the shape default) wherever the extractor is chosen, e.g.
+    `genlab evaluate`; the data is faked with a few tiny images, nothing is trained."""
+    from genlab.data.base import ArrayDataset, Splits
+
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
+    split = ArrayDataset(torch.zeros(8, 3, 8, 8, dtype=torch.uint8), torch.arange(8) % 4)
+    seen = []
+    monkeypatch.setattr(features.datasets, "load_splits",
+                        lambda cfg: seen.append(cfg.dataset) or Splits(split, split, split))
+    shapes = features.DATASET_RECIPES["shapes"]
+    assert shapes.arch.startswith("vgg") and shapes != features.default_recipe((3, 8, 8))
+    assert shapes.steps * shapes.batch_size >= 60_000 and shapes.dropout == 0.0  # over an epoch, no dropout
+    # dropout enters the cache key only when it is not the default, so older recipes keep their entries
+    assert "dropout" not in features.recipe_key(features.ExtractorRecipe()) and "dropout" in features.recipe_key(shapes)
+    entry = features.extractor_entry({"dataset": "shapes", "image_size": 8, "limit": 16})
+    assert entry.recipe == shapes and entry.name == "vgg11-shapes" and entry.data.limit is None
+    assert features.extractor_entry("digits").recipe == features.default_recipe((3, 8, 8))  # others: by shape
+    assert extractors.build_extractor({"dataset": "shapes", "image_size": 8}, build=False) is None  # not cached
+    assert seen == ["shapes", "digits", "shapes"]

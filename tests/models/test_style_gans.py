@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -225,3 +226,28 @@ def test_stylegan_commands(tmp_path, capsys):
         assert main([*argv, "--out", str(tmp_path / "x.png")]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and words in err[0], err
+
+
+def test_progan_saves_a_sample_grid_per_stage(tmp_path):
+    """The run layer's grid callback draws each stage when it ends (at its own resolution) and the
+    current one with the final grid; models without stages write no stage grids."""
+    from PIL import Image
+
+    from genlab import load
+    from genlab.io import save_image_grid
+
+    run = tmp_path / "pg"  # 32 images at stage 0 = 2 steps of 16, then stage 1 (8 px) fades in
+    assert main(["train", "progan", "--dataset", "digits", "--steps", "3", "--out", str(run), *PROGAN_FLAGS]) == 0
+    stages = run / "samples" / "stages"
+    assert sorted(p.name for p in stages.iterdir()) == ["stage0_4px.png", "stage1_8px.png"]
+    for name, side in [("stage0_4px.png", 4), ("stage1_8px.png", 8)]:  # 4 images at the stage's own size
+        save_image_grid(torch.zeros(4, 1, side, side), tmp_path / f"ref{side}.png")
+        assert Image.open(stages / name).size == Image.open(tmp_path / f"ref{side}.png").size
+    # the current stage's grid is the run's final model at that stage, from the grid seed (--seed 5 + 4242)
+    model = load(run).eval()
+    torch.manual_seed(5 + 4242)
+    images, nrow = model.sample_grid(4, stage=1)
+    save_image_grid(images, tmp_path / "expected.png", nrow=nrow)
+    expected = torch.from_numpy(np.asarray(Image.open(tmp_path / "expected.png")).copy())
+    assert torch.equal(torch.from_numpy(np.asarray(Image.open(stages / "stage1_8px.png")).copy()), expected)
+    assert registry.build("stylegan", TINY_STYLE).sampling_stage() is None

@@ -16,7 +16,8 @@ This module names, finds, verifies and loads extractors (:func:`extractor_entry`
 cache (``NAME-KEY.building/``) until it finishes.
 
 Default recipes: LeNet-5 for 28x28 grayscale images (MNIST-like), a small VGG-11 (batch norm,
-width 16, hidden 128) for every other image size. Features are the classifier's penultimate
+width 16, hidden 128) for every other image size; datasets named in ``DATASET_RECIPES`` (``shapes``)
+have their own. Features are the classifier's penultimate
 activations (LeNet-5: the 84 F6 units); its softmax gives class probabilities for the
 classifier-based Inception Score and class metrics.
 """
@@ -61,6 +62,8 @@ class ExtractorRecipe:
         steps: optimizer steps (LeNet-5 on MNIST: 2000 steps of 128 = about 5 epochs).
         batch_size, lr, seed: Adam with a cosine schedule, fp32, deterministic algorithms.
         vgg_width, vgg_hidden: VGG size (ignored by LeNet-5).
+        dropout: VGG's dropout before its hidden layers (0.5, the classifier's default, is left out
+            of the cache key, so the recipes from before this field keep their cache entries).
         threads: CPU threads while training (1: the same float reductions on every machine, and
             on a busy 2-core machine several times faster than 2).
     """
@@ -73,11 +76,35 @@ class ExtractorRecipe:
     vgg_width: int = 16
     vgg_hidden: int = 128
     threads: int = 1
+    dropout: float = 0.5
 
 
 def default_recipe(shape: tuple[int, ...]) -> ExtractorRecipe:
     """LeNet-5 for (1, 28, 28) images, a small VGG-11 for every other shape."""
     return ExtractorRecipe() if tuple(shape) == (1, 28, 28) else ExtractorRecipe(arch="vgg11")
+
+
+# Recipes for named built-in datasets, chosen before the shape-based default. `shapes` (4 shape
+# classes, any hue / scale / rotation / position): the small VGG-11 without dropout (with 0.5 on its
+# 128 hidden units it learns several times slower) for 1.6 epochs at batch 64, a few CPU-minutes on
+# first use (accuracy and cost: docs/benchmarks.md, issue 16 section).
+DATASET_RECIPES: dict[str, ExtractorRecipe] = {
+    "shapes": ExtractorRecipe(arch="vgg11", steps=1500, batch_size=64, lr=2e-3, dropout=0.0),
+}
+
+
+def recipe_key(recipe: ExtractorRecipe) -> dict[str, Any]:
+    """The recipe's part of the cache key (its fields; dropout only when it is not the default 0.5)."""
+    fields = dataclasses.asdict(recipe)
+    if fields["dropout"] == ExtractorRecipe.dropout:
+        del fields["dropout"]
+    return fields
+
+
+def recipe_for(dataset: str, shape: tuple[int, ...]) -> ExtractorRecipe:
+    """The default recipe of a dataset: its entry in :data:`DATASET_RECIPES`, else :func:`default_recipe`."""
+    named = DATASET_RECIPES.get(dataset.strip().lower())
+    return named if named is not None else default_recipe(shape)
 
 
 def extractor_data(data: DataConfig | dict | str) -> DataConfig:
@@ -182,7 +209,7 @@ class ExtractorEntry:
 
 
 def extractor_entry(data: DataConfig | dict | str, recipe: ExtractorRecipe | None = None) -> ExtractorEntry:
-    """The cache entry of the extractor for ``data`` (default recipe: :func:`default_recipe` of its shape).
+    """The cache entry of the extractor for ``data`` (default recipe: :func:`recipe_for` the dataset).
 
     Raises:
         DataError: the dataset cannot be loaded or has no labels to train a classifier on.
@@ -195,10 +222,10 @@ def extractor_entry(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     if splits.train.y is None:
         raise DataError(f"dataset '{data_cfg.dataset}' has no labels, so genlab cannot train a feature extractor "
                         f"for it; evaluate against a labelled dataset of the same image shape")
-    recipe = recipe or default_recipe(splits.train.shape)
+    recipe = recipe or recipe_for(data_cfg.dataset, splits.train.shape)
     # the fields that decide which images and labels the extractor sees (other DataConfig fields do not)
     data_key = {k: v for k, v in to_dict(data_cfg).items() if k in DATA_KEY_FIELDS}
-    key = {"format": EXTRACTOR_FORMAT, "recipe": dataclasses.asdict(recipe), "data": data_key,
+    key = {"format": EXTRACTOR_FORMAT, "recipe": recipe_key(recipe), "data": data_key,
            "shape": list(splits.train.shape)}
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     name = f"{recipe.arch}-{_slug(data_cfg.dataset.split(':')[-1] if ':' in data_cfg.dataset else data_cfg.dataset)}"

@@ -182,6 +182,12 @@ class GenerativeModel(nn.Module):
         labels = default_labels(classes * per_row, classes, self.device, run=per_row)
         return self.sample(len(labels), labels=labels, **options), per_row
 
+    def sampling_stage(self) -> tuple[str, dict[str, Any]] | None:
+        """For models that grow while training (progan): (a name for the stage they now sample at,
+        the :meth:`sample` options that draw that stage); the run layer saves a sample grid of each
+        stage under that name. None (the default): the model has no stages."""
+        return None
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device

@@ -239,6 +239,11 @@ class ProGAN(GenerativeModel):
         cfg = self.config
         return stage_at(int(self.images_seen), self.num_stages, cfg.fade_images, cfg.stable_images)
 
+    def sampling_stage(self) -> tuple[str, dict[str, Any]]:
+        """The current stage's grid name (``stage1_8px``) and the options that sample it."""
+        k, _ = self.current_stage()
+        return f"stage{k}_{4 << k}px", {"stage": k}
+
     def stage_resolution(self, k: int) -> int:
         return 4 << k
 

@@ -5,7 +5,10 @@ MetricsFile    metrics.jsonl: ``train_step`` every ``log_every`` steps; per epoc
                ``validation`` and ``timing``; the run layer adds ``config_change`` and truncates
                the log on resume
 SampleGrids    ``samples/epoch_NNN.png`` (or ``step_NNNNNNNN.png`` inside an epoch) and ``samples.png``
-               every ``sample_every`` epochs and at the end
+               every ``sample_every`` epochs and at the end; for a model with stages
+               (:meth:`~genlab.models.base.GenerativeModel.sampling_stage`, e.g. progan)
+               ``samples/stages/NAME.png``, the grid of a stage drawn when it ends and, for the
+               current stage, with every other grid
 LossCurves     ``loss_curves.png`` once, when the run ends or stops at an epoch end
 Checkpointer   ``checkpoints/step-N/`` whenever the trainer says one is due; ``model.safetensors``
                becomes a hard link to its weights
@@ -73,23 +76,38 @@ class SampleGrids(Callback):
 
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
+        self.stage: tuple[str, dict[str, Any]] | None = None  # the stage the model sampled at after the last step
+
+    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+        stage = trainer.model.sampling_stage()
+        if stage is not None and self.stage is not None and stage[0] != self.stage[0]:
+            self.save_stage(trainer, self.stage)  # the stage that just ended, as it was trained
+        self.stage = stage
+
+    def save_stage(self, trainer: Trainer, stage: tuple[str, dict[str, Any]]) -> None:
+        """``samples/stages/NAME.png``: a grid of ``stage`` (name, sample options)."""
+        save_samples(trainer, self.run_dir / "samples" / "stages" / f"{stage[0]}.png", **stage[1])
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
         if grid_due(trainer, record):  # a grid inside an epoch is named by its step: it never replaces an epoch's
             name = f"epoch_{trainer.epoch:03d}.png" if record.epoch_done else f"step_{trainer.step:08d}.png"
             save_samples(trainer, self.run_dir / "samples" / name, self.run_dir / "samples.png")
+            stage = trainer.model.sampling_stage()
+            if stage is not None:
+                self.save_stage(trainer, stage)
 
 
 @torch.no_grad()
-def save_samples(trainer: Trainer, path: Path, latest: Path | None = None) -> None:
-    """Draw ``num_samples`` from the trainer's model (seed ``seed + 4242``, the global RNG untouched)
-    into ``path`` and ``latest``; models whose samples are not images draw nothing."""
+def save_samples(trainer: Trainer, path: Path, latest: Path | None = None, **options: Any) -> None:
+    """Draw ``num_samples`` from the trainer's model (seed ``seed + 4242``, the global RNG untouched;
+    ``options`` go to its ``sample_grid``) into ``path`` and ``latest``; models whose samples are not
+    images draw nothing."""
     model = trainer.model
     model.eval()
     try:
         with torch.random.fork_rng(devices=[trainer.device] if trainer.device.type == "cuda" else []):
             torch.manual_seed(trainer.cfg.seed + 4242)
-            images, nrow = model.sample_grid(trainer.cfg.num_samples)
+            images, nrow = model.sample_grid(trainer.cfg.num_samples, **options)
     except NotImplementedError:
         return
     finally:

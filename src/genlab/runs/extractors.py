@@ -81,7 +81,8 @@ def _build(entry: ExtractorEntry, cache: bool, verbose: bool) -> FeatureExtracto
         what = "continuing the build of" if resuming else "training"
         print(f"genlab: {what} feature extractor {name} ({recipe.arch}, {recipe.steps} steps, seed {recipe.seed}); "
               f"cached for later runs", file=sys.stderr, flush=True)
-    model_cfg = {"arch": recipe.arch, "vgg_width": recipe.vgg_width, "vgg_hidden": recipe.vgg_hidden}
+    model_cfg = {"arch": recipe.arch, "vgg_width": recipe.vgg_width, "vgg_hidden": recipe.vgg_hidden,
+                 "dropout": recipe.dropout}
     train_cfg = {"steps": recipe.steps, "batch_size": min(recipe.batch_size, len(splits.train)), "lr": recipe.lr,
                  "seed": recipe.seed, "schedule": "cosine", "deterministic": True, "device": "cpu",
                  "precision": "fp32", "log_every": 0, "num_samples": 1}
