@@ -32,6 +32,15 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
     "vaegan-layer1": ("vaegan", {"feature_layer": 1}, {}, {}),
     "vaegan-equilibrium": ("vaegan", {"equilibrium": 0.68, "equilibrium_margin": 0.35}, {}, {}),
     "vaegan-dlr1e-4": ("vaegan", {}, {}, {"phase_lr": {"discriminator": 1e-4}}),
+    # second round (helper h19b): a pixel term kept beside the feature term (hybrid), per-network
+    # learning rates, what the GAN term sees, warm-starting the VAE part, a spectrally normalized critic
+    "vaegan-hybrid": ("vaegan", {"pixel_weight": 1.0}, {}, {}),
+    "vaegan-hybrid-gamma0.1": ("vaegan", {"pixel_weight": 1.0, "gamma": 0.1}, {}, {}),
+    "vaegan-hybrid-prior": ("vaegan", {"pixel_weight": 1.0, "gan_fakes": "prior"}, {}, {}),
+    "vaegan-hybrid-lr1e-3": ("vaegan", {"pixel_weight": 1.0}, {}, {"phase_lr": {"encoder": 1e-3, "decoder": 1e-3}}),
+    "vaegan-lr1e-3": ("vaegan", {}, {}, {"phase_lr": {"encoder": 1e-3, "decoder": 1e-3}}),
+    "vaegan-hybrid-sn": ("vaegan", {"pixel_weight": 1.0, "disc_spectral_norm": True}, {}, {}),
+    "vaegan-hybrid-warmup": ("vaegan", {"pixel_weight": 1.0, "vae_warmup_steps": 100}, {}, {}),
     "dcgan": ("dcgan", {}, {}, {}),
 }
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,

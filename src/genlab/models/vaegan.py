@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ from torch import Tensor, nn
 from genlab.config import OptimizerConfig, check_range, check_sizes
 from genlab.models.base import Batch, Losses, Phase
 from genlab.models.vae import VAE, VAEConfig, gaussian_kl
-from genlab.nn.gan_blocks import DCGANDiscriminator
+from genlab.nn.gan_blocks import DCGANDiscriminator, apply_spectral_norm
 from genlab.registry import register
 
 
@@ -50,6 +51,14 @@ class VAEGANConfig(VAEConfig):
             margin (it is winning), and the decoder's GAN term while either is above equilibrium +
             margin (it is losing); ln 2 = 0.69 is the chance level.
         equilibrium_margin: the margin of the equilibrium rule.
+        pixel_weight: weight of the VAE's pixel reconstruction NLL (the ``likelihood``, summed over
+            pixels) added to the encoder's and the decoder's losses (0 = Larsen et al.'s pure
+            feature-space reconstruction; > 0 = a hybrid that keeps the VAE's pixel fidelity).
+        gan_fakes: what the GAN term shows the discriminator as fakes: 'both' (reconstructions and
+            prior samples, the paper), 'prior' (prior samples only) or 'recon' (reconstructions only).
+        vae_warmup_steps: this many encoder updates train the VAE part only (the discriminator is
+            not updated and the decoder gets no GAN term) before the GAN game starts (0 = off).
+        disc_spectral_norm: spectral normalization of every discriminator weight (Miyato et al. 2018).
     """
 
     disc_widths: tuple[int, ...] = (32, 64)
@@ -58,9 +67,17 @@ class VAEGANConfig(VAEConfig):
     adversarial_lr: float = 3e-4
     equilibrium: float = 0.0
     equilibrium_margin: float = 0.35
+    pixel_weight: float = 0.0
+    gan_fakes: Literal["both", "prior", "recon"] = "both"
+    vae_warmup_steps: int = 0
+    disc_spectral_norm: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_range("pixel_weight", self.pixel_weight, 0)
+        check_range("vae_warmup_steps", self.vae_warmup_steps, 0)
+        if self.gan_fakes not in ("both", "prior", "recon"):
+            raise ValueError(f"gan_fakes must be 'both', 'prior' or 'recon', got {self.gan_fakes!r}")
         check_range("equilibrium", self.equilibrium, 0)
         check_range("equilibrium_margin", self.equilibrium_margin, 0)
         check_sizes("disc_widths", self.disc_widths, non_empty=True)
@@ -81,10 +98,12 @@ class FeatureDiscriminator(nn.Module):
         feature_layer: level whose output :meth:`forward` returns beside the logit.
     """
 
-    def __init__(self, in_shape, widths, feature_layer: int):
+    def __init__(self, in_shape, widths, feature_layer: int, spectral: bool = False):
         super().__init__()
         self.body = DCGANDiscriminator(in_shape, widths, norm="none")
         self.head = nn.Linear(self.body.out_features, 1)
+        if spectral:
+            apply_spectral_norm(self)
         self.cut = 3 * feature_layer  # each level is (conv, norm, LeakyReLU)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -110,10 +129,20 @@ class VAEGAN(VAE):
 
     def __init__(self, config: VAEGANConfig):
         super().__init__(config)
-        self.discriminator = FeatureDiscriminator(config.data_shape, config.disc_widths, config.feature_layer)
+        self.discriminator = FeatureDiscriminator(config.data_shape, config.disc_widths, config.feature_layer,
+                                                  config.disc_spectral_norm)
         # the discriminator's last cross-entropies on real and on fake images (the equilibrium rule);
         # training state, carried by checkpoints as a non-persistent buffer
         self.register_buffer("d_bce", torch.full((2,), math.log(2.0)), persistent=False)
+
+    def _in_warmup(self) -> bool:
+        """True while the VAE part trains alone (``vae_warmup_steps``)."""
+        return int(self.updates) < self.config.vae_warmup_steps
+
+    def _pixel_nll(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(decoded images in [0, 1], the pixel reconstruction NLL per image (B,)) from codes z."""
+        out = self.decoder_output(z)
+        return torch.sigmoid(out), self.reconstruction_nll(out, x)
 
     def _equilibrium(self) -> tuple[bool, bool]:
         """(train the discriminator, give the decoder its GAN term) under the equilibrium rule."""
@@ -134,20 +163,27 @@ class VAEGAN(VAE):
         return 0.5 * (real_features - rec_features).pow(2).sum(1)
 
     def losses(self, batch: Batch, phase: str = "decoder") -> Losses:
+        cfg = self.config
         x = batch.x
         n = x.shape[0]
-        z_prior = torch.randn(n, self.config.latent_dim, device=x.device)
+        z_prior = torch.randn(n, cfg.latent_dim, device=x.device)
+        use_rec, use_prior = cfg.gan_fakes != "prior", cfg.gan_fakes != "recon"
+        warmup = self._in_warmup()
         if phase == "discriminator":
-            with torch.no_grad():  # 1. fakes: reconstructions and prior samples; no gradient to Enc/Dec
-                rec = self.decode(self.reparameterize(*self.encode_distribution(x)))
-                fake = self.decode(z_prior)
+            if warmup:  # the VAE part trains alone: no forward pass, a zero loss (Adam's state stays zero)
+                zero = self.discriminator.head.bias.sum() * 0.0
+                return {"loss": zero, "d_trained": torch.tensor(0.0)}
             logits_real, _ = self.discriminator(x)
-            logits_rec, _ = self.discriminator(rec)
-            logits_fake, _ = self.discriminator(fake)
-            ones, zeros = torch.ones_like(logits_real), torch.zeros_like(logits_real)
+            ones = torch.ones_like(logits_real)
             bce_real = F.binary_cross_entropy_with_logits(logits_real, ones)
-            bce_fake = 0.5 * (F.binary_cross_entropy_with_logits(logits_rec, zeros)
-                              + F.binary_cross_entropy_with_logits(logits_fake, zeros))
+            fakes: dict[str, torch.Tensor] = {}
+            with torch.no_grad():  # 1. fakes: reconstructions and/or prior samples; no gradient to Enc/Dec
+                if use_rec:
+                    fakes["d_rec"] = self.decode(self.reparameterize(*self.encode_distribution(x)))
+                if use_prior:
+                    fakes["d_prior"] = self.decode(z_prior)
+            logits = {k: self.discriminator(v)[0] for k, v in fakes.items()}
+            bce_fake = sum(F.binary_cross_entropy_with_logits(v, 0 * ones) for v in logits.values()) / len(logits)
             loss = bce_real + 2 * bce_fake
             train_d, _ = self._equilibrium()
             if not train_d:  # the update's gradient is zeroed (Adam's momentum still moves the weights a little)
@@ -156,33 +192,39 @@ class VAEGAN(VAE):
                 self.d_bce.copy_(torch.stack([bce_real.detach(), bce_fake.detach()]).float())
             return {"loss": loss, "d_trained": torch.tensor(float(train_d)),
                     "d_real": torch.sigmoid(logits_real).mean().detach(),
-                    "d_rec": torch.sigmoid(logits_rec).mean().detach(),
-                    "d_prior": torch.sigmoid(logits_fake).mean().detach()}
-        if phase == "encoder":  # 2. L_prior + L_llike, through a fixed decoder and discriminator
+                    **{k: torch.sigmoid(v).mean().detach() for k, v in logits.items()}}
+        if phase == "encoder":  # 2. L_prior + L_llike (+ pixel NLL), through a fixed decoder and discriminator
             mu, logvar = self.encode_distribution(x)
-            rec = self.decode(self.reparameterize(mu, logvar))
+            rec, pixel = self._pixel_nll(x, self.reparameterize(mu, logvar))
             _, real_features = self.discriminator(x)
             _, rec_features = self.discriminator(rec)
             kl = gaussian_kl(mu, logvar)
             llike = self.feature_nll(real_features.detach(), rec_features)
-            return {"loss": llike.mean() + self.kl_objective(mu, logvar), "kl": kl.mean().detach(),
-                    "feature_nll": llike.mean().detach()}
-        # 3. decoder: gamma * L_llike + non-saturating GAN loss on reconstructions and prior samples;
-        # codes are computed without gradient, so the GAN loss cannot reach the encoder
+            loss = llike.mean() + self.kl_objective(mu, logvar)
+            if cfg.pixel_weight > 0:
+                loss = loss + cfg.pixel_weight * pixel.mean()
+            return {"loss": loss, "kl": kl.mean().detach(), "feature_nll": llike.mean().detach(),
+                    "pixel_nll": pixel.mean().detach()}
+        # 3. decoder: gamma * L_llike (+ pixel NLL) + non-saturating GAN loss on reconstructions and/or
+        # prior samples; codes are computed without gradient, so the GAN loss cannot reach the encoder
         with torch.no_grad():
             z = self.reparameterize(*self.encode_distribution(x))
             _, real_features = self.discriminator(x)
-        rec = self.decode(z)
+        rec, pixel = self._pixel_nll(x, z)
         logits_rec, rec_features = self.discriminator(rec)
-        logits_fake, _ = self.discriminator(self.decode(z_prior))
-        ones = torch.ones_like(logits_rec)
-        gan = (F.binary_cross_entropy_with_logits(logits_rec, ones)
-               + F.binary_cross_entropy_with_logits(logits_fake, ones))
-        if not self._equilibrium()[1]:
-            gan = gan * 0.0
+        gan = torch.zeros((), device=x.device)
+        if not warmup and self._equilibrium()[1]:
+            if use_rec:
+                gan = gan + F.binary_cross_entropy_with_logits(logits_rec, torch.ones_like(logits_rec))
+            if use_prior:
+                logits_fake, _ = self.discriminator(self.decode(z_prior))
+                gan = gan + F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))
         llike = self.feature_nll(real_features, rec_features).mean()
-        return {"loss": self.config.gamma * llike + gan, "gan": gan.detach(), "feature_nll": llike.detach(),
-                "pixel_mse": (rec - x).pow(2).mean().detach()}
+        loss = cfg.gamma * llike + gan
+        if cfg.pixel_weight > 0:
+            loss = loss + cfg.pixel_weight * pixel.mean()
+        return {"loss": loss, "gan": gan.detach(), "feature_nll": llike.detach(),
+                "pixel_nll": pixel.mean().detach(), "pixel_mse": (rec - x).pow(2).mean().detach()}
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, float]:
