@@ -144,3 +144,11 @@ def test_disc_spectral_norm_bounds_every_weight():
         assert torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2) == pytest.approx(1.0, abs=0.05)
     plain = VAEGAN(VAEGANConfig(**SMALL))
     assert not any("parametrizations" in k for k in plain.state_dict())
+
+
+def test_autoencoder_lr_sets_encoder_and_decoder_phases_only():
+    model = VAEGAN(VAEGANConfig(**SMALL, adversarial_lr=2e-4, autoencoder_lr=5e-4))
+    lrs = {p.name: p.optimizer.lr for p in model.phases()}
+    assert lrs == {"discriminator": 2e-4, "encoder": 5e-4, "decoder": 5e-4}
+    with pytest.raises(ValueError, match="autoencoder_lr"):
+        VAEGANConfig(**SMALL, autoencoder_lr=0.0)

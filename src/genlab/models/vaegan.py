@@ -44,8 +44,9 @@ class VAEGANConfig(VAEConfig):
         gamma: weight of the feature reconstruction loss against the GAN loss in the decoder's update
             (1; the old default 0.01 let the GAN term drown the reconstruction: on MNIST at 25
             CPU-s, FD 262 -> 93 and recon FD 243 -> 28, benchmarks/vaegan_study.py, docs/benchmarks.md).
-        adversarial_lr: Adam learning rate of all three networks (betas 0.5, 0.999); --phase-lr
+        adversarial_lr: Adam learning rate of the discriminator (betas 0.5, 0.999); --phase-lr
             discriminator=LR (or encoder=, decoder=) sets one network's.
+        autoencoder_lr: Adam learning rate of the encoder and of the decoder (betas 0.5, 0.999).
         equilibrium: Larsen et al.'s equilibrium rule (0 = off): the discriminator's update is
             dropped while its cross-entropy on real or on fake images is below equilibrium -
             margin (it is winning), and the decoder's GAN term while either is above equilibrium +
@@ -65,6 +66,7 @@ class VAEGANConfig(VAEConfig):
     feature_layer: int = 2
     gamma: float = 1.0
     adversarial_lr: float = 3e-4
+    autoencoder_lr: float = 3e-4
     equilibrium: float = 0.0
     equilibrium_margin: float = 0.35
     pixel_weight: float = 0.0
@@ -82,6 +84,7 @@ class VAEGANConfig(VAEConfig):
         check_range("equilibrium_margin", self.equilibrium_margin, 0)
         check_sizes("disc_widths", self.disc_widths, non_empty=True)
         check_range("adversarial_lr", self.adversarial_lr, 0, low_open=True)
+        check_range("autoencoder_lr", self.autoencoder_lr, 0, low_open=True)
         if not 1 <= self.feature_layer <= len(self.disc_widths):
             raise ValueError(f"feature_layer must be between 1 and {len(self.disc_widths)} "
                              f"(the discriminator's levels), got {self.feature_layer}")
@@ -154,9 +157,10 @@ class VAEGAN(VAE):
 
     def phases(self) -> list[Phase]:
         opt = OptimizerConfig("adam", self.config.adversarial_lr, (0.5, 0.999))
+        ae = OptimizerConfig("adam", self.config.autoencoder_lr, (0.5, 0.999))
         return [Phase("discriminator", ("discriminator",), optimizer=opt),
-                Phase("encoder", ("encoder",), optimizer=opt, fresh_batch=False),
-                Phase("decoder", ("decoder",), optimizer=opt, fresh_batch=False)]
+                Phase("encoder", ("encoder",), optimizer=ae, fresh_batch=False),
+                Phase("decoder", ("decoder",), optimizer=ae, fresh_batch=False)]
 
     def feature_nll(self, real_features: torch.Tensor, rec_features: torch.Tensor) -> torch.Tensor:
         """L_llike per image: 1/2 ||Dis_l(x) - Dis_l(x~)||^2, (B, F) x2 -> (B,)."""
