@@ -41,6 +41,10 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
     "vaegan-lr1e-3": ("vaegan", {}, {}, {"phase_lr": {"encoder": 1e-3, "decoder": 1e-3}}),
     "vaegan-hybrid-sn": ("vaegan", {"pixel_weight": 1.0, "disc_spectral_norm": True}, {}, {}),
     "vaegan-hybrid-warmup": ("vaegan", {"pixel_weight": 1.0, "vae_warmup_steps": 100}, {}, {}),
+    "vaegan-lr1e-3-sn": ("vaegan", {"autoencoder_lr": 1e-3, "disc_spectral_norm": True}, {}, {}),
+    "vaegan-lr1e-3-prior": ("vaegan", {"autoencoder_lr": 1e-3, "gan_fakes": "prior"}, {}, {}),
+    "vaegan-lr1e-3-dlr1e-3": ("vaegan", {"autoencoder_lr": 1e-3, "adversarial_lr": 1e-3}, {}, {}),
+    "vaegan-lr1e-3-warmup": ("vaegan", {"autoencoder_lr": 1e-3, "vae_warmup_steps": 100}, {}, {}),
     "dcgan": ("dcgan", {}, {}, {}),
 }
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,

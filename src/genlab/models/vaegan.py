@@ -187,7 +187,7 @@ class VAEGAN(VAE):
                 if use_prior:
                     fakes["d_prior"] = self.decode(z_prior)
             logits = {k: self.discriminator(v)[0] for k, v in fakes.items()}
-            bce_fake = sum(F.binary_cross_entropy_with_logits(v, 0 * ones) for v in logits.values()) / len(logits)
+            bce_fake = torch.stack([F.binary_cross_entropy_with_logits(v, 0 * ones) for v in logits.values()]).mean()
             loss = bce_real + 2 * bce_fake
             train_d, _ = self._equilibrium()
             if not train_d:  # the update's gradient is zeroed (Adam's momentum still moves the weights a little)
