@@ -46,6 +46,7 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
     "vaegan-lr1e-3-prior": ("vaegan", {**SECOND, "autoencoder_lr": 1e-3, "gan_fakes": "prior"}, {}, {}),
     "vaegan-lr1e-3-prior-sn": ("vaegan", {**SECOND, "autoencoder_lr": 1e-3, "gan_fakes": "prior",
                                           "disc_spectral_norm": True}, {}, {}),
+    "vaegan-ema": ("vaegan", {"ema_decay": 0.99}, {}, {}),  # today's defaults + an EMA decoder for sampling
     "dcgan": ("dcgan", {}, {}, {}),
 }
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,

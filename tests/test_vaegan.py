@@ -152,3 +152,23 @@ def test_autoencoder_lr_sets_encoder_and_decoder_phases_only():
     assert lrs == {"discriminator": 2e-4, "encoder": 5e-4, "decoder": 5e-4}
     with pytest.raises(ValueError, match="autoencoder_lr"):
         VAEGANConfig(**SMALL, autoencoder_lr=0.0)
+
+
+def test_ema_decoder_samples_and_follows_the_decoder():
+    torch.manual_seed(0)
+    model = VAEGAN(VAEGANConfig(**SMALL, ema_decay=0.5))
+    assert VAEGAN(VAEGANConfig(**SMALL)).ema_decoder is None
+    noise = torch.randn(4, 3)
+    assert torch.allclose(model.sample_from_noise(noise), model.decode(noise))  # a copy at the start
+    before = [p.clone() for p in model.ema_decoder.parameters()]
+    with torch.no_grad():
+        for p in model.decoder.parameters():
+            p.add_(1.0)
+    model.updates += 100  # past the EMA warm-up: the decay is 0.5
+    model.after_step("decoder")
+    for b, a, p in zip(before, model.ema_decoder.parameters(), model.decoder.parameters(), strict=True):
+        assert torch.allclose(a, 0.5 * b + 0.5 * p)
+    assert model.sample(3).shape == (3, 1, 8, 8)
+    assert not torch.allclose(model.sample_from_noise(noise), model.decode(noise))
+    with pytest.raises(ValueError, match="ema_decay"):
+        VAEGANConfig(**SMALL, ema_decay=1.0)

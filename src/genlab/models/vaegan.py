@@ -24,6 +24,7 @@ VAE-GAN code hits when it steps one optimizer before the last backward).
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -35,6 +36,7 @@ from torch import Tensor, nn
 from genlab.config import OptimizerConfig, check_range, check_sizes
 from genlab.models.base import Batch, Losses, Phase
 from genlab.models.vae import VAE, VAEConfig, gaussian_kl
+from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.gan_blocks import DCGANDiscriminator, apply_spectral_norm
 from genlab.registry import register
 
@@ -69,6 +71,8 @@ class VAEGANConfig(VAEConfig):
         vae_warmup_steps: this many encoder updates train the VAE part only (the discriminator is
             not updated and the decoder gets no GAN term) before the GAN game starts (0 = off).
         disc_spectral_norm: spectral normalization of every discriminator weight (Miyato et al. 2018).
+        ema_decay: keep an exponential moving average of the decoder's weights with this decay and
+            sample from it (0 = off); reconstructions use the trained decoder.
     """
 
     disc_widths: tuple[int, ...] = (32, 64)
@@ -82,11 +86,14 @@ class VAEGANConfig(VAEConfig):
     gan_fakes: Literal["both", "prior", "recon"] = "prior"
     vae_warmup_steps: int = 0
     disc_spectral_norm: bool = False
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_range("pixel_weight", self.pixel_weight, 0)
         check_range("vae_warmup_steps", self.vae_warmup_steps, 0)
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.gan_fakes not in ("both", "prior", "recon"):
             raise ValueError(f"gan_fakes must be 'both', 'prior' or 'recon', got {self.gan_fakes!r}")
         check_range("equilibrium", self.equilibrium, 0)
@@ -143,9 +150,26 @@ class VAEGAN(VAE):
         super().__init__(config)
         self.discriminator = FeatureDiscriminator(config.data_shape, config.disc_widths, config.feature_layer,
                                                   config.disc_spectral_norm)
+        self.ema_decoder = copy.deepcopy(self.decoder).requires_grad_(False) if config.ema_decay > 0 else None
         # the discriminator's last cross-entropies on real and on fake images (the equilibrium rule);
         # training state, carried by checkpoints as a non-persistent buffer
         self.register_buffer("d_bce", torch.full((2,), math.log(2.0)), persistent=False)
+
+    def after_step(self, phase: str) -> None:
+        super().after_step(phase)
+        if phase == "decoder" and self.ema_decoder is not None:
+            ema_update_(self.ema_decoder, self.decoder, ema_decay_at(self.config.ema_decay, int(self.updates)))
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode n draws from the prior N(0, I), with the EMA decoder when one is kept."""
+        return self.sample_from_noise(torch.randn(n, self.config.latent_dim, device=self.device), labels)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The prior draw is the noise: decode it (with the EMA decoder when one is kept)."""
+        if self.ema_decoder is None:
+            return self.decode(noise, labels)
+        return torch.sigmoid(self.ema_decoder(self.decoder_input(noise, labels)).float())
 
     def _in_warmup(self) -> bool:
         """True while the VAE part trains alone (``vae_warmup_steps``)."""
