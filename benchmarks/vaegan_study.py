@@ -1,8 +1,12 @@
 """Why vaegan lost to vae, and what fixes it: variants at one small, equal CPU budget (issue 19).
 
-    OMP_NUM_THREADS=1 python benchmarks/vaegan_study.py run --budget 30 --out runs/bench_vaegan
+    OMP_NUM_THREADS=1 python benchmarks/vaegan_study.py run --budget 25 --n 500 --out runs/bench_vaegan
     python benchmarks/vaegan_study.py report --out runs/bench_vaegan
-    python benchmarks/vaegan_study.py figure --out runs/bench_vaegan --variants vae vaegan-default dcgan
+    OMP_NUM_THREADS=1 python benchmarks/vaegan_study.py run --budget 100 --n 500 --out runs/bench_vaegan100 \
+        --variants vae vaegan-default dcgan
+    python benchmarks/vaegan_study.py figure --out runs/bench_vaegan100 --variants vae vaegan-default dcgan
+    python benchmarks/vaegan_study.py temperature --out runs/bench_vaegan100 --variants vae vaegan-default \
+        --temps 1.0 0.8 --n 500
 
 Every variant trains on MNIST (grayscale in [0, 1], not binarized, unless the variant says so) for
 the same CPU-seconds of training (``--time-budget B --budget-clock cpu``), batch 64, bf16 autocast,
