@@ -127,5 +127,5 @@ def frequency(counts: list[float]) -> torch.Tensor:
     return (w / w.sum()).float()
 
 
-__all__ = ["Layout", "SOFTMAX", "TANH", "activate", "gumbel_noise", "softmax_cross_entropy", "block_slices", "check_layout",
-           "conditional_slices", "frequency", "log_frequency"]
+__all__ = ["Layout", "SOFTMAX", "TANH", "activate", "block_slices", "check_layout", "conditional_slices",
+           "frequency", "gumbel_noise", "log_frequency", "softmax_cross_entropy"]

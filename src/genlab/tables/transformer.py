@@ -5,8 +5,9 @@ Column kinds (inferred, or given by metadata):
 =============  ======================================================================================
 continuous     mode-specific normalization (Xu et al. 2019, sec. 4.2): a variational Gaussian mixture
                per column (scikit-learn's BayesianGaussianMixture, Dirichlet-process prior, run for all
-               columns at once by genlab.tables.mixture) finds the modes; a value x becomes the one-hot of its most likely mode k and the scaled offset
-               (x - mu_k) / (4 sigma_k). A column with at most ``max_modes`` distinct values (codes,
+               columns at once by genlab.tables.mixture) finds the modes; a value x becomes the
+               one-hot of its most likely mode k and the scaled offset (x - mu_k) / (4 sigma_k).
+               A column with at most ``max_modes`` distinct values (codes,
                small counts, ratings) skips the mixture: each value is a mode of its own (weight its
                share, sigma 1/100 of the smallest gap between values) and a sample is its mode's value
                (a value a hair off a code would cost the KS score half that code's mass)
