@@ -35,7 +35,15 @@ from genlab.config import OptimizerConfig
 from genlab.errors import ConfigError, DataError
 from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
-from genlab.models.tabular import Layout, activate, check_layout, conditional_slices, frequency, log_frequency
+from genlab.models.tabular import (
+    Layout,
+    activate,
+    check_layout,
+    conditional_slices,
+    frequency,
+    log_frequency,
+    logsumexp,
+)
 from genlab.registry import register
 
 
@@ -243,7 +251,7 @@ class CTGAN(GenerativeModel):
             return raw.new_zeros(()).float()
         dev = raw.device
         logits = raw[:, self._cond_index.to(dev)].float()                            # (B, C)
-        norm = logits.masked_fill(~self._member.to(dev)[cols], float("-inf")).logsumexp(1)
+        norm = logsumexp(logits.masked_fill(~self._member.to(dev)[cols], float("-inf")))
         target = logits.gather(1, (self._cond_start.to(dev)[cols] + cats)[:, None]).squeeze(1)
         return (norm - target).sum() / raw.shape[0]
 
