@@ -22,6 +22,23 @@ import numpy as np
 EPS = float(np.finfo(np.float64).eps)
 
 
+def digamma(x: np.ndarray) -> np.ndarray:
+    """The digamma function (torch's, in float64: scipy is not a core dependency)."""
+    import torch
+
+    return torch.special.digamma(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))).numpy()
+
+
+def gammaln(x: np.ndarray) -> np.ndarray:
+    import torch
+
+    return torch.lgamma(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))).numpy()
+
+
+def betaln(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return gammaln(a) + gammaln(b) - gammaln(a + b)
+
+
 @dataclass
 class Mixture:
     """One column's fitted mixture (scikit-learn's weights_, means_[:, 0], covariances_[:, 0, 0])."""
@@ -70,8 +87,6 @@ class _Group:
     @staticmethod
     def e_step(x: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
         """log responsibilities (C, n, k)."""
-        from scipy.special import digamma
-
         pc = 1.0 / np.sqrt(p["cov"])                         # precision Cholesky factor
         y = (x[:, :, None] - p["means"][:, None, :]) * pc[:, None, :]
         log_gauss = -0.5 * (math.log(2 * math.pi) + y ** 2) + (np.log(pc) - 0.5 * np.log(p["dof"]))[:, None, :]
@@ -85,8 +100,6 @@ class _Group:
 
     @staticmethod
     def lower_bound(log_resp: np.ndarray, resp: np.ndarray, p: dict[str, np.ndarray]) -> np.ndarray:
-        from scipy.special import betaln, gammaln
-
         dof = p["dof"]
         log_det = -0.5 * np.log(p["cov"]) - 0.5 * np.log(dof)
         log_wishart = -(dof * log_det + dof * 0.5 * math.log(2.0) + gammaln(0.5 * dof)).sum(1)
