@@ -176,7 +176,8 @@ def run_one(spec: dict) -> dict:
         model = _reference_model(g)
     else:
         train = {**GENLAB_TRAIN, "seed": spec["seed"], "time_budget": spec["budget"]}
-        phase_lr = {k.removeprefix("phase_lr_"): float(v) for k, v in train_changes.items() if k.startswith("phase_lr_")}
+        phase_lr = {k.removeprefix("phase_lr_"): float(v) for k, v in train_changes.items()
+                    if k.startswith("phase_lr_")}
         train.update({k: v for k, v in train_changes.items() if not k.startswith("phase_lr_")})
         if phase_lr:
             train["phase_lr"] = phase_lr
