@@ -35,7 +35,15 @@ from genlab.config import OptimizerConfig
 from genlab.errors import ConfigError, DataError
 from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
-from genlab.models.tabular import Layout, activate, check_layout, conditional_slices, frequency, log_frequency
+from genlab.models.tabular import (
+    Layout,
+    activate,
+    check_layout,
+    conditional_slices,
+    frequency,
+    log_frequency,
+    logsumexp,
+)
 from genlab.registry import register
 
 
@@ -116,6 +124,20 @@ class TableGenerator(nn.Module):
         return self.out(self.body(x))
 
 
+class Dropout(nn.Module):
+    """nn.Dropout's function (zero each value with probability p in training, scale the rest by
+    1 / (1 - p)), its mask drawn by comparing uniforms: on CPU torch's bernoulli_ costs ~3x more."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        return x * ((torch.rand_like(x) >= self.p).to(x.dtype) / (1 - self.p))
+
+
 class PacDiscriminator(nn.Module):
     """Packed rows (B / pac, pac * (D + C)) -> scores (B / pac,) float32."""
 
@@ -123,7 +145,7 @@ class PacDiscriminator(nn.Module):
         super().__init__()
         layers, width = [], n_in * pac
         for d in dims:
-            layers += [nn.Linear(width, d), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            layers += [nn.Linear(width, d), nn.LeakyReLU(0.2), Dropout(0.5)]
             width = d
         self.body = nn.Sequential(*layers, nn.Linear(width, 1))
 
@@ -157,57 +179,81 @@ class CTGAN(GenerativeModel):
         pick = log_frequency if config.log_frequency else frequency
         self._train_probs = [pick(c_) for c_ in counts]
         self._data_probs = [frequency(c_) for c_ in counts]
+        self._build_condition_tables()
 
     # --- conditions ------------------------------------------------------------------------------
+    # Every discrete column at once (no loop over the columns): the conditional vector's positions
+    # in the row (``_cond_index``), each column's span in it (``_member``, ``_cond_start``) and
+    # the category probabilities padded to one matrix (a padded category has probability 0).
+    def _build_condition_tables(self) -> None:
+        slices = self.cond_slices
+        self._cond_index = torch.tensor([i for s, e, _, _ in slices for i in range(s, e)], dtype=torch.long)
+        self._cond_start = torch.tensor([c0 for _, _, c0, _ in slices], dtype=torch.long)
+        self._member = torch.zeros(len(slices), self.config.cond_dim, dtype=torch.bool)
+        for j, (_, _, c0, c1) in enumerate(slices):
+            self._member[j, c0:c1] = True
+        self._train_matrix = self._padded(self._train_probs)
+        self._data_matrix = self._padded(self._data_probs)
+        # weight of a real row with category k in column j: p_train(k) / p_data(k)
+        self._ratio = (torch.cat(self._train_probs) / torch.cat(self._data_probs).clamp_min(1e-12)
+                       if slices else torch.zeros(0))
+
+    def _padded(self, probs: list[torch.Tensor]) -> torch.Tensor:
+        width = max((len(p) for p in probs), default=1)
+        out = torch.zeros(len(probs), width)
+        for j, p in enumerate(probs):
+            out[j, :len(p)] = p
+        return out
+
     def sample_conditions(self, n: int, probs: list[torch.Tensor] | None = None,
                           generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """n conditions: a discrete column uniformly, then a category by ``probs`` (log-frequency).
 
         Returns (cond (n, C), column index (n,), category index (n,)).
         """
-        probs = self._train_probs if probs is None else probs
+        matrix = (self._train_matrix if probs is None or probs is self._train_probs else
+                  self._data_matrix if probs is self._data_probs else self._padded(probs))
         cond = torch.zeros(n, self.config.cond_dim)
         if not self.cond_slices:
             return cond, torch.zeros(n, dtype=torch.long), torch.zeros(n, dtype=torch.long)
         cols = torch.randint(len(self.cond_slices), (n,), generator=generator)
-        cats = torch.zeros(n, dtype=torch.long)
-        for j, (_, _, c0, _) in enumerate(self.cond_slices):
-            rows = (cols == j).nonzero().squeeze(1)
-            if len(rows):
-                cats[rows] = torch.multinomial(probs[j], len(rows), replacement=True, generator=generator)
-                cond[rows, c0 + cats[rows]] = 1.0
+        cats = torch.multinomial(matrix[cols], 1, replacement=True, generator=generator).squeeze(1)
+        cond[torch.arange(n), self._cond_start[cols] + cats] = 1.0
         return cond, cols, cats
 
     def _conditioned_real(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Real rows redrawn from the batch so their categories follow the training probabilities,
-        with their own conditional vectors: (rows (B, D), cond (B, C))."""
-        b = x.shape[0]
-        cond = torch.zeros(b, self.config.cond_dim, device=x.device, dtype=x.dtype)
+        with their own conditional vectors: (rows (B, D), cond (B, C)).
+
+        Slot i picks column cols[i] uniformly, then a batch row with probability proportional to
+        p_train(k) / p_data(k) of that row's category k in the column: inverse-CDF sampling on
+        the per-column cumulative weights, laid end to end as [0, 1], [1, 2], ... so one
+        ``searchsorted`` serves every column."""
+        b, dev = x.shape[0], x.device
         if not self.cond_slices:
-            return x, cond
-        cols = torch.randint(len(self.cond_slices), (b,), device=x.device)
-        rows = torch.empty(b, dtype=torch.long, device=x.device)
-        for j, (s, e, c0, _) in enumerate(self.cond_slices):
-            slots = (cols == j).nonzero().squeeze(1)
-            if not len(slots):
-                continue
-            cats = x[:, s:e].argmax(1)  # (B,)
-            weight = (self._train_probs[j].to(x.device) / self._data_probs[j].to(x.device).clamp_min(1e-12))[cats]
-            picked = torch.multinomial(weight, len(slots), replacement=True)
-            rows[slots] = picked
-            cond[slots, c0 + cats[picked]] = 1.0
+            return x, torch.zeros(b, self.config.cond_dim, device=dev, dtype=x.dtype)
+        n_cols = len(self.cond_slices)
+        member = self._member.to(dev)
+        onehots = x[:, self._cond_index.to(dev)]                                   # (B, C)
+        weight = (onehots.double() * self._ratio.to(dev, torch.float64)) @ member.T.double()  # (B, J)
+        cdf = weight.cumsum(0)
+        cdf = cdf / cdf[-1]
+        ends = (cdf + torch.arange(n_cols, device=dev, dtype=torch.float64)).T.reshape(-1)  # (J * B,)
+        cols = torch.randint(n_cols, (b,), device=dev)
+        u = torch.rand(b, device=dev, dtype=torch.float64)
+        rows = (torch.searchsorted(ends, cols + u, right=True) - cols * b).clamp_(0, b - 1)
+        cond = onehots[rows] * member[cols].to(x.dtype)
         return x[rows], cond
 
     def _conditional_loss(self, raw: torch.Tensor, cols: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy between the generator's logits for the conditioned column and its category."""
         if not self.cond_slices:
             return raw.new_zeros(()).float()
-        total = raw.new_zeros(()).float()
-        for j, (s, e, _, _) in enumerate(self.cond_slices):
-            rows = (cols == j).nonzero().squeeze(1)
-            if len(rows):
-                total = total + F.cross_entropy(raw[rows, s:e].float(), cats[rows], reduction="sum")
-        return total / raw.shape[0]
+        dev = raw.device
+        logits = raw[:, self._cond_index.to(dev)].float()                            # (B, C)
+        norm = logsumexp(logits.masked_fill(~self._member.to(dev)[cols], float("-inf")))
+        target = logits.gather(1, (self._cond_start.to(dev)[cols] + cats)[:, None]).squeeze(1)
+        return (norm - target).sum() / raw.shape[0]
 
     # --- training contract -------------------------------------------------------------------
     def phases(self) -> list[Phase]:
@@ -241,7 +287,8 @@ class CTGAN(GenerativeModel):
                                 self.config.tau)
             real_in = pack(torch.cat([real, cond], 1), pac)
             fake_in = pack(torch.cat([fake.to(real.dtype), cond], 1), pac)
-            d_real, d_fake = self.discriminator(real_in), self.discriminator(fake_in)
+            d_both = self.discriminator(torch.cat([real_in, fake_in]))  # one pass (own dropout per pack)
+            d_real, d_fake = d_both[:real_in.shape[0]], d_both[real_in.shape[0]:]
             loss = self.pair.discriminator(d_real, d_fake, 1.0)
             gp, norm = gradient_penalty(self.discriminator, real_in, fake_in)
             return {"loss": loss + self.config.gradient_penalty * gp,
@@ -253,7 +300,14 @@ class CTGAN(GenerativeModel):
         cond = cond.to(dev)
         raw = self.generator(torch.cat([self._noise(b, dev), cond], 1))
         fake = activate(raw, self.layout, self.config.tau)
-        d_fake = self.discriminator(pack(torch.cat([fake, cond.to(fake.dtype)], 1), pac))
+        critic = list(self.discriminator.parameters())
+        for p in critic:  # this phase trains the generator: no gradients for the critic's weights
+            p.requires_grad_(False)
+        try:
+            d_fake = self.discriminator(pack(torch.cat([fake, cond.to(fake.dtype)], 1), pac))
+        finally:
+            for p in critic:
+                p.requires_grad_(True)
         adversarial = self.pair.generator(d_fake)
         cross_entropy = self._conditional_loss(raw, cols.to(dev), cats.to(dev))
         return {"loss": adversarial + cross_entropy, "adversarial": adversarial.detach(),
@@ -287,4 +341,4 @@ class CTGAN(GenerativeModel):
         return rows.float()
 
 
-__all__ = ["CTGAN", "CTGANConfig", "PacDiscriminator", "TableGenerator", "pack"]
+__all__ = ["CTGAN", "CTGANConfig", "Dropout", "PacDiscriminator", "TableGenerator", "pack"]

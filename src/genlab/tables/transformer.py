@@ -4,9 +4,10 @@ Column kinds (inferred, or given by metadata):
 
 =============  ======================================================================================
 continuous     mode-specific normalization (Xu et al. 2019, sec. 4.2): a variational Gaussian mixture
-               per column (scikit-learn's BayesianGaussianMixture, Dirichlet-process prior) finds the
-               modes; a value x becomes the one-hot of its most likely mode k and the scaled offset
-               (x - mu_k) / (4 sigma_k). A column with at most ``max_modes`` distinct values (codes,
+               per column (scikit-learn's BayesianGaussianMixture, Dirichlet-process prior, run for all
+               columns at once by genlab.tables.mixture) finds the modes; a value x becomes the
+               one-hot of its most likely mode k and the scaled offset (x - mu_k) / (4 sigma_k).
+               A column with at most ``max_modes`` distinct values (codes,
                small counts, ratings) skips the mixture: each value is a mode of its own (weight its
                share, sigma 1/100 of the smallest gap between values) and a sample is its mode's value
                (a value a hair off a code would cost the KS score half that code's mass)
@@ -38,6 +39,7 @@ import numpy as np
 from genlab.config import suggest
 from genlab.data.tables import COLUMN_KINDS
 from genlab.errors import ConfigError, DataError
+from genlab.tables.mixture import fit_mixtures
 
 MISSING_CATEGORY = "__missing__"
 NUMERIC_KINDS = ("continuous", "integer", "datetime")
@@ -171,6 +173,7 @@ class TableTransformer:
     def __init__(self, max_modes: int = 10, seed: int = 0):
         self.max_modes, self.seed = max_modes, seed
         self.columns: list[Column] = []
+        self._pending: list[tuple[Column, np.ndarray, int, float]] = []  # mixtures to fit, see fit
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: Any, kinds: dict[str, str] | None = None, source: str = "table") -> TableTransformer:
@@ -182,7 +185,7 @@ class TableTransformer:
                             f"columns: {', '.join(map(str, frame.columns))}")
         if len(frame) < 2:
             raise DataError(f"{source} has {len(frame)} row(s); a synthesizer needs more")
-        self.columns = []
+        self.columns, self._pending = [], []
         for name in frame.columns:
             series = frame[name]
             missing = _is_missing(series.to_numpy(dtype=object))
@@ -195,6 +198,7 @@ class TableTransformer:
             else:
                 self._fit_discrete(col, self._discrete_values(series, kind), source)
             self.columns.append(col)
+        self._fit_pending()
         return self
 
     def _numbers(self, series: Any, kind: str) -> np.ndarray:
@@ -222,8 +226,6 @@ class TableTransformer:
         return out
 
     def _fit_numeric(self, col: Column, x: np.ndarray, source: str) -> None:
-        from sklearn.mixture import BayesianGaussianMixture
-
         present = x[~np.isnan(x)]
         if np.unique(present).size < 2:
             raise DataError(f"column '{col.name}' of {source} has a single value ({present[0]:g}); it carries no "
@@ -245,24 +247,27 @@ class TableTransformer:
         scale = float(present.std()) or 1.0
         z = ((fit_on - col.fill) / scale)[:, None]
         k = int(min(self.max_modes, np.unique(fit_on).size))
-        gm = BayesianGaussianMixture(n_components=k, weight_concentration_prior_type="dirichlet_process",
-                                     weight_concentration_prior=0.001, max_iter=100, n_init=1,
-                                     random_state=self.seed, reg_covar=1e-6,
-                                     # a weak prior on the means (they stay where the data is); the default
-                                     # prior on the variances keeps few, broad modes (as the reference does)
-                                     mean_precision_prior=1e-3)
-        import warnings
+        self._pending.append((col, z[:, 0], k, scale))
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence warnings on tiny columns: the modes are still usable
-            gm.fit(z)
-        keep = gm.weights_ > 0.005
-        if not keep.any():
-            keep = gm.weights_ >= gm.weights_.max()
-        weights = gm.weights_[keep] / gm.weights_[keep].sum()
-        col.means = [float(m) * scale + col.fill for m in gm.means_[keep, 0]]
-        col.stds = [max(float(math.sqrt(c)) * scale, 1e-6 * scale) for c in gm.covariances_[keep].reshape(-1)]
-        col.weights = [float(w) for w in weights]
+    def _fit_pending(self) -> None:
+        """Fit the variational mixtures of every continuous column at once (see
+        :mod:`genlab.tables.mixture`: scikit-learn's BayesianGaussianMixture, batched)."""
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        fits = fit_mixtures([z for _, z, _, _ in pending], [k for _, _, k, _ in pending], seed=self.seed,
+                            max_iter=100, weight_concentration_prior=0.001, mean_precision_prior=1e-3,
+                            # a weak prior on the means (they stay where the data is); the default prior
+                            # on the variances keeps few, broad modes (as the reference does)
+                            reg_covar=1e-6)
+        for (col, _, _, scale), gm in zip(pending, fits, strict=True):
+            keep = gm.weights > 0.005
+            if not keep.any():
+                keep = gm.weights >= gm.weights.max()
+            weights = gm.weights[keep] / gm.weights[keep].sum()
+            col.means = [float(m) * scale + col.fill for m in gm.means[keep]]
+            col.stds = [max(float(math.sqrt(c)) * scale, 1e-6 * scale) for c in gm.covariances[keep]]
+            col.weights = [float(w) for w in weights]
 
     @staticmethod
     def _fit_discrete(col: Column, values: np.ndarray, source: str) -> None:

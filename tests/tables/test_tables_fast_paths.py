@@ -1,0 +1,111 @@
+"""The vectorized per-step paths of ctgan (issue 17, speed): same math / same distributions as the
+per-column loops they replace."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genlab import registry
+from genlab.models.base import Batch
+from genlab.models.tabular import Layout, activate
+
+pytest.importorskip("pandas")
+
+SPANS = [[1, 0], [2, 1], [2, 1], [3, 1]]
+LAYOUT = {"spans": SPANS, "discrete": [2, 3], "category_counts": [[900.0, 100.0], [50.0, 30.0, 20.0]]}
+TINY = {"embedding_dim": 4, "generator_dims": [8], "discriminator_dims": [8], "pac": 5}
+
+
+def _ctgan():
+    torch.manual_seed(0)
+    return registry.build("ctgan", {**LAYOUT, **TINY})
+
+
+def test_conditional_loss_equals_the_per_column_cross_entropy():
+    model = _ctgan()
+    g = torch.Generator().manual_seed(1)
+    raw = torch.randn(40, 8, generator=g)
+    _, cols, cats = model.sample_conditions(40, generator=g)
+    expected = torch.zeros(())
+    for j, (s, e, _, _) in enumerate(model.cond_slices):
+        rows = cols == j
+        expected = expected + F.cross_entropy(raw[rows, s:e], cats[rows], reduction="sum")
+    assert model._conditional_loss(raw, cols, cats).item() == pytest.approx(expected.item() / 40, rel=1e-6)
+
+
+def test_sampling_conditions_follow_the_data_frequencies():
+    model = _ctgan()
+    cond, cols, cats = model.sample_conditions(30000, model._data_probs, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(cond.sum(1), torch.ones(30000))
+    assert (cols == 1).float().mean().item() == pytest.approx(0.5, abs=0.015)
+    shares = torch.bincount(cats[cols == 1], minlength=3).float() / (cols == 1).sum()
+    assert shares.tolist() == pytest.approx([0.5, 0.3, 0.2], abs=0.015)
+    assert torch.equal(cond[cols == 1, 2 + cats[cols == 1]], torch.ones(int((cols == 1).sum())))
+    other = [torch.tensor([0.1, 0.9]), torch.tensor([0.0, 0.0, 1.0])]  # any probabilities (padded matrix)
+    _, cols, cats = model.sample_conditions(2000, other, generator=torch.Generator().manual_seed(0))
+    assert set(cats[cols == 1].tolist()) == {2}
+
+
+def test_conditioned_real_rows_skip_absent_categories_and_pick_by_weight():
+    model = _ctgan()
+    x = torch.zeros(6, 8)
+    x[:, 1] = 1
+    x[:, 3] = 1  # column 0: every row category 0 (the frequent one)
+    x[:3, 5], x[3:, 7] = 1, 1  # column 1: rows 0-2 category 0, rows 3-5 category 2
+    torch.manual_seed(0)
+    for _ in range(50):
+        real, cond = model._conditioned_real(x)
+        on_second = cond[:, 2:].sum(1) == 1  # each slot's condition is its own row's category
+        assert torch.equal(cond[on_second, 2:], real[on_second, 5:8])
+        assert torch.equal(cond[~on_second, :2], real[~on_second, 3:5])
+        assert not cond[~on_second, 1].any()  # column 0's category 1 is in no row: never drawn
+    # column 1's weight: p_log(k) / p_data(k); category 2 (20%) is up-weighted against category 0 (50%)
+    torch.manual_seed(1)
+    picks = torch.cat([model._conditioned_real(x)[1][:, 2:] for _ in range(400)])
+    picks = picks[picks.sum(1) == 1]
+    share2 = picks[:, 2].mean().item()
+    w0, w2 = math.log(51) / 0.5, math.log(21) / 0.2
+    assert share2 == pytest.approx(w2 / (w0 + w2), abs=0.03)
+
+
+def test_generator_phase_gives_the_critic_no_gradients():
+    model = _ctgan()
+    x = torch.zeros(10, 1, 1, 8)
+    x[:, 0, 0, [0, 1, 3, 5]] = 1
+    model.zero_grad(set_to_none=True)
+    model(Batch(x), "generator")["loss"].backward()
+    assert all(p.grad is None for p in model.discriminator.parameters())
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+    assert any(p.grad is not None for p in model.generator.parameters())
+
+
+def test_dropout_zeroes_a_share_p_and_rescales():
+    from genlab.models.ctgan import Dropout
+
+    drop = Dropout(0.5)
+    x = torch.ones(200, 100)
+    y = drop(x)
+    assert set(y.unique().tolist()) <= {0.0, 2.0} and (y == 0).float().mean().item() == pytest.approx(0.5, abs=0.01)
+    drop.eval()
+    assert torch.equal(drop(x), x)
+
+
+def test_gumbel_softmax_rows_pick_categories_by_softmax():
+    logits = torch.log(torch.tensor([[0.6, 0.3, 0.1]])).repeat(20000, 1)
+    raw = torch.cat([torch.zeros(20000, 1), logits], 1)
+    torch.manual_seed(0)
+    out = activate(raw, Layout([[1, 0], [3, 1]]), tau=0.2)
+    assert torch.allclose(out[:, 1:].sum(1), torch.ones(20000), atol=1e-5)
+    shares = torch.bincount(out[:, 1:].argmax(1), minlength=3).float() / 20000  # the Gumbel-max trick
+    assert shares.tolist() == pytest.approx([0.6, 0.3, 0.1], abs=0.015)
+
+
+def test_trainer_uses_the_fused_adam_on_cpu():
+    from genlab.config import OptimizerConfig
+    from genlab.training.trainer import build_optimizer
+
+    opt = build_optimizer(list(torch.nn.Linear(3, 2).parameters()), OptimizerConfig("adam", 1e-3))
+    assert opt.defaults["fused"] is True
