@@ -106,6 +106,8 @@ class VideoVAE(ClipModel):
 
     config: VideoVAEConfig
     predicts_frames = True
+    export_parts = ("sample",)  # z -> a whole clip (B, T, C, H, W)
+    export_refusals = {k: v for k, v in ClipModel.export_refusals.items() if k != "sample"}
 
     def __init__(self, config: VideoVAEConfig):
         super().__init__(config)
@@ -135,7 +137,7 @@ class VideoVAE(ClipModel):
         with torch.autocast(device_type=z.device.type, enabled=False):
             state = torch.tanh(self.from_code(z.float()))[None]  # (1, B, H)
             out, _ = self.decoder(z.float()[:, None].expand(-1, t, -1).contiguous(), state)  # (B, T, H)
-        return unframes(self.frame_decoder(out.reshape(len(z) * t, -1)), t).float()
+        return unframes(self.frame_decoder(out.flatten(0, 1)), t).float()  # (B*T, H): no traced batch size
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         x = batch.x.float()
@@ -163,7 +165,14 @@ class VideoVAE(ClipModel):
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n draws of the prior N(0, I): clips (n, T, C, H, W) in [0, 1]."""
-        return self.decode(torch.randn(n, self.config.latent_dim, device=self.device))
+        return self.sample_from_noise(torch.randn(n, self.config.latent_dim, device=self.device))
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Clips (n, T, C, H, W) in [0, 1] decoded from prior draws ``noise`` (n, latent_dim)."""
+        return self.decode(noise)
 
     @torch.no_grad()
     def predict_frames(self, clips: torch.Tensor, k: int) -> torch.Tensor:

@@ -27,7 +27,7 @@ def frames(x: Tensor) -> Tensor:
 
 def unframes(x: Tensor, t: int) -> Tensor:
     """(B * T, C, H, W) -> (B, T, C, H, W)."""
-    return x.reshape(x.shape[0] // t, t, *x.shape[1:])
+    return x.reshape(-1, t, *x.shape[1:])
 
 
 class TemporalMix(nn.Module):
