@@ -17,7 +17,6 @@ import torch.nn.functional as F
 
 from genlab.data.images import decode_image, images_from_array, is_image_file, unreadable_reason
 from genlab.data.npz import read_npz
-from genlab.data.pairs import unpack
 from genlab.errors import ConfigError, DataError
 from genlab.io import save_image_grid
 from genlab.models.cyclegan import CycleGAN
@@ -116,16 +115,6 @@ def translate_files(model: ImageTranslator, images: list[torch.Tensor], names: l
     return {"images": len(outputs), "out": str(out), "strip": str(out / "strip.png"),
             "columns": ["input", "output"] + (["target"] if targets is not None else
                                               ["cycle"] if isinstance(model, CycleGAN) else [])}
-
-
-def split_pairs(model: ImageTranslator, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(A, B) in [0, 1] of packed test images (N, Ca + Cb, H, W) in [0, 1] (plain images: B = x, A made from it)."""
-    cfg = model.config
-    if cfg.a_channels:
-        return unpack(x, cfg.a_channels, cfg.pair_scale)
-    if isinstance(model, SRGAN):
-        return F.avg_pool2d(x, model.scale), x
-    return x, x
 
 
 def direction_of(model: ImageTranslator, direction: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from genlab.apps.translate import STRIP_ROWS, direction_of, read_any_images, split_pairs, translate_files
+from genlab.apps.translate import STRIP_ROWS, direction_of, read_any_images, translate_files
 from genlab.errors import ConfigError
 from genlab.io import check_parent
 from genlab.models.srgan import SRGAN
@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace, direction: str, upscale: bool, tile: int = 12
             raise ConfigError(f"--n must be at least 1, got {args.n}")
         test = run_splits(args.run).test
         x = test.images(torch.arange(min(args.n, len(test))))
-        a, b = split_pairs(model, x)
+        a, b = model.split_packed(x)
         images, targets = (list(a), list(b)) if direction == "AB" else (list(b), list(a))
         names = [f"{i:05d}.png" for i in range(len(images))]
     else:

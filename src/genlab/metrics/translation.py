@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab.data.base import ArrayDataset
-from genlab.data.pairs import pairing_of, unpack
+from genlab.data.pairs import pairing_of
 from genlab.errors import ConfigError
 from genlab.metrics.features import FeatureExtractor
 from genlab.metrics.fid import frechet_distance_of_features
@@ -79,18 +79,9 @@ def evaluate_translator(model: ImageTranslator, data: ArrayDataset, n: int = 100
         return _paired(model, data, n, extractor)
 
 
-def _split(model: ImageTranslator, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    cfg = model.config
-    if cfg.a_channels:
-        return unpack(x, cfg.a_channels, cfg.pair_scale)
-    if isinstance(model, SRGAN):
-        return F.avg_pool2d(x, model.scale), x
-    return x, x
-
-
 def _paired(model: ImageTranslator, data: ArrayDataset, n: int, extractor: FeatureExtractor | None) -> dict[str, Any]:
     count = min(n, len(data))
-    a, b = _split(model, data.images(torch.arange(count)))
+    a, b = model.split_packed(data.images(torch.arange(count)))
     out = _batched(model.translate, a)
     values = quality(out, b)
     values["l1"] = float((out - b).abs().mean())
@@ -129,8 +120,8 @@ def _unpaired(model: CycleGAN, data: ArrayDataset, n: int, extractor: FeatureExt
     pairing = pairing_of(data) or {}
     n_a = min(n, int(pairing.get("a_items", len(data))), len(data))  # the first a_items hold each A image once
     n_b = min(n, len(data))
-    a, _ = _split(model, data.images(torch.arange(n_a)))
-    _, b = _split(model, data.images(torch.arange(n_b)))
+    a, _ = model.split_packed(data.images(torch.arange(n_a)))
+    _, b = model.split_packed(data.images(torch.arange(n_b)))
     fake_b = _batched(lambda v: model.translate(v, "AB"), a)
     fake_a = _batched(lambda v: model.translate(v, "BA"), b)
     values = {"cycle_l1_a": float((_batched(lambda v: model.translate(v, "BA"), fake_b) - a).abs().mean()),

@@ -261,6 +261,12 @@ class SRGAN(ImageTranslator):
         return out
 
     # --- use -----------------------------------------------------------------------------------
+    def split_packed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(low-res, high-res) of packed pairs; plain images are their own targets, area-downsampled as inputs."""
+        if self.config.a_channels:
+            return super().split_packed(x)
+        return F.avg_pool2d(x, self.scale), x
+
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "AB") -> torch.Tensor:
         if direction != "AB":

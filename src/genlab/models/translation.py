@@ -231,6 +231,12 @@ class ImageTranslator(GenerativeModel):
             self.update_ema()
 
     # --- use -----------------------------------------------------------------------------------
+    def split_packed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(A, B) in [0, 1] of packed test images (N, Ca + Cb, H, W) in [0, 1]; plain images: A = B = x."""
+        if self.config.a_channels:
+            return unpack(x, self.config.a_channels, self.config.pair_scale)
+        return x, x
+
     @torch.no_grad()
     def translate(self, x: torch.Tensor, direction: str = "AB") -> torch.Tensor:
         """Translate images (N, C, H, W) in [0, 1] of domain A (B for 'BA') into the other domain, in [0, 1]."""

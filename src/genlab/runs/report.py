@@ -30,7 +30,6 @@ import torch
 from genlab import __version__
 from genlab.apps.sampling import style_mix_grid
 from genlab.apps.translate import apply as apply_translator
-from genlab.apps.translate import split_pairs
 from genlab.io import atomic_write_bytes, make_grid, read_json
 from genlab.models.base import GenerativeModel, LatentModel
 from genlab.models.translation import ImageTranslator
@@ -307,7 +306,7 @@ def _model_figures(view: RunView, net: GenerativeModel, splits: Any) -> None:
                 if n == 0:
                     return
                 x, _ = runs.run_images(view.run_dir, "test", list(range(n)), splits=splits)
-                a, b = split_pairs(net, x.float())
+                a, b = net.split_packed(x.float())
                 out = apply_translator(net, a).float().cpu()
                 size, channels = tuple(out.shape[-2:]), max(a.shape[1], b.shape[1], out.shape[1])
 
