@@ -148,12 +148,6 @@ class CycleGAN(ImageTranslator):
             return self.adversarial_d_loss(self.discriminator_b, b, fake.to(b.dtype))
         raise ValueError(f"unknown phase '{phase}' (generators, discriminator_a or discriminator_b)")
 
-    @torch.no_grad()
-    def evaluate(self, batch: Batch) -> dict[str, float]:
-        out = {f"generators/{k}": float(v) for k, v in self.losses(batch, "generators").items()}
-        for phase in ("discriminator_a", "discriminator_b"):
-            out.update({f"{phase}/{k}": float(v) for k, v in self.losses(batch, phase).items()})
-        return out
 
     @torch.no_grad()
     def cycle(self, x: torch.Tensor, direction: str = "AB") -> torch.Tensor:

@@ -253,12 +253,6 @@ class SRGAN(ImageTranslator):
             logs["adversarial"] = adv.detach()
         return {"loss": loss, **logs}
 
-    @torch.no_grad()
-    def evaluate(self, batch: Batch) -> dict[str, float]:
-        out = {f"generator/{k}": float(v) for k, v in self.losses(batch, "generator").items()}
-        if self.discriminator is not None:
-            out.update({f"discriminator/{k}": float(v) for k, v in self.losses(batch, "discriminator").items()})
-        return out
 
     # --- use -----------------------------------------------------------------------------------
     def split_packed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

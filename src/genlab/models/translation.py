@@ -230,6 +230,12 @@ class ImageTranslator(GenerativeModel):
         if phase == "generator" or phase == "generators":
             self.update_ema()
 
+    @torch.no_grad()
+    def evaluate(self, batch: Batch) -> dict[str, float]:
+        """Validation losses of every phase, as 'PHASE/NAME', the generator phase(s) first."""
+        phases = sorted((p.name for p in self.phases()), key=lambda name: not name.startswith("generator"))
+        return {f"{name}/{k}": float(v) for name in phases for k, v in self.losses(batch, name).items()}
+
     # --- use -----------------------------------------------------------------------------------
     def split_packed(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(A, B) in [0, 1] of packed test images (N, Ca + Cb, H, W) in [0, 1]; plain images: A = B = x."""
@@ -337,9 +343,3 @@ class Pix2Pix(ImageTranslator):
             logs["adversarial"] = adv.detach()
         return {"loss": loss, **logs}
 
-    @torch.no_grad()
-    def evaluate(self, batch: Batch) -> dict[str, float]:
-        out = {f"generator/{k}": float(v) for k, v in self.losses(batch, "generator").items()}
-        if self.discriminator is not None:
-            out.update({f"discriminator/{k}": float(v) for k, v in self.losses(batch, "discriminator").items()})
-        return out
