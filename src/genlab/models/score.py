@@ -44,7 +44,7 @@ from genlab.diffusion.sde import SDE, VESDE, VPSDE, geometric_sigmas
 from genlab.errors import ConfigError
 from genlab.models.base import Batch, GenerativeModel, Losses
 from genlab.nn.ema import ema_decay_at, ema_update_
-from genlab.nn.unet import UNet
+from genlab.nn.unet import UNet, check_unet_settings
 from genlab.registry import register
 
 
@@ -78,23 +78,13 @@ class ScoreNetConfig:
     sample_steps: int = 25
 
     def __post_init__(self) -> None:
-        check_sizes("base_width", self.base_width)
-        check_sizes("width_mults", self.width_mults, maximum=64, non_empty=True)
-        check_sizes("base_width * width_mults", self.base_width * max(self.width_mults))
-        check_sizes("blocks_per_level", self.blocks_per_level, maximum=64)
-        check_sizes("attention_size", self.attention_size, minimum=0)
-        check_sizes("attention_heads", self.attention_heads)
-        check_sizes("norm_groups", self.norm_groups)
+        check_unet_settings(self.base_width, self.width_mults, self.blocks_per_level, self.attention_size,
+                            self.attention_heads, self.norm_groups)
         check_sizes("sample_steps", self.sample_steps, maximum=100_000)
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.attention_size > 0:
-            for m in self.width_mults:
-                if (self.base_width * m) % self.attention_heads:
-                    raise ValueError(f"attention_heads ({self.attention_heads}) must divide the channels of every "
-                                     f"U-Net level (base_width * width_mults = {self.base_width * m} does not)")
 
 
 @dataclass

@@ -23,6 +23,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genlab.config import check_sizes
+
+
+def check_unet_settings(base_width: int, width_mults: typing.Sequence[int], blocks_per_level: int,
+                        attention_size: int, attention_heads: int, norm_groups: int) -> None:
+    """Refuse U-Net settings that cannot build (the diffusion and score models' configs share them).
+
+    Raises:
+        ValueError: naming the setting.
+    """
+    check_sizes("base_width", base_width)
+    check_sizes("width_mults", width_mults, maximum=64, non_empty=True)
+    check_sizes("base_width * width_mults", base_width * max(width_mults))
+    check_sizes("blocks_per_level", blocks_per_level, maximum=64)
+    check_sizes("attention_size", attention_size, minimum=0)
+    check_sizes("attention_heads", attention_heads)
+    check_sizes("norm_groups", norm_groups)
+    if attention_size > 0:
+        for m in width_mults:
+            if (base_width * m) % attention_heads:
+                raise ValueError(f"attention_heads ({attention_heads}) must divide the channels of every U-Net level "
+                                 f"(base_width * width_mults = {base_width * m} does not)")
+
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
     """Sinusoidal embedding of integer steps (Vaswani et al. 2017, section 3.5, as used by DDPM).
