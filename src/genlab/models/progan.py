@@ -31,33 +31,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import OptimizerConfig, check_betas, check_range, check_sizes
+from genlab.config import OptimizerConfig, check_range
 from genlab.errors import ConfigError
 from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty, parameter_grad_norm
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
+from genlab.models.style_common import GrowingGANConfig, check_resolution, widths_for
 from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.style import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, lrelu
 from genlab.registry import register
 
-MIN_RESOLUTION, MAX_RESOLUTION = 8, 256
-
-
-def check_resolution(shape: tuple[int, ...], model: str) -> int:
-    """The side of a square power-of-two image shape from 8 to 256, else a ConfigError naming it."""
-    _, h, w = shape
-    if h != w or h < MIN_RESOLUTION or h > MAX_RESOLUTION or h & (h - 1):
-        raise ConfigError(f"{model} needs square images with a power-of-two side from {MIN_RESOLUTION} to "
-                          f"{MAX_RESOLUTION}, got {h}x{w} (resize with --image-size, e.g. --image-size 32)")
-    return h
-
-
-def widths_for(resolution: int, base: int, most: int) -> list[int]:
-    """Channels at 4, 8, ..., resolution: min(most, base // r), at least 1."""
-    return [max(1, min(most, base // (4 << k))) for k in range(int(math.log2(resolution)) - 1)]
-
 
 @dataclass
-class ProGANConfig:
+class ProGANConfig(GrowingGANConfig):
     """Configuration of ProGAN (defaults sized for a CPU at 32 px).
 
     Attributes:
@@ -76,36 +61,21 @@ class ProGANConfig:
         gan_betas: Adam's (beta1, beta2).
     """
 
-    data_shape: tuple[int, int, int] = (3, 32, 32)
-    latent_dim: int = 128
-    channel_base: int = 1024
-    channel_max: int = 64
     fade_images: int = 20000
     stable_images: int = 20000
     n_critic: int = 1
     gradient_penalty: float = 10.0
     drift: float = 0.001
-    mbstd_group: int = 4
-    ema_decay: float = 0.999
-    gan_lr: float = 1e-3
-    gan_betas: tuple[float, float] = (0.0, 0.99)
+
+    model_name = "progan"
 
     def __post_init__(self) -> None:
-        check_sizes("latent_dim", self.latent_dim)
-        check_sizes("channel_base", self.channel_base)
-        check_sizes("channel_max", self.channel_max)
-        check_sizes("mbstd_group", self.mbstd_group)
+        super().__post_init__()
         check_range("fade_images", self.fade_images, 1)
         check_range("stable_images", self.stable_images, 1)
         check_range("n_critic", self.n_critic, 1, 1000)
         check_range("gradient_penalty", self.gradient_penalty, 0)
         check_range("drift", self.drift, 0)
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if not self.gan_lr > 0:
-            raise ValueError(f"gan_lr must be positive, got {self.gan_lr}")
-        check_betas("gan_betas", self.gan_betas)
-        check_resolution(self.data_shape, "progan")
 
 
 def stage_at(images: int, stages: int, fade: int, stable: int) -> tuple[int, float]:

@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import OptimizerConfig, check_betas, check_range, check_sizes
+from genlab.config import OptimizerConfig, check_range, check_sizes
 from genlab.errors import ConfigError
 from genlab.models.adversarial import LOSS_PAIRS, parameter_grad_norm
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase, interpolate_codes
-from genlab.models.progan import check_resolution, widths_for
+from genlab.models.style_common import GrowingGANConfig, check_resolution, widths_for
 from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.style import (
     EqualizedConv2d,
@@ -61,7 +61,7 @@ MIX_LEVELS = ("coarse", "middle", "fine")
 
 
 @dataclass
-class StyleGANConfig:
+class StyleGANConfig(GrowingGANConfig):
     """Configuration of the StyleGAN2-style GAN (defaults sized for a 2-core CPU at 32 px).
 
     Attributes:
@@ -85,13 +85,9 @@ class StyleGANConfig:
         gan_betas: Adam's (beta1, beta2).
     """
 
-    data_shape: tuple[int, int, int] = (3, 32, 32)
-    latent_dim: int = 128
     w_dim: int = 128
     mapping_layers: int = 8
     mapping_lr_mul: float = 0.01
-    channel_base: int = 1024
-    channel_max: int = 64
     style_mixing: float = 0.9
     r1_gamma: float = 1.0
     r1_every: int = 16
@@ -99,14 +95,13 @@ class StyleGANConfig:
     pl_every: int = 4
     pl_decay: float = 0.01
     w_avg_beta: float = 0.995
-    mbstd_group: int = 4
-    ema_decay: float = 0.999
     gan_lr: float = 2e-3
-    gan_betas: tuple[float, float] = (0.0, 0.99)
+
+    model_name = "stylegan"
 
     def __post_init__(self) -> None:
-        for name in ("latent_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "r1_every", "pl_every",
-                     "mbstd_group"):
+        super().__post_init__()
+        for name in ("w_dim", "mapping_layers", "r1_every", "pl_every"):
             check_sizes(name, getattr(self, name))
         check_range("mapping_lr_mul", self.mapping_lr_mul, 1e-6, 1.0)
         check_range("style_mixing", self.style_mixing, 0.0, 1.0)
@@ -114,12 +109,6 @@ class StyleGANConfig:
         check_range("pl_weight", self.pl_weight, 0)
         check_range("pl_decay", self.pl_decay, 0.0, 1.0)
         check_range("w_avg_beta", self.w_avg_beta, 0.0, 1.0)
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if not self.gan_lr > 0:
-            raise ValueError(f"gan_lr must be positive, got {self.gan_lr}")
-        check_betas("gan_betas", self.gan_betas)
-        check_resolution(self.data_shape, "stylegan")
 
 
 class MappingNetwork(nn.Module):
