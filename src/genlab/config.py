@@ -298,6 +298,11 @@ class OptimizerConfig:
         check_range("momentum", self.momentum, 0, 1, high_open=True)
 
 
+# TrainConfig fields only the run layer reads (a run directory's grids, checkpoints, mode monitor,
+# report, TensorBoard): commands that train in memory without a run (``anomaly fit``) do not offer them.
+RUN_ONLY_FIELDS = ("sample_every", "checkpoint_every", "mode_check", "num_samples", "report", "tensorboard")
+
+
 @dataclass
 class TrainConfig:
     """How to train: length, optimization, precision, devices, logging and checkpoints.

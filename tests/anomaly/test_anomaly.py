@@ -320,3 +320,13 @@ def test_gan_scores_are_refused_for_a_conditional_gan_class_before_training():
     with pytest.raises(ConfigError, match="has no log_likelihood"):
         check_score(registry.get("ae").model_class, "nll")
     check_score(registry.get("vae").model_class, "nll")
+
+
+@pytest.mark.parametrize("flag", ["--report", "--no-report", "--tensorboard", "--sample-every=2",
+                                  "--checkpoint-every=5", "--mode-check=on", "--num-samples=16"])
+def test_cli_fit_does_not_offer_what_only_a_run_directory_uses(flag, tmp_path, capsys):
+    # A detector trains in memory: there is no run whose report, grids or checkpoints these would set.
+    code = main(["anomaly", "fit", "--dataset", "digits", "--normal-class", "0", "--out", str(tmp_path / "d"), flag])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.splitlines() == [err] and "unrecognized arguments" in err and flag.split("=")[0] in err
+    assert not (tmp_path / "d").exists()

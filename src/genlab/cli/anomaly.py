@@ -16,7 +16,7 @@ from genlab.anomaly.detector import DEFAULT_TRAIN
 from genlab.anomaly.inputs import guess_kind, read_inputs, truth_of
 from genlab.anomaly.report import plot_roc, plot_scores, summary
 from genlab.cli.options import add_config_flags, collect
-from genlab.config import TrainConfig
+from genlab.config import RUN_ONLY_FIELDS, TrainConfig
 from genlab.errors import ConfigError
 
 DETECTOR_FLAGS = ("score", "contamination", "threshold_quantile", "holdout_fraction", "nll_k", "latent_steps",
@@ -62,7 +62,8 @@ def register(sub: Any, argv: list[str]) -> None:
                              ("detector-seed", int, "seed of the hold-out split and stochastic scores (0)")]:
         f.add_argument(f"--{name}", type=kind, default=argparse.SUPPRESS, help=text)
     add_config_flags(f, TrainConfig, "train", "training (a detector's defaults: "
-                     f"{', '.join(f'{k} {v}' for k, v in DEFAULT_TRAIN.items())})", defaults=DEFAULT_TRAIN)
+                     f"{', '.join(f'{k} {v}' for k, v in DEFAULT_TRAIN.items())})", defaults=DEFAULT_TRAIN,
+                     skip=RUN_ONLY_FIELDS)
     model = _model_in(argv)
     if model is not None:
         add_config_flags(f, registry.get(model).config_class, "model", f"model '{model}'")

@@ -60,17 +60,17 @@ def _own_field_help(cls: type) -> dict[str, str]:
 
 
 def add_config_flags(parser: argparse.ArgumentParser | Any, cls: type, dest_prefix: str, title: str,
-                     defaults: dict[str, Any] | None = None) -> None:
+                     defaults: dict[str, Any] | None = None, skip: tuple[str, ...] = ()) -> None:
     """Add one flag per field of dataclass ``cls``; values land in ``args.<dest_prefix>__<field>``.
 
     ``defaults`` replaces the field defaults shown in the help, for a command that applies its own
-    (e.g. ``anomaly fit`` trains 20 epochs)."""
+    (e.g. ``anomaly fit`` trains 20 epochs); ``skip`` names fields the command does not use."""
     defaults = defaults or {}
     group = parser.add_argument_group(title)
     helps = _field_help(cls)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if f.name in DERIVED_FIELDS or not f.init:
+        if f.name in DERIVED_FIELDS or f.name in skip or not f.init:
             continue
         flag = "--" + f.name.replace("_", "-")
         dest = f"{dest_prefix}__{f.name}"
