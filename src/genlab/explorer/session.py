@@ -27,6 +27,7 @@ from genlab.io import make_grid
 from genlab.models.base import GenerativeModel, LatentModel, interpolate_codes
 from genlab.models.stylegan import mix_layers
 from genlab.models.translation import ImageTranslator
+from genlab.runs.report import training_run
 from genlab.runs.run import load, read_run_config, run_images, run_splits
 
 DIRECTIONS = 8  # sliders: the top principal directions of the codes (latent models) or noise dimensions
@@ -169,7 +170,8 @@ def explorable(model: GenerativeModel) -> str | None:
     """Why a model cannot be explored (None: it can)."""
     name = model.registry_name
     if model.tabular:
-        return f"model '{name}' makes table rows, not images (see `genlab synth`)"
+        return (f"model '{name}' makes table rows; the explorer shows images, clips and sequences (see `genlab synth "
+                f"report`)")
     if isinstance(model, ImageTranslator):
         return (f"model '{name}' {model.command}s images instead of sampling them: nothing to explore (use "
                 f"`genlab {model.command} RUN`, or see the translations in `genlab report RUN`)")
@@ -184,7 +186,7 @@ class Explorer:
     """One run's model and what the page can ask of it (thread-safe: one action at a time)."""
 
     def __init__(self, run_dir: str | Path):
-        self.run_dir = Path(run_dir)
+        self.run_dir = training_run(run_dir)  # a `genlab synth fit` directory: its training run (refused below)
         read_run_config(self.run_dir)  # not a run: one line saying so
         self.model = load(self.run_dir)
         why = explorable(self.model)

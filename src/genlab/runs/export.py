@@ -42,6 +42,7 @@ from genlab.models.base import GenerativeModel, LatentModel
 from genlab.models.score import ScoreModel
 from genlab.models.translation import ImageTranslator
 from genlab.models.video_diffusion import VideoDDPM
+from genlab.runs.report import training_run
 from genlab.runs.run import load, read_run_config
 
 FORMATS = ("onnx", "torchscript")
@@ -322,6 +323,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, part: str | None 
     out = Path(out)
     if (Path(run_dir) / DETECTOR_FILE).is_file():
         return export_detector(run_dir, fmt, out, part)
+    run_dir = training_run(run_dir)  # a `genlab synth fit` directory: its training run (refused below)
     read_run_config(run_dir)  # not a run: one line saying so
     model = load(run_dir)
     parts = parts_to_export(model, part)

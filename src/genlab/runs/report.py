@@ -200,6 +200,15 @@ class RunView:
         return str(self.config["model"]["name"])
 
 
+def training_run(directory: str | Path) -> Path:
+    """``directory`` itself, or, for the directory of a table model (``genlab synth fit --out DIR``, which holds
+    synthesizer.json and the training run in DIR/run), its training run."""
+    d = Path(directory)
+    if not (d / "config.json").is_file() and (d / "synthesizer.json").is_file() and (d / "run" / "config.json").is_file():
+        return d / "run"
+    return d
+
+
 def read_view(run_dir: str | Path, model: GenerativeModel | None = None, splits: Any = None,
               figures: bool = True) -> RunView:
     """Read a run for a report. ``model`` / ``splits``: already in memory (the end of a training run);
@@ -208,8 +217,9 @@ def read_view(run_dir: str | Path, model: GenerativeModel | None = None, splits:
     Raises:
         CheckpointError: ``run_dir`` is not a run (the one failure that stops a report).
     """
-    run_dir = Path(run_dir)
+    run_dir = training_run(run_dir)
     view = RunView(run_dir, runs.read_run_config(run_dir))
+    synth = (run_dir.parent / "synthesizer.json").is_file()  # a table model's run: quality is `genlab synth report`
     metrics_log = run_dir / "metrics.jsonl"
     if metrics_log.is_file():
         view.records = read_metrics(metrics_log)
@@ -230,11 +240,16 @@ def read_view(run_dir: str | Path, model: GenerativeModel | None = None, splits:
             raise ValueError
         view.metrics = metrics
     except FileNotFoundError:
-        view.missing.append(f"metrics.json: the run was not evaluated (run `genlab evaluate {run_dir}`)")
+        view.missing.append(f"metrics.json: none (a table model's quality report: `genlab synth report "
+                            f"{run_dir.parent}`)" if synth else
+                            f"metrics.json: the run was not evaluated (run `genlab evaluate {run_dir}`)")
     except ValueError:
         view.missing.append("metrics.json: not a genlab metrics file (expected a JSON object)")
     view.grids = sample_grids(run_dir)
-    if not view.grids:
+    if not view.grids and synth:
+        view.missing.append(f"samples/: none (a table model: its rows come from `genlab synth sample "
+                            f"{run_dir.parent}`)")
+    elif not view.grids:
         view.missing.append("samples/: no sample grids (a model without image samples, or sample_every 0)")
     if figures:
         _latent_figures(view, model, splits)
