@@ -204,9 +204,8 @@ def training_run(directory: str | Path) -> Path:
     """``directory`` itself, or, for the directory of a table model (``genlab synth fit --out DIR``, which holds
     synthesizer.json and the training run in DIR/run), its training run."""
     d = Path(directory)
-    if not (d / "config.json").is_file() and (d / "synthesizer.json").is_file() and (d / "run" / "config.json").is_file():
-        return d / "run"
-    return d
+    synth = (d / "synthesizer.json").is_file() and (d / "run" / "config.json").is_file()
+    return d / "run" if synth and not (d / "config.json").is_file() else d
 
 
 def read_view(run_dir: str | Path, model: GenerativeModel | None = None, splits: Any = None,
