@@ -2,6 +2,8 @@
 and TorchScript; undeclared parts are refused with a reason; the CLI's bad inputs."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -168,7 +170,8 @@ def test_cli_export_and_bad_inputs(vae_run, gan_run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("checked at batch 3") == 3
     assert {p.name for p in tmp_path.iterdir()} == {"m.sample.onnx", "m.encoder.onnx", "m.decoder.onnx"}
-    assert main(["export", str(gan_run), "--format", "torchscript", "--out", str(tmp_path / "g.pt")]) == 0
+    assert main(["export", str(gan_run), "--format", "torchscript", "--out", str(tmp_path / "new" / "g.pt")]) == 0
+    shutil.move(tmp_path / "new" / "g.pt", tmp_path / "g.pt")  # a missing --out folder is made
     with pytest.warns(DeprecationWarning):  # torch.jit is deprecated in favour of torch.export; it still loads
         module = torch.jit.load(str(tmp_path / "g.pt"))
     assert module(torch.randn(5, 8)).shape == (5, 1, 8, 8)

@@ -321,6 +321,7 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, part: str | None 
     written next to ``out`` as ``STEM.PART.SUFFIX``). An anomaly detector's directory exports its score."""
     check_format(fmt)
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)  # like every other command's --out
     if (Path(run_dir) / DETECTOR_FILE).is_file():
         return export_detector(run_dir, fmt, out, part)
     run_dir = training_run(run_dir)  # a `genlab synth fit` directory: its training run (refused below)
