@@ -338,3 +338,16 @@ def test_browser_mixes_styles(stylegan_run):
         assert "level=fine" in _wait(lambda: script(SHOWN, "style-img", shown))
         assert script(PIXELS, "style-img") != before
         assert script("return document.getElementById('status').textContent") == "ready"
+
+
+@NO_BROWSER
+def test_browser_shows_clips_as_strips_and_an_animation(clip_runs):
+    with browser() as (open_page, script), serving(clip_runs["video-gan"]) as url:
+        open_page(url)
+        assert "/api/sample?seed=0" in _wait(lambda: script(SHOWN, "sample-img", None))
+        shown = _wait(lambda: script(SHOWN, "clip-img", None))
+        assert "/api/clip?seed=0" in shown and not script("return document.getElementById('clip-img').hidden")
+        assert "4 frames per row" in script("return document.getElementById('sample-note').textContent")
+        assert not script("return document.getElementById('latent').hidden")  # sliders over video-gan's noise
+        assert script("return document.getElementById('traj').hidden")
+        assert script("return document.getElementById('status').textContent") == "ready"
