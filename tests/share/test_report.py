@@ -137,6 +137,10 @@ def test_report_and_compare_on_table_clip_score_and_series_runs(clip_runs, score
     assert "<h2>Loss curves" in text and "could not be drawn" not in text
     assert f"its rows come from `genlab synth sample {table}`" in text
     assert f"quality report: `genlab synth report {table}`" in text
+    assert main(["report", str(series_run), "--out", str(tmp_path / "s.html")]) == 0
+    text = (tmp_path / "s.html").read_text()  # a sequence model: its samples and test sequences as charts
+    assert "<h2>Sampled sequences" in text and text.count('class="chart"') >= 4 + 2 + 1  # + the loss chart
+    assert "samples/:" not in text and "could not be drawn" not in text
     runs = [table, *clip_runs.values(), score_run, series_run]
     assert main(["compare", *map(str, runs), "--out", str(tmp_path / "c.html")]) == 0
     text = (tmp_path / "c.html").read_text()

@@ -193,6 +193,7 @@ class RunView:
     metrics: dict[str, Any] | None = None
     grids: list[Path] = field(default_factory=list)
     figures: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # title -> (PNG, caption)
+    sequence_charts: list[str] = field(default_factory=list)  # sequence models: sampled and test series (SVG)
     missing: list[str] = field(default_factory=list)
 
     @property
@@ -265,6 +266,9 @@ def _latent_figures(view: RunView, model: GenerativeModel | None, splits: Any) -
     if isinstance(net, ImageTranslator) or net.has_styles:
         _model_figures(view, net, splits)
         return
+    if net.data_kind == "sequences":
+        _sequence_charts(view, net, splits)
+        return
     if not isinstance(net, LatentModel) or net.data_kind != "images":
         return
     was_training = net.training
@@ -294,6 +298,33 @@ def _latent_figures(view: RunView, model: GenerativeModel | None, splits: Any) -
                                          f"from -3 to 3")
     except Exception as e:  # noqa: BLE001 - a report renders what it can
         view.missing.append(f"reconstructions: could not be drawn ({type(e).__name__}: {e})")
+    finally:
+        net.train(was_training)
+
+
+def _sequence_charts(view: RunView, net: GenerativeModel, splits: Any, n: int = 4) -> None:
+    """A sequence model's samples (seed 0) and a few test sequences as line charts, one line per feature."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(0)
+            labels = torch.arange(n, device=net.device) % net.num_classes if net.num_classes else None
+            drawn = net.sample(n, labels).float().cpu()
+            splits = splits if splits is not None else runs.run_splits(view.run_dir)
+            k = min(2, len(splits["test"]))
+            real = runs.run_images(view.run_dir, "test", list(range(k)), splits=splits)[0].float().cpu() if k else None
+
+        def chart(seq: torch.Tensor, title: str) -> str:
+            lines = {f"feature {f}": [(float(t), float(v)) for t, v in enumerate(seq[:, f].tolist())]
+                     for f in range(min(seq.shape[-1], len(COLORS)))}
+            return svg_chart(lines, title, width=300, height=170, xlabel="time step")
+
+        view.sequence_charts = [chart(s, f"sample {i}") for i, s in enumerate(drawn)]
+        view.sequence_charts += [chart(s, f"test sequence {i}") for i, s in enumerate(real if real is not None else [])]
+        view.missing = [m for m in view.missing if not m.startswith("samples/:")]
+    except Exception as e:  # noqa: BLE001 - a report renders what it can
+        view.missing.append(f"sampled sequences: could not be drawn ({type(e).__name__}: {e})")
     finally:
         net.train(was_training)
 
@@ -417,6 +448,13 @@ def section_samples(view: RunView) -> str:
     return f"<h2>Samples over training{note}</h2><div class=\"row\">" + "".join(figs) + "</div>"
 
 
+def section_sequences(view: RunView) -> str:
+    if not view.sequence_charts:
+        return ""
+    return ("<h2>Sampled sequences</h2><p>samples of the final model (seed 0), then test sequences, one line per "
+            "feature</p><div class=\"row\">" + "".join(view.sequence_charts) + "</div>")
+
+
 def section_metrics(view: RunView) -> str:
     m = view.metrics
     if not m:
@@ -501,7 +539,7 @@ def section_timing(view: RunView) -> str:
 
 SECTIONS: list[tuple[str, Callable[[RunView], str]]] = [
     ("config", section_config), ("machine", section_machine), ("loss curves", section_losses),
-    ("samples", section_samples), ("metrics", section_metrics), ("figures", section_figures),
+    ("samples", section_samples), ("sequences", section_sequences), ("metrics", section_metrics), ("figures", section_figures),
     ("stages", section_stages), ("mode monitor", section_modes), ("timing", section_timing)]
 
 
@@ -547,6 +585,8 @@ def render_compare(views: list[RunView]) -> str:
         return f'<tr><th class="l">{html.escape(title)}</th>' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
     def latest_grid(v: RunView) -> str:
+        if not v.grids and v.sequence_charts:
+            return v.sequence_charts[0]
         return _img(png_uri(v.grids[-1].read_bytes()), "samples", 260) if v.grids else "<i>no samples</i>"
 
     def main_loss(v: RunView) -> str:
