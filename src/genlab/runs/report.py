@@ -539,7 +539,8 @@ def section_timing(view: RunView) -> str:
 
 SECTIONS: list[tuple[str, Callable[[RunView], str]]] = [
     ("config", section_config), ("machine", section_machine), ("loss curves", section_losses),
-    ("samples", section_samples), ("sequences", section_sequences), ("metrics", section_metrics), ("figures", section_figures),
+    ("samples", section_samples), ("sequences", section_sequences), ("metrics", section_metrics),
+    ("figures", section_figures),
     ("stages", section_stages), ("mode monitor", section_modes), ("timing", section_timing)]
 
 
