@@ -14,6 +14,7 @@ import urllib.request
 from contextlib import contextmanager
 
 import pytest
+import torch
 
 from genlab.cli import main
 from genlab.explorer.server import ExplorerServer
@@ -351,3 +352,23 @@ def test_browser_shows_clips_as_strips_and_an_animation(clip_runs):
         assert not script("return document.getElementById('latent').hidden")  # sliders over video-gan's noise
         assert script("return document.getElementById('traj').hidden")
         assert script("return document.getElementById('status').textContent") == "ready"
+
+
+@pytest.mark.parametrize("name,fields", [("score-sde", {"sampler": "ode", "sample_steps": 3}),
+                                         ("ncsn", {"num_levels": 3, "sample_steps": 2})])
+def test_a_score_models_trajectory_ends_at_its_own_sample(name, fields):
+    """Row 1 starts at the prior draw and ends, like row 2, at the sample the same seed gives."""
+    from genlab import registry
+
+    model = registry.build(name, {"data_shape": [1, 8, 8], "base_width": 8, "width_mults": [1], "norm_groups": 4,
+                                  "attention_size": 0, **fields}).eval()
+    torch.manual_seed(4)
+    strip = model.denoising_trajectory(frames=4)
+    torch.manual_seed(4)
+    sample = model.sample(1)[0]
+    assert strip.shape == (8, 1, 8, 8)
+    assert torch.allclose(strip[3], sample, atol=1e-6) and torch.allclose(strip[7], sample, atol=1e-6)
+    torch.manual_seed(4)  # the first frame is the prior draw, the sampler's start
+    start = model.sde.prior_sample((1, 1, 8, 8)) if name == "score-sde" else torch.randn(1, 1, 8, 8) * 5.0
+    assert torch.allclose(strip[0], ((start[0] + 1) / 2).clamp(0, 1), atol=1e-6)
+    assert not torch.allclose(strip[0], strip[3])
