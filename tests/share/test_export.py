@@ -232,3 +232,14 @@ def test_an_anomaly_detector_exports_its_score(tmp_path, capsys):
     (det_dir / "detector.json").write_text(json.dumps(meta))
     assert "uses the 'latent' score, which samples or searches" in _error(
         capsys, ["export", str(det_dir), "--out", str(tmp_path / "s2.onnx")])
+
+
+def test_a_file_onnxruntime_cannot_run_is_one_line_and_not_kept(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("Reshape node: the input tensor cannot be reshaped\nmore detail")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", broken)
+    with pytest.raises(ExportError, match=r"part 'decoder' of model 'vae': the onnx file fails at batch 3 "
+                                          r"\(RuntimeError: Reshape node: the input tensor cannot be reshaped\)"):
+        export_part(_build("vae"), "decoder", "onnx", tmp_path / "d.onnx")
+    assert list(tmp_path.iterdir()) == []
