@@ -243,3 +243,19 @@ def test_a_file_onnxruntime_cannot_run_is_one_line_and_not_kept(tmp_path, monkey
                                           r"\(RuntimeError: Reshape node: the input tensor cannot be reshaped\)"):
         export_part(_build("vae"), "decoder", "onnx", tmp_path / "d.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name,cell", [("recurrent-ae", "lstm"), ("recurrent-vae", "gru")])
+def test_sequence_models_export_their_decoder_and_sampling_path(name, cell, tmp_path):
+    """Series (B, T, F): the decoder unrolls the run's T steps (LSTM and GRU); the packing encoder is refused."""
+    torch.manual_seed(0)
+    model = registry.build(name, {"data_shape": [8, 2], "cell": cell, "hidden_size": 4, "latent_dim": 3}).eval()
+    assert "packs sequences of different lengths" in refusal(type(model), "encoder")
+    for part, make in (("decoder", lambda z: model.decode(z)), ("sample", model.sample_from_noise)):
+        path = export_part(model, part, "onnx", tmp_path / f"{part}.onnx").path
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        z = torch.randn(5, 3)
+        out = session.run(None, {session.get_inputs()[0].name: z.numpy()})[0]
+        assert out.shape == (5, 8, 2)
+        with torch.no_grad():
+            np.testing.assert_allclose(out, make(z).numpy(), atol=ATOL, rtol=RTOL)
