@@ -159,6 +159,10 @@ async function main() {
     return;
   }
   $("title").textContent = "\u2014 " + info.model + " (" + info.run + ")";
+  if (info.kind === "sequences") {  // the test items are series: name them so
+    $("interp").querySelector("h2").textContent = "Interpolation between two test sequences";
+    $("base-image-label").firstChild.textContent = "start from test sequence ";
+  }
   fillLabels();
   setupSamples();
   setupLatent();
