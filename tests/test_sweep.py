@@ -237,7 +237,7 @@ REPORT_PARTS = {"pix2pix": ["<h2>Translations", "translated (A -&gt; B)", "trans
                 "progan": ["Samples over training", "<h2>Stages (growing resolution)", "<td class=\"l\">stable</td>"],
                 "stylegan": ["Samples over training", "<h2>Style mixing"],
                 "vae": ["Samples over training", "<h2>Reconstructions, interpolation, traversal"],
-                "recurrent-ae": ["samples/: no sample grids"], "recurrent-vae": ["samples/: no sample grids"]}  # series
+                "recurrent-ae": ["<h2>Sampled sequences"], "recurrent-vae": ["<h2>Sampled sequences"]}  # series
 
 
 def _check_report(name: str, text: str) -> None:

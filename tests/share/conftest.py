@@ -35,3 +35,62 @@ def stylegan_run(tmp_path_factory):
                  "--mapping-layers", "1", "--w-dim", "8", "--latent-dim", "8", "--no-report", "--dataset",
                  "digits", "--batch-size", "16", "--steps", "1", "--device", "cpu", "--num-samples", "4"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def clip_dir(tmp_path_factory):
+    """24 random 4-frame 8x8 GIF clips (a `video:DIR` dataset)."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("clips")
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        frames = [Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)) for _ in range(4)]
+        frames[0].save(root / f"c{i}.gif", save_all=True, append_images=frames[1:])
+    return root
+
+
+CLIP_FLAGS = {"video-vae": ["--conv-widths", "4", "--frame-features", "8", "--hidden-size", "8", "--latent-dim", "3"],
+              "video-gan": ["--g-widths", "4", "--d-widths", "4", "--v-widths", "4", "--content-dim", "3",
+                            "--motion-dim", "2", "--motion-noise", "2"],
+              "video-ddpm": ["--width", "4", "--width-mults", "1", "--groups", "2", "--heads", "1",
+                             "--diffusion-steps", "4", "--sample-steps", "2"]}
+
+
+@pytest.fixture(scope="session")
+def clip_runs(tmp_path_factory, clip_dir):
+    """Tiny runs (1 step, no report) of the three clip models on 4-frame 8x8 clips: {name: run directory}."""
+    runs = {}
+    for name, flags in CLIP_FLAGS.items():
+        out = tmp_path_factory.mktemp("share") / name
+        assert main(["train", name, "--dataset", f"video:{clip_dir}", "--validation-fraction", "0.15",
+                     "--test-fraction", "0.15", "--out", str(out), "--steps", "1", "--batch-size", "8",
+                     "--device", "cpu", "--num-samples", "2", "--no-report", *flags]) == 0
+        runs[name] = out
+    return runs
+
+
+@pytest.fixture(scope="session")
+def score_run(tmp_path_factory):
+    """A tiny ncsn on digits (1 step): a score model with a sampler trajectory."""
+    out = tmp_path_factory.mktemp("share") / "ncsn"
+    assert main(["train", "ncsn", "--out", str(out), "--base-width", "8", "--width-mults", "1", "--norm-groups", "4",
+                 "--attention-size", "0", "--num-levels", "3", "--sample-steps", "2", "--no-report", "--dataset",
+                 "digits", "--batch-size", "16", "--steps", "1", "--device", "cpu", "--num-samples", "4"]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def series_run(tmp_path_factory):
+    """A tiny recurrent-vae on a two-feature CSV series (windows of 8): a latent model of sequences."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("series")
+    t = np.arange(200)
+    (root / "s.csv").write_text("a,b\n" + "".join(f"{np.sin(i / 3):.4f},{np.cos(i / 5):.4f}\n" for i in t))
+    out = root / "rvae"
+    assert main(["train", "recurrent-vae", "--dataset", f"csv:{root / 's.csv'}", "--window", "8", "--stride", "2",
+                 "--hidden-size", "4", "--latent-dim", "3", "--out", str(out), "--steps", "2", "--batch-size", "16",
+                 "--device", "cpu", "--num-samples", "4", "--no-report"]) == 0
+    return out

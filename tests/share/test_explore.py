@@ -2,6 +2,7 @@
 and an end-to-end test in headless Chromium driven through chromedriver's WebDriver protocol."""
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import socket
@@ -13,6 +14,7 @@ import urllib.request
 from contextlib import contextmanager
 
 import pytest
+import torch
 
 from genlab.cli import main
 from genlab.explorer.server import ExplorerServer
@@ -129,7 +131,7 @@ def test_a_style_model_mixes_styles(stylegan_run):
 
 
 def test_explore_refuses_families_it_cannot_show():
-    """Image-to-image, clip and score models are refused with a reason; a progressive GAN is served."""
+    """Image-to-image models are refused with a reason; clip, score, sequence and progressive models are served."""
     from genlab import registry
     from genlab.explorer.session import explorable
 
@@ -138,10 +140,78 @@ def test_explore_refuses_families_it_cannot_show():
 
     assert "translates images instead of sampling them" in explorable(tiny("pix2pix", g_width=4, d_width=4))
     assert "upscales images instead of sampling them" in explorable(tiny("srresnet", width=4, n_blocks=1))
-    assert "was trained on clips" in explorable(registry.build("video-vae", {"data_shape": [4, 1, 8, 8]}))
-    assert "no decoder, noise -> image path or denoising trajectory" in explorable(
-        tiny("ncsn", base_width=8, width_mults=[1], norm_groups=4, attention_size=0))
+    assert "not generative" in explorable(registry.build("classifier", {"data_shape": [1, 8, 8], "arch": "lenet5"}))
+    for name in ("video-vae", "video-gan", "video-ddpm"):
+        assert explorable(registry.build(name, {"data_shape": [4, 1, 8, 8]})) is None, name
+    assert explorable(registry.build("recurrent-vae", {"data_shape": [8, 2]})) is None
+    assert explorable(tiny("ncsn", base_width=8, width_mults=[1], norm_groups=4, attention_size=0)) is None
     assert explorable(tiny("progan", channel_base=64, channel_max=8, latent_dim=8)) is None
+
+
+def test_a_score_model_samples_and_shows_its_sampler_trajectory(score_run):
+    with serving(score_run) as url:
+        info = json.loads(get(url + "api/info")[2])
+        assert info["model"] == "ncsn" and info["trajectory"] and info["kind"] == "images"
+        assert info["sliders"] == 0 and not info["interpolate"]  # no decoder, no exported noise -> image path
+        for path in ("sample?seed=1", "trajectory?seed=1&frames=4"):
+            status, kind, body = get(url + "api/" + path)
+            assert (status, kind) == (200, "image/png") and body.startswith(b"\x89PNG"), (path, body[:200])
+        assert get(url + "api/trajectory?seed=1&frames=4")[2] == get(url + "api/trajectory?seed=1&frames=4")[2]
+        assert get(url + "api/trajectory?seed=2&frames=4")[2] != get(url + "api/trajectory?seed=1&frames=4")[2]
+        status, _, body = get(url + "api/trajectory?frames=40")
+        assert status == 400 and "'frames' must be in 2..16" in json.loads(body)["error"]
+        status, _, body = get(url + "api/decode")
+        assert status == 400 and "no latent space to slide through" in json.loads(body)["error"]
+        status, _, body = get(url + "api/clip")
+        assert status == 400 and "not clips: nothing to animate" in json.loads(body)["error"]
+
+
+def _size(body):
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(body))
+    return img.size, getattr(img, "n_frames", 1)
+
+
+@pytest.mark.parametrize("name", ["video-vae", "video-gan", "video-ddpm"])
+def test_a_clip_model_shows_frame_strips_and_an_animation(clip_runs, name):
+    with serving(clip_runs[name]) as url:
+        info = json.loads(get(url + "api/info")[2])
+        assert info["kind"] == "clips" and info["clip_length"] == 4 and not info["trajectory"]
+        status, kind, body = get(url + "api/sample?seed=3")
+        assert (status, kind) == (200, "image/png")
+        (w, h), _ = _size(body)
+        assert w == h  # 4 clips, one per row of 4 frames
+        status, kind, gif = get(url + "api/clip?seed=3")
+        assert (status, kind) == (200, "image/gif") and gif.startswith(b"GIF8")
+        assert _size(gif)[1] == 4  # one GIF frame per clip frame
+        assert get(url + "api/clip?seed=3")[2] == gif and get(url + "api/clip?seed=4")[2] != gif
+        if name == "video-ddpm":  # samples only: no latent, no exported noise -> clip path
+            assert info["sliders"] == 0 and get(url + "api/decode")[0] == 400
+            return
+        # video-vae: sliders over its latent z; video-gan: over its noise (content code first)
+        assert info["sliders"] == 3 if name == "video-vae" else info["sliders"] == 8
+        ones = ",".join(["0"] * info["sliders"])
+        moved = ",".join(["2.5"] + ["0"] * (info["sliders"] - 1))
+        a, b = get(url + f"api/decode?base=1&v={ones}"), get(url + f"api/decode?base=1&v={moved}")
+        assert a[:2] == b[:2] == (200, "image/png") and a[2] != b[2]  # a slider changes the decoded clip
+        assert _size(a[2])[0][0] > _size(a[2])[0][1]  # one clip: 4 frames in a row
+
+
+def test_a_sequence_model_plots_samples_and_decodes_along_sliders(series_run):
+    with serving(series_run) as url:
+        info = json.loads(get(url + "api/info")[2])
+        assert info["kind"] == "sequences" and info["sliders"] == 3 and info["interpolate"]
+        assert not info["attribute"]  # the series has no labels
+        bodies = {}
+        for path in ("sample?seed=1", "decode?base=0&v=0,0,0", "decode?base=0&v=3,0,0", "test_image?index=2",
+                     "interpolate?a=0&b=3&t=0.5"):
+            status, kind, body = get(url + "api/" + path)
+            assert (status, kind) == (200, "image/png") and body.startswith(b"\x89PNG"), (path, body[:200])
+            bodies[path] = body
+        assert bodies["decode?base=0&v=0,0,0"] != bodies["decode?base=0&v=3,0,0"]
+        (w, h), _ = _size(bodies["sample?seed=1"])
+        assert (w, h) == (4 * 200 + 2, 2 * 90 + 2)  # 8 sampled sequences, 4 plots per row
 
 
 def test_cli_refusals(vae_run, tmp_path, capsys):
@@ -269,3 +339,36 @@ def test_browser_mixes_styles(stylegan_run):
         assert "level=fine" in _wait(lambda: script(SHOWN, "style-img", shown))
         assert script(PIXELS, "style-img") != before
         assert script("return document.getElementById('status').textContent") == "ready"
+
+
+@NO_BROWSER
+def test_browser_shows_clips_as_strips_and_an_animation(clip_runs):
+    with browser() as (open_page, script), serving(clip_runs["video-gan"]) as url:
+        open_page(url)
+        assert "/api/sample?seed=0" in _wait(lambda: script(SHOWN, "sample-img", None))
+        shown = _wait(lambda: script(SHOWN, "clip-img", None))
+        assert "/api/clip?seed=0" in shown and not script("return document.getElementById('clip-img').hidden")
+        assert "4 frames per row" in script("return document.getElementById('sample-note').textContent")
+        assert not script("return document.getElementById('latent').hidden")  # sliders over video-gan's noise
+        assert script("return document.getElementById('traj').hidden")
+        assert script("return document.getElementById('status').textContent") == "ready"
+
+
+@pytest.mark.parametrize("name,fields", [("score-sde", {"sampler": "ode", "sample_steps": 3}),
+                                         ("ncsn", {"num_levels": 3, "sample_steps": 2})])
+def test_a_score_models_trajectory_ends_at_its_own_sample(name, fields):
+    """Row 1 starts at the prior draw and ends, like row 2, at the sample the same seed gives."""
+    from genlab import registry
+
+    model = registry.build(name, {"data_shape": [1, 8, 8], "base_width": 8, "width_mults": [1], "norm_groups": 4,
+                                  "attention_size": 0, **fields}).eval()
+    torch.manual_seed(4)
+    strip = model.denoising_trajectory(frames=4)
+    torch.manual_seed(4)
+    sample = model.sample(1)[0]
+    assert strip.shape == (8, 1, 8, 8)
+    assert torch.allclose(strip[3], sample, atol=1e-6) and torch.allclose(strip[7], sample, atol=1e-6)
+    torch.manual_seed(4)  # the first frame is the prior draw, the sampler's start
+    start = model.sde.prior_sample((1, 1, 8, 8)) if name == "score-sde" else torch.randn(1, 1, 8, 8) * 5.0
+    assert torch.allclose(strip[0], ((start[0] + 1) / 2).clamp(0, 1), atol=1e-6)
+    assert not torch.allclose(strip[0], strip[3])

@@ -2,6 +2,8 @@
 and TorchScript; undeclared parts are refused with a reason; the CLI's bad inputs."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -23,7 +25,10 @@ def _build(name):
     if "clips" in entry.model_class.data_kinds:  # 3-frame 8x8 clips, small networks
         fields = {"data_shape": [3, 1, 8, 8]}
         fields.update({k: v for k, v in {"conv_widths": [4], "frame_features": 8, "hidden_size": 8,
-                                         "latent_dim": 4}.items() if k in names})
+                                         "latent_dim": 4, "content_dim": 4, "motion_dim": 3, "motion_noise": 2,
+                                         "g_widths": [4], "d_widths": [4], "v_widths": [4], "width": 8,
+                                         "width_mults": [1], "groups": 4, "heads": 2,
+                                         "diffusion_steps": 10, "sample_steps": 2}.items() if k in names})
     if "num_classes" in names:
         fields["num_classes"] = 3
     if "timesteps" in names:  # a small U-Net: the export path is the same, the test 5x faster
@@ -84,18 +89,43 @@ def test_image_to_image_parts_and_clip_refusals(tmp_path):
     assert parts_to_export(_build("cyclegan"), None) == ["translate"]
     with pytest.raises(ExportError, match="'pix2pix' cannot export part 'sample': an image-to-image model"):
         parts_to_export(_build("pix2pix"), "sample")
-    for name in ("video-gan", "video-ddpm"):
-        assert all("not clips" in refusal(registry.get(name).model_class, part) for part in PARTS), name
-    vae = registry.get("video-vae").model_class  # its sampling path (z -> a whole clip) exports, nothing else
-    assert vae.export_parts == ("sample",)
-    assert all("not clips" in refusal(vae, part) for part in PARTS if part != "sample")
-    clips = _build("video-vae")
-    path = export_part(clips, "sample", "onnx", tmp_path / "clips.onnx").path
+    for name, parts in (("video-vae", ("sample",)), ("video-gan", ("sample",)), ("video-ddpm", ("denoiser",))):
+        cls = registry.get(name).model_class  # clip models: their sampling path or denoiser, nothing else
+        assert cls.export_parts == parts, name
+        assert all("not clips" in refusal(cls, part) for part in PARTS if part not in parts + ("sample",)), name
+    assert "run the DDIM loop around it" in refusal(registry.get("video-ddpm").model_class, "sample")
+    for name in ("video-vae", "video-gan"):  # noise (B, D) -> clips (B, T, C, H, W) at any batch size
+        clips = _build(name)
+        path = export_part(clips, "sample", "onnx", tmp_path / f"{name}.onnx").path
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        z = torch.randn(4, *clips.noise_shape())
+        out = session.run(None, {session.get_inputs()[0].name: z.numpy()})[0]
+        assert out.shape == (4, 3, 1, 8, 8), name
+        np.testing.assert_allclose(out, clips.sample_from_noise(z).detach().numpy(), atol=ATOL, rtol=RTOL)
+
+
+def test_the_documented_loop_reproduces_video_ddpm_sampling(tmp_path):
+    """docs/export.md's DDIM loop (cosine abar) around video-ddpm's exported clip denoiser gives its own samples."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "export.md").read_text()
+    namespace: dict = {}
+    for code in re.findall(r"```python\n(.*?)```", doc, re.S):
+        exec(code, namespace)  # noqa: S102 - our own documentation
+    model = _build("video-ddpm")
+    cfg = model.config
+    path = export_part(model, "denoiser", "onnx", tmp_path / "v.onnx").path
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    z = torch.randn(4, 4)
-    out = session.run(None, {session.get_inputs()[0].name: z.numpy()})[0]
-    assert out.shape == (4, 3, 1, 8, 8)
-    np.testing.assert_allclose(out, clips.sample_from_noise(z).detach().numpy(), atol=ATOL, rtol=RTOL)
+    assert [i.name for i in session.get_inputs()] == ["x_t", "t"]
+    torch.manual_seed(3)
+    expected = model.sample(2, steps=2, eta=0.0)
+    torch.manual_seed(3)
+    x_T = torch.randn(2, *cfg.data_shape).numpy()
+    abar = namespace["cosine_alpha_bars"](cfg.diffusion_steps)
+    got = namespace["ddim_sample"](session, x_T, cfg.diffusion_steps, steps=2, alpha_bars=abar)
+    assert got.shape == (2, 3, 1, 8, 8)
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-4)
 
 
 def test_onnx_file_runs_at_any_batch_size_and_matches(tmp_path):
@@ -140,7 +170,8 @@ def test_cli_export_and_bad_inputs(vae_run, gan_run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("checked at batch 3") == 3
     assert {p.name for p in tmp_path.iterdir()} == {"m.sample.onnx", "m.encoder.onnx", "m.decoder.onnx"}
-    assert main(["export", str(gan_run), "--format", "torchscript", "--out", str(tmp_path / "g.pt")]) == 0
+    assert main(["export", str(gan_run), "--format", "torchscript", "--out", str(tmp_path / "new" / "g.pt")]) == 0
+    shutil.move(tmp_path / "new" / "g.pt", tmp_path / "g.pt")  # a missing --out folder is made
     with pytest.warns(DeprecationWarning):  # torch.jit is deprecated in favour of torch.export; it still loads
         module = torch.jit.load(str(tmp_path / "g.pt"))
     assert module(torch.randn(5, 8)).shape == (5, 1, 8, 8)
@@ -201,3 +232,30 @@ def test_an_anomaly_detector_exports_its_score(tmp_path, capsys):
     (det_dir / "detector.json").write_text(json.dumps(meta))
     assert "uses the 'latent' score, which samples or searches" in _error(
         capsys, ["export", str(det_dir), "--out", str(tmp_path / "s2.onnx")])
+
+
+def test_a_file_onnxruntime_cannot_run_is_one_line_and_not_kept(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("Reshape node: the input tensor cannot be reshaped\nmore detail")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", broken)
+    with pytest.raises(ExportError, match=r"part 'decoder' of model 'vae': the onnx file fails at batch 3 "
+                                          r"\(RuntimeError: Reshape node: the input tensor cannot be reshaped\)"):
+        export_part(_build("vae"), "decoder", "onnx", tmp_path / "d.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name,cell", [("recurrent-ae", "lstm"), ("recurrent-vae", "gru")])
+def test_sequence_models_export_their_decoder_and_sampling_path(name, cell, tmp_path):
+    """Series (B, T, F): the decoder unrolls the run's T steps (LSTM and GRU); the packing encoder is refused."""
+    torch.manual_seed(0)
+    model = registry.build(name, {"data_shape": [8, 2], "cell": cell, "hidden_size": 4, "latent_dim": 3}).eval()
+    assert "packs sequences of different lengths" in refusal(type(model), "encoder")
+    for part, make in (("decoder", lambda z: model.decode(z)), ("sample", model.sample_from_noise)):
+        path = export_part(model, part, "onnx", tmp_path / f"{part}.onnx").path
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        z = torch.randn(5, 3)
+        out = session.run(None, {session.get_inputs()[0].name: z.numpy()})[0]
+        assert out.shape == (5, 8, 2)
+        with torch.no_grad():
+            np.testing.assert_allclose(out, make(z).numpy(), atol=ATOL, rtol=RTOL)

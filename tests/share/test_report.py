@@ -124,3 +124,27 @@ def test_a_broken_metrics_json_is_listed(vae_run, tmp_path, bad):
     path, missing = write_report(run)
     assert any("metrics.json" in m for m in missing), missing
     assert "Loss curves" in path.read_text()
+
+
+def test_report_and_compare_on_table_clip_score_and_series_runs(clip_runs, score_run, series_run, tmp_path, capsys):
+    """A `genlab synth fit` directory reports through its training run; compare takes runs of every family."""
+    table = tmp_path / "tvae"
+    assert main(["synth", "fit", "--data", "table:iris", "--model", "tvae", "--out", str(table), "--epochs", "1",
+                 "--batch-size", "20", "--embedding-dim", "4", "--compress-dims", "8", "--decompress-dims", "8"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(table), "--out", str(tmp_path / "t.html")]) == 0
+    text = (tmp_path / "t.html").read_text()
+    assert "<h2>Loss curves" in text and "could not be drawn" not in text
+    assert f"its rows come from `genlab synth sample {table}`" in text
+    assert f"quality report: `genlab synth report {table}`" in text
+    assert main(["report", str(series_run), "--out", str(tmp_path / "s.html")]) == 0
+    text = (tmp_path / "s.html").read_text()  # a sequence model: its samples and test sequences as charts
+    assert "<h2>Sampled sequences" in text and text.count('class="chart"') >= 4 + 2 + 1  # + the loss chart
+    assert "samples/:" not in text and "could not be drawn" not in text
+    runs = [table, *clip_runs.values(), score_run, series_run]
+    assert main(["compare", *map(str, runs), "--out", str(tmp_path / "c.html")]) == 0
+    text = (tmp_path / "c.html").read_text()
+    assert "genlab compare: 6 runs" in text
+    for name in ("tvae", "video-vae", "video-gan", "video-ddpm", "ncsn", "recurrent-vae"):
+        assert f"<th class=\"l\">{name}<br>" in text, name
+    assert text.count("data:image/png") >= 4  # the clip and score runs' latest sample grids

@@ -16,8 +16,9 @@ def register(sub: Any, argv: list[str]) -> None:
                        description=f"Serve a web page on {HOST} (this machine only) where samples are drawn with "
                                    "a seed and label, sliders move along the top principal directions of the "
                                    "codes (or noise dimensions), two test images are interpolated, attribute "
-                                   "vectors are applied with a strength, and diffusion models show their "
-                                   "denoising trajectory. Every image is decoded by genlab on the server.")
+                                   "vectors are applied with a strength, and diffusion and score models show "
+                                   "their denoising trajectory; clips show as frame strips and an animation, "
+                                   "sequences as plots. Every image is decoded by genlab on the server.")
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free port)")
     p.add_argument("--check", action="store_true",
@@ -36,6 +37,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
             actions["interpolate"] = {}
         if info["trajectory"]:
             actions["trajectory"] = {"frames": ["2"]}
+        if info["kind"] == "clips":
+            actions["clip"] = {}
+        if info["style_mixing"]:
+            actions["style_mix"] = {}
         for name, query in actions.items():
             start = time.perf_counter()
             ACTIONS[name](explorer, query)

@@ -2,9 +2,9 @@
 
 GET routes: ``/`` (the page), ``/static/NAME`` (its script and style), ``/api/info`` (JSON: what the
 run's model offers), ``/api/timing`` (JSON: milliseconds per recent action) and ``/api/ACTION?...`` for
-each action of :data:`genlab.explorer.session.ACTIONS` (a PNG). A bad parameter is a 400, an unknown
-route or action a 404, another method a 405, each with a JSON ``{"error": message}``; an unexpected
-failure is a 500 with its one-line reason, and the server keeps serving.
+each action of :data:`genlab.explorer.session.ACTIONS` (a PNG; the clip action an animated GIF). A bad
+parameter is a 400, an unknown route or action a 404, another method a 405, each with a JSON
+``{"error": message}``; an unexpected failure is a 500 with its one-line reason, and the server keeps serving.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._error(HTTPStatus.BAD_REQUEST, str(e))
             except Exception as e:  # noqa: BLE001 - a failed request must not stop the server
                 return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(e).__name__}: {e}")
-            return self._send(HTTPStatus.OK, body, "image/png")
+            return self._send(HTTPStatus.OK, body, "image/gif" if body.startswith(b"GIF8") else "image/png")
         return self._error(HTTPStatus.NOT_FOUND, f"no page '{path[:60]}'")
 
     def _not_allowed(self) -> None:

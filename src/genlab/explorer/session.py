@@ -1,10 +1,12 @@
 """What the latent explorer can do with one run: every action the page asks for, checked and decoded here.
 
-A run is explorable when its model turns numbers into images: a latent image model (``decode``), a
-model that declares the 'sample' export part (noise -> images, e.g. a GAN), or a diffusion model
-(``has_trajectory``: samples and the denoising trajectory). Classifiers, table models and sequence
-models are refused with one line. Every parameter of every action is checked (type, range, what
-the model offers) and a bad one raises :class:`BadRequest`, which the server answers with a 400.
+Every generative model of images, clips or sequences is explorable: it draws samples, and a latent
+model (``decode``) or a model that declares the 'sample' export part (noise -> images or clips, e.g. a
+GAN, video-vae, video-gan) adds sliders, a model with ``has_trajectory`` (diffusion, score models) its
+denoising trajectory. Images are shown as they are, clips as frame strips (one clip per row) and as an
+animated GIF, sequences as line plots. Classifiers, table models and image-to-image models are refused
+with one line. Every parameter of every action is checked (type, range, what the model offers) and a
+bad one raises :class:`BadRequest`, which the server answers with a 400.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from genlab.io import make_grid
 from genlab.models.base import GenerativeModel, LatentModel, interpolate_codes
 from genlab.models.stylegan import mix_layers
 from genlab.models.translation import ImageTranslator
+from genlab.runs.report import training_run
 from genlab.runs.run import load, read_run_config, run_images, run_splits
 
 DIRECTIONS = 8  # sliders: the top principal directions of the codes (latent models) or noise dimensions
@@ -116,20 +119,66 @@ def png(images: torch.Tensor, nrow: int | None = None, size: int = 160) -> bytes
     return buf.getvalue()
 
 
+PLOT_COLOURS = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75))
+
+
+def plot_png(series: torch.Tensor, low: float, high: float, nrow: int | None = None, width: int = 200,
+             height: int = 90) -> bytes:
+    """Sequences (N, T, F) as one PNG of line plots, one panel per sequence and one line per feature, on a
+    fixed value range [low, high] (so a slider's change shows as a change of the curve, not of the axis)."""
+    from PIL import Image, ImageDraw
+
+    values = series.detach().float().cpu()
+    n, t = values.shape[:2]
+    cols = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / cols)
+    img = Image.new("RGB", (cols * width + 2, rows * height + 2), "white")
+    draw = ImageDraw.Draw(img)
+    span = max(high - low, 1e-6)
+    for i in range(n):
+        x0, y0 = 1 + (i % cols) * width, 1 + (i // cols) * height
+        draw.rectangle([x0, y0, x0 + width - 2, y0 + height - 2], outline=(200, 200, 200))
+        if low < 0 < high:  # the zero line
+            zero = y0 + (height - 3) * (high / span)
+            draw.line([(x0, zero), (x0 + width - 2, zero)], fill=(230, 230, 230))
+        for f in range(values.shape[2]):
+            ys = values[i, :, f].clamp(low, high).tolist()
+            points = [(x0 + 2 + (width - 6) * k / max(1, t - 1), y0 + 1 + (height - 4) * (high - y) / span)
+                      for k, y in enumerate(ys)]
+            draw.line(points, fill=PLOT_COLOURS[f % len(PLOT_COLOURS)], width=2)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def gif(clip: torch.Tensor, size: int = 160, ms: int = 150) -> bytes:
+    """One clip (T, C, H, W) in [0, 1] as an endlessly looping animated GIF, frames enlarged to ``size``."""
+    from PIL import Image
+
+    frames = []
+    for frame in clip.detach().float().cpu():
+        pixels = (frame.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+        img = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+        scale = max(1, size // max(frame.shape[-1], 1))
+        frames.append(img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST))
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0)
+    return buf.getvalue()
+
+
 def explorable(model: GenerativeModel) -> str | None:
     """Why a model cannot be explored (None: it can)."""
     name = model.registry_name
     if model.tabular:
-        return f"model '{name}' makes table rows, not images (see `genlab synth`)"
+        return (f"model '{name}' makes table rows; the explorer shows images, clips and sequences (see `genlab synth "
+                f"report`)")
     if isinstance(model, ImageTranslator):
         return (f"model '{name}' {model.command}s images instead of sampling them: nothing to explore (use "
                 f"`genlab {model.command} RUN`, or see the translations in `genlab report RUN`)")
     if not model.generative:
         return f"model '{name}' is not generative: it has nothing to decode"
-    if model.data_kind != "images":
-        return f"model '{name}' was trained on {model.data_kind}, and the explorer shows images"
-    if not (isinstance(model, LatentModel) or "sample" in model.export_parts or model.has_trajectory):
-        return f"model '{name}' has no decoder, noise -> image path or denoising trajectory to explore"
+    if model.data_kind not in ("images", "clips", "sequences"):
+        return f"model '{name}' was trained on {model.data_kind}; the explorer shows images, clips and sequences"
     return None
 
 
@@ -137,7 +186,7 @@ class Explorer:
     """One run's model and what the page can ask of it (thread-safe: one action at a time)."""
 
     def __init__(self, run_dir: str | Path):
-        self.run_dir = Path(run_dir)
+        self.run_dir = training_run(run_dir)  # a `genlab synth fit` directory: its training run (refused below)
         read_run_config(self.run_dir)  # not a run: one line saying so
         self.model = load(self.run_dir)
         why = explorable(self.model)
@@ -156,6 +205,8 @@ class Explorer:
         self.directions: torch.Tensor | None = None
         self.scales: torch.Tensor | None = None
         self.train_labels: torch.Tensor | None = None
+        self.kind = self.model.data_kind  # images, clips or sequences: how outputs are drawn (render)
+        self.value_range = (0.0, 1.0)  # the plots' fixed value axis (sequences)
         if self.latent:
             self._fit_latent()
         elif self.noise:
@@ -184,6 +235,20 @@ class Explorer:
         self.directions = vh[:k]
         self.scales = (s[:k] / math.sqrt(max(1, n - 1))).clamp_min(1e-3)  # std of the codes along each direction
         self.train_labels = self.splits["train"].y
+        if self.kind == "sequences":  # the test sequences' range, with a margin
+            low, high = float(x.min()), float(x.max())
+            pad = 0.15 * max(high - low, 1e-3)
+            self.value_range = (low - pad, high + pad)
+
+    def render(self, out: torch.Tensor, nrow: int | None = None, size: int = 160) -> bytes:
+        """A model output as one PNG: images (N, C, H, W) as a grid, clips (N, T, C, H, W) as frame strips
+        (one clip per row), sequences (N, T, F) as line plots."""
+        if self.kind == "clips":
+            return png(out.flatten(0, 1), out.shape[1], size=min(size, 64))
+        if self.kind == "sequences":
+            low, high = self.value_range if self.latent else (float(out.min()) - 0.1, float(out.max()) + 0.1)
+            return plot_png(out, low, high, nrow)
+        return png(out, nrow, size=size)
 
     # ------------------------------------------------------------------------------- info
 
@@ -200,7 +265,8 @@ class Explorer:
             "interpolate": self.latent, "attribute": can_attribute,
             "attribute_classes": int(self.train_labels.max()) + 1 if can_attribute and self.train_labels is not None
             else 0,
-            "trajectory": model.has_trajectory,
+            "trajectory": model.has_trajectory, "kind": self.kind,
+            "clip_length": int(model.config.data_shape[0]) if self.kind == "clips" else 0,
             "style_mixing": model.has_styles, "style_levels": list(STYLE_LEVELS) if model.has_styles else [],
         }
 
@@ -224,14 +290,27 @@ class Explorer:
     def sample(self, query: Mapping[str, list[str]]) -> bytes:
         p = Params(query, {"seed", "label"})
         seed, label = p.integer("seed", 0, MAX_SEED, 0), self._label(p)
-        n = 8 if self.model.has_trajectory else 16
+        n = 4 if self.kind == "clips" else 8 if self.model.has_trajectory or self.kind == "sequences" else 16
 
         def draw() -> torch.Tensor:
             torch.manual_seed(seed)
             labels = None if label is None else torch.full((n,), label, dtype=torch.long, device=self.model.device)
             return self.model.sample(n, labels)
 
-        return png(self._timed(draw), 8 if n == 16 else 4, size=64)
+        return self.render(self._timed(draw), {16: 8, 8: 4}.get(n), size=64)
+
+    def clip(self, query: Mapping[str, list[str]]) -> bytes:
+        """One sampled clip (the seed's first) as an animated GIF (clip models)."""
+        if self.kind != "clips":
+            raise BadRequest(f"model '{self.model.registry_name}' makes {self.kind}, not clips: nothing to animate")
+        p = Params(query, {"seed"})
+        seed = p.integer("seed", 0, MAX_SEED, 0)
+
+        def draw() -> torch.Tensor:
+            torch.manual_seed(seed)
+            return self.model.sample(4)  # the same draw as the sample action's: its first clip
+
+        return gif(self._timed(draw)[0])
 
     def _base_code(self, p: Params, label: int | None) -> torch.Tensor:
         model = self.model
@@ -266,13 +345,13 @@ class Explorer:
             step = (torch.tensor(values) * scales) @ directions
             return self._decode((z + step.to(z.device))[None], label)
 
-        return png(self._timed(make))
+        return self.render(self._timed(make))
 
     def test_image(self, query: Mapping[str, list[str]]) -> bytes:
         if self.test is None:
             raise BadRequest(f"model '{self.model.registry_name}' has no encoder: there are no test images to pick")
         p = Params(query, {"index"})
-        return png(self.test[p.integer("index", 0, len(self.test) - 1)][None], size=64)
+        return self.render(self.test[p.integer("index", 0, len(self.test) - 1)][None], size=64)
 
     def interpolate(self, query: Mapping[str, list[str]]) -> bytes:
         if not self.latent or self.test is None:
@@ -292,7 +371,7 @@ class Explorer:
             path = interpolate_codes(z[0], z[1], torch.tensor([[t]], device=z.device), method)
             return self._decode(path, label)
 
-        return png(self._timed(make))
+        return self.render(self._timed(make))
 
     def attribute(self, query: Mapping[str, list[str]]) -> bytes:
         if not self.info()["attribute"]:
@@ -317,12 +396,13 @@ class Explorer:
             z = model.encode(test[index:index + 1].to(model.device)).float()
             return model.decode(z + strength * self.attributes[toward].to(z.device))
 
-        return png(self._timed(make))
+        return self.render(self._timed(make))
 
     def trajectory(self, query: Mapping[str, list[str]]) -> bytes:
         model = self.model
         if not model.has_trajectory:
-            raise BadRequest(f"model '{model.registry_name}' has no denoising trajectory (diffusion models do)")
+            raise BadRequest(f"model '{model.registry_name}' has no denoising trajectory (diffusion and score "
+                             f"models do)")
         p = Params(query, {"seed", "label", "frames"})
         seed, label, frames = p.integer("seed", 0, MAX_SEED, 0), self._label(p), p.integer("frames", 2, 16, 8)
 
@@ -370,5 +450,5 @@ class Explorer:
 ACTIONS: dict[str, Callable[[Explorer, Mapping[str, list[str]]], bytes]] = {
     "sample": Explorer.sample, "decode": Explorer.decode, "test_image": Explorer.test_image,
     "interpolate": Explorer.interpolate, "attribute": Explorer.attribute, "trajectory": Explorer.trajectory,
-    "style_mix": Explorer.style_mix,
+    "style_mix": Explorer.style_mix, "clip": Explorer.clip,
 }

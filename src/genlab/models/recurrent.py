@@ -75,9 +75,10 @@ class RecurrentAE(LatentModel):
 
     config: RecurrentAEConfig
     data_kinds = ("sequences", "images")  # images are read as sequences of rows
-    export_refusals = dict.fromkeys(("sample", "encoder", "decoder"),
-                                    "its LSTM/GRU packs sequences by their length (data-dependent control flow), "
-                                    "which neither an ONNX graph nor a traced TorchScript module keeps")
+    export_parts = ("sample", "decoder")  # the decoder unrolls for the run's T steps: no packing, a fixed graph
+    export_refusals = {"encoder": "its LSTM/GRU packs sequences of different lengths (NaN padding) by their length "
+                                  "(data-dependent control flow), which neither an ONNX graph nor a traced "
+                                  "TorchScript module keeps"}
 
     def __init__(self, config: RecurrentAEConfig):
         super().__init__(config)
@@ -177,3 +178,11 @@ class RecurrentAE(LatentModel):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decode n codes from the Gaussian fitted to the training codes."""
         return self.decode(self.code_stats.sample(n))
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode mean + std * noise, the Gaussian fitted to the training codes (the exported 'sample' part)."""
+        stats = self.code_stats
+        return self.decode(stats.mean + stats.var.clamp_min(0).sqrt() * noise)

@@ -134,6 +134,11 @@ class RecurrentVAE(RecurrentAE):
         out = self.decoder_output(self._decoder_input(z, labels), length)
         return self.from_sequence(torch.sigmoid(out) if self.images else out)
 
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The prior draw is the noise: decode it at the training length (the exported 'sample' part)."""
+        out = self.decoder_output(self._decoder_input(noise, labels))
+        return self.from_sequence(torch.sigmoid(out) if self.images else out)
+
 
 @dataclass
 class RecurrentCVAEConfig(RecurrentVAEConfig):

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -167,6 +168,7 @@ class ScoreModel(GenerativeModel):
     export_parts = ("score",)  # the score network at one (x, t): the sampler's loop stays outside (docs/export.md)
     export_refusals = {"sample": "sampling runs the score network once per step in a Python loop with a sampler; "
                                  "export the 'score' part and run the loop outside (docs/export.md)"}
+    has_trajectory = True  # denoising_trajectory(): x along the sampler's path and its denoised estimate
     updates: Tensor  # buffer (registered in __init__)
 
     def __init__(self, config: ScoreNetConfig):
@@ -184,6 +186,47 @@ class ScoreModel(GenerativeModel):
     def score_times(self, n: int, generator: torch.Generator) -> Tensor:
         """n valid time inputs of :meth:`score` (example inputs of the exported 'score' part)."""
         raise NotImplementedError
+
+    def denoised(self, x: Tensor, t: Tensor, score: Tensor) -> Tensor:
+        """Tweedie's estimate E[x0 | x_t] from the score at (x, t), in the [-1, 1] scale."""
+        raise NotImplementedError
+
+    def draw(self, n: int, sampler: str | None, steps: int | None, score: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+        """n samples in the [-1, 1] scale by ``sampler`` with ``steps``, asking ``score`` (x, t) at every step."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: Tensor | None = None, sampler: str | None = None,
+               steps: int | None = None) -> Tensor:
+        """``n`` images (N, C, H, W) in [0, 1] (``sampler``, ``steps``: see :meth:`draw`)."""
+        if labels is not None:
+            raise ConfigError(f"model '{self.registry_name}' is not conditional; it takes no labels")
+        return self._to_image(self.draw(n, sampler, steps, self.score))
+
+    @torch.no_grad()
+    def denoising_trajectory(self, frames: int = 10, label: int | None = None, sampler: str | None = None,
+                             steps: int | None = None) -> Tensor:
+        """One sample's sampler path as two rows of ``frames`` images, (2 * frames, C, H, W) in [0, 1].
+
+        Row 1 holds x at evenly spaced score evaluations from the prior draw, then the sample; row 2
+        the denoised estimate (:meth:`denoised`) at the same evaluations, then the sample.
+        """
+        if label is not None:
+            raise ConfigError(f"model '{self.registry_name}' is not conditional; it takes no label")
+        frames = max(2, frames)
+        seen: list[tuple[Tensor, Tensor]] = []
+
+        def recording(x: Tensor, t: Tensor) -> Tensor:
+            out = self.score(x, t)
+            seen.append((x[0].float().clone(), self.denoised(x[:1], t[:1], out[:1])[0].float()))
+            return out
+
+        final = self.draw(1, sampler, steps, recording)[0].float()
+        last = len(seen) - 1
+        picked = [seen[round(i * last / max(1, frames - 2))] for i in range(frames - 1)]
+        xs = [x for x, _ in picked] + [final]
+        x0s = [x0 for _, x0 in picked] + [final]
+        return self._to_image(torch.stack(xs + x0s))
 
     def after_step(self, phase: str) -> None:
         if self.ema is not None:
@@ -234,17 +277,18 @@ class ScoreSDE(ScoreModel):
         out = self._noise_prediction(x, m, std, t * 999, ema)
         return -out / std.clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: Tensor | None = None, sampler: str | None = None,
-               steps: int | None = None) -> Tensor:
-        """``n`` images (N, C, H, W) in [0, 1].
+    def denoised(self, x: Tensor, t: Tensor, score: Tensor) -> Tensor:
+        m, std = self.sde.marginal(t)
+        view = (-1, *([1] * (x.dim() - 1)))
+        return (x + std.view(view) ** 2 * score) / m.view(view)
+
+    def draw(self, n: int, sampler: str | None, steps: int | None, score: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+        """``n`` samples (N, C, H, W) in the [-1, 1] scale.
 
         Args:
             sampler: 'em', 'pc' or 'ode' (default: the config's).
             steps: time steps of em / pc / the fixed-step ode solver (default: the config's sample_steps).
         """
-        if labels is not None:
-            raise ConfigError(f"model '{self.registry_name}' is not conditional; it takes no labels")
         cfg = self.config
         name = sampler or cfg.sampler
         steps = cfg.sample_steps if steps is None else int(steps)
@@ -252,15 +296,15 @@ class ScoreSDE(ScoreModel):
             raise ConfigError(f"steps must be at least 1, got {steps}")
         x = self.sde.prior_sample((n, *cfg.data_shape), self.device)
         if name == "em":
-            out = euler_maruyama(self.score, self.sde, x, steps, cfg.t_eps)
+            out = euler_maruyama(score, self.sde, x, steps, cfg.t_eps)
         elif name == "pc":
-            out = predictor_corrector(self.score, self.sde, x, steps, cfg.t_eps, cfg.snr, cfg.corrector_steps)
+            out = predictor_corrector(score, self.sde, x, steps, cfg.t_eps, cfg.snr, cfg.corrector_steps)
         elif name == "ode":
-            out = probability_flow(self.score, self.sde, x, steps, cfg.t_eps, cfg.ode_method)[0]
+            out = probability_flow(score, self.sde, x, steps, cfg.t_eps, cfg.ode_method)[0]
         else:
             raise ConfigError(f"unknown sampler '{name}' for model '{self.registry_name}' (choose em, pc or ode; "
                               f"'ald' is the ncsn model's)")
-        return self._to_image(out)
+        return out
 
     def bits_per_dim(self, x: Tensor, dequantize: bool = True, rtol: float = 1e-5, atol: float = 1e-5,
                      eps: float = 1e-5, generator: torch.Generator | None = None) -> tuple[Tensor, int]:
@@ -319,17 +363,16 @@ class NCSN(ScoreModel):
         out = self._noise_prediction(x, torch.ones_like(sigma), sigma, self._time_input(level), ema)
         return -out / sigma.view(-1, *([1] * (x.dim() - 1)))
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: Tensor | None = None, sampler: str | None = None,
-               steps: int | None = None) -> Tensor:
-        """``n`` images (N, C, H, W) in [0, 1] by annealed Langevin dynamics.
+    def denoised(self, x: Tensor, level: Tensor, score: Tensor) -> Tensor:
+        return x + self.sigmas[level].view(-1, *([1] * (x.dim() - 1))) ** 2 * score
+
+    def draw(self, n: int, sampler: str | None, steps: int | None, score: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+        """``n`` samples (N, C, H, W) in the [-1, 1] scale by annealed Langevin dynamics.
 
         Args:
             sampler: 'ald' (the only one).
             steps: Langevin steps per noise level (default: the config's sample_steps).
         """
-        if labels is not None:
-            raise ConfigError(f"model '{self.registry_name}' is not conditional; it takes no labels")
         if sampler not in (None, "ald"):
             raise ConfigError(f"unknown sampler '{sampler}' for model '{self.registry_name}' (choose ald; em, pc "
                               f"and ode are the score-sde model's)")
@@ -338,6 +381,6 @@ class NCSN(ScoreModel):
         if steps < 1:
             raise ConfigError(f"steps must be at least 1, got {steps}")
         x = torch.randn(n, *cfg.data_shape, device=self.device) * cfg.sigma_max
-        out = annealed_langevin(self.score, self.sigmas, x, steps, cfg.step_lr, cfg.denoise)
-        return self._to_image(out)
+        out = annealed_langevin(score, self.sigmas, x, steps, cfg.step_lr, cfg.denoise)
+        return out
 

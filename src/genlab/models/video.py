@@ -235,6 +235,8 @@ class VideoGAN(ClipModel):
 
     config: VideoGANConfig
     watch_modes: ClassVar[bool] = False
+    export_parts = ("sample",)  # [z_C, eps_1..eps_T] -> a whole clip (B, T, C, H, W); T fixed by the run
+    export_refusals = {k: v for k, v in ClipModel.export_refusals.items() if k != "sample"}
 
     def __init__(self, config: VideoGANConfig):
         super().__init__(config)
@@ -254,20 +256,32 @@ class VideoGAN(ClipModel):
         return [Phase("discriminator", ("image_features", "image_head", "video_features", "video_head"), 1, opt),
                 Phase("generator", ("motion", "generator"), 1, opt, fresh_batch=False)]  # needs only the batch size
 
-    def codes(self, n: int) -> torch.Tensor:
-        """Per-frame codes (n, T, content_dim + motion_dim): [z_C, z_M(t)], z_C the same at every t."""
+    def noise_shape(self) -> tuple[int, ...]:
+        """One flat noise item: z_C (content_dim) then eps_1..eps_T (T x motion_noise), all N(0, I)."""
+        return (self.config.content_dim + self.clip_shape[0] * self.config.motion_noise,)
+
+    def codes_from_noise(self, noise: torch.Tensor) -> torch.Tensor:
+        """Per-frame codes (n, T, content_dim + motion_dim) from noise (n, *noise_shape()): [z_C, z_M(t)],
+        z_C the same at every t, z_M(t) = GRUCell(eps_t, z_M(t-1)) from z_M(0) = 0."""
         cfg, t = self.config, self.clip_shape[0]
-        content = torch.randn(n, cfg.content_dim, device=self.device)
-        h = torch.zeros(n, cfg.motion_dim, device=self.device)
+        content, eps = noise.split([cfg.content_dim, t * cfg.motion_noise], 1)
+        eps = eps.reshape(-1, t, cfg.motion_noise)
+        h: torch.Tensor | None = None  # the cell's zero state, sized by the batch (a dynamic batch when traced)
         motion = []
-        for _ in range(t):
-            h = self.motion(torch.randn(n, cfg.motion_noise, device=self.device), h)
+        for i in range(t):
+            h = self.motion(eps[:, i], h)
             motion.append(h)
         return torch.cat([content[:, None].expand(-1, t, -1), torch.stack(motion, 1)], 2)
 
+    def codes(self, n: int) -> torch.Tensor:
+        """Per-frame codes (n, T, content_dim + motion_dim) of n fresh noise draws."""
+        return self.codes_from_noise(torch.randn(n, *self.noise_shape(), device=self.device))
+
     def generate(self, n: int) -> torch.Tensor:
         """Clips (n, T, C, H, W) in [-1, 1]."""
-        codes = self.codes(n)
+        return self._frames(self.codes(n))
+
+    def _frames(self, codes: torch.Tensor) -> torch.Tensor:
         return unframes(self.generator(codes.flatten(0, 1)), self.clip_shape[0])
 
     def _scores(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -299,4 +313,8 @@ class VideoGAN(ClipModel):
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """n clips (n, T, C, H, W) in [0, 1]."""
-        return ((self.generate(n) + 1) / 2).clamp(0, 1)
+        return self.sample_from_noise(torch.randn(n, *self.noise_shape(), device=self.device))
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Clips (n, T, C, H, W) in [0, 1] from noise (n, *noise_shape()) (the exported 'sample' part)."""
+        return ((self._frames(self.codes_from_noise(noise)) + 1) / 2).clamp(0, 1)

@@ -80,6 +80,10 @@ class VideoDDPM(ClipModel):
     updates: Tensor
     predicts_frames = True
     sample_options = ("steps", "eta")
+    export_parts = ("denoiser",)  # one network evaluation on a whole clip; the DDIM loop stays outside
+    export_refusals = {**{k: v for k, v in ClipModel.export_refusals.items() if k != "denoiser"},
+                       "sample": "sampling runs the denoiser once per step in a Python loop; export the 'denoiser' "
+                                 "part and run the DDIM loop around it (docs/export.md)"}
 
     def __init__(self, config: VideoDDPMConfig):
         super().__init__(config)
@@ -108,6 +112,12 @@ class VideoDDPM(ClipModel):
         else:
             self.ema_net.load_state_dict(self.net.state_dict())
         self.updates += 1
+
+    def denoiser_output(self, x_t: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The sampling network's prediction (the config's ``prediction``) for clips x_t (B, T, C, H, W) in
+        [-1, 1] at diffusion steps t (B,) (the exported 'denoiser' part)."""
+        net = self.ema_net if self.config.ema > 0 else self.net
+        return net(x_t, t).float()
 
     def _sampler(self, steps: int | None, eta: float | None) -> DDIMSampler:
         steps = self.config.sample_steps if steps is None else steps

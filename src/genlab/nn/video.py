@@ -63,8 +63,9 @@ class TemporalAttention(nn.Module):
     def forward(self, x: Tensor, t: int) -> Tensor:
         bt, c, h, w = x.shape
         y = self.norm(x).reshape(bt // t, t, c, h * w).permute(0, 3, 1, 2).reshape(-1, t, c)  # (B*HW, T, C)
-        q, k, v = self.qkv(y).reshape(len(y), t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(len(y), t, c)  # (B*HW, T, C)
+        # -1, not len(y): a traced (exported) batch stays dynamic
+        q, k, v = self.qkv(y).reshape(-1, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(-1, t, c)  # (B*HW, T, C)
         y = self.out(y).reshape(bt // t, h * w, t, c).permute(0, 2, 3, 1).reshape(bt, c, h, w)
         return x + y
 

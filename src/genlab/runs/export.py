@@ -41,6 +41,8 @@ from genlab.errors import ConfigError
 from genlab.models.base import GenerativeModel, LatentModel
 from genlab.models.score import ScoreModel
 from genlab.models.translation import ImageTranslator
+from genlab.models.video_diffusion import VideoDDPM
+from genlab.runs.report import training_run
 from genlab.runs.run import load, read_run_config
 
 FORMATS = ("onnx", "torchscript")
@@ -96,7 +98,7 @@ def _decoder_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str,
 
 
 def _denoiser_inputs(m: GenerativeModel, n: int, g: torch.Generator) -> dict[str, torch.Tensor]:
-    steps = int(m.config.timesteps)
+    steps = int(m.config.diffusion_steps if isinstance(m, VideoDDPM) else m.config.timesteps)
     return {"x_t": _images(m, n, g) * 2 - 1, "t": torch.randint(0, steps, (n,), generator=g), **_labels(m, n, g)}
 
 
@@ -250,7 +252,11 @@ def export_part(model: GenerativeModel, part: str, fmt: str, out: Path, spec: Pa
         other = "torchscript" if fmt == "onnx" else "onnx"
         raise ExportError(f"{where} cannot be exported to {fmt}: {_first_line(e)} (try --format {other})") from None
     try:
-        got = _run_written(tmp, fmt, check)
+        try:
+            got = _run_written(tmp, fmt, check)
+        except Exception as e:  # noqa: BLE001 - the written file does not run: this part's limitation
+            raise ExportError(f"{where}: the {fmt} file fails at batch {CHECK_BATCH} ({_first_line(e)}); "
+                              f"not written") from None
         if got.shape != reference.shape:
             raise ExportError(f"{where}: the {fmt} file gives shape {tuple(got.shape)} at batch {CHECK_BATCH}, "
                               f"PyTorch {tuple(reference.shape)} (the batch size is not dynamic)")
@@ -315,8 +321,10 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, part: str | None 
     written next to ``out`` as ``STEM.PART.SUFFIX``). An anomaly detector's directory exports its score."""
     check_format(fmt)
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)  # like every other command's --out
     if (Path(run_dir) / DETECTOR_FILE).is_file():
         return export_detector(run_dir, fmt, out, part)
+    run_dir = training_run(run_dir)  # a `genlab synth fit` directory: its training run (refused below)
     read_run_config(run_dir)  # not a run: one line saying so
     model = load(run_dir)
     parts = parts_to_export(model, part)

@@ -193,11 +193,20 @@ class RunView:
     metrics: dict[str, Any] | None = None
     grids: list[Path] = field(default_factory=list)
     figures: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # title -> (PNG, caption)
+    sequence_charts: list[str] = field(default_factory=list)  # sequence models: sampled and test series (SVG)
     missing: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
         return str(self.config["model"]["name"])
+
+
+def training_run(directory: str | Path) -> Path:
+    """``directory`` itself, or, for the directory of a table model (``genlab synth fit --out DIR``, which holds
+    synthesizer.json and the training run in DIR/run), its training run."""
+    d = Path(directory)
+    synth = (d / "synthesizer.json").is_file() and (d / "run" / "config.json").is_file()
+    return d / "run" if synth and not (d / "config.json").is_file() else d
 
 
 def read_view(run_dir: str | Path, model: GenerativeModel | None = None, splits: Any = None,
@@ -208,8 +217,9 @@ def read_view(run_dir: str | Path, model: GenerativeModel | None = None, splits:
     Raises:
         CheckpointError: ``run_dir`` is not a run (the one failure that stops a report).
     """
-    run_dir = Path(run_dir)
+    run_dir = training_run(run_dir)
     view = RunView(run_dir, runs.read_run_config(run_dir))
+    synth = (run_dir.parent / "synthesizer.json").is_file()  # a table model's run: quality is `genlab synth report`
     metrics_log = run_dir / "metrics.jsonl"
     if metrics_log.is_file():
         view.records = read_metrics(metrics_log)
@@ -230,11 +240,16 @@ def read_view(run_dir: str | Path, model: GenerativeModel | None = None, splits:
             raise ValueError
         view.metrics = metrics
     except FileNotFoundError:
-        view.missing.append(f"metrics.json: the run was not evaluated (run `genlab evaluate {run_dir}`)")
+        view.missing.append(f"metrics.json: none (a table model's quality report: `genlab synth report "
+                            f"{run_dir.parent}`)" if synth else
+                            f"metrics.json: the run was not evaluated (run `genlab evaluate {run_dir}`)")
     except ValueError:
         view.missing.append("metrics.json: not a genlab metrics file (expected a JSON object)")
     view.grids = sample_grids(run_dir)
-    if not view.grids:
+    if not view.grids and synth:
+        view.missing.append(f"samples/: none (a table model: its rows come from `genlab synth sample "
+                            f"{run_dir.parent}`)")
+    elif not view.grids:
         view.missing.append("samples/: no sample grids (a model without image samples, or sample_every 0)")
     if figures:
         _latent_figures(view, model, splits)
@@ -250,6 +265,9 @@ def _latent_figures(view: RunView, model: GenerativeModel | None, splits: Any) -
         return
     if isinstance(net, ImageTranslator) or net.has_styles:
         _model_figures(view, net, splits)
+        return
+    if net.data_kind == "sequences":
+        _sequence_charts(view, net, splits)
         return
     if not isinstance(net, LatentModel) or net.data_kind != "images":
         return
@@ -280,6 +298,33 @@ def _latent_figures(view: RunView, model: GenerativeModel | None, splits: Any) -
                                          f"from -3 to 3")
     except Exception as e:  # noqa: BLE001 - a report renders what it can
         view.missing.append(f"reconstructions: could not be drawn ({type(e).__name__}: {e})")
+    finally:
+        net.train(was_training)
+
+
+def _sequence_charts(view: RunView, net: GenerativeModel, splits: Any, n: int = 4) -> None:
+    """A sequence model's samples (seed 0) and a few test sequences as line charts, one line per feature."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            torch.manual_seed(0)
+            labels = torch.arange(n, device=net.device) % net.num_classes if net.num_classes else None
+            drawn = net.sample(n, labels).float().cpu()
+            splits = splits if splits is not None else runs.run_splits(view.run_dir)
+            k = min(2, len(splits["test"]))
+            real = runs.run_images(view.run_dir, "test", list(range(k)), splits=splits)[0].float().cpu() if k else None
+
+        def chart(seq: torch.Tensor, title: str) -> str:
+            lines = {f"feature {f}": [(float(t), float(v)) for t, v in enumerate(seq[:, f].tolist())]
+                     for f in range(min(seq.shape[-1], len(COLORS)))}
+            return svg_chart(lines, title, width=300, height=170, xlabel="time step")
+
+        view.sequence_charts = [chart(s, f"sample {i}") for i, s in enumerate(drawn)]
+        view.sequence_charts += [chart(s, f"test sequence {i}") for i, s in enumerate(real if real is not None else [])]
+        view.missing = [m for m in view.missing if not m.startswith("samples/:")]
+    except Exception as e:  # noqa: BLE001 - a report renders what it can
+        view.missing.append(f"sampled sequences: could not be drawn ({type(e).__name__}: {e})")
     finally:
         net.train(was_training)
 
@@ -403,6 +448,13 @@ def section_samples(view: RunView) -> str:
     return f"<h2>Samples over training{note}</h2><div class=\"row\">" + "".join(figs) + "</div>"
 
 
+def section_sequences(view: RunView) -> str:
+    if not view.sequence_charts:
+        return ""
+    return ("<h2>Sampled sequences</h2><p>samples of the final model (seed 0), then test sequences, one line per "
+            "feature</p><div class=\"row\">" + "".join(view.sequence_charts) + "</div>")
+
+
 def section_metrics(view: RunView) -> str:
     m = view.metrics
     if not m:
@@ -487,7 +539,8 @@ def section_timing(view: RunView) -> str:
 
 SECTIONS: list[tuple[str, Callable[[RunView], str]]] = [
     ("config", section_config), ("machine", section_machine), ("loss curves", section_losses),
-    ("samples", section_samples), ("metrics", section_metrics), ("figures", section_figures),
+    ("samples", section_samples), ("sequences", section_sequences), ("metrics", section_metrics),
+    ("figures", section_figures),
     ("stages", section_stages), ("mode monitor", section_modes), ("timing", section_timing)]
 
 
@@ -533,6 +586,8 @@ def render_compare(views: list[RunView]) -> str:
         return f'<tr><th class="l">{html.escape(title)}</th>' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
     def latest_grid(v: RunView) -> str:
+        if not v.grids and v.sequence_charts:
+            return v.sequence_charts[0]
         return _img(png_uri(v.grids[-1].read_bytes()), "samples", 260) if v.grids else "<i>no samples</i>"
 
     def main_loss(v: RunView) -> str:

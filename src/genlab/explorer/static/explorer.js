@@ -59,7 +59,16 @@ function fillLabels() {
 
 function setupSamples() {
   const show = loader($("sample-img"));
-  const update = () => show("/api/sample?" + query({ seed: $("sample-seed").value, label: labelValue($("sample-label")) }));
+  const clips = info.kind === "clips";
+  const animate = clips ? loader($("clip-img")) : null;
+  $("clip-img").hidden = !clips;
+  const notes = { clips: "one clip of " + info.clip_length + " frames per row; right: the first clip, animated",
+                  sequences: "one sampled sequence per panel, one line per feature" };
+  if (notes[info.kind]) { $("sample-note").textContent = notes[info.kind]; $("sample-note").hidden = false; }
+  const update = () => {
+    show("/api/sample?" + query({ seed: $("sample-seed").value, label: labelValue($("sample-label")) }));
+    if (animate) animate("/api/clip?" + query({ seed: $("sample-seed").value }));
+  };
   $("sample-seed").addEventListener("change", update);
   $("sample-label").addEventListener("change", update);
   $("sample-new").addEventListener("click", () => { $("sample-seed").value = Math.floor(Math.random() * 1e6); update(); });
@@ -150,6 +159,10 @@ async function main() {
     return;
   }
   $("title").textContent = "\u2014 " + info.model + " (" + info.run + ")";
+  if (info.kind === "sequences") {  // the test items are series: name them so
+    $("interp").querySelector("h2").textContent = "Interpolation between two test sequences";
+    $("base-image-label").firstChild.textContent = "start from test sequence ";
+  }
   fillLabels();
   setupSamples();
   setupLatent();
