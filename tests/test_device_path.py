@@ -211,3 +211,88 @@ def test_a_failure_caused_by_nan_weights_is_reported_as_the_divergence(splits, m
     trainer = Trainer(_ae(splits), splits, TrainConfig(steps=4, batch_size=32, device="cpu", log_every=0))
     with pytest.raises(TrainingDiverged, match="became inf at step 2"):
         trainer.fit()
+
+
+# --- --device auto on evaluate, sample and the extractor builds ------------------------------------------
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    from genlab.cli import main
+
+    out = tmp_path_factory.mktemp("device") / "vae"
+    assert main(["train", "vae", "--dataset", "digits", "--steps", "2", "--batch-size", "32", "--latent-dim", "2",
+                 "--conv-widths", "4", "--conv-hidden", "8", "--num-samples", "4", "--device", "cpu",
+                 "--out", str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("command", [["sample", "--n", "3"], ["reconstruct"], ["embed", "--n", "4"]])
+def test_sample_commands_default_to_auto_and_it_picks_the_cpu_here(vae_run, tmp_path, command, monkeypatch, capsys):
+    from genlab.cli import apps, generate, main
+
+    seen = []
+    for module in (generate, apps):
+        original = module.load
+        monkeypatch.setattr(module, "load", lambda run, device, original=original: seen.append(device)
+                            or original(run, device))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / ("x.npz" if command[0] == "embed" else "x.png")
+    assert main([command[0], str(vae_run), *command[1:], "--out", str(out)]) == 0, capsys.readouterr().err
+    assert seen == [torch.device("cpu")] and out.is_file()
+    assert main([command[0], str(vae_run), *command[1:], "--device", "cpu", "--out", str(out)]) == 0  # still works
+    assert seen[-1] == torch.device("cpu")
+
+
+def test_auto_would_pick_a_gpu_when_one_is_there(monkeypatch):
+    from genlab.training.distributed import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    assert resolve_device("auto", local_rank=3) == torch.device("cuda", 1)
+
+
+def test_evaluate_takes_device_auto_for_the_model_and_the_extractor_build(vae_run, monkeypatch, capsys):
+    from genlab.cli import main
+    from genlab.runs import evaluate, extractors
+
+    loaded, built = [], []
+    original_load = evaluate.load
+    monkeypatch.setattr(evaluate, "load", lambda run, device: loaded.append(device) or original_load(run, device))
+
+    def no_build(data, **options):
+        built.append(options.get("device"))
+        raise TrainingDiverged("stop here")  # any GenlabError: one line, exit 2, nothing trained
+
+    monkeypatch.setattr(extractors, "build_extractor", no_build)
+    assert main(["evaluate", str(vae_run), "--metrics", "fid", "--n", "8"]) == 2
+    assert "stop here" in capsys.readouterr().err
+    assert loaded == [torch.device("cpu")] and built == [None]  # the CPU: the build's plain call
+    with pytest.raises(TrainingDiverged):  # a GPU: the build is asked to train there
+        evaluate.evaluate_model(original_load(vae_run, "cpu"), "digits", "fid", 8, device="cuda:0")
+    assert built[-1] == "cuda:0"
+    # the model's NLL without an extractor, on the device auto picked
+    assert main(["evaluate", str(vae_run), "--metrics", "nll", "--nll-n", "4", "--nll-k", "3", "--device", "cpu",
+                 "--out", str(vae_run / "m.json")]) == 0
+    assert "nll" in capsys.readouterr().out.lower()
+
+
+def test_a_gpu_built_extractor_is_its_own_cache_entry(monkeypatch, tmp_path):
+    from genlab.metrics.features import INFO_FILE, ExtractorRecipe, recipe_key
+    from genlab.runs import extractors
+
+    assert "device" not in recipe_key(ExtractorRecipe())  # CPU builds keep their cache keys
+    assert recipe_key(ExtractorRecipe(device="cuda"))["device"] == "cuda"
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path))
+    monkeypatch.setattr(extractors, "resolve_device", lambda name: torch.device("cuda" if name == "auto" else name))
+    built = []
+    monkeypatch.setattr(extractors, "_build", lambda entry, cache, verbose: built.append(entry) or entry.name)
+    assert extractors.build_extractor("digits", ExtractorRecipe(steps=1), verbose=False) == "lenet5-digits"
+    assert extractors.build_extractor("digits", ExtractorRecipe(steps=1), verbose=False, device="cpu")
+    gpu, cpu = built
+    assert gpu.recipe.device == "cuda" and cpu.recipe.device == "cpu" and gpu.directory != cpu.directory
+    cpu.directory.mkdir(parents=True)
+    (cpu.directory / INFO_FILE).write_text("{}")  # a cached CPU build is looked at first, even on a GPU
+    seen = []
+    monkeypatch.setattr(extractors, "load_cached", lambda directory, name: seen.append(directory) or "cached")
+    assert extractors.build_extractor("digits", ExtractorRecipe(steps=1), verbose=False) == "cached"
+    assert seen == [cpu.directory]

@@ -25,7 +25,8 @@ def ema_update_(average: nn.Module, model: nn.Module, decay: float) -> None:
     One foreach call for all the parameters and one for the buffers (a few kernels on a GPU, not two
     per tensor); the same lerp as a loop of ``lerp_`` (a test checks the bits on the CPU).
     """
-    averages, params = list(average.parameters()), list(model.parameters())
+    averages: list[torch.Tensor] = list(average.parameters())
+    params: list[torch.Tensor] = list(model.parameters())
     if len(averages) != len(params):
         raise ValueError("the average and the model have different parameters")
     if averages:

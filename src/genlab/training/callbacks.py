@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # annotations only: the trainer imports this module
     from genlab.training.trainer import EpochRecord, Trainer
 
 
-def shown_keys(logs: dict[str, Any], n: int = 4) -> list[str]:
+def shown_keys(logs: Mapping[str, Any], n: int = 4) -> list[str]:
     """The keys a console line shows: every phase's ``loss`` first, then the others, ``n`` in all."""
     losses = [k for k in logs if k == "loss" or k.endswith("/loss")]
     return (losses + [k for k in logs if k not in losses])[:max(n, len(losses))]

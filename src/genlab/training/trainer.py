@@ -232,6 +232,8 @@ class Trainer:
         tune_allocator()  # keep freed activation blocks in the heap (genlab/cpu.py: 15-20% less CPU time)
         self.dist = distributed.setup(self.device)
         if cfg.deterministic:
+            if self.device.type == "cuda":  # cuBLAS is deterministic only with a fixed workspace (read at its start)
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
         if cfg.precision == "bf16" and self.device.type == "mps":
             raise ConfigError("bf16 autocast is not supported on mps; use --precision fp32")
