@@ -241,6 +241,8 @@ class Trainer:
             raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over "
                               f"{self.dist.world_size} processes")
         self.model = model.to(self.device)
+        if cfg.channels_last:  # 4-D weights (conv kernels) in NHWC; batches follow in _round
+            self.model.to(memory_format=torch.channels_last)
         self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
         self.phases: list[Phase] = model.phases()
         check_phase_names(cfg.phase_lr, [p.name for p in self.phases])
@@ -346,6 +348,11 @@ class Trainer:
                 opt.load_state_dict(opt_states[k])
         except (ValueError, KeyError, TypeError):
             raise ValueError("has optimizer states that do not fit this model") from None
+        for opt in self.optimizers.values():  # saved states are contiguous: give them their parameter's layout
+            for p, st in opt.state.items():
+                for key, v in st.items():
+                    if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                        st[key] = torch.empty_like(p, dtype=v.dtype).copy_(v)
         persistent = set(self.model.state_dict())
         own = {n: b for n, b in self.model.named_buffers() if n not in persistent}
         with torch.no_grad():
@@ -470,6 +477,8 @@ class Trainer:
                 t0 = time.perf_counter()
                 if phase.fresh_batch or batch is None:
                     batch = next(batches)
+                    if self.cfg.channels_last and batch.x.dim() == 4:
+                        batch = Batch(batch.x.contiguous(memory_format=torch.channels_last), batch.y)
                     n_images += batch.x.shape[0] * self.dist.world_size
                 t1 = time.perf_counter()
                 losses = self._update(phase, batch)
