@@ -242,7 +242,7 @@ class Trainer:
                               f"{self.dist.world_size} processes")
         self.model = model.to(self.device)
         if cfg.channels_last:  # 4-D weights (conv kernels) in NHWC; batches follow in _round
-            self.model.to(memory_format=torch.channels_last)
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
         self.phases: list[Phase] = model.phases()
         check_phase_names(cfg.phase_lr, [p.name for p in self.phases])
