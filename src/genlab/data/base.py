@@ -195,7 +195,7 @@ def binarize(x: torch.Tensor, mode: str, generator: torch.Generator | None = Non
     if mode == "none":
         return x
     if mode == "dynamic":
-        noise = torch.rand(x.shape, generator=generator)
+        noise = torch.rand(x.shape, generator=generator, dtype=torch.float64 if x.dtype == torch.float64 else None)
         return torch.lt(noise.to(x.device, non_blocking=True), x).to(x.dtype)
     if mode == "static":
         return (x > 0.5).float()
