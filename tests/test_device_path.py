@@ -63,6 +63,16 @@ def test_device_resident_batches_equal_the_old_path_bit_exactly(splits, mode, re
     assert torch.equal(resumed[0].x, new[1].x)
 
 
+def test_a_split_is_kept_on_a_gpu_when_it_takes_at_most_a_quarter_of_the_free_memory(splits, monkeypatch):
+    size = splits.train.x.numel() + splits.train.y.numel() * 8  # uint8 images, int64 labels
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (4 * size, 8 * size))
+    assert data_base.fits_on(splits.train, torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (4 * size - 1, 8 * size))
+    assert not data_base.fits_on(splits.train, torch.device("cuda", 0))
+    assert data_base.fits_on(splits.train, torch.device("cpu")) and not data_base.fits_on(splits.train,
+                                                                                           torch.device("mps"))
+
+
 def test_the_device_look_up_table_gives_the_cpu_division_bits():
     x = torch.arange(256, dtype=torch.uint8).repeat(3).reshape(3, 1, 16, 16)
     table = unit_float(x, table=True)  # the branch CUDA takes, run on the CPU
