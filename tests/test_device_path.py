@@ -148,6 +148,16 @@ def test_the_hot_loop_reads_nothing_back_from_the_device(splits, monkeypatch):
     assert counts[2] == counts[4] > 0
 
 
+def test_a_long_unchecked_list_is_checked_without_a_log_point(splits, monkeypatch):
+    from genlab.training import trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "UNCHECKED_LIMIT", 2)
+    watch = Watch()
+    Trainer(_ae(splits), splits, TrainConfig(steps=4, batch_size=32, device="cpu", log_every=0),
+            callbacks=[watch]).fit()
+    assert watch.pending == [1, 0, 1, 0]
+
+
 def test_logs_are_read_once_at_a_log_point(splits):
     class Reader(Callback):
         values = []

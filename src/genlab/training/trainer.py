@@ -130,6 +130,9 @@ class StopSignals:
 _StopSignals = StopSignals  # the name older code imports
 
 SIGNAL_STOPS = ("SIGINT", "SIGTERM")
+# updates whose losses may wait for a finiteness check (a bound on the list, and on how late a NaN is seen
+# when nothing is logged or saved for long: one sync per this many updates)
+UNCHECKED_LIMIT = 1024
 
 
 @dataclass
@@ -417,8 +420,9 @@ class Trainer:
                     cpu = time.process_time() - cpu0
                     self.cpu_time += cpu
                     self.elapsed += (dt + ct) if self.cfg.budget_clock == "wall" else cpu
-                    if self.cfg.log_every and self.step % self.cfg.log_every == 0:
-                        self.check_finite()  # a log point: the values are read anyway
+                    if (self.cfg.log_every and self.step % self.cfg.log_every == 0) \
+                            or len(self._unchecked) >= UNCHECKED_LIMIT:
+                        self.check_finite()  # a log point (the values are read anyway), or a long list
                     self._call("on_step_end", logs)
                     self._check_stop(signals)
                     if self.stop_reason:
