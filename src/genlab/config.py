@@ -324,6 +324,9 @@ class TrainConfig:
         compile: run the model's forward pass (its losses) through torch.compile (inductor). It trains,
             checkpoints and resumes like eager mode; it costs a compile at the start of every process
             and was measured slower than eager on a CPU for genlab's default models (docs/benchmarks.md).
+        channels_last: keep the model's 4-D weights and every image batch in the channels-last memory
+            layout (NHWC), which conv kernels often run faster in (DCGAN on a CPU: ~1.1x; docs/benchmarks.md).
+            The same values, other float rounding: a run resumes exactly with the same setting.
         device: 'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', 'cuda:N' or 'mps'.
         precision: 'auto' (bf16 autocast where the hardware computes bf16 natively and it pays, fp32
             elsewhere; see genlab.precision), 'fp32', or 'bf16' (autocast; losses stay in fp32).
@@ -359,6 +362,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     compile: bool = False
+    channels_last: bool = False
     device: str = "auto"
     precision: PrecisionChoice = "auto"
     sample_every: int = 1

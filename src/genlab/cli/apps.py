@@ -68,7 +68,8 @@ def register(sub: Any, argv: list[str]) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run directory of an autoencoder-family model")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    p.add_argument("--device", default="auto",
+                   help="auto (cuda, then mps, then cpu; the default), cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
 
 

@@ -21,13 +21,16 @@ def register(sub: Any, argv: list[str]) -> None:
     p.add_argument("--metrics", default="fid,kid,prdc,is,classes",
                    help=f"comma-separated groups: {', '.join(METRIC_GROUPS)} (default: fid,kid,prdc,is,classes)")
     p.add_argument("--out", help="where to write the JSON result (default: RUN/metrics.json)")
+    p.add_argument("--device", default="auto",
+                   help="where the model samples and the NLL runs, and where a missing feature extractor is "
+                        "trained: auto (cuda, then mps, then cpu; the default), cpu, cuda, cuda:N or mps")
     add_config_flags(p, EvalSettings, "eval", "evaluation")
     p.set_defaults(func=cmd_evaluate)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     settings = collect(args, EvalSettings, "eval")
-    result = evaluate_run(args.run, args.metrics, write=args.out is None, **settings)
+    result = evaluate_run(args.run, args.metrics, write=args.out is None, device=args.device, **settings)
     if args.out:
         atomic_write_json(args.out, result)
     print(format_result(result))

@@ -113,7 +113,8 @@ def register(sub: Any, argv: list[str]) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default: cpu)")
+    p.add_argument("--device", default="auto",
+                   help="auto (cuda, then mps, then cpu; the default), cpu, cuda, cuda:N or mps")
 
 
 def _model(args: argparse.Namespace) -> GenerativeModel:

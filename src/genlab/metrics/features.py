@@ -66,6 +66,9 @@ class ExtractorRecipe:
             of the cache key, so the recipes from before this field keep their cache entries).
         threads: CPU threads while training (1: the same float reductions on every machine, and
             on a busy 2-core machine several times faster than 2).
+        device: the device type it is trained on ('cpu'; 'cuda' for a build on a GPU, whose weights
+            differ in the last bits: part of the cache key only when it is not 'cpu', so GPU-built
+            extractors never pass for CPU-built ones and the CPU entries keep their keys).
     """
 
     arch: str = "lenet5"
@@ -77,6 +80,7 @@ class ExtractorRecipe:
     vgg_hidden: int = 128
     threads: int = 1
     dropout: float = 0.5
+    device: str = "cpu"
 
 
 def default_recipe(shape: tuple[int, ...]) -> ExtractorRecipe:
@@ -94,10 +98,13 @@ DATASET_RECIPES: dict[str, ExtractorRecipe] = {
 
 
 def recipe_key(recipe: ExtractorRecipe) -> dict[str, Any]:
-    """The recipe's part of the cache key (its fields; dropout only when it is not the default 0.5)."""
+    """The recipe's part of the cache key (its fields; dropout only when it is not the default 0.5, device
+    only when it is not 'cpu')."""
     fields = dataclasses.asdict(recipe)
     if fields["dropout"] == ExtractorRecipe.dropout:
         del fields["dropout"]
+    if fields["device"] == ExtractorRecipe.device:
+        del fields["device"]
     return fields
 
 

@@ -64,11 +64,12 @@ def negative_log_likelihood(model: GenerativeModel, images: torch.Tensor, k: int
         name = model.registry_name if isinstance(model, GenerativeModel) else ""
         raise ConfigError(f"model '{name or type(model).__name__}' has no log-likelihood "
                           f"(only VAE-family models do); drop 'nll' from --metrics")
-    total = 0.0
     device = model.device
+    # summed on the device (float64 where it has it) and read once: no host sync per batch
+    total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
     for i in range(0, len(images), batch_size):
         y = None if labels is None else labels[i:i + batch_size].to(device)
-        total += float(model.log_likelihood(images[i:i + batch_size].to(device), k=k, labels=y).double().sum())
-    nats = -total / len(images)
+        total += model.log_likelihood(images[i:i + batch_size].to(device), k=k, labels=y).to(total.dtype).sum()
+    nats = -float(total) / len(images)
     dims = images[0].numel()
     return {"nll_nats": nats, "nll_bits_per_dim": nats / (dims * math.log(2))}

@@ -23,7 +23,7 @@ other processes.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ class MetricsFile(Callback):
         """Drop records past ``step`` (a resume redoes that work); a temporary file and a rename."""
         self.log.truncate_after(step)
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, logs: Mapping[str, float]) -> None:
         if trainer.cfg.log_every and trainer.step % trainer.cfg.log_every == 0:
             self.write({"step": trainer.step, "epoch": trainer.epoch, "split": "train_step", **logs})
         for record in trainer.model.training_records():  # the model's own events (progan's stages)
@@ -78,7 +78,7 @@ class SampleGrids(Callback):
         self.run_dir = run_dir
         self.stage: tuple[str, dict[str, Any]] | None = None  # the stage the model sampled at after the last step
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, logs: Mapping[str, float]) -> None:
         stage = trainer.model.sampling_stage()
         if stage is not None and self.stage is not None and stage[0] != self.stage[0]:
             self.save_stage(trainer, self.stage)  # the stage that just ended, as it was trained

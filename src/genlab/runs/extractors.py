@@ -31,11 +31,13 @@ from genlab.metrics.features import (
     load_cached,
 )
 from genlab.runs import run  # a module reference: a run may build an extractor (the mode monitor), which trains a run
+from genlab.training.distributed import resolve_device
 from genlab.training.trainer import StopSignals
 
 
 def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | None = None,
-                    cache: bool = True, verbose: bool = True, build: bool = True) -> FeatureExtractor | None:
+                    cache: bool = True, verbose: bool = True, build: bool = True,
+                    device: str = "auto") -> FeatureExtractor | None:
     """The feature extractor for a dataset: loaded from the cache, or trained once and cached.
 
     Args:
@@ -45,6 +47,9 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
         cache: read and write ``$GENLAB_CACHE/extractors``.
         verbose: say on stderr when an extractor is being trained.
         build: train it when it is not cached; False returns None instead.
+        device: where to train it when it is not cached: 'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', ...
+            A build off the CPU is its own cache entry (the recipe's ``device``); a cached CPU build is
+            used first wherever it is asked for.
 
     Returns:
         a :class:`FeatureExtractor` (None only when ``build`` is False and it is not cached).
@@ -54,10 +59,17 @@ def build_extractor(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
         Interrupted: SIGINT / SIGTERM stopped the build (it continues the next time).
     """
     entry = extractor_entry(data, recipe)
-    if cache and (entry.directory / INFO_FILE).is_file():
-        cached = load_cached(entry.directory, entry.name)
-        if cached is not None:
-            return cached
+    where = resolve_device(device).type
+    if where != entry.recipe.device:  # the same recipe trained elsewhere: another cache entry
+        entries = [entry, extractor_entry(data, dataclasses.replace(entry.recipe, device=where))]
+    else:
+        entries = [entry]
+    for candidate in entries:
+        if cache and (candidate.directory / INFO_FILE).is_file():
+            cached = load_cached(candidate.directory, candidate.name)
+            if cached is not None:
+                return cached
+    entry = entries[-1]
     if not build:
         return None
     with StopSignals():  # from here a signal ends the build at a checkpoint, with one line
@@ -84,7 +96,7 @@ def _build(entry: ExtractorEntry, cache: bool, verbose: bool) -> FeatureExtracto
     model_cfg = {"arch": recipe.arch, "vgg_width": recipe.vgg_width, "vgg_hidden": recipe.vgg_hidden,
                  "dropout": recipe.dropout}
     train_cfg = {"steps": recipe.steps, "batch_size": min(recipe.batch_size, len(splits.train)), "lr": recipe.lr,
-                 "seed": recipe.seed, "schedule": "cosine", "deterministic": True, "device": "cpu",
+                 "seed": recipe.seed, "schedule": "cosine", "deterministic": True, "device": recipe.device,
                  "precision": "fp32", "log_every": 0, "num_samples": 1}
     was_deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.set_num_threads(recipe.threads)

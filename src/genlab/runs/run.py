@@ -43,7 +43,8 @@ RUN_CONFIG = "config.json"
 # is logged as a ``config_change`` record in metrics.jsonl.
 RESUMABLE_OVERRIDES = {"epochs", "steps", "time_budget", "sample_every", "checkpoint_every", "log_every", "device",
                        "eval_batches", "num_samples", "budget_clock", "mode_check",
-                       "lr", "phase_lr", "grad_clip", "precision", "compile", "report", "tensorboard"}
+                       "lr", "phase_lr", "grad_clip", "precision", "compile", "channels_last", "report",
+                       "tensorboard"}
 # an early stop (a signal, a kill, divergence) keeps the run directory: --resume continues it from its
 # newest checkpoint, or from step 0 when none was written yet. Other errors before the first
 # checkpoint (which would only happen again) remove a run this call created.

@@ -8,6 +8,7 @@ whenever one is drawn, and the run's config as text.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ class TensorBoardLog(Callback):
         self.writer_class = writer_class()  # a missing package stops the run before it starts
         self.writer: Any = None
 
-    def scalars(self, split: str, record: dict[str, Any], step: int) -> None:
+    def scalars(self, split: str, record: Mapping[str, Any], step: int) -> None:
         for k, v in record.items():
             if k not in SKIP and isinstance(v, (int, float)) and not isinstance(v, bool):
                 self.writer.add_scalar(f"{split}/{k}", float(v), step)
@@ -48,7 +49,7 @@ class TensorBoardLog(Callback):
         self.writer = self.writer_class(log_dir=str(self.run_dir / TENSORBOARD_DIR))
         self.writer.add_text("config", "```\n" + json.dumps(self.config, indent=1) + "\n```", trainer.step)
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, logs: Mapping[str, float]) -> None:
         if trainer.cfg.log_every and trainer.step % trainer.cfg.log_every == 0:
             self.scalars("train_step", logs, trainer.step)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: the trainer imports this module
     from genlab.training.trainer import EpochRecord, Trainer
 
 
-def shown_keys(logs: dict[str, Any], n: int = 4) -> list[str]:
+def shown_keys(logs: Mapping[str, Any], n: int = 4) -> list[str]:
     """The keys a console line shows: every phase's ``loss`` first, then the others, ``n`` in all."""
     losses = [k for k in logs if k == "loss" or k.endswith("/loss")]
     return (losses + [k for k in logs if k not in losses])[:max(n, len(losses))]
@@ -28,7 +29,7 @@ class Callback:
     def on_train_start(self, trainer: Trainer) -> None:
         """Before the first step of :meth:`Trainer.fit` (also when there is nothing left to train)."""
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, logs: Mapping[str, float]) -> None:
         """After a step (``trainer.step`` already counts it); ``logs`` are its losses."""
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
@@ -71,7 +72,7 @@ class ProgressBar(Callback):
         self.epoch = -1
         self.t0 = 0.0
 
-    def on_step_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_step_end(self, trainer: Trainer, logs: Mapping[str, float]) -> None:
         if not (trainer.dist.is_main and sys.stderr.isatty()):
             return
         epoch = trainer.epoch if trainer.round_in_epoch else trainer.epoch - 1  # the epoch this step belongs to

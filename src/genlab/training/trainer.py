@@ -30,7 +30,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -130,6 +130,9 @@ class StopSignals:
 _StopSignals = StopSignals  # the name older code imports
 
 SIGNAL_STOPS = ("SIGINT", "SIGTERM")
+# updates whose losses may wait for a finiteness check (a bound on the list, and on how late a NaN is seen
+# when nothing is logged or saved for long: one sync per this many updates)
+UNCHECKED_LIMIT = 1024
 
 
 @dataclass
@@ -155,6 +158,64 @@ class EpochRecord:
     shown: list[str] = field(default_factory=list)
 
 
+class StepLogs(Mapping[str, float]):
+    """One step's logged losses, kept on the device until a value is read; the first read fetches all
+    of them at once (one host sync), so callbacks that look only at log points stall nothing else."""
+
+    def __init__(self, keys: tuple[str, ...], values: torch.Tensor):
+        self.keys_, self.tensor = keys, values
+        self._values: dict[str, float] | None = None
+
+    def _read(self) -> dict[str, float]:
+        if self._values is None:
+            self._values = dict(zip(self.keys_, self.tensor.tolist(), strict=True))
+        return self._values
+
+    def __getitem__(self, key: str) -> float:
+        return self._read()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys_)
+
+    def __len__(self) -> int:
+        return len(self.keys_)
+
+    def __repr__(self) -> str:
+        return f"StepLogs({self._read()!r})"
+
+
+class LossSums:
+    """Running sums of an epoch's logged losses, kept on the device and read only when asked.
+
+    Each key is summed in step order in float64 (float32 on mps), the figures a sum of Python floats
+    gives, so a resumed epoch's mean is exact. Values already read (a checkpoint's) live in ``host``.
+    """
+
+    def __init__(self, device: torch.device, host: dict[str, float] | None = None):
+        self.device = device
+        self.dtype = torch.float32 if device.type == "mps" else torch.float64
+        self.host: dict[str, float] = dict(host or {})
+        self.keys: tuple[str, ...] = ()
+        self.vec: torch.Tensor | None = None
+
+    def add(self, logs: StepLogs) -> None:
+        if self.vec is None or logs.keys_ != self.keys:
+            self.flush()
+            self.keys = logs.keys_
+            self.vec = torch.tensor([self.host.get(k, 0.0) for k in self.keys], dtype=self.dtype, device=self.device)
+        self.vec += logs.tensor
+
+    def flush(self) -> None:
+        if self.vec is not None:
+            self.host.update(zip(self.keys, self.vec.tolist(), strict=True))
+            self.vec, self.keys = None, ()
+
+    def read(self) -> dict[str, float]:
+        """The sums as Python floats (a host sync when some are still on the device)."""
+        self.flush()
+        return self.host
+
+
 class Trainer:
     """Trains a :class:`GenerativeModel` on in-memory splits.
 
@@ -174,6 +235,8 @@ class Trainer:
         tune_allocator()  # keep freed activation blocks in the heap (genlab/cpu.py: 15-20% less CPU time)
         self.dist = distributed.setup(self.device)
         if cfg.deterministic:
+            if self.device.type == "cuda":  # cuBLAS is deterministic only with a fixed workspace (read at its start)
+                os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
         if cfg.precision == "bf16" and self.device.type == "mps":
             raise ConfigError("bf16 autocast is not supported on mps; use --precision fp32")
@@ -181,6 +244,8 @@ class Trainer:
             raise ConfigError(f"batch_size {cfg.batch_size} does not divide evenly over "
                               f"{self.dist.world_size} processes")
         self.model = model.to(self.device)
+        if cfg.channels_last:  # 4-D weights (conv kernels) in NHWC; batches follow in _round
+            self.model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.precision = resolve_precision(cfg.precision, self.device, model)  # 'auto' -> fp32 or bf16, with why
         self.phases: list[Phase] = model.phases()
         check_phase_names(cfg.phase_lr, [p.name for p in self.phases])
@@ -208,8 +273,12 @@ class Trainer:
         # real images trained on (every process; a phase that reuses a batch adds none) and CPU-seconds of the
         # training rounds on this process (threads included), both over the whole run (in checkpoints)
         self.images, self.cpu_time = 0, 0.0
-        # running sums of the current epoch's logged losses (in checkpoints: a resumed epoch's mean is exact)
-        self.epoch_sums: dict[str, float] = {}
+        # running sums of the current epoch's logged losses, on the device (in checkpoints: a resumed epoch's
+        # mean is exact)
+        self.sums = LossSums(self.device)
+        # every update's loss since the last finiteness check (step, phase, loss on the device): checked at log
+        # points, before every checkpoint and epoch record, and at the end, never by a host sync per step
+        self._unchecked: list[tuple[int, str, torch.Tensor]] = []
         self.epoch_rounds = 0
         self.stop_reason: str | None = None
         self.signals = StopSignals()
@@ -229,6 +298,15 @@ class Trainer:
     def _call(self, hook: str, *args: Any) -> None:
         for cb in self.callbacks:
             getattr(cb, hook)(self, *args)
+
+    @property
+    def epoch_sums(self) -> dict[str, float]:
+        """Running sums of the current epoch's logged losses (read from the device)."""
+        return dict(self.sums.read())
+
+    @epoch_sums.setter
+    def epoch_sums(self, sums: dict[str, float]) -> None:
+        self.sums = LossSums(self.device, sums)
 
     @property
     def n_epochs(self) -> int:
@@ -273,6 +351,11 @@ class Trainer:
                 opt.load_state_dict(opt_states[k])
         except (ValueError, KeyError, TypeError):
             raise ValueError("has optimizer states that do not fit this model") from None
+        for opt in self.optimizers.values():  # saved states are contiguous: give them their parameter's layout
+            for p, st in opt.state.items():
+                for key, v in st.items():
+                    if isinstance(v, torch.Tensor) and v.shape == p.shape and v.stride() != p.stride():
+                        st[key] = torch.empty_like(p, dtype=v.dtype).copy_(v)
         persistent = set(self.model.state_dict())
         own = {n: b for n, b in self.model.named_buffers() if n not in persistent}
         with torch.no_grad():
@@ -291,13 +374,26 @@ class Trainer:
         self.checkpointed_step = self.step
 
     def checkpoint(self) -> None:
-        """A checkpoint is due: the ``on_checkpoint`` callbacks write :meth:`state_dict`."""
+        """A checkpoint is due: the ``on_checkpoint`` callbacks write :meth:`state_dict` (never of weights
+        that a non-finite loss has touched: :meth:`check_finite` raises first)."""
+        self.check_finite()
         self._call("on_checkpoint")
         self.checkpointed_step = self.step
 
     # --- the loop ----------------------------------------------------------------------------------
     def fit(self) -> GenerativeModel:
         """Train until ``total_steps``, the time budget, a signal, or divergence."""
+        try:
+            return self._fit()
+        except (TrainingDiverged, Interrupted, KeyboardInterrupt):
+            raise
+        except Exception:
+            # a loss went non-finite and later code failed on what it did (NaN weights, NaN probabilities):
+            # report the divergence, not the failure it caused
+            self.check_finite(reduce=False)
+            raise
+
+    def _fit(self) -> GenerativeModel:
         with self.signals as signals:
             self._check_stop(signals, budget=False)  # a signal during setup (data loading, ...) stops before step 1
             self._call("on_train_start")
@@ -306,7 +402,7 @@ class Trainer:
                 batches = self.batches.epoch(self.epoch, start=self.round_in_epoch * self.batches_per_round)
                 rounds = min(self.rounds_per_epoch - self.round_in_epoch, self.total_steps - self.step)
                 self.pass_rounds, self.pass_images = rounds, 0
-                sums = self.epoch_sums  # carried over from a checkpoint taken inside this epoch
+                sums = self.sums  # carried over from a checkpoint taken inside this epoch
                 data_time = compute_time = 0.0
                 t_epoch = time.perf_counter()
                 done = 0  # rounds run in this pass (fewer than the epoch's after a resume or a stop)
@@ -316,8 +412,7 @@ class Trainer:
                     data_time, compute_time = data_time + dt, compute_time + ct
                     self.pass_images += n_img
                     self.images += n_img
-                    for k, v in logs.items():
-                        sums[k] = sums.get(k, 0.0) + v
+                    sums.add(logs)
                     self.epoch_rounds += 1
                     self.step += 1
                     self.round_in_epoch += 1
@@ -325,6 +420,9 @@ class Trainer:
                     cpu = time.process_time() - cpu0
                     self.cpu_time += cpu
                     self.elapsed += (dt + ct) if self.cfg.budget_clock == "wall" else cpu
+                    if (self.cfg.log_every and self.step % self.cfg.log_every == 0) \
+                            or len(self._unchecked) >= UNCHECKED_LIMIT:
+                        self.check_finite()  # a log point (the values are read anyway), or a long list
                     self._call("on_step_end", logs)
                     self._check_stop(signals)
                     if self.stop_reason:
@@ -344,10 +442,11 @@ class Trainer:
                         self.checkpoint()
                     distributed.barrier(self.dist)
                 else:
-                    self._end_of_epoch(sums, self.epoch_rounds, self.pass_images, epoch_time, data_time, compute_time,
-                                       epoch_done)
+                    self.check_finite()  # before the epoch's record, grids and checkpoint
+                    self._end_of_epoch(sums.read(), self.epoch_rounds, self.pass_images, epoch_time, data_time,
+                                       compute_time, epoch_done)
                 if epoch_done:
-                    self.epoch_sums, self.epoch_rounds = {}, 0
+                    self.sums, self.epoch_rounds = LossSums(self.device), 0
                 if done and self.dist.is_main and not signal_stop:  # where the wall time of the epoch went
                     end_time = time.perf_counter() - t_end
                     self._call("on_epoch_timing", {
@@ -356,13 +455,14 @@ class Trainer:
                         "data_time": data_time, "loop_overhead_time": epoch_time - compute_time - data_time,
                         "validation_time": self._validation_time,
                         "end_of_epoch_io_time": end_time - self._validation_time})
+            self.check_finite()
             self._call("on_end")
         if self.stop_reason in SIGNAL_STOPS:
             raise Interrupted(self.stop_reason, self.step, self.checkpointed_step is not None)
         return self.model
 
-    def _round(self, batches: Iterator[Batch]) -> tuple[dict[str, float], float, float, int]:
-        """One step: every phase's updates. Returns logs, data seconds, compute seconds, images."""
+    def _round(self, batches: Iterator[Batch]) -> tuple[StepLogs, float, float, int]:
+        """One step: every phase's updates. Returns logs (on the device), data seconds, compute seconds, images."""
         seed = step_seed(self.cfg.seed, self.step, self.dist.rank)
         if self.device.type == "cpu":  # the CPU generator only: torch.manual_seed also queues a lazy CUDA
             torch.default_generator.manual_seed(seed)  # seeding with a captured stack (~0.4 ms a step)
@@ -372,7 +472,7 @@ class Trainer:
         for opt, base in zip(self.optimizers.values(), self.base_lr.values(), strict=True):
             for group, lr in zip(opt.param_groups, base, strict=True):
                 group["lr"] = lr * f
-        logs: dict[str, float] = {}
+        logs: dict[str, torch.Tensor] = {}
         data_time = compute_time = 0.0
         n_images = 0
         batch: Batch | None = None
@@ -381,6 +481,8 @@ class Trainer:
                 t0 = time.perf_counter()
                 if phase.fresh_batch or batch is None:
                     batch = next(batches)
+                    if self.cfg.channels_last and batch.x.dim() == 4:
+                        batch = Batch(batch.x.contiguous(memory_format=torch.channels_last), batch.y)
                     n_images += batch.x.shape[0] * self.dist.world_size
                 t1 = time.perf_counter()
                 losses = self._update(phase, batch)
@@ -388,27 +490,55 @@ class Trainer:
                 data_time += t1 - t0
             prefix = "" if len(self.phases) == 1 else f"{phase.name}/"
             logs.update({prefix + k: v for k, v in losses.items()})
-        return logs, data_time, compute_time, n_images
+        values = torch.stack([torch.as_tensor(v, device=self.device).reshape(()).float() for v in logs.values()])
+        return StepLogs(tuple(logs), values.to(self.sums.dtype)), data_time, compute_time, n_images
 
-    def _update(self, phase: Phase, batch: Batch) -> dict[str, float]:
+    def _update(self, phase: Phase, batch: Batch) -> dict[str, torch.Tensor]:
         self.model.zero_grad(set_to_none=True)
         with self._autocast():
             losses = self.wrapped(batch, phase.name)
         loss = losses["loss"]
-        bad = torch.tensor([0 if torch.isfinite(loss).item() else 1], device=self.device)
-        if distributed.any_flag(bad, self.dist).item():
-            self.stop_reason = "diverged"
-            raise TrainingDiverged(self._diverged_message(phase, float(loss.detach())))
+        # no host sync here: the loss is checked later (check_finite), before anything is logged or saved
+        self._unchecked.append((self.step + 1, phase.name, loss.detach()))
         loss.backward()
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.phase_parameters(phase), self.cfg.grad_clip)
         self.optimizers[phase.name].step()
         self.model.after_step(phase.name)
-        return {k: float(v.detach()) for k, v in losses.items()}
+        return {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in losses.items()}
 
-    def _diverged_message(self, phase: Phase, value: float) -> str:
+    def check_finite(self, reduce: bool = True) -> None:
+        """Stop with :class:`TrainingDiverged` when a loss since the last check was NaN or infinite.
+
+        One host sync (and, with several processes, one all-reduce) for all the updates since the last
+        check. The message names the first step whose loss went bad; no checkpoint is written after it, so
+        the last good one stays. ``reduce=False`` (after a failure) looks at this process only.
+        """
+        pending, self._unchecked = self._unchecked, []
+        first: tuple[int, str, float] | None = None
+        if pending:
+            values = torch.stack([v.reshape(()).float() for _, _, v in pending])
+            finite = torch.isfinite(values)
+            if not bool(finite.all()):
+                i = int((~finite).nonzero()[0, 0])
+                first = (pending[i][0], pending[i][1], float(values[i]))
+        if reduce and self.dist.enabled:
+            flag = torch.tensor([first[0] if first else 0], device=self.device)
+            bad_step = int(distributed.any_flag(flag, self.dist).item())
+            if bad_step and first is None:
+                first = (bad_step, "", float("nan"))
+        if first is not None:
+            self.stop_reason = "diverged"
+            step, name, value = first
+            phase = next((p for p in self.phases if p.name == name), self.phases[0])
+            raise TrainingDiverged(self._diverged_message(phase, value, step, known=bool(name)))
+
+    def _diverged_message(self, phase: Phase, value: float, step: int, known: bool = True) -> str:
         """What happened, what is kept, and the resume command with the flags that may rescue the run."""
-        what = f"loss of phase '{phase.name}' became {value} at step {self.step + 1}"
+        if known:
+            what = f"loss of phase '{phase.name}' became {value} at step {step}"
+        else:
+            what = f"a loss became non-finite on another process by step {step}"
         if self.checkpointed_step is None:
             kept = "no checkpoint was written yet (a resume starts again from step 0)"
         else:
@@ -427,8 +557,10 @@ class Trainer:
 
     def _check_stop(self, signals: StopSignals, budget: bool = True) -> None:
         budget = budget and self.cfg.time_budget is not None and self.elapsed >= self.cfg.time_budget
-        flags = torch.tensor([signals.received or 0, int(budget)], device=self.device)
-        received, budget_hit = (int(v) for v in distributed.any_flag(flags, self.dist).tolist())
+        received, budget_hit = signals.received or 0, int(budget)
+        if self.dist.enabled:  # one process decides alone: no tensor, no device round trip per step
+            flags = torch.tensor([received, budget_hit], device=self.device)
+            received, budget_hit = (int(v) for v in distributed.any_flag(flags, self.dist).tolist())
         if received:
             self.stop_reason = signal.Signals(received).name
         elif budget_hit:
@@ -480,5 +612,5 @@ class Trainer:
         return {k: v / n for k, v in sums.items()}
 
 
-__all__ = ["EpochRecord", "Interrupted", "StopSignals", "Trainer", "build_optimizer", "lr_factor", "shown_keys",
-           "step_seed"]
+__all__ = ["EpochRecord", "Interrupted", "LossSums", "StepLogs", "StopSignals", "Trainer", "build_optimizer",
+           "lr_factor", "shown_keys", "step_seed"]
