@@ -94,3 +94,31 @@ def series_run(tmp_path_factory):
                  "--hidden-size", "4", "--latent-dim", "3", "--out", str(out), "--steps", "2", "--batch-size", "16",
                  "--device", "cpu", "--num-samples", "4", "--no-report"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def translator_runs(tmp_path_factory):
+    """Tiny runs (1 step, no report) of the image-to-image family: pix2pix on random 8x8 pairs, cyclegan on
+    unpaired 8x8 folders (A: 20 images, B: 24) and srresnet on digits (its own 4x pairs): {name: run}."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("translators")
+    rng = np.random.default_rng(0)
+    b = (rng.random((40, 1, 8, 8)) * 255).astype(np.uint8)
+    np.savez(root / "pairs.npz", a=255 - b, b=b)
+    for side, count in (("A", 20), ("B", 24)):
+        (root / "unpaired" / side).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(root / "unpaired" / side / f"{i}.png")
+    common = ["--steps", "1", "--batch-size", "8", "--device", "cpu", "--num-samples", "2", "--no-report"]
+    data = {"pix2pix": ["--dataset", f"pairs:npz:{root / 'pairs.npz'}", "--g-width", "4", "--d-width", "4"],
+            "cyclegan": ["--dataset", f"unpaired:{root / 'unpaired'}", "--g-width", "4", "--d-width", "4",
+                         "--n-blocks", "1"],
+            "srresnet": ["--dataset", "digits", "--width", "4", "--n-blocks", "1", "--limit", "200"]}
+    runs = {}
+    for name, flags in data.items():
+        out = root / name
+        assert main(["train", name, "--out", str(out), *flags, *common]) == 0
+        runs[name] = out
+    return runs

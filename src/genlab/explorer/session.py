@@ -4,8 +4,11 @@ Every generative model of images, clips or sequences is explorable: it draws sam
 model (``decode``) or a model that declares the 'sample' export part (noise -> images or clips, e.g. a
 GAN, video-vae, video-gan) adds sliders, a model with ``has_trajectory`` (diffusion, score models) its
 denoising trajectory. Images are shown as they are, clips as frame strips (one clip per row) and as an
-animated GIF, sequences as line plots. Classifiers, table models and image-to-image models are refused
-with one line. Every parameter of every action is checked (type, range, what the model offers) and a
+animated GIF, sequences as line plots. An image-to-image model (pix2pix, cyclegan, srresnet, srgan)
+translates a test input picked by index: input | translation | target (cyclegan: input | translation |
+the cycle back, in either direction; super-resolution: the low-res input, bicubic, the model's output and
+the original, at one display size). Classifiers and table models are refused with one line. Every
+parameter of every action is checked (type, range, what the model offers) and a
 bad one raises :class:`BadRequest`, which the server answers with a 400.
 """
 from __future__ import annotations
@@ -19,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from genlab.apps.latent import attribute_vector
 from genlab.apps.sampling import class_names, require_styles, require_trajectory
+from genlab.apps.translate import apply as apply_translator
 from genlab.errors import ConfigError
 from genlab.io import make_grid
 from genlab.models.base import GenerativeModel, LatentModel, interpolate_codes
@@ -173,8 +178,7 @@ def explorable(model: GenerativeModel) -> str | None:
         return (f"model '{name}' makes table rows; the explorer shows images, clips and sequences (see `genlab synth "
                 f"report`)")
     if isinstance(model, ImageTranslator):
-        return (f"model '{name}' {model.command}s images instead of sampling them: nothing to explore (use "
-                f"`genlab {model.command} RUN`, or see the translations in `genlab report RUN`)")
+        return None  # it translates (or upscales) test inputs instead of sampling
     if not model.generative:
         return f"model '{name}' is not generative: it has nothing to decode"
     if model.data_kind not in ("images", "clips", "sequences"):
@@ -207,7 +211,10 @@ class Explorer:
         self.train_labels: torch.Tensor | None = None
         self.kind = self.model.data_kind  # images, clips or sequences: how outputs are drawn (render)
         self.value_range = (0.0, 1.0)  # the plots' fixed value axis (sequences)
-        if self.latent:
+        self.translator = self.model if isinstance(self.model, ImageTranslator) else None
+        if self.translator is not None:
+            self._load_inputs()
+        elif self.latent:
             self._fit_latent()
         elif self.noise:
             dims = math.prod(self.model.noise_shape())
@@ -240,6 +247,14 @@ class Explorer:
             pad = 0.15 * max(high - low, 1e-3)
             self.value_range = (low - pad, high + pad)
 
+    def _load_inputs(self) -> None:
+        """An image-to-image model's test inputs: the first packed test pairs of its run's data."""
+        self.splits = run_splits(self.run_dir)
+        n = min(TEST_IMAGES, len(self.splits["test"]))
+        if n < 1:
+            raise ConfigError(f"cannot explore {self.run_dir}: its test split has no images to translate")
+        self.test, _ = run_images(self.run_dir, "test", list(range(n)), splits=self.splits)
+
     def render(self, out: torch.Tensor, nrow: int | None = None, size: int = 160) -> bytes:
         """A model output as one PNG: images (N, C, H, W) as a grid, clips (N, T, C, H, W) as frame strips
         (one clip per row), sequences (N, T, F) as line plots."""
@@ -258,7 +273,7 @@ class Explorer:
         return {
             "run": str(self.run_dir), "model": model.registry_name,
             "classes": self.classes, "class_names": self.names or [str(i) for i in range(self.classes)],
-            "sample": True, "sliders": len(self.directions) if self.directions is not None else 0,
+            "sample": self.translator is None, "sliders": len(self.directions) if self.directions is not None else 0,
             "slider_kind": "principal directions of the codes" if self.latent else "noise dimensions",
             "span": SPAN, "base": "image" if self.latent else "seed",
             "test_images": 0 if self.test is None else len(self.test),
@@ -268,6 +283,11 @@ class Explorer:
             "trajectory": model.has_trajectory, "kind": self.kind,
             "clip_length": int(model.config.data_shape[0]) if self.kind == "clips" else 0,
             "style_mixing": model.has_styles, "style_levels": list(STYLE_LEVELS) if model.has_styles else [],
+            "translate": self.translator is not None,
+            "directions": list(self.translator.generators) if self.translator is not None else [],
+            "translate_columns": {d: list(self._columns(d)) for d in self.translator.generators}
+            if self.translator is not None else {},
+            "command": self.translator.command if self.translator is not None else "",
         }
 
     # ------------------------------------------------------------------------------- actions
@@ -288,6 +308,9 @@ class Explorer:
             return out
 
     def sample(self, query: Mapping[str, list[str]]) -> bytes:
+        if self.translator is not None:
+            raise BadRequest(f"model '{self.model.registry_name}' {self.translator.command}s images instead of "
+                             f"sampling them (the translate action shows it on a test input)")
         p = Params(query, {"seed", "label"})
         seed, label = p.integer("seed", 0, MAX_SEED, 0), self._label(p)
         n = 4 if self.kind == "clips" else 8 if self.model.has_trajectory or self.kind == "sequences" else 16
@@ -351,7 +374,58 @@ class Explorer:
         if self.test is None:
             raise BadRequest(f"model '{self.model.registry_name}' has no encoder: there are no test images to pick")
         p = Params(query, {"index"})
-        return self.render(self.test[p.integer("index", 0, len(self.test) - 1)][None], size=64)
+        x = self.test[p.integer("index", 0, len(self.test) - 1)][None]
+        if self.translator is not None:  # a packed pair: its A side, the model's input
+            x = self.translator.split_packed(x.float())[0]
+        return self.render(x, size=64)
+
+    def _columns(self, direction: str) -> tuple[str, ...]:
+        """The panels the translate action shows, left to right."""
+        model = self.translator
+        assert model is not None
+        if model.command == "upscale":
+            return ("low-res input", "bicubic", f"{model.registry_name}", "original")
+        if len(model.generators) > 1:  # cyclegan: no target in unpaired data; the way back instead
+            back = direction[::-1]
+            return (f"input ({direction[0]})", f"{direction[0]} -> {direction[1]}",
+                    f"cycle back ({back[0]} -> {back[1]})")
+        return ("input (A)", "A -> B", "target (B)")
+
+    def translate(self, query: Mapping[str, list[str]]) -> bytes:
+        """A test input translated (or upscaled) by the model, beside its target (or the cycle back): one
+        row of panels (:meth:`_columns`), every panel at the output's size (nearest), gray shown as RGB
+        where another panel has colour."""
+        model, test = self.translator, self.test
+        if model is None or test is None:
+            raise BadRequest(f"model '{self.model.registry_name}' does not translate images (image-to-image "
+                             f"models do: pix2pix, cyclegan, srresnet, srgan)")
+        p = Params(query, {"index", "direction"})
+        index = p.integer("index", 0, len(test) - 1, 0)
+        direction = p.choice("direction", tuple(model.generators))
+
+        def make() -> torch.Tensor:
+            a, b = model.split_packed(test[index:index + 1].float())
+            if model.command == "upscale":
+                out = apply_translator(model, a).float().cpu()
+                bicubic = F.interpolate(a, size=tuple(out.shape[-2:]), mode="bicubic", align_corners=False)
+                panels = [a, bicubic.clamp(0, 1), out, b]
+            else:
+                source = a if direction == "AB" else b
+                out = model.translate(source, direction).float().cpu()
+                last = (model.translate(out, direction[::-1]).float().cpu() if len(model.generators) > 1
+                        else b)
+                panels = [source, out, last]
+            size = tuple(out.shape[-2:])
+            channels = max(t.shape[1] for t in panels)
+            shown = []
+            for t in panels:
+                t = t.float().cpu()
+                t = t.expand(-1, channels, -1, -1) if t.shape[1] != channels else t
+                shown.append(t if tuple(t.shape[-2:]) == size else F.interpolate(t, size=size, mode="nearest"))
+            return torch.cat(shown)
+
+        out = self._timed(make)
+        return png(out, len(out), size=128)
 
     def interpolate(self, query: Mapping[str, list[str]]) -> bytes:
         if not self.latent or self.test is None:
@@ -450,5 +524,5 @@ class Explorer:
 ACTIONS: dict[str, Callable[[Explorer, Mapping[str, list[str]]], bytes]] = {
     "sample": Explorer.sample, "decode": Explorer.decode, "test_image": Explorer.test_image,
     "interpolate": Explorer.interpolate, "attribute": Explorer.attribute, "trajectory": Explorer.trajectory,
-    "style_mix": Explorer.style_mix, "clip": Explorer.clip,
+    "style_mix": Explorer.style_mix, "clip": Explorer.clip, "translate": Explorer.translate,
 }
