@@ -122,3 +122,33 @@ def translator_runs(tmp_path_factory):
         assert main(["train", name, "--out", str(out), *flags, *common]) == 0
         runs[name] = out
     return runs
+
+
+TABLE_FLAGS = {"ctgan": ["--embedding-dim", "4", "--generator-dims", "8", "--discriminator-dims", "8", "--pac", "2"],
+               "tvae": ["--embedding-dim", "4", "--compress-dims", "8", "--decompress-dims", "8"]}
+
+
+@pytest.fixture(scope="session")
+def table_fits(tmp_path_factory):
+    """`genlab synth fit` directories (1 epoch) of ctgan and tvae on an 80-row CSV with every column kind:
+    continuous, integer (many values; three exact values), datetime, boolean, categorical with missing cells
+    and a continuous column with missing cells: {name: directory}."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("tables")
+    rng = np.random.default_rng(0)
+    n = 80
+    lines = ["height,age,rating,when,member,colour,score"]
+    for i in range(n):
+        colour = "" if i % 9 == 0 else ("red", "green", "blue")[int(rng.integers(3))]
+        score = "" if i % 7 == 0 else f"{rng.normal(50, 10):.2f}"
+        lines.append(f"{rng.normal(170, 8):.3f},{int(rng.integers(18, 80))},{int(rng.integers(1, 4))},"
+                     f"2020-01-{1 + i % 28:02d},{bool(rng.integers(2))},{colour},{score}")
+    (root / "t.csv").write_text("\n".join(lines) + "\n")
+    fits = {}
+    for name, flags in TABLE_FLAGS.items():
+        out = root / name
+        assert main(["synth", "fit", "--data", str(root / "t.csv"), "--model", name, "--out", str(out), "--epochs",
+                     "1", "--batch-size", "20", *flags]) == 0
+        fits[name] = out
+    return fits

@@ -358,7 +358,7 @@ class TableExportResult(ExportResult):
         return (f"{self.part} -> {self.path} ({self.format}; inputs {shapes}; outputs numeric (float64), categories "
                 f"(int64); columns and categories in {self.sidecar}; checked at batch {self.rows} against genlab's "
                 f"inverse transform of the model's rows: categories equal, numeric max |diff| "
-                f"{self.max_abs_diff:.2e})")
+                f"{self.max_abs_diff:.2e} <= {ATOL:g} * max(1, 4 std of the column's modes) + {RTOL:g} * |reference|)")
 
 
 def _table_inputs(model: GenerativeModel, transformer: Any, n: int, gen: torch.Generator) -> dict[str, torch.Tensor]:

@@ -95,10 +95,9 @@ def frame_outputs(transformer: TableTransformer, frame: Any) -> tuple[Any, Any]:
         elif c.kind in NUMERIC_KINDS:
             numeric.append(pd.array(col, dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan))
         else:
-            index = {(type(v).__name__, v): i for i, v in enumerate(c.categories)}
-            missing = c.categories.index(MISSING_CATEGORY) if MISSING_CATEGORY in c.categories else -1
-            cats.append(np.array([missing if v is None or v is pd.NA else index[(type(v).__name__, v)]
-                                  for v in col.tolist()], dtype=np.int64))
+            index = {str(v): i for i, v in enumerate(c.categories)}  # inverse gives the fitted values back
+            missing = index.get(MISSING_CATEGORY, -1)
+            cats.append(np.array([missing if pd.isna(v) else index[str(v)] for v in col.tolist()], dtype=np.int64))
     n = len(frame)
     return (np.stack(numeric, 1) if numeric else np.zeros((n, 0))), (np.stack(cats, 1) if cats
                                                                        else np.zeros((n, 0), dtype=np.int64))
