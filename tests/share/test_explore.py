@@ -284,6 +284,36 @@ def test_cyclegan_translates_both_ways_and_cycles_back(translator_runs, capsys):
     assert "translate:" in err and "translate_BA:" in err and "sample:" not in err and "explorable (cyclegan)" in err
 
 
+def test_a_table_model_shows_sampled_rows_with_a_seed(table_fits, tmp_path, capsys):
+    """A synth fit directory serves sampled rows as a PNG table; the seed is `genlab synth sample`'s seed."""
+    from genlab.tables.synthesizer import Synthesizer
+
+    with serving(table_fits["ctgan"]) as url:
+        info = json.loads(get(url + "api/info")[2])
+        assert info["rows"] and info["kind"] == "tables" and info["table_rows"] == 12
+        assert not info["sample"] and info["sliders"] == 0 and not info["translate"]
+        status, kind, body = get(url + "api/rows?seed=3")
+        assert (status, kind) == (200, "image/png")
+        (w, h), _ = _size(body)
+        assert (w, h) == (7 * 132 + 1, 13 * 18 + 1)  # 7 columns; a header and 12 rows
+        assert get(url + "api/rows?seed=3")[2] == body != get(url + "api/rows?seed=4")[2]
+        for path, message in (("rows?seed=-1", "'seed' must be in"), ("rows?n=5", "unknown parameter 'n'"),
+                              ("sample", "samples table rows: the rows action shows them")):
+            status, _, err = get(url + "api/" + path)
+            assert status == 400 and message in json.loads(err)["error"], (path, err)
+    explorer = Explorer(table_fits["ctgan"])
+    synth = Synthesizer.load(table_fits["ctgan"])
+    from genlab.explorer.session import table_png
+
+    assert explorer.rows({"seed": ["5"]}) == table_png(synth.sample(12, seed=5))  # synth sample's own rows
+    assert main(["explore", str(table_fits["tvae"]), "--check"]) == 0
+    assert "rows:" in capsys.readouterr().err
+    alone = tmp_path / "alone"  # the training run alone: no transformer to decode its rows
+    shutil.copytree(table_fits["tvae"] / "run", alone)
+    assert "need the transformer of its `genlab synth fit` directory" in _error(capsys, ["explore", str(alone),
+                                                                                        "--check"])
+
+
 def test_cli_refusals(vae_run, tmp_path, capsys):
     assert "is not a genlab run" in _error(capsys, ["explore", str(tmp_path)])
     out = tmp_path / "clf"

@@ -171,6 +171,17 @@ function setupTranslate() {
   update();
 }
 
+function setupRows() {
+  if (!info.rows) { $("rows").hidden = true; return; }
+  $("rows-note").textContent = info.table_rows + " rows sampled with the seed (as genlab synth sample --seed " +
+    "gives them); blank: a missing cell";
+  const show = loader($("rows-img"));
+  const update = () => show("/api/rows?" + query({ seed: $("rows-seed").value }));
+  $("rows-seed").addEventListener("change", update);
+  $("rows-new").addEventListener("click", () => { $("rows-seed").value = Math.floor(Math.random() * 1e6); update(); });
+  update();
+}
+
 async function main() {
   try {
     info = await (await fetch("/api/info")).json();
@@ -185,6 +196,7 @@ async function main() {
   }
   fillLabels();
   setupTranslate();
+  setupRows();
   setupSamples();
   setupLatent();
   setupInterpolation();
