@@ -19,7 +19,8 @@ def register(sub: Any, argv: list[str]) -> None:
                                    "vectors are applied with a strength, and diffusion and score models show "
                                    "their denoising trajectory; clips show as frame strips and an animation, "
                                    "sequences as plots; image-to-image models translate a test input picked by "
-                                   "index; table models show sampled rows. Every image is decoded by genlab on the server.")
+                                   "index; table models show sampled rows. Every image is decoded by genlab on the "
+                                   "server.")
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free port)")
     p.add_argument("--check", action="store_true",

@@ -312,7 +312,8 @@ class Explorer:
         return {
             "run": str(self.run_dir), "model": model.registry_name,
             "classes": self.classes, "class_names": self.names or [str(i) for i in range(self.classes)],
-            "sample": self.translator is None and self.synth is None, "sliders": len(self.directions) if self.directions is not None else 0,
+            "sample": self.translator is None and self.synth is None,
+            "sliders": len(self.directions) if self.directions is not None else 0,
             "slider_kind": "principal directions of the codes" if self.latent else "noise dimensions",
             "span": SPAN, "base": "image" if self.latent else "seed",
             "test_images": 0 if self.test is None else len(self.test),
