@@ -94,3 +94,61 @@ def series_run(tmp_path_factory):
                  "--hidden-size", "4", "--latent-dim", "3", "--out", str(out), "--steps", "2", "--batch-size", "16",
                  "--device", "cpu", "--num-samples", "4", "--no-report"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def translator_runs(tmp_path_factory):
+    """Tiny runs (1 step, no report) of the image-to-image family: pix2pix on random 8x8 pairs, cyclegan on
+    unpaired 8x8 folders (A: 20 images, B: 24) and srresnet on digits (its own 4x pairs): {name: run}."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("translators")
+    rng = np.random.default_rng(0)
+    b = (rng.random((40, 1, 8, 8)) * 255).astype(np.uint8)
+    np.savez(root / "pairs.npz", a=255 - b, b=b)
+    for side, count in (("A", 20), ("B", 24)):
+        (root / "unpaired" / side).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(root / "unpaired" / side / f"{i}.png")
+    common = ["--steps", "1", "--batch-size", "8", "--device", "cpu", "--num-samples", "2", "--no-report"]
+    data = {"pix2pix": ["--dataset", f"pairs:npz:{root / 'pairs.npz'}", "--g-width", "4", "--d-width", "4"],
+            "cyclegan": ["--dataset", f"unpaired:{root / 'unpaired'}", "--g-width", "4", "--d-width", "4",
+                         "--n-blocks", "1"],
+            "srresnet": ["--dataset", "digits", "--width", "4", "--n-blocks", "1", "--limit", "200"]}
+    runs = {}
+    for name, flags in data.items():
+        out = root / name
+        assert main(["train", name, "--out", str(out), *flags, *common]) == 0
+        runs[name] = out
+    return runs
+
+
+TABLE_FLAGS = {"ctgan": ["--embedding-dim", "4", "--generator-dims", "8", "--discriminator-dims", "8", "--pac", "2"],
+               "tvae": ["--embedding-dim", "4", "--compress-dims", "8", "--decompress-dims", "8"]}
+
+
+@pytest.fixture(scope="session")
+def table_fits(tmp_path_factory):
+    """`genlab synth fit` directories (1 epoch) of ctgan and tvae on an 80-row CSV with every column kind:
+    continuous, integer (many values; three exact values), datetime, boolean, categorical with missing cells
+    and a continuous column with missing cells: {name: directory}."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("tables")
+    rng = np.random.default_rng(0)
+    n = 80
+    lines = ["height,age,rating,when,member,colour,score"]
+    for i in range(n):
+        colour = "" if i % 9 == 0 else ("red", "green", "blue")[int(rng.integers(3))]
+        score = "" if i % 7 == 0 else f"{rng.normal(50, 10):.2f}"
+        lines.append(f"{rng.normal(170, 8):.3f},{int(rng.integers(18, 80))},{int(rng.integers(1, 4))},"
+                     f"2020-01-{1 + i % 28:02d},{bool(rng.integers(2))},{colour},{score}")
+    (root / "t.csv").write_text("\n".join(lines) + "\n")
+    fits = {}
+    for name, flags in TABLE_FLAGS.items():
+        out = root / name
+        assert main(["synth", "fit", "--data", str(root / "t.csv"), "--model", name, "--out", str(out), "--epochs",
+                     "1", "--batch-size", "20", *flags]) == 0
+        fits[name] = out
+    return fits

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import torch
 
@@ -131,15 +132,17 @@ def test_a_style_model_mixes_styles(stylegan_run):
 
 
 def test_explore_refuses_families_it_cannot_show():
-    """Image-to-image models are refused with a reason; clip, score, sequence and progressive models are served."""
+    """Classifiers are refused with a reason; image-to-image, clip, score, sequence and progressive models are
+    served."""
     from genlab import registry
     from genlab.explorer.session import explorable
 
     def tiny(name, **fields):
         return registry.build(name, {"data_shape": [1, 8, 8], **fields})
 
-    assert "translates images instead of sampling them" in explorable(tiny("pix2pix", g_width=4, d_width=4))
-    assert "upscales images instead of sampling them" in explorable(tiny("srresnet", width=4, n_blocks=1))
+    assert explorable(registry.build("pix2pix", {"data_shape": [2, 8, 8], "a_channels": 1, "g_width": 4,
+                                                 "d_width": 4})) is None  # translated test inputs
+    assert explorable(tiny("srresnet", width=4, n_blocks=1)) is None
     assert "not generative" in explorable(registry.build("classifier", {"data_shape": [1, 8, 8], "arch": "lenet5"}))
     for name in ("video-vae", "video-gan", "video-ddpm"):
         assert explorable(registry.build(name, {"data_shape": [4, 1, 8, 8]})) is None, name
@@ -212,6 +215,103 @@ def test_a_sequence_model_plots_samples_and_decodes_along_sliders(series_run):
         assert bodies["decode?base=0&v=0,0,0"] != bodies["decode?base=0&v=3,0,0"]
         (w, h), _ = _size(bodies["sample?seed=1"])
         assert (w, h) == (4 * 200 + 2, 2 * 90 + 2)  # 8 sampled sequences, 4 plots per row
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "srresnet"])
+def test_a_paired_translator_shows_input_translation_and_target(translator_runs, name):
+    """A test input picked by index: input | translation | target (super-resolution: low-res input | bicubic |
+    output | original), every panel at the output's size; it is the model's own translate / upscale."""
+    from PIL import Image
+
+    from genlab.runs.run import load, run_images
+
+    run = translator_runs[name]
+    with serving(run) as url:
+        info = json.loads(get(url + "api/info")[2])
+        assert info["translate"] and info["directions"] == ["AB"] and not info["sample"] and info["sliders"] == 0
+        columns = info["translate_columns"]["AB"]
+        assert columns == (["input (A)", "A -> B", "target (B)"] if name == "pix2pix" else
+                           ["low-res input", "bicubic", "srresnet", "original"])
+        status, kind, body = get(url + "api/translate?index=1")
+        assert (status, kind) == (200, "image/png"), body[:200]
+        assert get(url + "api/translate?index=1&direction=AB")[2] == body  # deterministic (eval mode)
+        assert get(url + "api/translate?index=0")[2] != body  # the index picks the input
+        assert get(url + "api/test_image?index=1")[:2] == (200, "image/png")
+        timing = json.loads(get(url + "api/timing")[2])
+        assert timing["n"] >= 3 and timing["median_ms"] > 0
+        last = info["test_images"] - 1
+        for path, message in ((f"translate?index={last + 1}", f"'index' must be in 0..{last}"),
+                              ("translate?index=-1", "'index' must be in"),
+                              ("translate?direction=BA", "'direction' must be one of AB"),
+                              ("translate?seed=1", "unknown parameter 'seed'"),
+                              ("sample?seed=1", "images instead of sampling them"),
+                              ("decode", "no latent space to slide through")):
+            status, kind, err = get(url + "api/" + path)
+            assert status == 400 and kind == "application/json" and message in json.loads(err)["error"], (path, err)
+    # the panels are the model's own output on that test input, beside the input and the target
+    explorer = Explorer(run)
+    img = Image.open(io.BytesIO(explorer.translate({"index": ["1"]}))).convert("L")
+    model = load(run)
+    a, b = model.split_packed(run_images(run, "test", [1])[0].float())
+    out = model.upscale(a) if name == "srresnet" else model.translate(a)
+    side = out.shape[-1]  # one row of square cells of the output's size, 2 px apart, enlarged by `scale`
+    scale = img.height // (side + 4)
+    assert scale >= 1 and img.width == (len(columns) * (side + 2) + 2) * scale
+    want = {"pix2pix": [a, out, b], "srresnet": [None, None, out, b]}[name]
+    for k, t in enumerate(want):
+        if t is None:
+            continue
+        x0, y0 = (2 + k * (side + 2)) * scale, 2 * scale
+        crop = img.crop((x0, y0, x0 + side * scale, y0 + side * scale)).resize((side, side), Image.Resampling.NEAREST)
+        got = torch.tensor(np.asarray(crop)).flatten()
+        expected = (t[0, 0].float().cpu().clamp(0, 1) * 255).round().flatten()
+        assert (got.float() - expected).abs().max() <= 1, (name, k)
+
+
+def test_cyclegan_translates_both_ways_and_cycles_back(translator_runs, capsys):
+    run = translator_runs["cyclegan"]
+    explorer = Explorer(run)
+    info = explorer.info()
+    assert info["directions"] == ["AB", "BA"] and info["test_images"] >= 1
+    assert info["translate_columns"]["BA"] == ["input (B)", "B -> A", "cycle back (A -> B)"]
+    ab, ba = (explorer.translate({"index": ["0"], "direction": [d]}) for d in ("AB", "BA"))
+    assert ab.startswith(b"\x89PNG") and ba.startswith(b"\x89PNG") and ab != ba  # the switch changes direction
+    assert explorer.translate({"index": ["0"], "direction": ["BA"]}) == ba
+    with pytest.raises(Exception, match="'direction' must be one of AB, BA"):
+        explorer.translate({"direction": ["AA"]})
+    assert main(["explore", str(run), "--check"]) == 0
+    err = capsys.readouterr().err
+    assert "translate:" in err and "translate_BA:" in err and "sample:" not in err and "explorable (cyclegan)" in err
+
+
+def test_a_table_model_shows_sampled_rows_with_a_seed(table_fits, tmp_path, capsys):
+    """A synth fit directory serves sampled rows as a PNG table; the seed is `genlab synth sample`'s seed."""
+    from genlab.tables.synthesizer import Synthesizer
+
+    with serving(table_fits["ctgan"]) as url:
+        info = json.loads(get(url + "api/info")[2])
+        assert info["rows"] and info["kind"] == "tables" and info["table_rows"] == 12
+        assert not info["sample"] and info["sliders"] == 0 and not info["translate"]
+        status, kind, body = get(url + "api/rows?seed=3")
+        assert (status, kind) == (200, "image/png")
+        (w, h), _ = _size(body)
+        assert (w, h) == (7 * 132 + 1, 13 * 18 + 1)  # 7 columns; a header and 12 rows
+        assert get(url + "api/rows?seed=3")[2] == body != get(url + "api/rows?seed=4")[2]
+        for path, message in (("rows?seed=-1", "'seed' must be in"), ("rows?n=5", "unknown parameter 'n'"),
+                              ("sample", "samples table rows: the rows action shows them")):
+            status, _, err = get(url + "api/" + path)
+            assert status == 400 and message in json.loads(err)["error"], (path, err)
+    explorer = Explorer(table_fits["ctgan"])
+    synth = Synthesizer.load(table_fits["ctgan"])
+    from genlab.explorer.session import table_png
+
+    assert explorer.rows({"seed": ["5"]}) == table_png(synth.sample(12, seed=5))  # synth sample's own rows
+    assert main(["explore", str(table_fits["tvae"]), "--check"]) == 0
+    assert "rows:" in capsys.readouterr().err
+    alone = tmp_path / "alone"  # the training run alone: no transformer to decode its rows
+    shutil.copytree(table_fits["tvae"] / "run", alone)
+    assert "need the transformer of its `genlab synth fit` directory" in _error(capsys, ["explore", str(alone),
+                                                                                        "--check"])
 
 
 def test_cli_refusals(vae_run, tmp_path, capsys):
@@ -351,6 +451,23 @@ def test_browser_shows_clips_as_strips_and_an_animation(clip_runs):
         assert "4 frames per row" in script("return document.getElementById('sample-note').textContent")
         assert not script("return document.getElementById('latent').hidden")  # sliders over video-gan's noise
         assert script("return document.getElementById('traj').hidden")
+        assert script("return document.getElementById('status').textContent") == "ready"
+
+
+@NO_BROWSER
+def test_browser_translates_a_test_input_both_ways(translator_runs):
+    with browser() as (open_page, script), serving(translator_runs["cyclegan"]) as url:
+        open_page(url)
+        assert script("return document.getElementById('samples').hidden")  # a translator does not sample
+        assert not script("return document.getElementById('translate').hidden")
+        shown = _wait(lambda: script(SHOWN, "tr-img", None))
+        assert "index=0" in shown and "direction=AB" in shown
+        assert "cycle back (B -> A)" in script("return document.getElementById('tr-columns').textContent")
+        before = script(PIXELS, "tr-img")
+        script("const s = document.getElementById('tr-direction'); s.value = 'BA';"
+               "s.dispatchEvent(new Event('change', {bubbles: true}))")
+        assert "direction=BA" in _wait(lambda: script(SHOWN, "tr-img", shown))
+        assert script(PIXELS, "tr-img") != before
         assert script("return document.getElementById('status').textContent") == "ready"
 
 

@@ -57,6 +57,7 @@ def test_every_declared_part_exports_and_every_other_is_refused(name, tmp_path):
         why = refusal(cls, part)
         assert (why is None) == (part in cls.export_parts), (part, why)
         assert why is None or len(why) > 10
+    assert (refusal(cls, "rows") is None) == cls.tabular  # table models export decoded rows (tests below)
     if not cls.export_parts or cls.tabular:
         return
     model = _build(name)
@@ -259,3 +260,96 @@ def test_sequence_models_export_their_decoder_and_sampling_path(name, cell, tmp_
         assert out.shape == (5, 8, 2)
         with torch.no_grad():
             np.testing.assert_allclose(out, make(z).numpy(), atol=ATOL, rtol=RTOL)
+
+
+# ------------------------------------------------------------------------------- table models
+
+def _table_outputs_as_frame(side, numeric, categories):
+    """The exported matrices read back into a DataFrame through the sidecar (as a user outside genlab would)."""
+    import pandas as pd
+
+    out = {}
+    for col in side["columns"]:
+        spec = side["outputs"][col["output"]]["columns"][col["index"]]
+        if col["output"] == "numeric":
+            out[col["name"]] = numeric[:, col["index"]]
+        else:
+            out[col["name"]] = [spec["categories"][i] for i in categories[:, col["index"]]]
+    return pd.DataFrame(out)
+
+
+@pytest.mark.parametrize("name", ["ctgan", "tvae"])
+def test_a_table_model_exports_decoded_rows_with_a_sidecar(table_fits, name, tmp_path, capsys):
+    """`genlab export DIR` of a synth fit writes the 'rows' part and a JSON sidecar; onnxruntime on fresh inputs
+    gives, read through the sidecar, the rows genlab's own transformer decodes from the model's rows."""
+    import json
+
+    import pandas as pd
+
+    from genlab.tables.synthesizer import Synthesizer
+
+    out = tmp_path / f"{name}.onnx"
+    assert main(["export", str(table_fits[name]), "--out", str(out)]) == 0
+    line = capsys.readouterr().err
+    assert line.startswith(f"rows -> {out} (onnx;") and "categories equal" in line
+    side = json.loads((tmp_path / f"{name}.onnx.json").read_text())
+    assert [c["name"] for c in side["columns"]] == ["height", "age", "rating", "when", "member", "colour", "score"]
+    colour = side["outputs"]["categories"]["columns"][1]
+    assert colour["name"] == "colour" and colour["categories"] == ["blue", "green", "red", None]
+    assert side["outputs"]["categories"]["columns"][0]["categories"] == [False, True]
+    assert "half to even" in side["outputs"]["numeric"]["columns"][1]["rule"]  # age: an integer column
+    synth = Synthesizer.load(table_fits[name])
+    model, transformer = synth.model.float().eval(), synth.transformer
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == list(side["inputs"])
+    assert [o.name for o in session.get_outputs()] == ["numeric", "categories"]
+    gen = torch.Generator().manual_seed(7)
+    n = 40
+    feed = {}
+    for key, spec in side["inputs"].items():
+        width = spec["shape"][1]
+        if key == "condition":  # one category of one discrete column per row, from the sidecar's blocks
+            feed[key] = torch.zeros(n, width)
+            for i in range(n):
+                block = spec["blocks"][i % len(spec["blocks"])]
+                feed[key][i, block["start"] + i % block["size"]] = 1.0
+        else:
+            feed[key] = torch.randn(n, width, generator=gen)
+    numeric, categories = session.run(None, {k: v.numpy() for k, v in feed.items()})
+    assert numeric.dtype == np.float64 and categories.dtype == np.int64 and len(numeric) == n
+    got = _table_outputs_as_frame(side, numeric, categories)
+    with torch.no_grad():
+        want = transformer.inverse(model.rows_from_noise(*feed.values()).numpy(), clip=True)
+    for col in ("colour", "member"):
+        assert [None if pd.isna(v) else v for v in want[col]] == [None if pd.isna(v) else v for v in got[col]], col
+    for col in ("height", "age", "rating", "score"):
+        expect = pd.array(want[col], dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        np.testing.assert_allclose(got[col], expect, rtol=1e-4, atol=1e-3, err_msg=col)
+    assert got["age"].isna().sum() == 0 and (got["age"] % 1 == 0).all()  # rounded in the graph
+    assert got["score"].isna().any() == want["score"].isna().any()
+    seconds = want["when"].astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
+    assert np.abs(got["when"].to_numpy() - seconds).max() <= 2.0  # float32 offsets x 4 std of days: ~1 s
+    if name == "tvae":  # the exported path is tvae's own sampling path (z, then its offsets' noise)
+        model.config.discrete_sampling = "argmax"
+        torch.manual_seed(3)
+        drawn = model.sample(5)
+        torch.manual_seed(3)
+        z = torch.randn(5, model.config.embedding_dim)
+        eps = torch.randn(5, len(model.layout.tanh))
+        assert torch.equal(model.rows_from_noise(z, eps), drawn)
+
+
+def test_table_export_refusals(table_fits, vae_run, tmp_path, capsys):
+    assert "a table model exports its 'rows' part" in _error(
+        capsys, ["export", str(table_fits["ctgan"]), "--part", "sample", "--out", str(tmp_path / "s.onnx")])
+    assert "only table models (ctgan, tvae) export decoded rows" in _error(
+        capsys, ["export", str(vae_run), "--part", "rows", "--out", str(tmp_path / "r.onnx")])
+    alone = tmp_path / "alone"  # a table model's training run without its synth directory: no transformer
+    shutil.copytree(table_fits["tvae"] / "run", alone)
+    assert "needs the table transformer of its `genlab synth fit` directory" in _error(
+        capsys, ["export", str(alone), "--out", str(tmp_path / "a.onnx")])
+    assert not (tmp_path / "a.onnx").exists()
+    # the training run inside the synth directory exports too (its parent holds the transformer)
+    assert main(["export", str(table_fits["tvae"] / "run"), "--format", "torchscript",
+                 "--out", str(tmp_path / "t.pt")]) == 0
+    assert (tmp_path / "t.pt").is_file() and (tmp_path / "t.pt.json").is_file()

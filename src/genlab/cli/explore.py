@@ -18,7 +18,9 @@ def register(sub: Any, argv: list[str]) -> None:
                                    "codes (or noise dimensions), two test images are interpolated, attribute "
                                    "vectors are applied with a strength, and diffusion and score models show "
                                    "their denoising trajectory; clips show as frame strips and an animation, "
-                                   "sequences as plots. Every image is decoded by genlab on the server.")
+                                   "sequences as plots; image-to-image models translate a test input picked by "
+                                   "index; table models show sampled rows. Every image is decoded by genlab on the "
+                                   "server.")
     p.add_argument("run", metavar="RUN", help="run directory")
     p.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free port)")
     p.add_argument("--check", action="store_true",
@@ -32,7 +34,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if args.check:
         explorer = Explorer(args.run)
         info = explorer.info()
-        actions: dict[str, dict[str, list[str]]] = {"sample": {}, "decode": {}} if info["sliders"] else {"sample": {}}
+        actions: dict[str, dict[str, list[str]]] = {"sample": {}} if info["sample"] else {}
+        if info["sliders"]:
+            actions["decode"] = {}
+        for direction in info["directions"]:  # image-to-image models: a test input each way they translate
+            actions["translate" if direction == "AB" else f"translate_{direction}"] = {"direction": [direction]}
+        if info["rows"]:
+            actions["rows"] = {}
         if info["interpolate"]:
             actions["interpolate"] = {}
         if info["trajectory"]:
@@ -43,7 +51,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
             actions["style_mix"] = {}
         for name, query in actions.items():
             start = time.perf_counter()
-            ACTIONS[name](explorer, query)
+            ACTIONS[name.split("_")[0] if name.startswith("translate") else name](explorer, query)
             print(f"{name}: {1000 * (time.perf_counter() - start):.1f} ms", file=sys.stderr)
         print(f"{args.run}: explorable ({info['model']})", file=sys.stderr)
         return 0

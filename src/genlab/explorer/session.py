@@ -4,8 +4,12 @@ Every generative model of images, clips or sequences is explorable: it draws sam
 model (``decode``) or a model that declares the 'sample' export part (noise -> images or clips, e.g. a
 GAN, video-vae, video-gan) adds sliders, a model with ``has_trajectory`` (diffusion, score models) its
 denoising trajectory. Images are shown as they are, clips as frame strips (one clip per row) and as an
-animated GIF, sequences as line plots. Classifiers, table models and image-to-image models are refused
-with one line. Every parameter of every action is checked (type, range, what the model offers) and a
+animated GIF, sequences as line plots. An image-to-image model (pix2pix, cyclegan, srresnet, srgan)
+translates a test input picked by index: input | translation | target (cyclegan: input | translation |
+the cycle back, in either direction; super-resolution: the low-res input, bicubic, the model's output and
+the original, at one display size). A table model (ctgan, tvae; its `genlab synth fit` directory) shows
+sampled rows as a table with a seed. Classifiers are refused with one line. Every
+parameter of every action is checked (type, range, what the model offers) and a
 bad one raises :class:`BadRequest`, which the server answers with a 400.
 """
 from __future__ import annotations
@@ -19,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from genlab.apps.latent import attribute_vector
 from genlab.apps.sampling import class_names, require_styles, require_trajectory
+from genlab.apps.translate import apply as apply_translator
 from genlab.errors import ConfigError
 from genlab.io import make_grid
 from genlab.models.base import GenerativeModel, LatentModel, interpolate_codes
@@ -29,6 +35,7 @@ from genlab.models.stylegan import mix_layers
 from genlab.models.translation import ImageTranslator
 from genlab.runs.report import training_run
 from genlab.runs.run import load, read_run_config, run_images, run_splits
+from genlab.tables.synthesizer import SYNTH_FILE, Synthesizer
 
 DIRECTIONS = 8  # sliders: the top principal directions of the codes (latent models) or noise dimensions
 SPAN = 3.0  # slider range, in standard deviations along a direction
@@ -36,6 +43,7 @@ TEST_IMAGES = 32  # test images offered as bases / interpolation ends
 FIT_CODES = 256  # codes whose principal directions the sliders follow
 ATTRIBUTE_FIT = 500  # training images an attribute vector is fitted on
 MAX_SEED = 2**31 - 1
+TABLE_ROWS = 12  # rows the table action samples
 
 
 class BadRequest(ConfigError):
@@ -166,15 +174,44 @@ def gif(clip: torch.Tensor, size: int = 160, ms: int = 150) -> bytes:
     return buf.getvalue()
 
 
+def table_png(frame: Any, width: int = 132, height: int = 18) -> bytes:
+    """A DataFrame as one PNG table: a header row, then one row per row, cells cut to fit (missing: blank)."""
+    from PIL import Image, ImageDraw
+
+    columns = [str(c) for c in frame.columns]
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    img = Image.new("RGB", (width * len(columns) + 1, height * (len(cells) + 1) + 1), "white")
+    draw = ImageDraw.Draw(img)
+    chars = max(4, (width - 6) // 6)  # PIL's default bitmap font is about 6 px a character
+    for r, row in enumerate([columns, *cells]):
+        if r == 0:
+            draw.rectangle([0, 0, img.width - 1, height], fill=(240, 240, 240))
+        for c, text in enumerate(row):
+            x, y = c * width, r * height
+            draw.rectangle([x, y, x + width, y + height], outline=(200, 200, 200))
+            draw.text((x + 3, y + 3), text if len(text) <= chars else text[:chars - 1] + "~", fill=(20, 20, 20))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _cell(value: Any) -> str:
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def explorable(model: GenerativeModel) -> str | None:
     """Why a model cannot be explored (None: it can)."""
     name = model.registry_name
     if model.tabular:
-        return (f"model '{name}' makes table rows; the explorer shows images, clips and sequences (see `genlab synth "
-                f"report`)")
+        return None  # sampled rows as a table, through the `genlab synth fit` directory's transformer
     if isinstance(model, ImageTranslator):
-        return (f"model '{name}' {model.command}s images instead of sampling them: nothing to explore (use "
-                f"`genlab {model.command} RUN`, or see the translations in `genlab report RUN`)")
+        return None  # it translates (or upscales) test inputs instead of sampling
     if not model.generative:
         return f"model '{name}' is not generative: it has nothing to decode"
     if model.data_kind not in ("images", "clips", "sequences"):
@@ -192,12 +229,18 @@ class Explorer:
         why = explorable(self.model)
         if why is not None:
             raise ConfigError(f"cannot explore {self.run_dir}: {why}")
+        self.synth: Synthesizer | None = None
+        if self.model.tabular:  # decoded rows need the transformer of the synth directory around the run
+            if not (self.run_dir.parent / SYNTH_FILE).is_file():
+                raise ConfigError(f"cannot explore {self.run_dir}: a table model's rows need the transformer of its "
+                                  f"`genlab synth fit` directory ({SYNTH_FILE} beside {self.run_dir.name}/)")
+            self.synth = Synthesizer.load(self.run_dir.parent)
         self.lock = threading.Lock()
         self.classes = self.model.num_classes
         self.names = class_names(self.run_dir)
         self.latent_model = self.model if isinstance(self.model, LatentModel) else None
         self.latent = self.latent_model is not None
-        self.noise = not self.latent and "sample" in self.model.export_parts
+        self.noise = not self.latent and "sample" in self.model.export_parts and self.synth is None
         self.attributes: dict[int, torch.Tensor] = {}
         self.timings: list[float] = []
         self.test: torch.Tensor | None = None
@@ -205,9 +248,12 @@ class Explorer:
         self.directions: torch.Tensor | None = None
         self.scales: torch.Tensor | None = None
         self.train_labels: torch.Tensor | None = None
-        self.kind = self.model.data_kind  # images, clips or sequences: how outputs are drawn (render)
+        self.kind = self.model.data_kind  # images, clips, sequences or tables: how outputs are drawn
         self.value_range = (0.0, 1.0)  # the plots' fixed value axis (sequences)
-        if self.latent:
+        self.translator = self.model if isinstance(self.model, ImageTranslator) else None
+        if self.translator is not None:
+            self._load_inputs()
+        elif self.latent:
             self._fit_latent()
         elif self.noise:
             dims = math.prod(self.model.noise_shape())
@@ -240,6 +286,14 @@ class Explorer:
             pad = 0.15 * max(high - low, 1e-3)
             self.value_range = (low - pad, high + pad)
 
+    def _load_inputs(self) -> None:
+        """An image-to-image model's test inputs: the first packed test pairs of its run's data."""
+        self.splits = run_splits(self.run_dir)
+        n = min(TEST_IMAGES, len(self.splits["test"]))
+        if n < 1:
+            raise ConfigError(f"cannot explore {self.run_dir}: its test split has no images to translate")
+        self.test, _ = run_images(self.run_dir, "test", list(range(n)), splits=self.splits)
+
     def render(self, out: torch.Tensor, nrow: int | None = None, size: int = 160) -> bytes:
         """A model output as one PNG: images (N, C, H, W) as a grid, clips (N, T, C, H, W) as frame strips
         (one clip per row), sequences (N, T, F) as line plots."""
@@ -258,7 +312,8 @@ class Explorer:
         return {
             "run": str(self.run_dir), "model": model.registry_name,
             "classes": self.classes, "class_names": self.names or [str(i) for i in range(self.classes)],
-            "sample": True, "sliders": len(self.directions) if self.directions is not None else 0,
+            "sample": self.translator is None and self.synth is None,
+            "sliders": len(self.directions) if self.directions is not None else 0,
             "slider_kind": "principal directions of the codes" if self.latent else "noise dimensions",
             "span": SPAN, "base": "image" if self.latent else "seed",
             "test_images": 0 if self.test is None else len(self.test),
@@ -268,6 +323,12 @@ class Explorer:
             "trajectory": model.has_trajectory, "kind": self.kind,
             "clip_length": int(model.config.data_shape[0]) if self.kind == "clips" else 0,
             "style_mixing": model.has_styles, "style_levels": list(STYLE_LEVELS) if model.has_styles else [],
+            "translate": self.translator is not None,
+            "directions": list(self.translator.generators) if self.translator is not None else [],
+            "translate_columns": {d: list(self._columns(d)) for d in self.translator.generators}
+            if self.translator is not None else {},
+            "command": self.translator.command if self.translator is not None else "",
+            "rows": self.synth is not None, "table_rows": TABLE_ROWS if self.synth is not None else 0,
         }
 
     # ------------------------------------------------------------------------------- actions
@@ -287,7 +348,26 @@ class Explorer:
             del self.timings[:-200]
             return out
 
+    def rows(self, query: Mapping[str, list[str]]) -> bytes:
+        """TABLE_ROWS rows sampled by a table model (``genlab synth sample``'s path) with a seed, as a PNG table."""
+        synth = self.synth
+        if synth is None:
+            raise BadRequest(f"model '{self.model.registry_name}' does not make table rows (ctgan and tvae do)")
+        p = Params(query, {"seed"})
+        seed = p.integer("seed", 0, MAX_SEED, 0)
+        with self.lock:
+            start = time.perf_counter()
+            frame = synth.sample(TABLE_ROWS, seed=seed)
+            self.timings.append(time.perf_counter() - start)
+            del self.timings[:-200]
+        return table_png(frame)
+
     def sample(self, query: Mapping[str, list[str]]) -> bytes:
+        if self.synth is not None:
+            raise BadRequest(f"model '{self.model.registry_name}' samples table rows: the rows action shows them")
+        if self.translator is not None:
+            raise BadRequest(f"model '{self.model.registry_name}' {self.translator.command}s images instead of "
+                             f"sampling them (the translate action shows it on a test input)")
         p = Params(query, {"seed", "label"})
         seed, label = p.integer("seed", 0, MAX_SEED, 0), self._label(p)
         n = 4 if self.kind == "clips" else 8 if self.model.has_trajectory or self.kind == "sequences" else 16
@@ -351,7 +431,58 @@ class Explorer:
         if self.test is None:
             raise BadRequest(f"model '{self.model.registry_name}' has no encoder: there are no test images to pick")
         p = Params(query, {"index"})
-        return self.render(self.test[p.integer("index", 0, len(self.test) - 1)][None], size=64)
+        x = self.test[p.integer("index", 0, len(self.test) - 1)][None]
+        if self.translator is not None:  # a packed pair: its A side, the model's input
+            x = self.translator.split_packed(x.float())[0]
+        return self.render(x, size=64)
+
+    def _columns(self, direction: str) -> tuple[str, ...]:
+        """The panels the translate action shows, left to right."""
+        model = self.translator
+        assert model is not None
+        if model.command == "upscale":
+            return ("low-res input", "bicubic", f"{model.registry_name}", "original")
+        if len(model.generators) > 1:  # cyclegan: no target in unpaired data; the way back instead
+            back = direction[::-1]
+            return (f"input ({direction[0]})", f"{direction[0]} -> {direction[1]}",
+                    f"cycle back ({back[0]} -> {back[1]})")
+        return ("input (A)", "A -> B", "target (B)")
+
+    def translate(self, query: Mapping[str, list[str]]) -> bytes:
+        """A test input translated (or upscaled) by the model, beside its target (or the cycle back): one
+        row of panels (:meth:`_columns`), every panel at the output's size (nearest), gray shown as RGB
+        where another panel has colour."""
+        model, test = self.translator, self.test
+        if model is None or test is None:
+            raise BadRequest(f"model '{self.model.registry_name}' does not translate images (image-to-image "
+                             f"models do: pix2pix, cyclegan, srresnet, srgan)")
+        p = Params(query, {"index", "direction"})
+        index = p.integer("index", 0, len(test) - 1, 0)
+        direction = p.choice("direction", tuple(model.generators))
+
+        def make() -> torch.Tensor:
+            a, b = model.split_packed(test[index:index + 1].float())
+            if model.command == "upscale":
+                out = apply_translator(model, a).float().cpu()
+                bicubic = F.interpolate(a, size=tuple(out.shape[-2:]), mode="bicubic", align_corners=False)
+                panels = [a, bicubic.clamp(0, 1), out, b]
+            else:
+                source = a if direction == "AB" else b
+                out = model.translate(source, direction).float().cpu()
+                last = (model.translate(out, direction[::-1]).float().cpu() if len(model.generators) > 1
+                        else b)
+                panels = [source, out, last]
+            size = tuple(out.shape[-2:])
+            channels = max(t.shape[1] for t in panels)
+            shown = []
+            for t in panels:
+                t = t.float().cpu()
+                t = t.expand(-1, channels, -1, -1) if t.shape[1] != channels else t
+                shown.append(t if tuple(t.shape[-2:]) == size else F.interpolate(t, size=size, mode="nearest"))
+            return torch.cat(shown)
+
+        out = self._timed(make)
+        return png(out, len(out), size=128)
 
     def interpolate(self, query: Mapping[str, list[str]]) -> bytes:
         if not self.latent or self.test is None:
@@ -450,5 +581,6 @@ class Explorer:
 ACTIONS: dict[str, Callable[[Explorer, Mapping[str, list[str]]], bytes]] = {
     "sample": Explorer.sample, "decode": Explorer.decode, "test_image": Explorer.test_image,
     "interpolate": Explorer.interpolate, "attribute": Explorer.attribute, "trajectory": Explorer.trajectory,
-    "style_mix": Explorer.style_mix, "clip": Explorer.clip,
+    "style_mix": Explorer.style_mix, "clip": Explorer.clip, "translate": Explorer.translate,
+    "rows": Explorer.rows,
 }

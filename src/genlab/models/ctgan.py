@@ -25,7 +25,7 @@ a condition is given; a given condition also fixes the conditioned block of the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
+from typing import ClassVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -165,6 +165,8 @@ class CTGAN(GenerativeModel):
     config: CTGANConfig
     tabular = True
     sample_options = ("condition",)  # sample(n, condition=...): rows with a fixed discrete value
+    # noise + conditional vector -> rows (one-hots by argmax), decoded by the synth transformer (runs/export.py)
+    export_parts: ClassVar[tuple[str, ...]] = ("rows",)
 
     def __init__(self, config: CTGANConfig):
         super().__init__(config)
@@ -339,6 +341,17 @@ class CTGAN(GenerativeModel):
             rows[:, s:e] = 0.0
             rows[:, s + k] = 1.0
         return rows.float()
+
+    # --- export ----------------------------------------------------------------------------------
+    def row_inputs(self) -> dict[str, int]:
+        """The inputs of :meth:`rows_from_noise` and their widths (the 'rows' export part)."""
+        return {"noise": self.config.embedding_dim, "condition": self.config.cond_dim}
+
+    def rows_from_noise(self, noise: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Rows (B, D) in the transformed layout from noise (B, embedding_dim) and a conditional vector
+        (B, cond_dim): :meth:`sample`'s path with the one-hots taken by argmax instead of drawn from the
+        softmax, and no conditioned block overwritten."""
+        return activate(self.generator(torch.cat([noise, condition], 1)), self.layout, hard="argmax").float()
 
 
 __all__ = ["CTGAN", "CTGANConfig", "Dropout", "PacDiscriminator", "TableGenerator", "pack"]

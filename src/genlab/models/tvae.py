@@ -15,7 +15,7 @@ takes the argmax, which collapses each column onto its most likely categories an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import nn
@@ -81,6 +81,8 @@ class TVAE(GenerativeModel):
     config: TVAEConfig
     tabular = True
     sample_options = ("condition",)  # sample(n, condition=...): rows with a fixed discrete value
+    # noise + the offsets' output noise -> rows (one-hots by argmax), decoded by the synth transformer (runs/export.py)
+    export_parts: ClassVar[tuple[str, ...]] = ("rows",)
 
     def __init__(self, config: TVAEConfig):
         super().__init__(config)
@@ -137,6 +139,19 @@ class TVAE(GenerativeModel):
         rows = activate(raw, self.layout, hard=self.config.discrete_sampling)
         t = self.layout.tanh.to(rows.device)
         rows[:, t] = (rows[:, t] + torch.randn_like(rows[:, t]) * self.sigma[t]).clamp(-1, 1)
+        return rows.float()
+
+    def row_inputs(self) -> dict[str, int]:
+        """The inputs of :meth:`rows_from_noise` and their widths (the 'rows' export part)."""
+        return {"noise": self.config.embedding_dim, "offset_noise": len(self.layout.tanh)}
+
+    def rows_from_noise(self, noise: torch.Tensor, offset_noise: torch.Tensor) -> torch.Tensor:
+        """Rows (B, D) in the transformed layout from z (B, embedding_dim) and the offsets' N(0, 1) output
+        noise (B, tanh values): :meth:`sample`'s path (the same draws in the same order) with the one-hots
+        taken by argmax (``discrete_sampling='argmax'``)."""
+        rows = activate(self.decoder(noise), self.layout, hard="argmax")
+        t = self.layout.tanh.to(rows.device)
+        rows[:, t] = (rows[:, t] + offset_noise * self.sigma[t]).clamp(-1, 1)
         return rows.float()
 
 

@@ -14,7 +14,13 @@ denoiser   x_t (B, C, H, W) in [-1, 1], t (B,) [, labels]   the network's predic
 score      x (B, C, H, W) in [-1, 1], t (B,)               the score grad_x log p_t(x) (score models)
 translate  source (B, *A shape) in [0, 1]                  images (B, *B shape) in [0, 1] (A -> B)
 upscale    source (B, C, h, w) in [0, 1]                   images (B, C, s h, s w) in [0, 1] (one tile)
+rows       noise (B, E) [, condition (B, C) (ctgan) |       numeric (B, columns) float64, categories
+           offset_noise (B, T) (tvae)]                     (B, columns) int64, plus a JSON sidecar
 =========  =============================================  ==========================================
+
+The 'rows' part of a table model (ctgan, tvae) is its sampling path with the synth transformer's
+inverse as tensor ops (:mod:`genlab.tables.export`), so it needs the `genlab synth fit` directory; it
+is checked against genlab's own inverse transform of the model's rows on the same inputs.
 
 Every export is checked right after writing: the written file (onnxruntime for ONNX, ``torch.jit.load``
 for TorchScript) runs on fixed inputs of a batch size other than the traced one, and its outputs must
@@ -38,18 +44,23 @@ from torch import nn
 from genlab.anomaly import scores as anomaly_scores
 from genlab.anomaly.detector import DETECTOR_FILE, AnomalyDetector
 from genlab.errors import ConfigError
+from genlab.io import atomic_write_json
 from genlab.models.base import GenerativeModel, LatentModel
 from genlab.models.score import ScoreModel
 from genlab.models.translation import ImageTranslator
 from genlab.models.video_diffusion import VideoDDPM
 from genlab.runs.report import training_run
 from genlab.runs.run import load, read_run_config
+from genlab.tables.export import TableSampler, frame_outputs, sidecar
+from genlab.tables.synthesizer import SYNTH_FILE, Synthesizer
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".ts", ".torchscript")}
 ATOL, RTOL = 1e-4, 1e-3  # fp32 on both sides; the difference is float reassociation only
 TRACE_BATCH, CHECK_BATCH = 2, 3  # traced with one batch size, checked with another: the batch is dynamic
 OPSET = 17
+TABLE_PART = "rows"  # a table model's part: not in PARTS (two outputs, a sidecar; see export_table)
+TABLE_CHECK_BATCH = 64
 
 
 class ExportError(ConfigError):
@@ -140,14 +151,17 @@ PARTS: dict[str, Part] = {
 
 def refusal(model_class: type[GenerativeModel], part: str) -> str | None:
     """Why a model class cannot export ``part`` (None: it can), from its declarations alone."""
-    if part not in PARTS:
-        return f"genlab exports the parts {', '.join(PARTS)}, not '{part}'"
+    if part not in PARTS and part != TABLE_PART:
+        return f"genlab exports the parts {', '.join([*PARTS, TABLE_PART])}, not '{part}'"
     if part in model_class.export_parts:
         return None
+    if part == TABLE_PART:
+        return "only table models (ctgan, tvae) export decoded rows"
     if part in model_class.export_refusals:
         return model_class.export_refusals[part]
     if model_class.tabular:
-        return "its rows are only meaningful through the table transformer of `genlab synth` (not part of a model file)"
+        return (f"a table model exports its '{TABLE_PART}' part (noise -> decoded rows through the `genlab synth` "
+                f"transformer, with a JSON sidecar)")
     if not model_class.generative:
         return "it is not a generative model"
     declared = ", ".join(model_class.export_parts) or "none"
@@ -324,9 +338,119 @@ def export_run(run_dir: str | Path, fmt: str, out: str | Path, part: str | None 
     out.parent.mkdir(parents=True, exist_ok=True)  # like every other command's --out
     if (Path(run_dir) / DETECTOR_FILE).is_file():
         return export_detector(run_dir, fmt, out, part)
-    run_dir = training_run(run_dir)  # a `genlab synth fit` directory: its training run (refused below)
+    run_dir = training_run(run_dir)  # a `genlab synth fit` directory: its training run
     read_run_config(run_dir)  # not a run: one line saying so
     model = load(run_dir)
     parts = parts_to_export(model, part)
+    if parts == [TABLE_PART]:
+        return [export_table(run_dir, model, fmt, out)]
     paths = [out] if len(parts) == 1 else [out.with_name(f"{out.stem}.{p}{out.suffix}") for p in parts]
     return [export_part(model, p, fmt, path) for p, path in zip(parts, paths, strict=True)]
+
+
+@dataclass(frozen=True)
+class TableExportResult(ExportResult):
+    sidecar: Path = Path()
+    rows: int = 0
+
+    def line(self) -> str:
+        shapes = ", ".join(f"{k} Bx{s[1]}" for k, s in self.inputs.items())
+        return (f"{self.part} -> {self.path} ({self.format}; inputs {shapes}; outputs numeric (float64), categories "
+                f"(int64); columns and categories in {self.sidecar}; checked at batch {self.rows} against genlab's "
+                f"inverse transform of the model's rows: categories equal, numeric max |diff| "
+                f"{self.max_abs_diff:.2e} <= {ATOL:g} * max(1, 4 std of the column's modes) + {RTOL:g} * |reference|)")
+
+
+def _table_inputs(model: GenerativeModel, transformer: Any, n: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Inputs of a table model's rows_from_noise: N(0, 1) noise; ctgan's condition one category of one discrete
+    column per row (as genlab's sampling gives, with uniform categories)."""
+    widths: dict[str, int] = model.row_inputs()  # type: ignore[operator]  # declared by export_parts ('rows')
+    out = {}
+    for name, width in widths.items():
+        if name != "condition":
+            out[name] = torch.randn(n, width, generator=gen)
+            continue
+        cond = torch.zeros(n, width)
+        sizes = [len(c.categories) for c in transformer.columns if c.kind in ("categorical", "boolean")]
+        starts = torch.tensor([sum(sizes[:j]) for j in range(len(sizes))] or [0])
+        if sizes:
+            cols = torch.randint(len(sizes), (n,), generator=gen)
+            cats = (torch.rand(n, generator=gen) * torch.tensor(sizes)[cols]).long()
+            cond[torch.arange(n), starts[cols] + cats] = 1.0
+        out[name] = cond
+    return out
+
+
+def export_table(run_dir: Path, model: GenerativeModel, fmt: str, out: Path) -> TableExportResult:
+    """The 'rows' part of a table model: noise (and ctgan's condition; tvae's offset noise) -> decoded rows, with
+    the one-hot blocks read by argmax; ``OUT.json`` beside it names the columns and categories. Checked: the
+    written file on fresh inputs against genlab's own inverse transform (numpy) of the model's rows."""
+    import numpy as np
+
+    synth_dir = run_dir.parent
+    where = f"part '{TABLE_PART}' of model '{model.registry_name}'"
+    if not (synth_dir / SYNTH_FILE).is_file():
+        raise ExportError(f"{where} needs the table transformer of its `genlab synth fit` directory ({SYNTH_FILE} "
+                          f"beside {run_dir.name}/); export that directory")
+    synth = Synthesizer.load(synth_dir)
+    transformer = synth.transformer
+    assert transformer is not None  # a loaded synthesizer has one
+    model = model.float().eval()
+    sampler = TableSampler(model, transformer).eval()
+    example = _table_inputs(model, transformer, TRACE_BATCH, torch.Generator().manual_seed(0))
+    check = _table_inputs(model, transformer, TABLE_CHECK_BATCH, torch.Generator().manual_seed(1))
+    names = list(example)
+    with torch.no_grad():
+        rows = model.rows_from_noise(*check.values()).numpy()  # type: ignore[operator]  # declared ('rows')
+    ref_numeric, ref_cats = frame_outputs(transformer, transformer.inverse(rows, clip=True))
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        with _quiet(), torch.no_grad():
+            if fmt == "onnx":
+                torch.onnx.export(sampler, tuple(example.values()), str(tmp), input_names=names,
+                                  output_names=["numeric", "categories"], opset_version=OPSET, dynamo=False,
+                                  dynamic_axes={k: {0: "batch"} for k in [*names, "numeric", "categories"]})
+            else:
+                torch.jit.save(torch.jit.trace(sampler, tuple(example.values()), check_trace=False), str(tmp))
+    except Exception as e:  # noqa: BLE001 - any tracer/exporter failure is this part's limitation
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"{where} cannot be exported to {fmt}: {_first_line(e)}") from None
+    try:
+        try:
+            if fmt == "onnx":
+                import onnxruntime  # deferred: an optional extra
+
+                options = onnxruntime.SessionOptions()
+                options.log_severity_level = 3
+                session = onnxruntime.InferenceSession(str(tmp), options, providers=["CPUExecutionProvider"])
+                numeric, cats = session.run(None, {k: v.numpy() for k, v in check.items()})
+            else:
+                with _quiet(), torch.no_grad():
+                    got = torch.jit.load(str(tmp))(*check.values())
+                numeric, cats = got[0].numpy(), got[1].numpy()
+        except Exception as e:  # noqa: BLE001 - the written file does not run: this part's limitation
+            raise ExportError(f"{where}: the {fmt} file fails at batch {TABLE_CHECK_BATCH} ({_first_line(e)}); "
+                              f"not written") from None
+        numeric, cats = np.asarray(numeric, dtype=np.float64), np.asarray(cats)
+        if numeric.shape != ref_numeric.shape or cats.shape != ref_cats.shape:
+            raise ExportError(f"{where}: the {fmt} file gives shapes {numeric.shape} and {cats.shape}, genlab "
+                              f"{ref_numeric.shape} and {ref_cats.shape}")
+        scale = np.array([4 * max(c.stds) if not c.exact else 1.0 for c in transformer.columns
+                          if c.kind in ("continuous", "integer", "datetime")])
+        same_nan = bool((np.isnan(numeric) == np.isnan(ref_numeric)).all())
+        diff = np.nan_to_num(np.abs(numeric - ref_numeric), nan=0.0)
+        # an offset's float error is magnified by 4 std of its mode: the tolerance is scaled alike
+        tolerance = ATOL * np.maximum(scale, 1.0) + RTOL * np.abs(np.nan_to_num(ref_numeric))
+        ok = same_nan and bool((diff <= tolerance).all())
+        same_cats = bool((cats == ref_cats).all())
+        if cats.dtype != np.int64 or not same_cats or not ok:
+            raise ExportError(f"{where}: the {fmt} file disagrees with genlab's sampling path (categories equal: "
+                              f"{same_cats}, numeric max |diff| {float(diff.max(initial=0)):.3g}); not written")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    side = out.with_name(out.name + ".json")
+    atomic_write_json(side, sidecar(transformer, model.registry_name, {k: v.shape[1] for k, v in example.items()}))
+    return TableExportResult(out, TABLE_PART, fmt, {k: tuple(v.shape) for k, v in example.items()},
+                             float(diff.max(initial=0)), side, TABLE_CHECK_BATCH)

@@ -58,6 +58,7 @@ function fillLabels() {
 }
 
 function setupSamples() {
+  if (!info.sample) { $("samples").hidden = true; return; }
   const show = loader($("sample-img"));
   const clips = info.kind === "clips";
   const animate = clips ? loader($("clip-img")) : null;
@@ -151,6 +152,36 @@ function setupStyles() {
   update();
 }
 
+function setupTranslate() {
+  if (!info.translate) { $("translate").hidden = true; return; }
+  $("tr-index").max = info.test_images - 1;
+  $("tr-direction").innerHTML = info.directions.map((d) => `<option value="${d}">${d[0]} \u2192 ${d[1]}</option>`).join("");
+  $("tr-direction-label").hidden = info.directions.length < 2;
+  $("translate").querySelector("h2").textContent = (info.command === "upscale" ? "Upscaling" : "Translation") +
+    " of a test input (0.." + (info.test_images - 1) + ")";
+  const show = loader($("tr-img"), (ms) => { $("tr-ms").textContent = ms.toFixed(0) + " ms round trip"; });
+  const update = () => {
+    const direction = $("tr-direction").value;
+    $("tr-index-v").textContent = $("tr-index").value;
+    $("tr-columns").textContent = "left to right: " + info.translate_columns[direction].join(" | ");
+    show("/api/translate?" + query({ index: $("tr-index").value, direction: direction }));
+  };
+  $("tr-index").addEventListener("input", update);
+  $("tr-direction").addEventListener("change", update);
+  update();
+}
+
+function setupRows() {
+  if (!info.rows) { $("rows").hidden = true; return; }
+  $("rows-note").textContent = info.table_rows + " rows sampled with the seed (as genlab synth sample --seed " +
+    "gives them); blank: a missing cell";
+  const show = loader($("rows-img"));
+  const update = () => show("/api/rows?" + query({ seed: $("rows-seed").value }));
+  $("rows-seed").addEventListener("change", update);
+  $("rows-new").addEventListener("click", () => { $("rows-seed").value = Math.floor(Math.random() * 1e6); update(); });
+  update();
+}
+
 async function main() {
   try {
     info = await (await fetch("/api/info")).json();
@@ -164,6 +195,8 @@ async function main() {
     $("base-image-label").firstChild.textContent = "start from test sequence ";
   }
   fillLabels();
+  setupTranslate();
+  setupRows();
   setupSamples();
   setupLatent();
   setupInterpolation();
