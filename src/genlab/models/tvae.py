@@ -109,9 +109,10 @@ class TVAE(GenerativeModel):
     def reconstruction(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """Summed -log p(x | z) over the batch, up to constants."""
         raw, x = raw.float(), x.float()
-        t = self.layout.tanh.to(x.device)
-        sd = self.sigma[t]
-        gaussian = ((x[:, t] - torch.tanh(raw[:, t])) ** 2 / (2 * sd ** 2)).sum() + torch.log(sd).sum() * x.shape[0]
+        _, _, soft = self.layout.segments(x.device)
+        tanh = (~soft).float()  # the offsets' Gaussian terms over the whole row, 0 on the one-hot values
+        gaussian = ((x - torch.tanh(raw)) ** 2 * (tanh / (2 * self.sigma ** 2))).sum() \
+            + (tanh * torch.log(self.sigma)).sum() * x.shape[0]
         return gaussian + softmax_cross_entropy(raw, x, self.layout)
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
