@@ -177,19 +177,43 @@ def test_gumbel_softmax_training_rows_equal_the_per_block_version():
         assert torch.allclose(out[:, s:e], expected, atol=1e-6)
 
 
-def test_tvae_reconstruction_equals_the_per_column_terms():
+def test_tvae_reconstruction_and_its_gradients_equal_the_per_column_terms():
     spans = MIXED
     model = registry.build("tvae", {"spans": spans, "embedding_dim": 4, "compress_dims": [8], "decompress_dims": [8]})
     with torch.no_grad():
         model.sigma.uniform_(0.05, 0.9)
     g = torch.Generator().manual_seed(3)
     x = _one_hot_rows(spans, 6, g)
-    raw = torch.randn(6, x.shape[1], generator=g)
+    raw = torch.randn(6, x.shape[1], generator=g).requires_grad_()
+    raw_loop = raw.detach().clone().requires_grad_()
+    sigma = model.sigma.detach().clone().requires_grad_()
     expected = torch.zeros(())
     for s, e, kind in _blocks(spans):
         if kind == 1:
-            expected = expected + F.cross_entropy(raw[:, s:e], x[:, s:e].argmax(1), reduction="sum")
+            expected = expected + F.cross_entropy(raw_loop[:, s:e], x[:, s:e].argmax(1), reduction="sum")
         else:
-            sd = model.sigma[s:e]
-            expected = expected + ((x[:, s:e] - torch.tanh(raw[:, s:e])) ** 2 / (2 * sd ** 2) + torch.log(sd)).sum()
-    assert model.reconstruction(x, raw).item() == pytest.approx(expected.item(), rel=1e-6)
+            sd = sigma[s:e]
+            expected = expected + ((x[:, s:e] - torch.tanh(raw_loop[:, s:e])) ** 2 / (2 * sd ** 2) + torch.log(sd)).sum()
+    got = model.reconstruction(x, raw)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    (2.5 * got).backward()  # an upstream gradient other than 1
+    (2.5 * expected).backward()
+    assert torch.allclose(raw.grad, raw_loop.grad, atol=1e-5)
+    assert torch.allclose(model.sigma.grad, sigma.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_tvae_code_and_kl_with_their_gradients_equal_autograd():
+    from genlab.models.tvae import _Code
+
+    g = torch.Generator().manual_seed(4)
+    mu, logvar, eps = (torch.randn(5, 3, generator=g) for _ in range(3))
+    mu1, lv1 = mu.clone().requires_grad_(), logvar.clone().requires_grad_()
+    mu2, lv2 = mu.clone().requires_grad_(), logvar.clone().requires_grad_()
+    z, kl = _Code.apply(mu1, lv1, eps)
+    z_ref = mu2 + eps * torch.exp(0.5 * lv2)
+    kl_ref = -0.5 * torch.sum(1 + lv2 - mu2 ** 2 - lv2.exp())
+    assert torch.allclose(z, z_ref) and kl.item() == pytest.approx(kl_ref.item(), rel=1e-6)
+    w = torch.randn(5, 3, generator=g)
+    ((z * w).sum() + 3 * kl).backward()
+    ((z_ref * w).sum() + 3 * kl_ref).backward()
+    assert torch.allclose(mu1.grad, mu2.grad, atol=1e-6) and torch.allclose(lv1.grad, lv2.grad, atol=1e-6)

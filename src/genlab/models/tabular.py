@@ -85,7 +85,7 @@ class Layout:
         return torch.cat(parts, 1)[:, self.restore.to(tanh.device)]
 
 
-def _segment_top(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+def segment_max(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """Each block's largest value of each row, (B, n_blocks + 1), no gradient: the shift that keeps
     exp() in range (any shift gives the same softmax / log-sum-exp)."""
     block_of, _, _ = layout.segments(x.device)
@@ -93,12 +93,20 @@ def _segment_top(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     return top.scatter_reduce_(1, block_of.expand(x.shape[0], -1), x.detach(), "amax")
 
 
+def block_product(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """x @ m in x's dtype, also under autocast (a sum over a block's values, never in bf16)."""
+    if torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            return x @ m.to(x.dtype)
+    return x @ m.to(x.dtype)
+
+
 def segment_logsumexp(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """log sum exp of every one-hot block of rows ``x`` (B, D): (B, blocks), a few ops for all blocks
     (the block sums as one product with the layout's 0/1 block matrix)."""
     block_of, member, _ = layout.segments(x.device)
-    top = _segment_top(x, layout)
-    sums = (x - top[:, block_of]).exp() @ member.to(x.dtype)
+    top = segment_max(x, layout)
+    sums = block_product((x - top[:, block_of]).exp(), member)
     return (sums.log() + top)[:, :layout.n_blocks]
 
 
@@ -106,9 +114,8 @@ def segment_softmax(x: torch.Tensor, layout: Layout) -> torch.Tensor:
     """softmax within every one-hot block of rows ``x`` (B, D) -> (B, D); the tanh positions hold
     a softmax over the tanh values (callers overwrite them)."""
     block_of, member, _ = layout.segments(x.device)
-    m = member.to(x.dtype)
-    e = (x - _segment_top(x, layout)[:, block_of]).exp()
-    return e / ((e @ m) @ m.T)
+    e = (x - segment_max(x, layout)[:, block_of]).exp()
+    return e / block_product(block_product(e, member), member.T)
 
 
 def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
@@ -184,5 +191,6 @@ def frequency(counts: list[float]) -> torch.Tensor:
 
 
 __all__ = ["Layout", "SOFTMAX", "TANH", "activate", "block_slices", "check_layout", "conditional_slices",
-           "frequency", "gumbel_noise", "log_frequency", "logsumexp", "segment_logsumexp", "segment_softmax",
+           "frequency", "gumbel_noise", "log_frequency", "logsumexp", "segment_logsumexp", "segment_max",
+           "segment_softmax",
            "softmax_cross_entropy"]
