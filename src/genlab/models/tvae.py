@@ -77,7 +77,7 @@ class _Reconstruction(torch.autograd.Function):
     mostly per-op overhead)."""
 
     @staticmethod
-    def forward(ctx, raw: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,  # type: ignore[override]
+    def forward(ctx, raw: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
                 layout: Layout) -> torch.Tensor:
         block_of, member, soft = layout.segments(raw.device)
         tanh = layout.tanh.to(raw.device)  # the offsets' positions (tanh is costly: only there)
@@ -101,7 +101,7 @@ class _Reconstruction(torch.autograd.Function):
         return gaussian + ce
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, grad: torch.Tensor):
         t, d, inv, sd, e, sums, target = ctx.saved_tensors
         layout: Layout = ctx.layout
         _, member, soft = layout.segments(t.device)
@@ -122,7 +122,7 @@ class _Code(torch.autograd.Function):
     (d kl / d mu = mu, d kl / d logvar = (exp(logvar) - 1) / 2, dz / dlogvar = eps * std / 2)."""
 
     @staticmethod
-    def forward(ctx, mu: torch.Tensor, logvar: torch.Tensor,  # type: ignore[override]
+    def forward(ctx, mu: torch.Tensor, logvar: torch.Tensor,
                 eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         std = torch.exp(0.5 * logvar)
         var = std * std
@@ -131,7 +131,7 @@ class _Code(torch.autograd.Function):
         return mu + eps * std, kl
 
     @staticmethod
-    def backward(ctx, g_z: torch.Tensor, g_kl: torch.Tensor):  # type: ignore[override]
+    def backward(ctx, g_z: torch.Tensor, g_kl: torch.Tensor):
         mu, std, var, eps = ctx.saved_tensors
         return g_z + g_kl * mu, 0.5 * (g_z * eps * std + g_kl * (var - 1)), None
 
