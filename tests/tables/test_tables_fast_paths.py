@@ -217,3 +217,30 @@ def test_tvae_code_and_kl_with_their_gradients_equal_autograd():
     ((z * w).sum() + 3 * kl).backward()
     ((z_ref * w).sum() + 3 * kl_ref).backward()
     assert torch.allclose(mu1.grad, mu2.grad, atol=1e-6) and torch.allclose(lv1.grad, lv2.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("dims", [(8, 6), ()])
+def test_ctgan_gradient_penalty_equals_the_autograd_double_backward(dims):
+    from genlab.models.adversarial import gradient_penalty
+
+    model = registry.build("ctgan", {**LAYOUT, **TINY, "discriminator_dims": list(dims)})
+    model.train()
+    g = torch.Generator().manual_seed(6)
+    width = 5 * (8 + 5)  # pac 5, rows of 8 values and conditions of 5
+    real, fake = torch.randn(4, width, generator=g), torch.randn(4, width, generator=g)
+    critic = model.discriminator
+    torch.manual_seed(3)  # the same draws on both sides: eps, then each layer's dropout mask
+    gp, norm = model._gradient_penalty(real, fake)
+    gp.backward()
+    def grads():  # a parameter the penalty does not reach (the biases) has no gradient or zeros
+        return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in critic.parameters()]
+
+    got = grads()
+    critic.zero_grad()
+    torch.manual_seed(3)
+    gp_ref, norm_ref = gradient_penalty(critic, real, fake)
+    gp_ref.backward()
+    assert gp.item() == pytest.approx(gp_ref.item(), rel=1e-5) and norm.item() == pytest.approx(norm_ref.item(), rel=1e-5)
+    for a, b in zip(got, grads(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert gp.item() > 0 and any(a.abs().sum() > 0 for a in got)
