@@ -15,8 +15,9 @@ the config, see :mod:`genlab.models.tabular`). The parts, following the paper:
   the scaled offsets and Gumbel-softmax (tau 0.2) for every one-hot block;
 - critic: PacGAN (Lin et al. 2018) with pac 10: groups of ``pac`` rows (with their conditions)
   are scored together; two fc-LeakyReLU(0.2)-Dropout(0.5) layers;
-- loss: Wasserstein with the gradient penalty 10 (``LOSS_PAIRS['wasserstein']`` and
-  :func:`~genlab.models.adversarial.gradient_penalty`, applied to packed groups);
+- loss: Wasserstein with the gradient penalty 10 (``LOSS_PAIRS['wasserstein']``; the penalty of
+  :func:`~genlab.models.adversarial.gradient_penalty` on packed groups, with the critic's input
+  gradient written out: :meth:`PacDiscriminator.input_gradient`);
 - Adam 2e-4, betas (0.5, 0.9), weight decay 1e-6, batch 500, embedding 128, 256-256 networks.
 
 Sampling draws the conditional vector from the data frequencies (not the log-frequencies) unless

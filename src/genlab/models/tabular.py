@@ -47,7 +47,8 @@ class Layout:
     each size stacked as (B, blocks, size), so a row of many columns costs a few tensor ops.
 
     ``torch.cat([tanh values, group 1 flattened, group 2 flattened, ...], 1)[:, restore]`` puts the
-    pieces back in row order.
+    pieces back in row order. For training, every block at once: :func:`segment_softmax` and
+    :func:`segment_logsumexp` (each block's values summed by a product with ``member``).
     """
 
     def __init__(self, spans: list[list[int]]):
