@@ -34,7 +34,14 @@ from pathlib import Path
 SYNTHS = ("genlab-ctgan", "genlab-tvae", "ref-ctgan", "ref-tvae")
 
 
-def run_one(table: str, synth: str, epochs: int, out: Path, threads: int, seed: int = 0) -> dict:
+def result_name(table: str, synth: str, seed: int, precision: str = "fp32") -> str:
+    """OUT/TABLE-SYNTH-sSEED.json (-bf16 before .json for genlab's bf16 runs)."""
+    tail = f"-{precision}" if synth.startswith("genlab-") and precision != "fp32" else ""
+    return f"{table}-{synth}-s{seed}{tail}.json"
+
+
+def run_one(table: str, synth: str, epochs: int, out: Path, threads: int, seed: int = 0,
+            precision: str = "fp32") -> dict:
     import numpy as np
     import torch
     import torch._dynamo  # noqa: F401  (imported by the first optimizer: keep its cost out of the timing)
@@ -62,7 +69,7 @@ def run_one(table: str, synth: str, epochs: int, out: Path, threads: int, seed: 
     t0, c0 = time.perf_counter(), time.process_time()
     if synth.startswith("genlab-"):
         s = Synthesizer(synth.split("-")[1], epochs=epochs, holdout=0.2, seed=0,  # genlab's default batch
-                        train={"device": "cpu", "seed": seed})
+                        train={"device": "cpu", "seed": seed, "precision": precision})
         s.fit(source)
         assert s.state["holdout_rows"] == hold.tolist()  # the same split
         fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -85,9 +92,10 @@ def run_one(table: str, synth: str, epochs: int, out: Path, threads: int, seed: 
     scores = score_rows(kinds, train, holdout, syn, source.target, seed=0)
     row = {"table": table, "synth": synth, "seed": seed, "epochs": epochs, "table_rows": n,
            "fit_seconds": round(fit_s, 1), "fit_cpu_seconds": round(fit_cpu, 1), "load": os.getloadavg()[0],
-           "threads": threads, **scores}
+           "threads": threads,
+           "precision": precision if synth.startswith("genlab-") else "fp32", **scores}
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{table}-{synth}-s{seed}.json").write_text(json.dumps(row, indent=1, default=float))
+    (out / result_name(table, synth, seed, precision)).write_text(json.dumps(row, indent=1, default=float))
     return row
 
 
@@ -106,7 +114,8 @@ def report(out: Path) -> str:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     cells: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
-        cells.setdefault((r["table"], r["synth"]), []).append(r)
+        label = r["synth"] + ("" if r.get("precision", "fp32") == "fp32" else f" ({r['precision']})")
+        cells.setdefault((r["table"], label), []).append(r)
 
     def stat(rs: list[dict], get, fmt: str = ".3f", spread: bool = True) -> str:
         vals = [v for v in (get(r) for r in rs) if v is not None]
@@ -121,7 +130,10 @@ def report(out: Path) -> str:
              "TSTR real | TSTR synth | ratio | DCR synth / held-out (median) | exact copies | MIA AUC | load |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     order = {s: i for i, s in enumerate(SYNTHS)}
-    for (table, synth), rs in sorted(cells.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9))):
+    def rank(kv: tuple[tuple[str, str], list[dict]]) -> tuple:
+        return kv[0][0], order.get(kv[0][1].split()[0], 9), kv[0][1]
+
+    for (table, synth), rs in sorted(cells.items(), key=rank):
         lines.append(
             f"| {table} ({rs[0]['table_rows']}) | {synth} | {len(rs)} | "
             f"{stat(rs, lambda r: r.get('fit_cpu_seconds'), '.0f', False)} "
@@ -148,6 +160,8 @@ def main() -> int:
     r.add_argument("--epochs", type=int, default=100)
     r.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds of every cell (0)")
     r.add_argument("--threads", type=int, default=1, help="torch threads per run (1: fair on a shared machine)")
+    r.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"),
+                   help="genlab's training precision (the reference always runs fp32)")
     r.add_argument("--out", type=Path, default=Path("/tmp/bench_tables"))
     r.add_argument("--force", action="store_true", help="rerun finished runs")
     rep = sub.add_parser("report")
@@ -161,7 +175,7 @@ def main() -> int:
     for table in args.tables:
         for synth in args.synths:
             for seed in args.seeds:
-                if (args.out / f"{table}-{synth}-s{seed}.json").exists() and not args.force:
+                if (args.out / result_name(table, synth, seed, args.precision)).exists() and not args.force:
                     continue
                 if synth.startswith("ref-"):
                     try:
@@ -169,7 +183,7 @@ def main() -> int:
                     except ImportError:
                         print(f"skipping {synth}: the ctgan package is not installed here", file=sys.stderr)
                         break
-                row = run_one(table, synth, args.epochs, args.out, args.threads, seed)
+                row = run_one(table, synth, args.epochs, args.out, args.threads, seed, args.precision)
                 print(f"{table} {synth} seed {seed}: fit {row['fit_cpu_seconds']} CPU s fidelity "
                       f"{row['fidelity']['overall']:.3f} detection {row['detection']['auc']:.3f} "
                       f"TSTR {row.get('utility', {}).get('synthetic')} load {os.getloadavg()[0]:.1f}",

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from genlab import registry
 from genlab.models.base import Batch
-from genlab.models.tabular import Layout, activate
+from genlab.models.tabular import Layout, activate, gumbel_noise
 
 pytest.importorskip("pandas")
 
@@ -109,3 +109,138 @@ def test_trainer_uses_the_fused_adam_on_cpu():
 
     opt = build_optimizer(list(torch.nn.Linear(3, 2).parameters()), OptimizerConfig("adam", 1e-3))
     assert opt.defaults["fused"] is True
+
+
+# one-hot blocks of several sizes, tanh values between them (as in a transformed row)
+MIXED = [[1, 0], [3, 1], [1, 0], [5, 1], [2, 1], [1, 0], [3, 1], [1, 1]]
+
+
+def _blocks(spans):
+    pos, out = 0, []
+    for size, kind in spans:
+        out.append((pos, pos + size, kind))
+        pos += size
+    return out
+
+
+def _one_hot_rows(spans, n, g):
+    rows = torch.rand(n, sum(s for s, _ in spans), generator=g) * 2 - 1
+    for s, e, kind in _blocks(spans):
+        if kind == 1:
+            rows[:, s:e] = F.one_hot(torch.randint(e - s, (n,), generator=g), e - s).float()
+    return rows
+
+
+def test_segment_softmax_and_logsumexp_equal_the_per_block_ops():
+    from genlab.models.tabular import segment_logsumexp, segment_softmax
+
+    layout = Layout(MIXED)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(7, layout.width, generator=g) * 5
+    x[0, 1:4] += 1000.0  # far apart blocks: the per-block shift keeps every block finite
+    x[1, 5:10] -= 1000.0
+    soft, lse = segment_softmax(x, layout), segment_logsumexp(x, layout)
+    j = 0
+    for s, e, kind in _blocks(MIXED):
+        if kind == 1:
+            assert torch.allclose(soft[:, s:e], F.softmax(x[:, s:e], -1), atol=1e-6)
+            assert torch.allclose(lse[:, j], torch.logsumexp(x[:, s:e], -1), atol=1e-4)
+            j += 1
+    assert lse.shape == (7, j) and torch.isfinite(lse).all()
+
+
+def test_softmax_cross_entropy_equals_the_per_block_cross_entropy_with_its_gradient():
+    from genlab.models.tabular import softmax_cross_entropy
+
+    g = torch.Generator().manual_seed(1)
+    target = _one_hot_rows(MIXED, 9, g)
+    raw = (torch.randn(9, target.shape[1], generator=g) * 3).requires_grad_()
+    raw_loop = raw.detach().clone().requires_grad_()
+    expected = sum(F.cross_entropy(raw_loop[:, s:e], target[:, s:e].argmax(1), reduction="sum")
+                   for s, e, kind in _blocks(MIXED) if kind == 1)
+    got = softmax_cross_entropy(raw, target, Layout(MIXED))
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    got.backward()
+    expected.backward()
+    assert torch.allclose(raw.grad, raw_loop.grad, atol=1e-6)
+
+
+def test_gumbel_softmax_training_rows_equal_the_per_block_version():
+    g = torch.Generator().manual_seed(2)
+    raw = torch.randn(11, sum(s for s, _ in MIXED), generator=g) * 2
+    torch.manual_seed(5)
+    out = activate(raw, Layout(MIXED), tau=0.2)
+    torch.manual_seed(5)
+    noisy = (raw + gumbel_noise(raw)) / 0.2  # the same noise: one draw over the whole row
+    for s, e, kind in _blocks(MIXED):
+        expected = F.softmax(noisy[:, s:e], -1) if kind == 1 else torch.tanh(raw[:, s:e])
+        assert torch.allclose(out[:, s:e], expected, atol=1e-6)
+
+
+def test_tvae_reconstruction_and_its_gradients_equal_the_per_column_terms():
+    spans = MIXED
+    model = registry.build("tvae", {"spans": spans, "embedding_dim": 4, "compress_dims": [8], "decompress_dims": [8]})
+    with torch.no_grad():
+        model.sigma.uniform_(0.05, 0.9)
+    g = torch.Generator().manual_seed(3)
+    x = _one_hot_rows(spans, 6, g)
+    raw = torch.randn(6, x.shape[1], generator=g).requires_grad_()
+    raw_loop = raw.detach().clone().requires_grad_()
+    sigma = model.sigma.detach().clone().requires_grad_()
+    expected = torch.zeros(())
+    for s, e, kind in _blocks(spans):
+        if kind == 1:
+            expected = expected + F.cross_entropy(raw_loop[:, s:e], x[:, s:e].argmax(1), reduction="sum")
+        else:
+            sd = sigma[s:e]
+            expected = expected + ((x[:, s:e] - torch.tanh(raw_loop[:, s:e])) ** 2 / (2 * sd ** 2) + torch.log(sd)).sum()
+    got = model.reconstruction(x, raw)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    (2.5 * got).backward()  # an upstream gradient other than 1
+    (2.5 * expected).backward()
+    assert torch.allclose(raw.grad, raw_loop.grad, atol=1e-5)
+    assert torch.allclose(model.sigma.grad, sigma.grad, rtol=1e-5, atol=1e-5)
+
+
+def test_tvae_code_and_kl_with_their_gradients_equal_autograd():
+    from genlab.models.tvae import _Code
+
+    g = torch.Generator().manual_seed(4)
+    mu, logvar, eps = (torch.randn(5, 3, generator=g) for _ in range(3))
+    mu1, lv1 = mu.clone().requires_grad_(), logvar.clone().requires_grad_()
+    mu2, lv2 = mu.clone().requires_grad_(), logvar.clone().requires_grad_()
+    z, kl = _Code.apply(mu1, lv1, eps)
+    z_ref = mu2 + eps * torch.exp(0.5 * lv2)
+    kl_ref = -0.5 * torch.sum(1 + lv2 - mu2 ** 2 - lv2.exp())
+    assert torch.allclose(z, z_ref) and kl.item() == pytest.approx(kl_ref.item(), rel=1e-6)
+    w = torch.randn(5, 3, generator=g)
+    ((z * w).sum() + 3 * kl).backward()
+    ((z_ref * w).sum() + 3 * kl_ref).backward()
+    assert torch.allclose(mu1.grad, mu2.grad, atol=1e-6) and torch.allclose(lv1.grad, lv2.grad, atol=1e-6)
+
+
+@pytest.mark.parametrize("dims", [(8, 6), ()])
+def test_ctgan_gradient_penalty_equals_the_autograd_double_backward(dims):
+    from genlab.models.adversarial import gradient_penalty
+
+    model = registry.build("ctgan", {**LAYOUT, **TINY, "discriminator_dims": list(dims)})
+    model.train()
+    g = torch.Generator().manual_seed(6)
+    width = 5 * (8 + 5)  # pac 5, rows of 8 values and conditions of 5
+    real, fake = torch.randn(4, width, generator=g), torch.randn(4, width, generator=g)
+    critic = model.discriminator
+    torch.manual_seed(3)  # the same draws on both sides: eps, then each layer's dropout mask
+    gp, norm = model._gradient_penalty(real, fake)
+    gp.backward()
+    def grads():  # a parameter the penalty does not reach (the biases) has no gradient or zeros
+        return [torch.zeros_like(p) if p.grad is None else p.grad.clone() for p in critic.parameters()]
+
+    got = grads()
+    critic.zero_grad()
+    torch.manual_seed(3)
+    gp_ref, norm_ref = gradient_penalty(critic, real, fake)
+    gp_ref.backward()
+    assert gp.item() == pytest.approx(gp_ref.item(), rel=1e-5) and norm.item() == pytest.approx(norm_ref.item(), rel=1e-5)
+    for a, b in zip(got, grads(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+    assert gp.item() > 0 and any(a.abs().sum() > 0 for a in got)

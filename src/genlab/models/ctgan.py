@@ -15,8 +15,9 @@ the config, see :mod:`genlab.models.tabular`). The parts, following the paper:
   the scaled offsets and Gumbel-softmax (tau 0.2) for every one-hot block;
 - critic: PacGAN (Lin et al. 2018) with pac 10: groups of ``pac`` rows (with their conditions)
   are scored together; two fc-LeakyReLU(0.2)-Dropout(0.5) layers;
-- loss: Wasserstein with the gradient penalty 10 (``LOSS_PAIRS['wasserstein']`` and
-  :func:`~genlab.models.adversarial.gradient_penalty`, applied to packed groups);
+- loss: Wasserstein with the gradient penalty 10 (``LOSS_PAIRS['wasserstein']``; the penalty of
+  :func:`~genlab.models.adversarial.gradient_penalty` on packed groups, with the critic's input
+  gradient written out: :meth:`PacDiscriminator.input_gradient`);
 - Adam 2e-4, betas (0.5, 0.9), weight decay 1e-6, batch 500, embedding 128, 256-256 networks.
 
 Sampling draws the conditional vector from the data frequencies (not the log-frequencies) unless
@@ -33,7 +34,7 @@ from torch import nn
 
 from genlab.config import OptimizerConfig
 from genlab.errors import ConfigError, DataError
-from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty
+from genlab.models.adversarial import LOSS_PAIRS
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
 from genlab.models.tabular import (
     Layout,
@@ -152,6 +153,34 @@ class PacDiscriminator(nn.Module):
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
         return self.body(packed).squeeze(1).float()
 
+    def input_gradient(self, packed: torch.Tensor) -> torch.Tensor:
+        """d score / d input of every pack (B / pac, pac * (D + C)), differentiable in the weights
+        (what the gradient penalty needs), written out for this network: with m_i the slope of
+        layer i's LeakyReLU at its input times its dropout mask (drawn as in a forward pass),
+        grad = ((w_out * m_k) @ W_k * ... * m_1) @ W_1. autograd's double backward gives the same
+        values, but also differentiates the forward pass, whose effect on the gradient (through
+        the slopes and masks) is zero."""
+        mods = list(self.body)
+        hidden = [(mods[i], mods[i + 1], mods[i + 2]) for i in range(0, len(mods) - 1, 3)]
+        masks = []
+        with torch.no_grad():  # the forward pass: only the slopes and the masks
+            h = packed
+            for lin, act, drop in hidden:
+                a = lin(h)
+                m = torch.where(a > 0, 1.0, cast(nn.LeakyReLU, act).negative_slope).to(a.dtype)
+                p = cast(Dropout, drop).p
+                if drop.training and p > 0:
+                    m = m * ((torch.rand_like(a) >= p).to(a.dtype) / (1 - p))
+                masks.append(m)
+                h = a * m
+        out = cast(nn.Linear, mods[-1])
+        g = out.weight * masks[-1] if masks else out.weight.expand(packed.shape[0], -1)
+        for i in range(len(hidden) - 1, -1, -1):
+            g = g @ cast(nn.Linear, hidden[i][0]).weight
+            if i:
+                g = g * masks[i - 1]
+        return g
+
 
 def pack(rows: torch.Tensor, pac: int) -> torch.Tensor:
     """(B, F) with B a multiple of pac -> (B / pac, pac * F): consecutive rows side by side."""
@@ -247,6 +276,16 @@ class CTGAN(GenerativeModel):
         cond = onehots[rows] * member[cols].to(x.dtype)
         return x[rows], cond
 
+    def _gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """WGAN-GP's E[(||grad d(x_hat)||_2 - 1)^2] on packs x_hat = eps real + (1 - eps) fake
+        (:func:`~genlab.models.adversarial.gradient_penalty`, with the critic's input gradient
+        written out: :meth:`PacDiscriminator.input_gradient`)."""
+        eps = torch.rand(real.shape[0], 1, device=real.device).to(real.dtype)
+        x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+        grad = self.discriminator.input_gradient(x_hat)
+        norms = (grad.float().pow(2).sum(1) + 1e-12).sqrt()
+        return (norms - 1.0).pow(2).mean(), norms.mean().detach()
+
     def _conditional_loss(self, raw: torch.Tensor, cols: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy between the generator's logits for the conditioned column and its category."""
         if not self.cond_slices:
@@ -292,7 +331,7 @@ class CTGAN(GenerativeModel):
             d_both = self.discriminator(torch.cat([real_in, fake_in]))  # one pass (own dropout per pack)
             d_real, d_fake = d_both[:real_in.shape[0]], d_both[real_in.shape[0]:]
             loss = self.pair.discriminator(d_real, d_fake, 1.0)
-            gp, norm = gradient_penalty(self.discriminator, real_in, fake_in)
+            gp, norm = self._gradient_penalty(real_in, fake_in)
             return {"loss": loss + self.config.gradient_penalty * gp,
                     "wasserstein": (d_real.mean() - d_fake.mean()).detach(),
                     "gradient_penalty": gp.detach(), "grad_norm_interp": norm}

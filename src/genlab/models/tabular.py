@@ -47,7 +47,8 @@ class Layout:
     each size stacked as (B, blocks, size), so a row of many columns costs a few tensor ops.
 
     ``torch.cat([tanh values, group 1 flattened, group 2 flattened, ...], 1)[:, restore]`` puts the
-    pieces back in row order.
+    pieces back in row order. For training, every block at once: :func:`segment_softmax` and
+    :func:`segment_logsumexp` (each block's values summed by a product with ``member``).
     """
 
     def __init__(self, spans: list[list[int]]):
@@ -57,19 +58,65 @@ class Layout:
         sizes = sorted({e - s for s, e, k in slices if k == SOFTMAX})
         self.groups = [torch.tensor([list(range(s, e)) for s, e, k in slices if k == SOFTMAX and e - s == size],
                                     dtype=torch.long) for size in sizes]  # each (blocks, size)
-        # every one-hot block in one (blocks, largest size) index, short blocks padded with the
-        # position ``width`` (one past the row: a -inf logit / 0 target column appended there)
         soft = [list(range(s, e)) for s, e, k in slices if k == SOFTMAX]
-        longest = max((len(b) for b in soft), default=0)
-        self.padded = torch.tensor([b + [self.width] * (longest - len(b)) for b in soft], dtype=torch.long)
         order = torch.cat([self.tanh, *(g.reshape(-1) for g in self.groups)])
         self.restore = torch.empty_like(order)
         self.restore[order] = torch.arange(len(order))
+        # segments for the one-op paths (segment_softmax, segment_logsumexp): the block of every
+        # value (the tanh values form one extra block, ``n_blocks``, that callers ignore), and that
+        # as a (D, n_blocks + 1) 0/1 matrix: a product with it sums each block's values
+        self.n_blocks = len(soft)
+        block_of = torch.full((self.width,), self.n_blocks, dtype=torch.long)
+        for j, b in enumerate(soft):
+            block_of[b] = j
+        self.block_of = block_of
+        self.member = F.one_hot(block_of, self.n_blocks + 1).float()
+        self.soft_mask = block_of < self.n_blocks
+        self._on: dict[torch.device, tuple[torch.Tensor, ...]] = {}
+
+    def segments(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(block_of, member, soft_mask) on ``device`` (copied there once)."""
+        if device not in self._on:
+            self._on[device] = (self.block_of.to(device), self.member.to(device), self.soft_mask.to(device))
+        return self._on[device]  # type: ignore[return-value]
 
     def assemble(self, tanh: torch.Tensor, groups: list[torch.Tensor]) -> torch.Tensor:
         """(B, tanh values) and each group's (B, blocks, size) -> rows (B, D) in row order."""
         parts = [tanh, *(g.flatten(1) for g in groups)]
         return torch.cat(parts, 1)[:, self.restore.to(tanh.device)]
+
+
+def segment_max(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """Each block's largest value of each row, (B, n_blocks + 1), no gradient: the shift that keeps
+    exp() in range (any shift gives the same softmax / log-sum-exp)."""
+    block_of, _, _ = layout.segments(x.device)
+    top = torch.full((x.shape[0], layout.n_blocks + 1), float("-inf"), device=x.device, dtype=x.dtype)
+    return top.scatter_reduce_(1, block_of.expand(x.shape[0], -1), x.detach(), "amax")
+
+
+def block_product(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """x @ m in x's dtype, also under autocast (a sum over a block's values, never in bf16)."""
+    if torch.is_autocast_enabled(x.device.type):
+        with torch.autocast(x.device.type, enabled=False):
+            return x @ m.to(x.dtype)
+    return x @ m.to(x.dtype)
+
+
+def segment_logsumexp(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """log sum exp of every one-hot block of rows ``x`` (B, D): (B, blocks), a few ops for all blocks
+    (the block sums as one product with the layout's 0/1 block matrix)."""
+    block_of, member, _ = layout.segments(x.device)
+    top = segment_max(x, layout)
+    sums = block_product((x - top[:, block_of]).exp(), member)
+    return (sums.log() + top)[:, :layout.n_blocks]
+
+
+def segment_softmax(x: torch.Tensor, layout: Layout) -> torch.Tensor:
+    """softmax within every one-hot block of rows ``x`` (B, D) -> (B, D); the tanh positions hold
+    a softmax over the tanh values (callers overwrite them)."""
+    block_of, member, _ = layout.segments(x.device)
+    e = (x - segment_max(x, layout)[:, block_of]).exp()
+    return e / block_product(block_product(e, member), member.T)
 
 
 def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
@@ -87,31 +134,32 @@ def activate(raw: torch.Tensor, spans: list[list[int]] | Layout, tau: float = 0.
     """
     layout = spans if isinstance(spans, Layout) else Layout(spans)
     dev = raw.device
+    if not hard:  # training: every block in one segmented softmax (F.gumbel_softmax's sample, its
+        # Gumbel noise drawn as -log(-log U): 3x cheaper than exponential_), tanh where there is no block
+        _, _, soft = layout.segments(dev)
+        y = raw.float()
+        one_hot = segment_softmax((y + gumbel_noise(y)) / tau, layout)
+        return torch.where(soft, one_hot, torch.tanh(y)).to(raw.dtype)
     tanh = torch.tanh(raw[:, layout.tanh.to(dev)])
     groups = []
     for idx in layout.groups:
         block = raw[:, idx.to(dev)].float()  # (B, blocks, size)
-        if hard:
-            if hard == "sample":
-                block = block + gumbel_noise(block)
-            groups.append(F.one_hot(block.argmax(-1), idx.shape[1]).to(raw.dtype))
-        else:  # F.gumbel_softmax's sample, its Gumbel noise drawn as -log(-log U) (3x cheaper than exponential_)
-            groups.append(_softmax((block + gumbel_noise(block)) / tau).to(raw.dtype))
+        if hard == "sample":
+            block = block + gumbel_noise(block)
+        groups.append(F.one_hot(block.argmax(-1), idx.shape[1]).to(raw.dtype))
     return layout.assemble(tanh, groups)
 
 
 def softmax_cross_entropy(raw: torch.Tensor, target: torch.Tensor, layout: Layout) -> torch.Tensor:
     """Summed cross-entropy of every one-hot block of ``target`` rows (B, D) under logits ``raw``.
 
-    All blocks at once on the padded index (a padded logit is -inf: no probability, no gradient),
-    a few tensor ops whatever the number of block sizes."""
-    if not len(layout.padded):
+    All blocks at once: each block's log-sum-exp by :func:`segment_logsumexp`, minus the logit of
+    the target's category, read as the sum of logits times the (exactly one-hot) target values."""
+    if not layout.n_blocks:
         return raw.new_zeros(()).float()
-    idx = layout.padded.to(raw.device)
-    b = raw.shape[0]
-    logits = torch.cat([raw.float(), raw.new_full((b, 1), float("-inf"), dtype=torch.float32)], 1)[:, idx]
-    labels = torch.cat([target, target.new_zeros(b, 1)], 1)[:, idx].argmax(-1, keepdim=True)  # (B, blocks, 1)
-    return logsumexp(logits).sum() - logits.gather(-1, labels).sum()
+    raw = raw.float()
+    _, _, soft = layout.segments(raw.device)
+    return segment_logsumexp(raw, layout).sum() - (raw * (target.float() * soft)).sum()
 
 
 def logsumexp(x: torch.Tensor) -> torch.Tensor:
@@ -119,12 +167,6 @@ def logsumexp(x: torch.Tensor) -> torch.Tensor:
     short last dimension (a one-hot block: 2-10 values) cost ~3x these few elementwise ops."""
     top = x.detach().amax(-1, keepdim=True)
     return ((x - top).exp().sum(-1, keepdim=True).log() + top).squeeze(-1)
-
-
-def _softmax(x: torch.Tensor) -> torch.Tensor:
-    """softmax over the last dimension, written out (see logsumexp)."""
-    e = (x - x.detach().amax(-1, keepdim=True)).exp()
-    return e / e.sum(-1, keepdim=True)
 
 
 def conditional_slices(spans: list[list[int]], discrete: list[int]) -> list[tuple[int, int, int, int]]:
@@ -150,4 +192,6 @@ def frequency(counts: list[float]) -> torch.Tensor:
 
 
 __all__ = ["Layout", "SOFTMAX", "TANH", "activate", "block_slices", "check_layout", "conditional_slices",
-           "frequency", "gumbel_noise", "log_frequency", "logsumexp", "softmax_cross_entropy"]
+           "frequency", "gumbel_noise", "log_frequency", "logsumexp", "segment_logsumexp", "segment_max",
+           "segment_softmax",
+           "softmax_cross_entropy"]

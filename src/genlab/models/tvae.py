@@ -15,7 +15,7 @@ takes the argmax, which collapses each column onto its most likely categories an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, cast
 
 import torch
 from torch import nn
@@ -23,7 +23,7 @@ from torch import nn
 from genlab.config import OptimizerConfig
 from genlab.errors import DataError
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
-from genlab.models.tabular import Layout, activate, check_layout, softmax_cross_entropy
+from genlab.models.tabular import Layout, activate, block_product, check_layout, segment_max
 from genlab.registry import register
 
 
@@ -64,6 +64,76 @@ class TVAEConfig:
     @property
     def data_dim(self) -> int:
         return sum(int(s) for s, _ in self.spans)
+
+
+class _Reconstruction(torch.autograd.Function):
+    """-log p(x | z) summed over the batch (up to constants) with its gradient written out.
+
+    Forward: the Gaussian terms of the offsets, (x - tanh(raw))^2 / (2 sigma^2) + log sigma, and
+    each one-hot block's cross-entropy, logsumexp(raw) - raw[target]. Backward, the analytic
+    derivatives: d/draw = -(x - tanh(raw)) (1 - tanh(raw)^2) / sigma^2 on the offsets and
+    softmax(raw) - x on the one-hot blocks, d/dsigma = -(x - tanh(raw))^2 / sigma^3 + 1 / sigma.
+    The same values as autograd's, in a third of the tensor ops (a step of tvae on a small table is
+    mostly per-op overhead)."""
+
+    @staticmethod
+    def forward(ctx, raw: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
+                layout: Layout) -> torch.Tensor:
+        block_of, member, soft = layout.segments(raw.device)
+        tanh = layout.tanh.to(raw.device)  # the offsets' positions (tanh is costly: only there)
+        sd = sigma[tanh]
+        t = torch.tanh(raw[:, tanh])
+        d = x[:, tanh] - t
+        inv = 1 / (2 * sd * sd)
+        gaussian = (d * d * inv).sum() + torch.log(sd).sum() * raw.shape[0]
+        if layout.n_blocks:
+            top = segment_max(raw, layout)
+            e = (raw - top[:, block_of]).exp()
+            sums = block_product(e, member)
+            target = x * soft
+            ce = (sums[:, :layout.n_blocks].log() + top[:, :layout.n_blocks]).sum() - (raw * target).sum()
+        else:
+            e = sums = target = raw.new_zeros(())
+            ce = raw.new_zeros(())
+        ctx.layout = layout
+        ctx.shape = raw.shape
+        ctx.save_for_backward(t, d, inv, sd, e, sums, target)
+        return gaussian + ce
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        t, d, inv, sd, e, sums, target = ctx.saved_tensors
+        layout: Layout = ctx.layout
+        _, member, soft = layout.segments(t.device)
+        tanh = layout.tanh.to(t.device)
+        if layout.n_blocks:
+            g_raw = (e / block_product(sums, member.T) - target).masked_fill_(~soft, 0.0)
+        else:
+            g_raw = t.new_zeros(ctx.shape)
+        g_raw[:, tanh] = -2 * d * inv * (1 - t * t)
+        g_sigma = t.new_zeros(ctx.shape[1])
+        g_sigma[tanh] = t.shape[0] / sd - (d * d).sum(0) / (sd * sd * sd)
+        return g_raw * grad, None, g_sigma * grad, None
+
+
+class _Code(torch.autograd.Function):
+    """The reparameterized code z = mu + eps * exp(logvar / 2) and KL(N(mu, sigma^2) || N(0, I)) =
+    -1/2 sum(1 + logvar - mu^2 - exp(logvar)), both with their gradients written out
+    (d kl / d mu = mu, d kl / d logvar = (exp(logvar) - 1) / 2, dz / dlogvar = eps * std / 2)."""
+
+    @staticmethod
+    def forward(ctx, mu: torch.Tensor, logvar: torch.Tensor,
+                eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        std = torch.exp(0.5 * logvar)
+        var = std * std
+        kl = -0.5 * (1 + logvar - mu * mu - var).sum()
+        ctx.save_for_backward(mu, std, var, eps)
+        return mu + eps * std, kl
+
+    @staticmethod
+    def backward(ctx, g_z: torch.Tensor, g_kl: torch.Tensor):
+        mu, std, var, eps = ctx.saved_tensors
+        return g_z + g_kl * mu, 0.5 * (g_z * eps * std + g_kl * (var - 1)), None
 
 
 def _mlp(n_in: int, dims: tuple[int, ...]) -> tuple[nn.Sequential, int]:
@@ -110,21 +180,17 @@ class TVAE(GenerativeModel):
 
     def reconstruction(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """Summed -log p(x | z) over the batch, up to constants."""
-        raw, x = raw.float(), x.float()
-        t = self.layout.tanh.to(x.device)
-        sd = self.sigma[t]
-        gaussian = ((x[:, t] - torch.tanh(raw[:, t])) ** 2 / (2 * sd ** 2)).sum() + torch.log(sd).sum() * x.shape[0]
-        return gaussian + softmax_cross_entropy(raw, x, self.layout)
+        return cast(torch.Tensor, _Reconstruction.apply(raw.float(), x.float(), self.sigma.float(), self.layout))
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         x = batch.x.flatten(1)
         if x.shape[1] != self.config.data_dim:
             raise DataError(f"tvae expects rows of {self.config.data_dim} values, got {x.shape[1]}")
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        mu, logvar = mu.float(), logvar.float()
+        z, kl = _Code.apply(mu, logvar, torch.randn_like(mu))
         raw = self.decoder(z)
         rec = self.reconstruction(x, raw)
-        kl = -0.5 * torch.sum(1 + logvar.float() - mu.float() ** 2 - logvar.float().exp())
         b = x.shape[0]
         return {"loss": (self.config.loss_factor * rec + kl) / b, "reconstruction": (rec / b).detach(),
                 "kl": (kl / b).detach()}
