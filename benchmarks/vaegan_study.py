@@ -52,6 +52,11 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
                                           "disc_spectral_norm": True}, {}, {}),
     "vaegan-ema": ("vaegan", {"ema_decay": 0.99}, {}, {}),  # today's defaults + an EMA decoder for sampling
     "dcgan": ("dcgan", {}, {}, {}),
+    # third round (helper h19c, at 100 CPU-s): precision and recon FD; cvae's samples (classes in turn)
+    "cvae": ("cvae", {}, {}, {}),
+    "vaegan-gamma3": ("vaegan", {"gamma": 3.0}, {}, {}),
+    "vaegan-layer1": ("vaegan", {"feature_layer": 1}, {}, {}),
+    "vaegan-ema0.999": ("vaegan", {"ema_decay": 0.999}, {}, {}),
 }
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,
          "eval_batches": 2, "num_samples": 16, "budget_clock": "cpu", "epochs": 1000, "seed": 0,
@@ -93,7 +98,7 @@ def run_one(out: Path, variant: str, budget: float, n: int) -> dict:
                "fd": frechet_distance_of_features(real, fake), "precision": precision, "recall": recall,
                "sharp_samples": float(laplacian_variance(samples).mean()),
                "sharp_real": float(laplacian_variance(x).mean())}
-        if isinstance(model, LatentModel):
+        if isinstance(model, LatentModel) and not model.requires_labels:  # cvae: samples only
             rec = torch.cat([model.reconstruct(x[i:i + 250]).float() for i in range(0, n, 250)])
             row.update(recon_fd=frechet_distance_of_features(real, extractor(rec)[0]),
                        sharp_recons=float(laplacian_variance(rec).mean()),

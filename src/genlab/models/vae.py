@@ -14,6 +14,10 @@ Two relatives differ only in what they inject:
   planes or features) and the decoder (concatenated to z): q(z|x, y), p(x|z, y).
 - ``iwae`` (Burda et al. 2016): the same networks trained on the k-sample importance-weighted
   bound log (1/k) sum_i p(x, z_i) / q(z_i|x) instead of the ELBO.
+
+``prior='vamp'`` (``vae`` and ``iwae``) replaces N(0, I) by the VampPrior (Tomczak & Welling 2018):
+p(z) = 1/K sum_k q(z|u_k), the encoder's posteriors at K learned pseudo-inputs u_k. The KL term
+then has no closed form and is estimated with the posterior draw: log q(z|x) - log p(z).
 """
 from __future__ import annotations
 
@@ -53,6 +57,9 @@ class VAEConfig:
             beta over this many training steps (0 = off).
         free_bits: free bits (Kingma et al. 2016, IAF paper, eq. 15): each latent unit's KL,
             averaged over the batch, counts as at least this many nats (0 = off).
+        prior: 'normal' (N(0, I)) or 'vamp' (the VampPrior: a mixture of the encoder's posteriors at
+            ``vamp_components`` learned pseudo-inputs; Tomczak & Welling 2018).
+        vamp_components: K, the VampPrior's pseudo-inputs (each one more encoder pass per update).
     """
 
     data_shape: tuple[int, int, int] = (1, 28, 28)
@@ -68,10 +75,18 @@ class VAEConfig:
     beta: float = 1.0
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
+    prior: Literal["normal", "vamp"] = "normal"
+    vamp_components: int = 500
 
     def __post_init__(self) -> None:
         check_range("kl_warmup_steps", self.kl_warmup_steps, 0)
         check_range("free_bits", self.free_bits, 0)
+        if self.prior not in ("normal", "vamp"):
+            raise ValueError(f"prior must be 'normal' or 'vamp', got {self.prior!r}")
+        check_sizes("vamp_components", self.vamp_components, maximum=100_000)
+        if self.prior == "vamp" and self.free_bits > 0:
+            raise ValueError("free_bits floors each latent unit's KL, which the VampPrior's KL does not split into; "
+                             "use it with prior='normal'")
         if self.latent_dim < 1:
             raise ValueError(f"latent_dim must be positive, got {self.latent_dim}")
         check_networks(self)
@@ -99,6 +114,19 @@ def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
 
 
+def mixture_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log (1/K) sum_k N(z; mu_k, diag(exp(logvar_k))): z (..., D), mu and logvar (K, D) -> (...).
+
+    The squared distances to all K components come from two matrix products, so the memory is
+    N x K, not N x K x D.
+    """
+    flat = z.reshape(-1, z.shape[-1])  # (N, D)
+    inv = (-logvar).exp()  # (K, D)
+    sq = flat.pow(2) @ inv.T - 2 * flat @ (mu * inv).T + (mu.pow(2) * inv).sum(-1)  # (N, K)
+    log_n = -0.5 * (z.shape[-1] * LOG_2PI + logvar.sum(-1) + sq)
+    return (torch.logsumexp(log_n, dim=-1) - math.log(mu.shape[0])).reshape(z.shape[:-1])
+
+
 @register("vae", VAEConfig, "variational autoencoder: reparameterization, ELBO = reconstruction + beta * KL")
 class VAE(LikelihoodModel):
     """Encoder -> (mu, log sigma^2) -> z -> decoder; see the module docstring.
@@ -115,6 +143,8 @@ class VAE(LikelihoodModel):
         super().__init__(config)
         k = self.label_features
         self.encoder, self.decoder = build_encoder_decoder(config, 2 * config.latent_dim, config.latent_dim + k, k)
+        if config.prior == "vamp":  # pseudo-inputs, as logits of images in [0, 1], near 0.5 at the start
+            self.pseudo_inputs = torch.nn.Parameter(0.01 * torch.randn(config.vamp_components, *config.data_shape))
         # encoder updates so far, for the KL warm-up: training state (non-persistent, so saved models keep
         # their format; checkpoints carry it)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long), persistent=False)
@@ -123,17 +153,40 @@ class VAE(LikelihoodModel):
         if phase in ("model", "encoder"):
             self.updates += 1
 
-    def kl_objective(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    # --- the prior -------------------------------------------------------------------------------
+    def prior_components(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The VampPrior's components: q(z|u_k) at the pseudo-inputs, mean and log-variance (K, D) each."""
+        return self.encode_distribution(torch.sigmoid(self.pseudo_inputs))
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) summed over the code, (..., D) -> (...)."""
+        if self.config.prior == "vamp":
+            return mixture_log_prob(z, *self.prior_components())
+        return gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
+
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)) per image, (B,): closed form for N(0, I); for the VampPrior the
+        one-draw estimate log q(z|x) - log p(z) at the posterior draw z."""
+        if self.config.prior == "vamp":
+            return gaussian_log_prob(z, mu, logvar) - self.log_prior(z)
+        return gaussian_kl(mu, logvar)
+
+    def kl_objective(self, mu: torch.Tensor, logvar: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         """The KL term as trained, a scalar: beta (warmed up) times the KL, with free bits if set.
 
-        Without warm-up or free bits this is beta * mean over images of KL(q(z|x) || N(0, I)).
+        Without warm-up or free bits this is beta * mean over images of KL(q(z|x) || N(0, I)); with
+        the VampPrior, of the estimate :meth:`kl` at the posterior draw z (required then).
         """
         cfg = self.config
-        per_unit = gaussian_kl_per_unit(mu, logvar)  # (B, D)
-        if cfg.free_bits > 0:  # max(lambda, E_batch KL_j), summed over units
+        if cfg.prior == "vamp":
+            if z is None:
+                raise ValueError("the VampPrior's KL is estimated at the posterior draw: pass z")
+            kl = self.kl(mu, logvar, z).mean()
+        elif cfg.free_bits > 0:  # max(lambda, E_batch KL_j), summed over units
+            per_unit = gaussian_kl_per_unit(mu, logvar)  # (B, D)
             kl = per_unit.mean(0).clamp_min(cfg.free_bits).sum()
         else:
-            kl = per_unit.sum(-1).mean()
+            kl = gaussian_kl(mu, logvar).mean()
         weight = cfg.beta
         if cfg.kl_warmup_steps > 0:
             weight *= min(1.0, float(self.updates) / cfg.kl_warmup_steps)
@@ -180,15 +233,15 @@ class VAE(LikelihoodModel):
         mu, logvar = self.encode_distribution(x, labels)  # (B, D) each
         z = self.reparameterize(mu, logvar)
         rec = self.reconstruction_nll(self.decoder_output(z, labels), x)  # (B,)
-        return rec, gaussian_kl(mu, logvar)
+        return rec, self.kl(mu, logvar, z)
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         mu, logvar = self.encode_distribution(batch.x, batch.y)  # (B, D) each
         z = self.reparameterize(mu, logvar)
         rec = self.reconstruction_nll(self.decoder_output(z, batch.y), batch.x)  # (B,)
-        kl = gaussian_kl(mu, logvar)
+        kl = self.kl(mu, logvar, z)
         return {
-            "loss": rec.mean() + self.kl_objective(mu, logvar),
+            "loss": rec.mean() + self.kl_objective(mu, logvar, z),
             "nelbo": (rec + kl).mean().detach(),
             "rec": rec.mean().detach(),
             "kl": kl.mean().detach(),
@@ -205,15 +258,31 @@ class VAE(LikelihoodModel):
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode n draws from the prior N(0, I)."""
-        return self.decode(torch.randn(n, self.config.latent_dim, device=self.device), labels)
+        """Decode n draws from the prior (N(0, I), or the VampPrior through :meth:`prior_draw`)."""
+        return self.sample_from_noise(torch.randn(n, *self.noise_shape(), device=self.device), labels)
 
     def noise_shape(self) -> tuple[int, ...]:
-        return (self.config.latent_dim,)
+        """(latent_dim,); the VampPrior takes one more coordinate, which picks the component."""
+        return (self.config.latent_dim + (self.config.prior == "vamp"),)
+
+    def prior_draw(self, noise: torch.Tensor) -> torch.Tensor:
+        """Standard normal noise (N, *noise_shape()) -> a draw from the prior (N, D).
+
+        N(0, I): the noise itself. VampPrior: the last coordinate u picks component
+        k = floor(Phi(u) K) (uniform over the K components), the rest is the reparameterization's
+        eps: z = mu_k + sigma_k eps.
+        """
+        if self.config.prior != "vamp":
+            return noise
+        mu, logvar = self.prior_components()
+        k = mu.shape[0]
+        u = 0.5 * (1 + torch.erf(noise[:, -1] / math.sqrt(2)))
+        index = (u * k).long().clamp(0, k - 1)
+        return mu[index] + (0.5 * logvar[index]).exp() * noise[:, :-1]
 
     def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """The prior draw is the noise: decode it."""
-        return self.decode(noise, labels)
+        """Decode the prior draw the noise stands for (:meth:`prior_draw`)."""
+        return self.decode(self.prior_draw(noise), labels)
 
     # --- likelihood -----------------------------------------------------------------------------
     def log_weights(self, x: torch.Tensor, k: int, labels: torch.Tensor | None = None,
@@ -227,8 +296,7 @@ class VAE(LikelihoodModel):
         rep = None if labels is None else labels.repeat(k)
         out = self.decoder_output(z.flatten(0, 1), rep)  # (k*B, C, H, W)
         log_px = -self.reconstruction_nll(out, x.repeat(k, *([1] * (x.dim() - 1)))).view(k, -1)  # (k, B)
-        log_pz = gaussian_log_prob(z, torch.zeros_like(z), torch.zeros_like(z))
-        return log_px + log_pz - gaussian_log_prob(z, mu, logvar)
+        return log_px + self.log_prior(z) - gaussian_log_prob(z, mu, logvar)
 
     @torch.no_grad()
     def log_likelihood(self, x: torch.Tensor, k: int = 1000, chunk: int = 250,
@@ -262,6 +330,8 @@ class CVAEConfig(VAEConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         check_sizes("num_classes", self.num_classes)
+        if self.prior != "normal":
+            raise ValueError("cvae takes prior='normal' only (the VampPrior's pseudo-inputs carry no labels)")
 
 
 @register("cvae", CVAEConfig, "conditional VAE: encoder and decoder see the class label; sample any class")

@@ -106,6 +106,8 @@ class VAEGANConfig(VAEConfig):
                              f"(the discriminator's levels), got {self.feature_layer}")
         if self.gamma < 0:
             raise ValueError(f"gamma must be non-negative, got {self.gamma}")
+        if self.prior != "normal":
+            raise ValueError("vaegan takes prior='normal' only (its GAN term draws the prior N(0, I))")
 
 
 class FeatureDiscriminator(nn.Module):
