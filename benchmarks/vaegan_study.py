@@ -55,7 +55,7 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
     # third round (helper h19c, at 100 CPU-s): precision and recon FD; cvae's samples (classes in turn)
     "cvae": ("cvae", {}, {}, {}),
     "vaegan-gamma3": ("vaegan", {"gamma": 3.0}, {}, {}),
-    "vaegan-layer1": ("vaegan", {"feature_layer": 1}, {}, {}),
+    "vaegan-now-layer1": ("vaegan", {"feature_layer": 1}, {}, {}),
     "vaegan-ema0.999": ("vaegan", {"ema_decay": 0.999}, {}, {}),
 }
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,

@@ -1,11 +1,20 @@
 """KL warm-up and free bits of the VAE objective against hand computations."""
+import math
+
 import pytest
 import torch
 
 import genlab
 from genlab.models.base import Batch
-from genlab.models.vae import (VAE, CVAEConfig, IWAEConfig, VAEConfig, gaussian_kl_per_unit, gaussian_log_prob,
-                               mixture_log_prob)
+from genlab.models.vae import (
+    VAE,
+    CVAEConfig,
+    IWAEConfig,
+    VAEConfig,
+    gaussian_kl_per_unit,
+    gaussian_log_prob,
+    mixture_log_prob,
+)
 from genlab.models.vaegan import VAEGANConfig
 
 SMALL = dict(data_shape=(1, 8, 8), latent_dim=3, conv_widths=(8,), conv_hidden=16)
@@ -102,3 +111,60 @@ def test_vamp_prior_trains_through_the_cli(tmp_path, capsys):
                "--out", str(tmp_path / "bad")])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("genlab: error:") and "free_bits" in err and len(err.splitlines()) == 1
+
+
+def test_two_stochastic_layers_log_ratio_sampling_and_refusals():
+    """The two-layer model's log p(z1, z2) - log q(z1, z2|x) against a hand computation with the same z2 draw."""
+    torch.manual_seed(0)
+    model = VAE(VAEConfig(**SMALL, top_latent_dim=2, top_hidden=5))
+    mu, logvar = torch.randn(4, 3), torch.randn(4, 3)
+    z = torch.randn(4, 3)
+    torch.manual_seed(7)
+    ratio = model.latent_log_ratio(z, mu, logvar)
+    torch.manual_seed(7)
+    mu2, logvar2 = model.top_encoder(z).chunk(2, -1)
+    z2 = mu2 + (0.5 * logvar2).exp() * torch.randn(4, 2)
+    mu1, logvar1 = model.top_decoder(z2).chunk(2, -1)
+
+    def log_n(v, m, lv):  # by hand, per coordinate
+        return (-0.5 * (math.log(2 * math.pi) + lv + (v - m) ** 2 / lv.exp())).sum(-1)
+
+    hand = log_n(z2, 0 * z2, 0 * z2) + log_n(z, mu1, logvar1) - log_n(z, mu, logvar) - log_n(z2, mu2, logvar2)
+    assert torch.allclose(ratio, hand, atol=1e-5)
+    torch.manual_seed(7)
+    assert torch.allclose(model.kl(mu, logvar, z), -hand, atol=1e-5)  # the KL estimate is its negative
+    out = model.losses(Batch(torch.rand(5, 1, 8, 8).round()))
+    assert float(out["loss"]) == pytest.approx(float(out["rec"]) + float(out["kl"]), rel=1e-5)
+    # the noise is (z2, eps of z1): z1 = mu(z2) + sigma(z2) eps
+    assert model.noise_shape() == (5,)
+    noise = torch.randn(3, 5)
+    m1, lv1 = model.top_decoder(noise[:, :2]).chunk(2, -1)
+    assert torch.allclose(model.prior_draw(noise), m1 + (0.5 * lv1).exp() * noise[:, 2:], atol=1e-6)
+    torch.manual_seed(1)
+    samples = model.sample(3)
+    torch.manual_seed(1)
+    assert torch.allclose(samples, model.sample_from_noise(torch.randn(3, 5)))
+    # every importance bound is finite and log_weights has one weight per draw and image
+    x = torch.rand(2, 1, 8, 8).round()
+    assert model.log_weights(x, 6).shape == (6, 2) and torch.isfinite(model.log_likelihood(x, k=9)).all()
+    with pytest.raises(ValueError, match="top_latent_dim"):
+        VAEConfig(**SMALL, top_latent_dim=2, prior="vamp")
+    with pytest.raises(ValueError, match="one stochastic layer"):
+        CVAEConfig(**SMALL, top_latent_dim=2)
+
+
+def test_two_stochastic_layers_train_through_the_cli(tmp_path, capsys):
+    from genlab.cli import main
+
+    out = tmp_path / "two"
+    rc = main(["train", "vae", "--dataset", "digits", "--steps", "3", "--batch-size", "16", "--latent-dim", "3",
+               "--conv-widths", "4", "--conv-hidden", "8", "--top-latent-dim", "2", "--top-hidden", "6",
+               "--kl-warmup-steps", "10", "--out", str(out), "--log-every", "0"])
+    assert rc == 0, capsys.readouterr().err
+    model = genlab.load(out)
+    assert model.top_decoder[0].in_features == 2 and model.sample(4).shape == (4, 1, 8, 8)
+    capsys.readouterr()
+    rc = main(["train", "vae", "--dataset", "digits", "--steps", "1", "--top-latent-dim", "-1",
+               "--out", str(tmp_path / "bad")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("genlab: error:") and "top_latent_dim" in err and len(err.splitlines()) == 1

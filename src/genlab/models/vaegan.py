@@ -106,8 +106,9 @@ class VAEGANConfig(VAEConfig):
                              f"(the discriminator's levels), got {self.feature_layer}")
         if self.gamma < 0:
             raise ValueError(f"gamma must be non-negative, got {self.gamma}")
-        if self.prior != "normal":
-            raise ValueError("vaegan takes prior='normal' only (its GAN term draws the prior N(0, I))")
+        if self.prior != "normal" or self.top_latent_dim:
+            raise ValueError("vaegan takes prior='normal' and one stochastic layer only (its GAN term draws the "
+                             "prior N(0, I))")
 
 
 class FeatureDiscriminator(nn.Module):
