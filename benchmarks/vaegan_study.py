@@ -75,6 +75,7 @@ def run_one(out: Path, variant: str, budget: float, n: int) -> dict:
     from genlab.metrics import frechet_distance_of_features, precision_recall
     from genlab.metrics.recon import laplacian_variance
     from genlab.models.base import LatentModel
+    from genlab.models.vaegan import VAEGAN
     from genlab.runs.extractors import build_extractor
 
     run = out / variant
@@ -98,6 +99,14 @@ def run_one(out: Path, variant: str, budget: float, n: int) -> dict:
                "fd": frechet_distance_of_features(real, fake), "precision": precision, "recall": recall,
                "sharp_samples": float(laplacian_variance(samples).mean()),
                "sharp_real": float(laplacian_variance(x).mean())}
+        if isinstance(model, VAEGAN) and model.ema_decoder is not None:
+            # the EMA only changes sampling: the same draws through the trained decoder are the run without it
+            torch.manual_seed(0)
+            raw = model.decode(torch.randn(n, model.config.latent_dim)).float()
+            p_raw, r_raw = precision_recall(real, extractor(raw)[0], 3)
+            row.update(fd_raw=frechet_distance_of_features(real, extractor(raw)[0]), precision_raw=p_raw,
+                       recall_raw=r_raw, sharp_samples_raw=float(laplacian_variance(raw).mean()))
+            torch.save(raw[:8], run / "samples_raw.pt")
         if isinstance(model, LatentModel) and not model.requires_labels:  # cvae: samples only
             rec = torch.cat([model.reconstruct(x[i:i + 250]).float() for i in range(0, n, 250)])
             row.update(recon_fd=frechet_distance_of_features(real, extractor(rec)[0]),
@@ -115,6 +124,7 @@ def temperature(out: Path, variants: list[str], temps: list[float], n: int) -> N
     from genlab.config import DataConfig
     from genlab.data import load_splits
     from genlab.metrics import frechet_distance_of_features, precision_recall
+    from genlab.models.vaegan import VAEGAN
     from genlab.runs.extractors import build_extractor
 
     extractor = build_extractor("mnist", verbose=False)
@@ -122,13 +132,18 @@ def temperature(out: Path, variants: list[str], temps: list[float], n: int) -> N
     print("| variant | T | FD | precision | recall |\n|---|---|---|---|---|")
     for v in variants:
         model = genlab.load(out / v).eval()
-        for t in temps:
-            torch.manual_seed(0)
-            with torch.no_grad():
-                fake = extractor(model.sample_from_noise(t * torch.randn(n, *model.noise_shape())).float())[0]
-            precision, recall = precision_recall(real, fake, 3)
-            print(f"| {v} | {t} | {frechet_distance_of_features(real, fake):.1f} | {precision:.3f} | {recall:.3f} |",
-                  flush=True)
+        # an EMA decoder's run: also the trained decoder (the same run without the EMA)
+        decoders = {v: model.sample_from_noise}
+        if isinstance(model, VAEGAN) and model.ema_decoder is not None:
+            decoders[f"{v} (trained decoder)"] = model.decode
+        for label, decode in decoders.items():
+            for t in temps:
+                torch.manual_seed(0)
+                with torch.no_grad():
+                    fake = extractor(decode(t * torch.randn(n, *model.noise_shape())).float())[0]
+                precision, recall = precision_recall(real, fake, 3)
+                fd = frechet_distance_of_features(real, fake)
+                print(f"| {label} | {t} | {fd:.1f} | {precision:.3f} | {recall:.3f} |", flush=True)
 
 
 def report(out: Path) -> None:
@@ -143,6 +158,10 @@ def report(out: Path) -> None:
         print(f"| {r['variant']} | {r['fd']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {get('recon_fd', '.1f')} "
               f"| {get('recon_mse', '.4f')} | {r['sharp_samples']:.4f} | {get('sharp_recons', '.4f')} "
               f"| {r['train_cpu_s']:.0f} |")
+        if r.get("fd_raw") is not None:  # the same run sampled through its trained decoder (no EMA)
+            print(f"| {r['variant']} (trained decoder) | {r['fd_raw']:.1f} | {r['precision_raw']:.3f} "
+                  f"| {r['recall_raw']:.3f} | {get('recon_fd', '.1f')} | {get('recon_mse', '.4f')} "
+                  f"| {r['sharp_samples_raw']:.4f} | {get('sharp_recons', '.4f')} | {r['train_cpu_s']:.0f} |")
     if rows:
         print(f"\nsharpness of the test images themselves: {rows[0]['sharp_real']:.4f}")
 
@@ -157,6 +176,8 @@ def figure(out: Path, variants: list[str], path: Path) -> None:
     rows = [load_splits(DataConfig("mnist")).test.images(slice(0, 8)).float()]
     for v in variants:
         rows.append(torch.load(out / v / "samples.pt"))
+        if (out / v / "samples_raw.pt").is_file():  # an EMA run: its trained decoder's samples too
+            rows.append(torch.load(out / v / "samples_raw.pt"))
         if (out / v / "recons.pt").is_file():
             rows.append(torch.load(out / v / "recons.pt"))
     save_image_grid(torch.cat(rows), path, nrow=8)
