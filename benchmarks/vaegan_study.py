@@ -124,6 +124,7 @@ def temperature(out: Path, variants: list[str], temps: list[float], n: int) -> N
     from genlab.config import DataConfig
     from genlab.data import load_splits
     from genlab.metrics import frechet_distance_of_features, precision_recall
+    from genlab.models.base import default_labels
     from genlab.models.vaegan import VAEGAN
     from genlab.runs.extractors import build_extractor
 
@@ -132,15 +133,22 @@ def temperature(out: Path, variants: list[str], temps: list[float], n: int) -> N
     print("| variant | T | FD | precision | recall |\n|---|---|---|---|---|")
     for v in variants:
         model = genlab.load(out / v).eval()
-        # an EMA decoder's run: also the trained decoder (the same run without the EMA)
+        # an EMA decoder's run: also the trained decoder (the same run without the EMA); a conditional model
+        # unconditionally: labels drawn from the uniform class prior (and the classes in turn, its sample())
         decoders = {v: model.sample_from_noise}
         if isinstance(model, VAEGAN) and model.ema_decoder is not None:
             decoders[f"{v} (trained decoder)"] = model.decode
+        labels = {v: None}
+        if model.requires_labels:
+            labels = {f"{v} (labels ~ uniform)": torch.randint(0, model.num_classes, (n,),
+                                                               generator=torch.Generator().manual_seed(1)),
+                      f"{v} (classes in turn)": default_labels(n, model.num_classes, torch.device("cpu"))}
+            decoders = {name: model.sample_from_noise for name in labels}
         for label, decode in decoders.items():
             for t in temps:
                 torch.manual_seed(0)
                 with torch.no_grad():
-                    fake = extractor(decode(t * torch.randn(n, *model.noise_shape())).float())[0]
+                    fake = extractor(decode(t * torch.randn(n, *model.noise_shape()), labels.get(label)).float())[0]
                 precision, recall = precision_recall(real, fake, 3)
                 fd = frechet_distance_of_features(real, fake)
                 print(f"| {label} | {t} | {fd:.1f} | {precision:.3f} | {recall:.3f} |", flush=True)

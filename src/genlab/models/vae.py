@@ -371,6 +371,7 @@ class CVAEConfig(VAEConfig):
 
     latent_dim: int = 8
     num_classes: int = 10
+    prior: Literal["normal"] = "normal"  # the VampPrior's pseudo-inputs would carry no labels
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -87,6 +87,7 @@ class VAEGANConfig(VAEConfig):
     vae_warmup_steps: int = 0
     disc_spectral_norm: bool = False
     ema_decay: float = 0.0
+    prior: Literal["normal"] = "normal"  # the GAN term draws N(0, I)
 
     def __post_init__(self) -> None:
         super().__post_init__()
