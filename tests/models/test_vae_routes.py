@@ -66,6 +66,10 @@ def test_vamp_prior_is_the_mixture_of_posteriors_at_the_pseudo_inputs():
     mixture = (comps.exp().mean(0)).log()
     assert torch.allclose(model.log_prior(z), mixture, atol=1e-5)
     assert torch.allclose(mixture_log_prob(z[None], mu, logvar)[0], mixture, atol=1e-5)  # any leading shape
+    far = 10 + 3 * z  # the expanded square cancels: under bf16 autocast it still runs in float32
+    far_mixture = torch.logsumexp(torch.stack([gaussian_log_prob(far, 10 + mu[k], logvar[k]) for k in range(4)]), 0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.allclose(mixture_log_prob(far, 10 + mu, logvar), far_mixture - math.log(4), atol=1e-3)
     # the KL is the one-draw estimate log q(z|x) - log p(z), and the loss is rec + KL
     q_mu, q_logvar = torch.zeros(6, 3), torch.zeros(6, 3)
     assert torch.allclose(model.kl(q_mu, q_logvar, z), gaussian_log_prob(z, q_mu, q_logvar) - mixture, atol=1e-5)

@@ -133,10 +133,12 @@ def mixture_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) ->
     The squared distances to all K components come from two matrix products, so the memory is
     N x K, not N x K x D.
     """
-    flat = z.reshape(-1, z.shape[-1])  # (N, D)
-    inv = (-logvar).exp()  # (K, D)
-    sq = flat.pow(2) @ inv.T - 2 * flat @ (mu * inv).T + (mu.pow(2) * inv).sum(-1)  # (N, K)
-    log_n = -0.5 * (z.shape[-1] * LOG_2PI + logvar.sum(-1) + sq)
+    # in float32 even under autocast: the expanded square cancels, which bf16 products would ruin
+    with torch.autocast(z.device.type, enabled=False):
+        flat, mu, logvar = z.reshape(-1, z.shape[-1]).float(), mu.float(), logvar.float()  # (N, D), (K, D) x2
+        inv = (-logvar).exp()  # (K, D)
+        sq = flat.pow(2) @ inv.T - 2 * flat @ (mu * inv).T + (mu.pow(2) * inv).sum(-1)  # (N, K)
+        log_n = -0.5 * (z.shape[-1] * LOG_2PI + logvar.sum(-1) + sq)
     return (torch.logsumexp(log_n, dim=-1) - math.log(mu.shape[0])).reshape(z.shape[:-1])
 
 
