@@ -1,6 +1,9 @@
-"""VAE likelihood routes at a short, equal CPU budget (issue 19): KL warm-up, free bits, IWAE training.
+"""VAE likelihood routes at a short, equal CPU budget (issue 19): KL warm-up, free bits, IWAE training,
+the VampPrior and two stochastic layers.
 
     OMP_NUM_THREADS=1 python benchmarks/vae_routes.py --budget 30 --k 100 --n 200 --out runs/bench_vae_routes
+    OMP_NUM_THREADS=1 python benchmarks/vae_routes.py --budget 90 --k 1000 --n 100 --out runs/bench_vae_routes90 \
+        --routes vae vae-kl-warmup-1000 iwae-conv-k5 vae-vamp100 vae-two-layer
 
 Each route trains the conv VAE (genlab's default, 32-d code) on dynamically binarized MNIST for the
 same CPU seconds (batch 64, bf16, seed 0) and is scored by the importance-sampled test NLL
@@ -22,6 +25,9 @@ ROUTES = {
     "vae-kl-warmup": ("vae", {"kl_warmup_steps": 500}),
     "vae-free-bits-0.05": ("vae", {"free_bits": 0.05}),
     "iwae-conv-k5": ("iwae", {"importance_samples": 5}),
+    "vae-kl-warmup-1000": ("vae", {"kl_warmup_steps": 1000}),
+    "vae-vamp100": ("vae", {"prior": "vamp", "vamp_components": 100}),
+    "vae-two-layer": ("vae", {"top_latent_dim": 16, "top_hidden": 256}),
 }
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,
          "eval_batches": 2, "num_samples": 16, "budget_clock": "cpu", "epochs": 1000, "seed": 0}
@@ -58,12 +64,14 @@ def main() -> None:
                              data={"dataset": "mnist", "binarize": "dynamic"},
                              train={**TRAIN, "time_budget": args.budget})
         train_cpu = _cpu() - c0
+        epochs = int(model.updates) * TRAIN["batch_size"] / 50_000  # MNIST's 50k training images
         model.eval()
         c1 = _cpu()
         torch.manual_seed(0)
         nll = -torch.cat([model.log_likelihood(x[i:i + 50], k=args.k) for i in range(0, args.n, 50)])
         row = {"route": route, "nll": float(nll.mean()), "se": float(nll.std() / len(nll) ** 0.5), "k": args.k,
-               "n": args.n, "train_cpu_s": train_cpu, "eval_cpu_s": _cpu() - c1}
+               "n": args.n, "train_cpu_s": train_cpu, "eval_cpu_s": _cpu() - c1, "updates": int(model.updates),
+               "epochs": epochs, "cpu_s_per_epoch": train_cpu / max(epochs, 1e-9)}
         done.write_text(json.dumps(row, indent=1))
         print(json.dumps(row), flush=True)
 

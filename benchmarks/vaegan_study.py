@@ -52,6 +52,11 @@ VARIANTS: dict[str, tuple[str, dict, dict, dict]] = {
                                           "disc_spectral_norm": True}, {}, {}),
     "vaegan-ema": ("vaegan", {"ema_decay": 0.99}, {}, {}),  # today's defaults + an EMA decoder for sampling
     "dcgan": ("dcgan", {}, {}, {}),
+    # third round (helper h19c, at 100 CPU-s): precision and recon FD; cvae's samples (classes in turn)
+    "cvae": ("cvae", {}, {}, {}),
+    "vaegan-gamma3": ("vaegan", {"gamma": 3.0}, {}, {}),
+    "vaegan-now-layer1": ("vaegan", {"feature_layer": 1}, {}, {}),
+    "vaegan-ema0.999": ("vaegan", {"ema_decay": 0.999}, {}, {}),
 }
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,
          "eval_batches": 2, "num_samples": 16, "budget_clock": "cpu", "epochs": 1000, "seed": 0,
@@ -70,6 +75,7 @@ def run_one(out: Path, variant: str, budget: float, n: int) -> dict:
     from genlab.metrics import frechet_distance_of_features, precision_recall
     from genlab.metrics.recon import laplacian_variance
     from genlab.models.base import LatentModel
+    from genlab.models.vaegan import VAEGAN
     from genlab.runs.extractors import build_extractor
 
     run = out / variant
@@ -93,7 +99,15 @@ def run_one(out: Path, variant: str, budget: float, n: int) -> dict:
                "fd": frechet_distance_of_features(real, fake), "precision": precision, "recall": recall,
                "sharp_samples": float(laplacian_variance(samples).mean()),
                "sharp_real": float(laplacian_variance(x).mean())}
-        if isinstance(model, LatentModel):
+        if isinstance(model, VAEGAN) and model.ema_decoder is not None:
+            # the EMA only changes sampling: the same draws through the trained decoder are the run without it
+            torch.manual_seed(0)
+            raw = model.decode(torch.randn(n, model.config.latent_dim)).float()
+            p_raw, r_raw = precision_recall(real, extractor(raw)[0], 3)
+            row.update(fd_raw=frechet_distance_of_features(real, extractor(raw)[0]), precision_raw=p_raw,
+                       recall_raw=r_raw, sharp_samples_raw=float(laplacian_variance(raw).mean()))
+            torch.save(raw[:8], run / "samples_raw.pt")
+        if isinstance(model, LatentModel) and not model.requires_labels:  # cvae: samples only
             rec = torch.cat([model.reconstruct(x[i:i + 250]).float() for i in range(0, n, 250)])
             row.update(recon_fd=frechet_distance_of_features(real, extractor(rec)[0]),
                        sharp_recons=float(laplacian_variance(rec).mean()),
@@ -110,20 +124,39 @@ def temperature(out: Path, variants: list[str], temps: list[float], n: int) -> N
     from genlab.config import DataConfig
     from genlab.data import load_splits
     from genlab.metrics import frechet_distance_of_features, precision_recall
+    from genlab.models.base import default_labels
+    from genlab.models.vaegan import VAEGAN
     from genlab.runs.extractors import build_extractor
 
     extractor = build_extractor("mnist", verbose=False)
     real = extractor(load_splits(DataConfig("mnist")).test.images(slice(0, n)).float())[0]
     print("| variant | T | FD | precision | recall |\n|---|---|---|---|---|")
+    # the reference: the next n test images (real digits) against the first n
+    held_out = extractor(load_splits(DataConfig("mnist")).test.images(slice(n, 2 * n)).float())[0]
+    precision, recall = precision_recall(real, held_out, 3)
+    print(f"| test images {n}..{2 * n - 1} (real) | - | {frechet_distance_of_features(real, held_out):.1f} "
+          f"| {precision:.3f} | {recall:.3f} |", flush=True)
     for v in variants:
         model = genlab.load(out / v).eval()
-        for t in temps:
-            torch.manual_seed(0)
-            with torch.no_grad():
-                fake = extractor(model.sample_from_noise(t * torch.randn(n, *model.noise_shape())).float())[0]
-            precision, recall = precision_recall(real, fake, 3)
-            print(f"| {v} | {t} | {frechet_distance_of_features(real, fake):.1f} | {precision:.3f} | {recall:.3f} |",
-                  flush=True)
+        # an EMA decoder's run: also the trained decoder (the same run without the EMA); a conditional model
+        # unconditionally: labels drawn from the uniform class prior (and the classes in turn, its sample())
+        decoders = {v: model.sample_from_noise}
+        if isinstance(model, VAEGAN) and model.ema_decoder is not None:
+            decoders[f"{v} (trained decoder)"] = model.decode
+        labels = {v: None}
+        if model.requires_labels:
+            labels = {f"{v} (labels ~ uniform)": torch.randint(0, model.num_classes, (n,),
+                                                               generator=torch.Generator().manual_seed(1)),
+                      f"{v} (classes in turn)": default_labels(n, model.num_classes, torch.device("cpu"))}
+            decoders = {name: model.sample_from_noise for name in labels}
+        for label, decode in decoders.items():
+            for t in temps:
+                torch.manual_seed(0)
+                with torch.no_grad():
+                    fake = extractor(decode(t * torch.randn(n, *model.noise_shape()), labels.get(label)).float())[0]
+                precision, recall = precision_recall(real, fake, 3)
+                fd = frechet_distance_of_features(real, fake)
+                print(f"| {label} | {t} | {fd:.1f} | {precision:.3f} | {recall:.3f} |", flush=True)
 
 
 def report(out: Path) -> None:
@@ -138,6 +171,10 @@ def report(out: Path) -> None:
         print(f"| {r['variant']} | {r['fd']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | {get('recon_fd', '.1f')} "
               f"| {get('recon_mse', '.4f')} | {r['sharp_samples']:.4f} | {get('sharp_recons', '.4f')} "
               f"| {r['train_cpu_s']:.0f} |")
+        if r.get("fd_raw") is not None:  # the same run sampled through its trained decoder (no EMA)
+            print(f"| {r['variant']} (trained decoder) | {r['fd_raw']:.1f} | {r['precision_raw']:.3f} "
+                  f"| {r['recall_raw']:.3f} | {get('recon_fd', '.1f')} | {get('recon_mse', '.4f')} "
+                  f"| {r['sharp_samples_raw']:.4f} | {get('sharp_recons', '.4f')} | {r['train_cpu_s']:.0f} |")
     if rows:
         print(f"\nsharpness of the test images themselves: {rows[0]['sharp_real']:.4f}")
 
@@ -152,6 +189,8 @@ def figure(out: Path, variants: list[str], path: Path) -> None:
     rows = [load_splits(DataConfig("mnist")).test.images(slice(0, 8)).float()]
     for v in variants:
         rows.append(torch.load(out / v / "samples.pt"))
+        if (out / v / "samples_raw.pt").is_file():  # an EMA run: its trained decoder's samples too
+            rows.append(torch.load(out / v / "samples_raw.pt"))
         if (out / v / "recons.pt").is_file():
             rows.append(torch.load(out / v / "recons.pt"))
     save_image_grid(torch.cat(rows), path, nrow=8)

@@ -87,6 +87,7 @@ class VAEGANConfig(VAEConfig):
     vae_warmup_steps: int = 0
     disc_spectral_norm: bool = False
     ema_decay: float = 0.0
+    prior: Literal["normal"] = "normal"  # the GAN term draws N(0, I)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -106,6 +107,9 @@ class VAEGANConfig(VAEConfig):
                              f"(the discriminator's levels), got {self.feature_layer}")
         if self.gamma < 0:
             raise ValueError(f"gamma must be non-negative, got {self.gamma}")
+        if self.prior != "normal" or self.top_latent_dim:
+            raise ValueError("vaegan takes prior='normal' and one stochastic layer only (its GAN term draws the "
+                             "prior N(0, I))")
 
 
 class FeatureDiscriminator(nn.Module):
