@@ -56,11 +56,11 @@ class ClassifierConfig:
     dropout: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.num_classes < 2:
-            raise ValueError(f"a classifier needs at least 2 classes, got {self.num_classes}")
         if len(self.data_shape) != (4 if self.arch == "clip3d" else 3):
             raise ValueError(f"arch '{self.arch}' classifies {'clips' if self.arch == 'clip3d' else 'images'}, "
                              f"got items of shape {tuple(self.data_shape)} (arch clip3d takes clips)")
+        if self.num_classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {self.num_classes}")
         if self.data_shape[-2] != self.data_shape[-1]:
             raise ValueError(f"classifiers take square images, got {tuple(self.data_shape)}")
         if self.vgg_width < 1 or self.vgg_hidden < 1:
