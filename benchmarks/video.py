@@ -112,13 +112,22 @@ def bench_clips(args: argparse.Namespace) -> dict:
         return extractor(images)[0]
 
     real_clip_feats = clip_extractor(real)[0]
+    clip_accuracy = None
+    if args.dataset == "moving-mnist-1":  # labels 4 * class + direction quadrant: the two parts' accuracies
+        test_x, test_y = splits.test.images(torch.arange(len(splits.test))), splits.test.y
+        pred = clip_extractor(test_x)[1].argmax(1)
+        clip_accuracy = {"joint": float((pred == test_y).float().mean()),
+                         "class": float((pred // 4 == test_y // 4).float().mean()),
+                         "direction": float((pred % 4 == test_y % 4).float().mean())}
+        print(f"clip extractor test accuracy: {clip_accuracy}")
     train = {"epochs": 1000, "batch_size": args.batch_size, "time_budget": args.budget, "budget_clock": "cpu",
              "precision": args.precision, "sample_every": 0, "log_every": 0, "eval_batches": 2, "device": "cpu",
              "seed": 0}
     out_json = Path(args.out) / "clips.json"
     results: dict = json.loads(out_json.read_text()) if out_json.is_file() else {}
     results.update({"data": data, "budget_cpu_s": args.budget, "precision": args.precision,
-                    "frame_extractor": extractor.record(), "clip_extractor": clip_extractor.record()})
+                    "frame_extractor": extractor.record(), "clip_extractor": clip_extractor.record(),
+                    "clip_extractor_accuracy": clip_accuracy})
     results.setdefault("models", {})
     for name in args.models:
         cfg = MODELS[name]
