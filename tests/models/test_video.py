@@ -134,6 +134,28 @@ def test_video_gan_keeps_the_content_code_and_moves_the_motion_code():
     assert not torch.equal(content[0], content[1])
 
 
+def test_video_vae_kl_warmup_weighs_the_kl_from_zero_to_beta():
+    torch.manual_seed(0)
+    model = registry.build("video-vae", {"data_shape": list(SHAPE), **SMALL["video-vae"], "prefix_prob": 0.0,
+                                         "kl_warmup_steps": 4, "beta": 2.0})
+    batch = _batch()
+
+    def losses():
+        torch.manual_seed(1)
+        return model(batch)
+
+    first = losses()
+    assert torch.allclose(first["loss"], first["rec"]) and first["kl"] > 0  # weight 0 at step 0
+    for _ in range(2):
+        model.after_step("model")
+    half = losses()
+    assert torch.allclose(half["loss"], half["rec"] + half["kl"])  # 2 / 4 of beta 2
+    for _ in range(4):
+        model.after_step("model")
+    full = losses()
+    assert torch.allclose(full["loss"], full["rec"] + 2 * full["kl"])  # beta after the warm-up
+
+
 @pytest.mark.parametrize("name", [n for n in CLIP_MODELS if registry.get(n).model_class.predicts_frames])
 def test_frame_prediction_keeps_the_given_frames(name):
     model = _build(name).eval()
