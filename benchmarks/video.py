@@ -113,6 +113,11 @@ def bench_clips(args: argparse.Namespace) -> dict:
         return extractor(images)[0]
 
     real_clip_feats = clip_extractor(real)[0]
+    held_out = splits.validation.images(torch.arange(min(args.n, len(splits.validation))))  # real vs real: the floor
+    reference = {"frame_fd": frame_fd(feats, real, held_out),
+                 "clip_fd": frechet_distance_of_features(real_clip_feats, clip_extractor(held_out)[0]),
+                 **temporal_consistency(real, held_out)}
+    print(f"validation clips against test clips: {reference}")
     clip_accuracy = None
     if args.dataset == "moving-mnist-1":  # labels 4 * class + direction quadrant: the two parts' accuracies
         test_x, test_y = splits.test.images(torch.arange(len(splits.test))), splits.test.y
@@ -128,7 +133,7 @@ def bench_clips(args: argparse.Namespace) -> dict:
     results: dict = json.loads(out_json.read_text()) if out_json.is_file() else {}
     results.update({"data": data, "budget_cpu_s": args.budget, "precision": args.precision,
                     "frame_extractor": extractor.record(), "clip_extractor": clip_extractor.record(),
-                    "clip_extractor_accuracy": clip_accuracy})
+                    "clip_extractor_accuracy": clip_accuracy, "validation_clips": reference})
     results.setdefault("models", {})
     for name in args.models:
         cfg = MODELS[name]

@@ -58,7 +58,8 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         if len(self.data_shape) != (4 if self.arch == "clip3d" else 3):
             raise ValueError(f"arch '{self.arch}' classifies {'clips' if self.arch == 'clip3d' else 'images'}, "
-                             f"got items of shape {tuple(self.data_shape)} (arch clip3d takes clips)")
+                             f"but data_shape is {tuple(self.data_shape)} (arch clip3d takes clips (T, C, H, W), "
+                             f"the others images (C, H, W))")
         if self.num_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {self.num_classes}")
         if self.data_shape[-2] != self.data_shape[-1]:
