@@ -4,16 +4,18 @@ prediction against copy-last-frame, and the sequence VAE against a block bootstr
     OMP_NUM_THREADS=1 python benchmarks/video.py clips [--budget 200] [--size 32] [--frames 16]
     OMP_NUM_THREADS=1 python benchmarks/video.py series [--budget 60]
 
-``clips`` trains each clip model on ``moving-mnist`` (2000 training clips, --size px, --frames
-frames) for the same process-CPU budget (``--budget-clock cpu``), batch 16, bf16 autocast where
-the CPU computes it natively, then on --n test clips and as many samples measures:
+``clips`` trains each clip model on ``--dataset`` (``moving-mnist-1`` by default: one digit; 2000
+training clips, --size px, --frames frames) for the same process-CPU budget (``--budget-clock
+cpu``), batch --batch-size, --precision (fp32 by default), then on --n test clips and as many
+samples measures:
 
 * frame FD: the Frechet distance of frame features, per frame index, averaged over frames; the
   extractor is genlab's LeNet-5 recipe trained on the training clips' frames (an ``npz:`` dataset of
-  frames labelled with the clip's first digit), cached and recorded with its id like every extractor;
-* clip FD: the Frechet distance of the 64 penultimate features of a small 3-D conv classifier this
-  script trains on the training clips (predicting the first digit's class), recorded with the
-  SHA-256 of its weights;
+  frames labelled with the digit's class), cached and recorded with its id like every extractor;
+* clip FD: the Frechet distance of the features of the library's clip extractor (``classifier
+  --arch clip3d``, ``metrics.features.CLIP_RECIPE``; what ``genlab evaluate`` uses on a clip run),
+  with its accuracy on the test clips (class and direction separately on moving-mnist-1);
+* a reference row: validation clips against test clips (real against real, the floor of each FD);
 * temporal consistency: mean |x_{t+1} - x_t| of generated and of real clips, and their ratio;
 * frame prediction (video-vae, video-ddpm): the first T/2 test frames given, MSE and SSIM of the
   other T/2 against the truth, beside copy-last-frame.
