@@ -4,16 +4,18 @@ prediction against copy-last-frame, and the sequence VAE against a block bootstr
     OMP_NUM_THREADS=1 python benchmarks/video.py clips [--budget 200] [--size 32] [--frames 16]
     OMP_NUM_THREADS=1 python benchmarks/video.py series [--budget 60]
 
-``clips`` trains each clip model on ``moving-mnist`` (2000 training clips, --size px, --frames
-frames) for the same process-CPU budget (``--budget-clock cpu``), batch 16, bf16 autocast where
-the CPU computes it natively, then on --n test clips and as many samples measures:
+``clips`` trains each clip model on ``--dataset`` (``moving-mnist-1`` by default: one digit; 2000
+training clips, --size px, --frames frames) for the same process-CPU budget (``--budget-clock
+cpu``), batch --batch-size, --precision (fp32 by default), then on --n test clips and as many
+samples measures:
 
 * frame FD: the Frechet distance of frame features, per frame index, averaged over frames; the
   extractor is genlab's LeNet-5 recipe trained on the training clips' frames (an ``npz:`` dataset of
-  frames labelled with the clip's first digit), cached and recorded with its id like every extractor;
-* clip FD: the Frechet distance of the 64 penultimate features of a small 3-D conv classifier this
-  script trains on the training clips (predicting the first digit's class), recorded with the
-  SHA-256 of its weights;
+  frames labelled with the digit's class), cached and recorded with its id like every extractor;
+* clip FD: the Frechet distance of the features of the library's clip extractor (``classifier
+  --arch clip3d``, ``metrics.features.CLIP_RECIPE``; what ``genlab evaluate`` uses on a clip run),
+  with its accuracy on the test clips (class and direction separately on moving-mnist-1);
+* a reference row: validation clips against test clips (real against real, the floor of each FD);
 * temporal consistency: mean |x_{t+1} - x_t| of generated and of real clips, and their ratio;
 * frame prediction (video-vae, video-ddpm): the first T/2 test frames given, MSE and SSIM of the
   other T/2 against the truth, beside copy-last-frame.
@@ -31,8 +33,6 @@ Results print as markdown and go to OUT/<command>.json; GIFs and plots to docs/i
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import os
 import resource
@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 import genlab
 from genlab.apps.clips import save_clips
@@ -61,7 +60,8 @@ from genlab.runs.extractors import build_extractor
 
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 MODELS = {
-    "video-vae": {"latent_dim": 32, "conv_widths": [32, 64], "frame_features": 128, "hidden_size": 128},
+    "video-vae": {"latent_dim": 32, "conv_widths": [32, 64], "frame_features": 128, "hidden_size": 128,
+                  "kl_warmup_steps": 1000},
     "video-gan": {"content_dim": 32, "motion_dim": 16, "g_widths": [32, 64], "d_widths": [32, 64],
                   "v_widths": [32, 64]},
     "video-ddpm": {"width": 16, "width_mults": [1, 2], "diffusion_steps": 200, "sample_steps": 25},
@@ -91,78 +91,54 @@ def trained_steps(run: Path) -> int | None:
         return None
 
 
-# ------------------------------------------------------------------------------ the clip classifier
-
-class ClipClassifier(nn.Module):
-    """(B, T, 1, H, W) -> 64 features -> 10 classes (the first digit)."""
-
-    def __init__(self, classes: int = 10):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv3d(1, 16, (3, 4, 4), (1, 2, 2), (1, 1, 1)), nn.LeakyReLU(0.2),
-            nn.Conv3d(16, 32, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.Conv3d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-            nn.AdaptiveAvgPool3d(1), nn.Flatten(), nn.Linear(64, 64), nn.ReLU())
-        self.head = nn.Linear(64, classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.transpose(1, 2)))
-
-
-def train_clip_classifier(splits, steps: int, path: Path) -> tuple[ClipClassifier, dict]:
-    torch.manual_seed(0)
-    net = ClipClassifier()
-    if path.is_file():
-        net.load_state_dict(torch.load(path, weights_only=True))
-    else:
-        opt = torch.optim.Adam(net.parameters(), 2e-3)
-        g = torch.Generator().manual_seed(0)
-        for _ in range(steps):
-            idx = torch.randint(0, len(splits.train), (32,), generator=g)
-            loss = nn.functional.cross_entropy(net(splits.train.images(idx)), splits.train.y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(net.state_dict(), path)
-    net.eval()
-    with torch.no_grad():
-        x = splits.test.images(torch.arange(len(splits.test)))
-        acc = float((net(x).argmax(1) == splits.test.y).float().mean())
-    buf = io.BytesIO()
-    torch.save(net.state_dict(), buf)
-    return net, {"id": "clip3d-" + hashlib.sha256(buf.getvalue()).hexdigest()[:12], "steps": steps,
-                 "test_accuracy": acc}
-
-
-def frame_extractor(splits, size: int, frames: int):
-    path = cache_dir() / f"moving-mnist-frames-{size}px-{frames}f.npz"
+def frame_extractor(dataset: str, splits, size: int, frames: int):
+    """LeNet-5 on every frame of the training clips, labelled with the (first) digit's class."""
+    path = cache_dir() / f"{dataset}-frames-{size}px-{frames}f.npz"
     if not path.is_file():
         x = splits.train.x[:, :, 0].reshape(-1, size, size).numpy()  # every frame of every training clip
-        y = splits.train.y.repeat_interleave(frames).numpy()
-        np.savez(path, x=x, y=y)
+        y = splits.train.y.numpy() // (4 if dataset == "moving-mnist-1" else 1)  # moving-mnist-1: 4 * class + quadrant
+        np.savez(path, x=x, y=np.repeat(y, frames))
     return build_extractor(f"npz:{path}", ExtractorRecipe(arch="lenet5", steps=800))
 
 
 def bench_clips(args: argparse.Namespace) -> dict:
-    data = {"dataset": "moving-mnist", "image_size": args.size, "clip_length": args.frames}
+    data = {"dataset": args.dataset, "image_size": args.size, "clip_length": args.frames}
     splits = load_splits(DataConfig(**data))
     start = cpu_seconds()
-    extractor = frame_extractor(splits, args.size, args.frames)
-    clf, clf_info = train_clip_classifier(splits, args.clip_steps, Path(args.out) / "clip_classifier.pt")
-    print(f"extractors: {extractor.id}, {clf_info} ({cpu_seconds() - start:.0f} CPU s)")
+    extractor = frame_extractor(args.dataset, splits, args.size, args.frames)
+    clip_extractor = build_extractor(data)  # the library's clip extractor (features.CLIP_RECIPE), as `evaluate` uses
+    print(f"extractors: {extractor.id} (accuracy {extractor.info.get('test_accuracy')}), {clip_extractor.id} "
+          f"(accuracy {clip_extractor.info.get('test_accuracy')}) ({cpu_seconds() - start:.0f} CPU s)")
     real = splits.test.images(torch.arange(min(args.n, len(splits.test))))
 
     def feats(images: torch.Tensor) -> torch.Tensor:
         return extractor(images)[0]
 
-    with torch.no_grad():
-        real_clip_feats = clf.features(real.transpose(1, 2))
-    train = {"epochs": 1000, "batch_size": 16, "time_budget": args.budget, "budget_clock": "cpu",
-             "precision": "auto", "sample_every": 0, "log_every": 0, "eval_batches": 2, "device": "cpu", "seed": 0}
-    results: dict = {"data": data, "budget_cpu_s": args.budget, "frame_extractor": extractor.id,
-                     "clip_classifier": clf_info, "load_before": load(), "models": {}}
-    for name, cfg in MODELS.items():
+    real_clip_feats = clip_extractor(real)[0]
+    held_out = splits.validation.images(torch.arange(min(args.n, len(splits.validation))))  # real vs real: the floor
+    reference = {"frame_fd": frame_fd(feats, real, held_out),
+                 "clip_fd": frechet_distance_of_features(real_clip_feats, clip_extractor(held_out)[0]),
+                 **temporal_consistency(real, held_out)}
+    print(f"validation clips against test clips: {reference}")
+    clip_accuracy = None
+    if args.dataset == "moving-mnist-1":  # labels 4 * class + direction quadrant: the two parts' accuracies
+        test_x, test_y = splits.test.images(torch.arange(len(splits.test))), splits.test.y
+        pred = clip_extractor(test_x)[1].argmax(1)
+        clip_accuracy = {"joint": float((pred == test_y).float().mean()),
+                         "class": float((pred // 4 == test_y // 4).float().mean()),
+                         "direction": float((pred % 4 == test_y % 4).float().mean())}
+        print(f"clip extractor test accuracy: {clip_accuracy}")
+    train = {"epochs": 1000, "batch_size": args.batch_size, "time_budget": args.budget, "budget_clock": "cpu",
+             "precision": args.precision, "sample_every": 0, "log_every": 0, "eval_batches": 2, "device": "cpu",
+             "seed": 0}
+    out_json = Path(args.out) / "clips.json"
+    results: dict = json.loads(out_json.read_text()) if out_json.is_file() else {}
+    results.update({"data": data, "budget_cpu_s": args.budget, "precision": args.precision,
+                    "frame_extractor": extractor.record(), "clip_extractor": clip_extractor.record(),
+                    "clip_extractor_accuracy": clip_accuracy, "validation_clips": reference})
+    results.setdefault("models", {})
+    for name in args.models:
+        cfg = MODELS[name]
         t0 = cpu_seconds()
         model = train_or_reuse(Path(args.out) / name, name, cfg, data, train).eval()
         train_cpu = cpu_seconds() - t0
@@ -171,8 +147,7 @@ def bench_clips(args: argparse.Namespace) -> dict:
         t0 = time.perf_counter()
         fake = torch.cat([model.sample(min(50, len(real) - i)) for i in range(0, len(real), 50)])
         sample_s = time.perf_counter() - t0
-        with torch.no_grad():
-            fake_clip_feats = clf.features(fake.transpose(1, 2))
+        fake_clip_feats = clip_extractor(fake)[0]
         row = {"train_cpu_s": round(train_cpu, 1), "steps": steps, "sample_wall_s": round(sample_s, 1),
                "frame_fd": frame_fd(feats, real, fake),
                "clip_fd": frechet_distance_of_features(real_clip_feats, fake_clip_feats),
@@ -191,6 +166,7 @@ def bench_clips(args: argparse.Namespace) -> dict:
         for extra in IMG.glob(f"video_{name}_0*.gif"):  # keep the docs small: the grid GIF and PNG only
             extra.unlink()
         results["models"][name] = row
+        out_json.write_text(json.dumps(results, indent=1))
         print(name, json.dumps(row))
     save_clips(real[:8], IMG / "video_moving_mnist_real.gif")
     for extra in IMG.glob("video_moving_mnist_real_0*.gif"):
@@ -261,7 +237,10 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=16)
     p.add_argument("--n", type=int, default=200, help="test clips and samples for the metrics")
     p.add_argument("--n-predict", type=int, default=100)
-    p.add_argument("--clip-steps", type=int, default=300, help="steps of the 3-D conv classifier")
+    p.add_argument("--dataset", default="moving-mnist-1", choices=["moving-mnist", "moving-mnist-1"])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--out", default="runs/bench_video")
     args = p.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,8 @@ DATASET_CATALOG: dict[str, str] = {
                     "evaluation only",
     "moving-mnist": "Moving MNIST clips: 2 digits bouncing in 64x64 (or --image-size), --clip-length frames (16), "
                     "2000/250/250 from MNIST's own splits",
+    "moving-mnist-1": "Moving MNIST with one digit per clip, labelled by digit class and direction of motion "
+                      "(40 classes); otherwise as moving-mnist",
     "video:DIR": "a directory of clips: sub-folders of numbered frames (clip_001/000.png ...) or animated GIFs",
 }
 

@@ -11,10 +11,10 @@ def test_registry_kinds_and_listing():
     series = {"co2", "sunspots", "nile", "elnino", "macrodata"}  # sequences (genlab.data.sequences)
     tasks = {"mnist-sr4", "mnist-sr2", "edges2mnist", "photos-sr4", "colorize-photos", "digits2mnist"}  # pair_tasks
     assert set(DATASETS) == {"mnist", "digits", "shapes", "folder", "idx", "cifar10", "npz", "csv", "pairs",
-                             "unpaired", "moving-mnist", "video"} | series | tasks
+                             "unpaired", "moving-mnist", "moving-mnist-1", "video"} | series | tasks
     usages = dict(list_datasets())
     assert {"mnist", "digits", "shapes", "folder:DIR", "idx:PATH", "cifar10:DIR", "npz:FILE", "csv:FILE", "pairs:DIR",
-            "unpaired:DIR", "moving-mnist", "video:DIR"} | series | tasks == set(usages)
+            "unpaired:DIR", "moving-mnist", "moving-mnist-1", "video:DIR"} | series | tasks == set(usages)
     assert all(desc and "\n" not in desc for desc in usages.values())
 
 

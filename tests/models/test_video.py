@@ -1,14 +1,33 @@
-"""Clips: Moving MNIST's construction, video folders, the clip models' contract, sampling, frame prediction."""
+"""Clips: Moving MNIST's construction, video folders, the clip models' contract, sampling, frame prediction,
+the clip FD's extractor, exact resume and torchrun."""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+import genlab
 from genlab import registry
 from genlab.cli import main
 from genlab.config import DataConfig
 from genlab.data import load_splits
-from genlab.data.video import CANVAS, DIGIT, SPEED, moving_mnist_split, render, trajectories
+from genlab.data.base import ArrayDataset, Splits
+from genlab.data.video import (
+    CANVAS,
+    DIGIT,
+    QUADRANTS,
+    SPEED,
+    direction_quadrant,
+    moving_mnist_split,
+    render,
+    trajectories,
+)
+from genlab.metrics import features
 from genlab.models.base import Batch, GenerativeModel
 
 CLIP_MODELS = [n for n in registry.names() if registry.get(n).model_class.data_kinds == ("clips",)]
@@ -75,7 +94,7 @@ def test_moving_mnist_loads_clips_built_from_mnist_s_own_splits(monkeypatch):
     monkeypatch.setattr(video, "_read_cache", lambda path: None)  # build, do not read a cached file
     monkeypatch.setattr(video, "_write_cache", lambda path, arrays: None)
     monkeypatch.setattr(video, "moving_mnist_split",
-                        lambda digits, labels, *a: seen.append(len(digits)) or original(digits, labels, *a))
+                        lambda digits, labels, *a, **k: seen.append(len(digits)) or original(digits, labels, *a, **k))
     splits = load_splits(DataConfig(dataset="moving-mnist", image_size=32, clip_length=5, limit=6))
     assert splits.train.x.shape == (6, 5, 1, 32, 32) and splits.train.x.dtype == torch.uint8
     assert splits.test.x.shape[1:] == (5, 1, 32, 32) and splits.train.y is not None
@@ -113,6 +132,28 @@ def test_video_gan_keeps_the_content_code_and_moves_the_motion_code():
     assert torch.equal(content, content[:, :1].expand_as(content))
     assert (motion[:, 1:] - motion[:, :-1]).abs().amax(dim=-1).min() > 0
     assert not torch.equal(content[0], content[1])
+
+
+def test_video_vae_kl_warmup_weighs_the_kl_from_zero_to_beta():
+    torch.manual_seed(0)
+    model = registry.build("video-vae", {"data_shape": list(SHAPE), **SMALL["video-vae"], "prefix_prob": 0.0,
+                                         "kl_warmup_steps": 4, "beta": 2.0})
+    batch = _batch()
+
+    def losses():
+        torch.manual_seed(1)
+        return model(batch)
+
+    first = losses()
+    assert torch.allclose(first["loss"], first["rec"]) and first["kl"] > 0  # weight 0 at step 0
+    for _ in range(2):
+        model.after_step("model")
+    half = losses()
+    assert torch.allclose(half["loss"], half["rec"] + half["kl"])  # 2 / 4 of beta 2
+    for _ in range(4):
+        model.after_step("model")
+    full = losses()
+    assert torch.allclose(full["loss"], full["rec"] + 2 * full["kl"])  # beta after the warm-up
 
 
 @pytest.mark.parametrize("name", [n for n in CLIP_MODELS if registry.get(n).model_class.predicts_frames])
@@ -218,7 +259,106 @@ def test_image_models_refuse_clips_and_clip_models_refuse_images(clip_run, tmp_p
              capsys, "takes clips", "holds images")
 
 
-def test_evaluate_and_modes_refuse_clip_runs_with_one_line(clip_run, capsys):
-    _, run = clip_run
+def test_evaluate_and_modes_refuse_runs_on_unlabelled_clips_with_one_line(clip_run, capsys):
+    _, run = clip_run  # video:DIR has no labels, so no clip classifier can be trained on it
     for command in ("evaluate", "modes"):
-        _refused([command, str(run)], capsys, "holds clips", "genlab.metrics.video")
+        _refused([command, str(run)], capsys, "holds clips without labels", "moving-mnist-1")
+
+
+def test_a_classifier_arch_that_does_not_fit_the_data_is_refused_with_one_line(clip_run, tmp_path, capsys):
+    root, _ = clip_run
+    _refused(["train", "classifier", "--arch", "lenet5", "--dataset", f"video:{root / 'data'}", "--steps", "1",
+              "--out", str(tmp_path / "a")], capsys, "arch 'lenet5' classifies images", "clip3d takes clips")
+    _refused(["train", "classifier", "--arch", "clip3d", "--dataset", "digits", "--steps", "1",
+              "--out", str(tmp_path / "b")], capsys, "arch 'clip3d' classifies clips")
+
+
+# ---------------------------------------------------------------------------- moving-mnist-1 and the clip FD
+
+def test_direction_quadrants_follow_the_image_axes():
+    moves = {(1, 1): "right-down", (1, -1): "left-down", (-1, -1): "left-up", (-1, 1): "right-up"}  # (dy, dx)
+    for (dy, dx), name in moves.items():
+        assert QUADRANTS[direction_quadrant(np.array([[10.0, 10.0], [10.0 + dy, 10.0 + dx]]))] == name
+
+
+def test_one_digit_clips_are_labelled_with_the_class_and_the_direction_seen_in_the_frames():
+    digits = np.full((50, DIGIT, DIGIT), 200, dtype=np.uint8)
+    labels = np.arange(50) % 10
+    clips, y, sources = moving_mnist_split(digits, labels, 60, 3, split_seed=0, num_digits=1, motion_labels=True)
+    assert sources.shape == (60, 1) and (y // 4 == labels[sources[:, 0]]).all()
+    checked = set()
+    for clip, label in zip(clips, y, strict=True):
+        corner = [np.argwhere(frame > 0).min(0) for frame in clip[:2]]  # the digit's top-left pixel
+        dy, dx = corner[1] - corner[0]
+        if dy != 0 and dx != 0:  # a move of at least a pixel on both axes shows the quadrant
+            assert QUADRANTS[label % 4] == ("right" if dx > 0 else "left") + "-" + ("down" if dy > 0 else "up")
+            checked.add(int(label % 4))
+    assert checked == {0, 1, 2, 3}
+
+
+@pytest.fixture
+def small_moving_mnist(monkeypatch, tmp_path):
+    """moving-mnist-1 from 90 random 'digits', 40 / 24 / 24 clips, cached under tmp_path."""
+    from genlab.data import video
+
+    rng = np.random.default_rng(0)
+
+    def part(n):
+        x = torch.from_numpy(rng.integers(0, 255, (n, 1, DIGIT, DIGIT), dtype=np.uint8))
+        return ArrayDataset(x, torch.arange(n) % 10, "mnist", [str(i) for i in range(10)])
+
+    parts = Splits(part(50), part(20), part(20))
+    monkeypatch.setattr(video, "load_mnist", lambda cfg: parts)
+    monkeypatch.setattr(video, "TRAIN_CLIPS", 40)
+    monkeypatch.setattr(video, "EVAL_CLIPS", 24)
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(features.DATASET_RECIPES, "moving-mnist-1",
+                        dataclasses.replace(features.CLIP_RECIPE, steps=3, batch_size=8))
+
+
+def test_evaluate_reports_the_clip_fd_of_a_moving_mnist_run_out_of_the_box(small_moving_mnist, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "video-vae", "--dataset", "moving-mnist-1", "--image-size", "16", "--clip-length", "4",
+                 "--steps", "1", "--batch-size", "8", "--out", str(run), "--conv-widths", "4", "--frame-features", "8",
+                 "--hidden-size", "8", "--latent-dim", "2", "--num-samples", "4"]) == 0
+    assert main(["evaluate", str(run), "--n", "12", "--metrics", "fid,classes"]) == 0
+    assert "clip3d-moving-mnist-1@" in capsys.readouterr().out
+    result = json.loads((run / "metrics.json").read_text())
+    ext = result["extractor"]
+    assert ext["name"] == "clip3d-moving-mnist-1" and ext["input_shape"] == [4, 1, 16, 16]
+    assert ext["recipe"]["arch"] == "clip3d" and 0 <= ext["test_accuracy"] <= 1
+    assert result["metrics"]["fd"] > 0 and result["n_real"] == 12 and 0 < result["metrics"]["class_coverage"] <= 1
+
+
+# ---------------------------------------------------------------------------- resume and torchrun
+
+@pytest.mark.parametrize("name", ["video-gan", "video-ddpm"])
+def test_clip_model_resume_is_exact(name, clip_run, tmp_path):
+    """4 steps straight == 2 steps, then resume to 4 (two phases; EMA and the update counter)."""
+    root, _ = clip_run
+    data = {"dataset": f"video:{root / 'data'}", "image_size": 16}
+    train = {"steps": 4, "batch_size": 4, "deterministic": True, "device": "cpu", "seed": 3, "sample_every": 0,
+             "num_samples": 4}
+    straight = genlab.train(name, out=tmp_path / "a", model_config=SMALL[name], data=data, train=train)
+    genlab.train(name, out=tmp_path / "b", model_config=SMALL[name], data=data, train={**train, "steps": 2})
+    resumed = genlab.resume(tmp_path / "b", steps=4)
+    assert (tmp_path / "b" / "checkpoints" / "LATEST").read_text().strip() == "step-00000004"
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_torchrun_trains_a_clip_gan_on_two_processes(clip_run, tmp_path):
+    root, _ = clip_run
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "genlab", "train", "video-gan", "--dataset", f"video:{root / 'data'}", "--image-size", "16",
+           "--out", str(out), "--batch-size", "4", "--steps", "3", "--g-widths", "4", "4", "--d-widths", "4",
+           "--v-widths", "4", "--content-dim", "3", "--motion-dim", "2", "--motion-noise", "2", "--num-samples", "4",
+           "--device", "cpu", "--deterministic"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr.count("run written to") == 1  # one writer
+    assert json.loads((out / "checkpoints" / "step-00000003" / "state.json").read_text())["complete"]
+    model = genlab.load(out).eval()
+    assert model.sample(2).shape == (2, 4, 1, 16, 16)

@@ -23,7 +23,7 @@ from genlab.data.pair_tasks import PAIR_TASKS
 from genlab.data.pairs import load_pairs, load_unpaired, pairing_of
 from genlab.data.sequences import SERIES, load_csv, load_npz_any, named_series_loader
 from genlab.data.shapes import load_shapes
-from genlab.data.video import load_moving_mnist, load_video_folder
+from genlab.data.video import load_moving_mnist, load_moving_mnist_1, load_video_folder
 from genlab.errors import DataError
 
 __all__ = ["DATASETS", "ArrayDataset", "Batch", "BatchIterator", "Splits", "eval_batches", "list_datasets",
@@ -66,6 +66,8 @@ DATASETS: dict[str, tuple[Loader, str]] = {
     **PAIR_TASKS,
     "moving-mnist": (load_moving_mnist, "Moving MNIST clips: 2 digits bouncing in 64x64 (or --image-size), "
                                         "--clip-length frames (16), 2000/250/250 from MNIST's own splits"),
+    "moving-mnist-1": (load_moving_mnist_1, "Moving MNIST with one digit per clip, labelled by digit class and "
+                                            "direction of motion (40 classes); otherwise as moving-mnist"),
     "video": (_needs_path(load_video_folder),
               "a directory of clips: sub-folders of numbered frames (clip_001/000.png ...) or animated GIFs"),
 }

@@ -17,6 +17,12 @@ Moving MNIST (Srivastava et al. 2015), as built here:
 * ``TRAIN_CLIPS`` / ``EVAL_CLIPS`` clips per split; the label of a clip is the class of its first
   digit; the split is cached as an ``.npz`` in the genlab cache.
 
+``moving-mnist-1`` is the same construction with one digit per clip (the same splits and
+counts), labelled with the digit's class and the
+quadrant of its initial direction of motion: label = 4 * class + quadrant (quadrant 0: right and
+down, 1: left and down, 2: left and up, 3: right and up, image axes; 40 classes such as '3 left-up').
+Clip extractors for the clip FD learn this label (:mod:`genlab.metrics.features`).
+
 ``video:DIR``: every sub-folder of DIR with numbered frames (``clip_001/000.png``, ``001.png``, ...)
 and every animated ``.gif`` in DIR is one clip. All clips must have the same number of frames, and
 (without ``--image-size``) the same frame size; a gap in a folder's numbering, an unreadable GIF or
@@ -81,21 +87,36 @@ def render(digit_images: np.ndarray, corners: np.ndarray, canvas: int = CANVAS) 
     return out
 
 
+QUADRANTS = ("right-down", "left-down", "left-up", "right-up")  # image axes: y grows downward
+
+
+def direction_quadrant(corners: np.ndarray) -> int:
+    """The quadrant (index into ``QUADRANTS``) of a digit's first move, from its corners (T, 2) (y, x)."""
+    dy, dx = corners[1] - corners[0]
+    return int(dx < 0) * (1 + int(dy < 0)) + int(dx >= 0) * 3 * int(dy < 0)
+
+
 def moving_mnist_split(digits: np.ndarray, labels: np.ndarray, clips: int, frames: int, split_seed: int,
-                       num_digits: int = DIGITS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       num_digits: int = DIGITS, motion_labels: bool = False,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``clips`` clips (N, T, 64, 64) from the digit images (M, 28, 28) of one MNIST split.
 
     Returns:
-        (clips uint8 (N, T, 64, 64), labels int64 (N,) = class of the first digit, the source
-        digit indices (N, num_digits) into ``digits``).
+        (clips uint8 (N, T, 64, 64), labels int64 (N,) = class of the first digit (with
+        ``motion_labels``: 4 * class + the quadrant of its first move), the source digit indices
+        (N, num_digits) into ``digits``).
     """
     out = np.empty((clips, frames, CANVAS, CANVAS), dtype=np.uint8)
     sources = np.empty((clips, num_digits), dtype=np.int64)
+    quadrant = np.zeros(clips, dtype=np.int64)
     for i in range(clips):
         rng = np.random.default_rng([FORMAT, split_seed, i])
         sources[i] = rng.integers(0, len(digits), size=num_digits)
-        out[i] = render(digits[sources[i]], trajectories(rng, frames, num_digits))
-    return out, labels[sources[:, 0]].astype(np.int64), sources
+        corners = trajectories(rng, frames, num_digits)
+        quadrant[i] = direction_quadrant(corners[0])
+        out[i] = render(digits[sources[i]], corners)
+    y = labels[sources[:, 0]].astype(np.int64)
+    return out, (4 * y + quadrant if motion_labels else y), sources
 
 
 def _downsample(clips: np.ndarray, size: int) -> np.ndarray:
@@ -110,14 +131,16 @@ def _downsample(clips: np.ndarray, size: int) -> np.ndarray:
         *clips.shape[:2], size, size)
 
 
-def load_moving_mnist(cfg: DataConfig, path: str | None = None) -> Splits:
+def load_moving_mnist(cfg: DataConfig, path: str | None = None, num_digits: int = DIGITS) -> Splits:
     """Moving MNIST clips uint8 (N, T, 1, S, S), S = ``--image-size`` (64 by default); see the module docstring."""
     size = cfg.image_size or CANVAS
     frames = cfg.clip_length
     train_n = TRAIN_CLIPS if cfg.limit is None else min(cfg.limit, TRAIN_CLIPS)
     counts = {"train": train_n, "validation": EVAL_CLIPS, "test": EVAL_CLIPS}
-    key = hashlib.sha256(repr((FORMAT, size, frames, DIGITS, SPEED, counts)).encode()).hexdigest()[:12]
-    cached = cache_dir() / f"moving-mnist-{key}.npz"
+    one = num_digits == 1
+    key = hashlib.sha256(repr((FORMAT, size, frames, num_digits if one else DIGITS, SPEED, counts)
+                              + (("motion-labels",) if one else ())).encode()).hexdigest()[:12]
+    cached = cache_dir() / f"moving-mnist{'-1' if one else ''}-{key}.npz"
     arrays = _read_cache(cached)
     if arrays is None:
         mnist = load_mnist(DataConfig(dataset="mnist"))
@@ -125,17 +148,25 @@ def load_moving_mnist(cfg: DataConfig, path: str | None = None) -> Splits:
         for part, n in counts.items():
             source = mnist[part]
             assert source.y is not None  # MNIST is labelled
-            clips, y, _ = moving_mnist_split(source.x[:, 0].numpy(), source.y.numpy(), n, frames, SPLIT_SEEDS[part])
+            clips, y, _ = moving_mnist_split(source.x[:, 0].numpy(), source.y.numpy(), n, frames, SPLIT_SEEDS[part],
+                                             num_digits, motion_labels=one)
             arrays[f"x_{part}"] = _downsample(clips, size)
             arrays[f"y_{part}"] = y
         _write_cache(cached, arrays)
-    info = {"source": "moving-mnist", "frames": frames, "digits": DIGITS, "label": "class of the first digit"}
+    info = {"source": "moving-mnist", "frames": frames, "digits": num_digits,
+            "label": "4 * digit class + quadrant of the first move" if one else "class of the first digit"}
+    classes = [f"{c} {q}" for c in CLASSES for q in QUADRANTS] if one else list(CLASSES)
 
     def split(name: str) -> ArrayDataset:
         x = torch.from_numpy(arrays[f"x_{name}"]).unsqueeze(2)  # (N, T, 1, S, S)
-        return ArrayDataset(x, torch.from_numpy(arrays[f"y_{name}"]), cfg.dataset, list(CLASSES), dict(info))
+        return ArrayDataset(x, torch.from_numpy(arrays[f"y_{name}"]), cfg.dataset, list(classes), dict(info))
 
     return Splits(split("train"), split("validation"), split("test"))
+
+
+def load_moving_mnist_1(cfg: DataConfig, path: str | None = None) -> Splits:
+    """``moving-mnist-1``: one digit per clip, labelled 4 * class + direction quadrant (module docstring)."""
+    return load_moving_mnist(cfg, path, num_digits=1)
 
 
 # ------------------------------------------------------------------------------ video:DIR

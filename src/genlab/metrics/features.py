@@ -43,6 +43,7 @@ from genlab.errors import ConfigError, DataError, GenlabError
 from genlab.io import read_json
 from genlab.models.base import GenerativeModel
 
+CLIP_STEPS = 1000  # optimizer steps of the clip classifier (CLIP_RECIPE)
 EXTRACTOR_FORMAT = 1  # bump when the recipe's meaning changes: old cache entries are then not reused
 INFO_FILE = "extractor.json"
 DATA_KEY_FIELDS = ("dataset", "image_size", "channels", "validation_fraction", "test_fraction")
@@ -95,6 +96,12 @@ def default_recipe(shape: tuple[int, ...]) -> ExtractorRecipe:
 DATASET_RECIPES: dict[str, ExtractorRecipe] = {
     "shapes": ExtractorRecipe(arch="vgg11", steps=1500, batch_size=64, lr=2e-3, dropout=0.0),
 }
+# Clips (N, T, C, H, W): the clip-level FD's classifier, a small 3-D CNN (``classifier --arch clip3d``,
+# width 16, 128 features) trained on the clips' labels; on `moving-mnist-1` (digit class x direction
+# quadrant, 40 classes) it is the extractor of the issue-18 benchmark (accuracy: docs/benchmarks.md).
+CLIP_RECIPE = ExtractorRecipe(arch="clip3d", steps=CLIP_STEPS, batch_size=32, lr=2e-3, vgg_width=16, vgg_hidden=128,
+                              dropout=0.0)
+DATASET_RECIPES.update({"moving-mnist": CLIP_RECIPE, "moving-mnist-1": CLIP_RECIPE})
 
 
 def recipe_key(recipe: ExtractorRecipe) -> dict[str, Any]:
@@ -109,8 +116,11 @@ def recipe_key(recipe: ExtractorRecipe) -> dict[str, Any]:
 
 
 def recipe_for(dataset: str, shape: tuple[int, ...]) -> ExtractorRecipe:
-    """The default recipe of a dataset: its entry in :data:`DATASET_RECIPES`, else :func:`default_recipe`."""
+    """The default recipe of a dataset: its entry in :data:`DATASET_RECIPES`, else :data:`CLIP_RECIPE`
+    for clips (T, C, H, W), else :func:`default_recipe`."""
     named = DATASET_RECIPES.get(dataset.strip().lower())
+    if named is None and len(shape) == 4:
+        return CLIP_RECIPE
     return named if named is not None else default_recipe(shape)
 
 
@@ -153,7 +163,8 @@ class FeatureExtractor:
         return f"{self.name}@{self.weights_sha256[:12]}"
 
     @property
-    def input_shape(self) -> tuple[int, int, int]:
+    def input_shape(self) -> tuple[int, ...]:
+        """(C, H, W) of images, or (T, C, H, W) of clips for a clip classifier."""
         return tuple(self.classifier.config.data_shape)
 
     @property
@@ -167,11 +178,13 @@ class FeatureExtractor:
                 "recipe": self.info.get("recipe"), "test_accuracy": self.info.get("test_accuracy")}
 
     def check_images(self, images: torch.Tensor, what: str = "images") -> None:
-        """Raise ConfigError unless ``images`` are (N, C, H, W) of the extractor's input shape."""
-        if images.dim() != 4 or tuple(images.shape[1:]) != self.input_shape:
-            got = "x".join(map(str, images.shape[1:])) if images.dim() == 4 else str(tuple(images.shape))
+        """Raise ConfigError unless ``images`` are (N, *input_shape) (images, or clips for a clip extractor)."""
+        dims = len(self.input_shape) + 1
+        if images.dim() != dims or tuple(images.shape[1:]) != self.input_shape:
+            got = "x".join(map(str, images.shape[1:])) if images.dim() == dims else str(tuple(images.shape))
+            kind = "clips" if dims == 5 else "images"
             raise ConfigError(f"{what} are {got} but the feature extractor {self.id} takes "
-                              f"{'x'.join(map(str, self.input_shape))} images; "
+                              f"{'x'.join(map(str, self.input_shape))} {kind}; "
                               f"evaluate against a dataset of that shape")
 
     @torch.no_grad()
@@ -179,7 +192,8 @@ class FeatureExtractor:
         """Features and class probabilities of images in [0, 1].
 
         Args:
-            images: (N, C, H, W) float in [0, 1] (any device; computed on CPU in fp32).
+            images: (N, C, H, W) float in [0, 1], or clips (N, T, C, H, W) for a clip extractor (any
+                device; computed on CPU in fp32).
 
         Returns:
             features (N, D) float32 and softmax probabilities (N, K) float32.
@@ -223,9 +237,10 @@ def extractor_entry(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     """
     data_cfg = extractor_data(data)
     splits = datasets.load_splits(data_cfg)
-    if splits.train.x.dim() == 5:
-        raise DataError(f"dataset '{data_cfg.dataset}' holds clips; the evaluation extractors classify images "
-                        f"(clip metrics: genlab.metrics.video and benchmarks/video.py)")
+    if splits.train.x.dim() == 5 and splits.train.y is None:
+        raise DataError(f"dataset '{data_cfg.dataset}' holds clips without labels, so genlab cannot train its clip "
+                        f"classifier (the clip FD's extractor) on it; evaluate against a labelled clip dataset of "
+                        f"the same shape (moving-mnist-1)")
     if splits.train.y is None:
         raise DataError(f"dataset '{data_cfg.dataset}' has no labels, so genlab cannot train a feature extractor "
                         f"for it; evaluate against a labelled dataset of the same image shape")

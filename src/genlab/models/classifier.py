@@ -20,9 +20,10 @@ from genlab.errors import DataError
 from genlab.models.base import Batch, GenerativeModel, Losses
 from genlab.nn import VGG, VGG_LAYOUTS, LeNet5
 from genlab.nn.mlp import Activation
+from genlab.nn.video import ClipClassifierNet
 from genlab.registry import register
 
-ARCHITECTURES = ("lenet5", *VGG_LAYOUTS)
+ARCHITECTURES = ("lenet5", *VGG_LAYOUTS, "clip3d")
 
 
 @dataclass
@@ -30,10 +31,12 @@ class ClassifierConfig:
     """Configuration of :class:`Classifier`.
 
     Attributes:
-        data_shape: (C, H, W) of the images; filled from the dataset at training time.
+        data_shape: (C, H, W) of the images, or (T, C, H, W) of clips for 'clip3d'; filled from the
+            dataset at training time.
         num_classes: number of classes; filled from the dataset at training time.
         arch: 'lenet5' (28x28 / 32x32 native, other sizes resized to 32) or 'vgg11', 'vgg13',
-            'vgg16', 'vgg19'.
+            'vgg16', 'vgg19'; 'clip3d' (clips: a small 3-D CNN, width ``vgg_width``, features
+            ``vgg_hidden``; the classifier of the clip-level FD).
         activation: LeNet-5's activation ('relu', or the paper's 'tanh').
         pooling: LeNet-5's pooling, 'max' or 'avg' (the paper's subsampling).
         vgg_width: channels of VGG's first stage (64 in the paper; later stages double it up to 8x).
@@ -42,9 +45,9 @@ class ClassifierConfig:
         dropout: dropout before VGG's hidden fully connected layers.
     """
 
-    data_shape: tuple[int, int, int] = (1, 28, 28)
+    data_shape: tuple[int, ...] = (1, 28, 28)
     num_classes: int = 10
-    arch: Literal["lenet5", "vgg11", "vgg13", "vgg16", "vgg19"] = "lenet5"
+    arch: Literal["lenet5", "vgg11", "vgg13", "vgg16", "vgg19", "clip3d"] = "lenet5"
     activation: Activation = "relu"
     pooling: Literal["max", "avg"] = "max"
     vgg_width: int = 64
@@ -53,9 +56,13 @@ class ClassifierConfig:
     dropout: float = 0.5
 
     def __post_init__(self) -> None:
+        if len(self.data_shape) != (4 if self.arch == "clip3d" else 3):
+            raise ValueError(f"arch '{self.arch}' classifies {'clips' if self.arch == 'clip3d' else 'images'}, "
+                             f"but data_shape is {tuple(self.data_shape)} (arch clip3d takes clips (T, C, H, W), "
+                             f"the others images (C, H, W))")
         if self.num_classes < 2:
             raise ValueError(f"a classifier needs at least 2 classes, got {self.num_classes}")
-        if self.data_shape[1] != self.data_shape[2]:
+        if self.data_shape[-2] != self.data_shape[-1]:
             raise ValueError(f"classifiers take square images, got {tuple(self.data_shape)}")
         if self.vgg_width < 1 or self.vgg_hidden < 1:
             raise ValueError("vgg_width and vgg_hidden must be positive")
@@ -65,8 +72,10 @@ class ClassifierConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-def build_network(cfg: ClassifierConfig) -> LeNet5 | VGG:
-    """The network a config asks for (LeNet5 or VGG), with ``features`` and ``forward`` (logits)."""
+def build_network(cfg: ClassifierConfig) -> LeNet5 | VGG | ClipClassifierNet:
+    """The network a config asks for (LeNet5, VGG or the clip CNN), with ``features`` and ``forward`` (logits)."""
+    if cfg.arch == "clip3d":
+        return ClipClassifierNet(tuple(cfg.data_shape), cfg.num_classes, cfg.vgg_width, cfg.vgg_hidden)
     c, size, _ = cfg.data_shape
     if cfg.arch == "lenet5":
         return LeNet5(c, size, cfg.num_classes, cfg.activation, cfg.pooling)
@@ -79,6 +88,7 @@ class Classifier(GenerativeModel):
 
     config: ClassifierConfig
     generative = False
+    data_kinds = ("images", "clips")  # clips with arch 'clip3d' (the config refuses other pairings)
 
     def __init__(self, config: ClassifierConfig):
         super().__init__(config)

@@ -80,6 +80,9 @@ class VideoVAEConfig:
         hidden_size: units of the encoder and decoder GRUs.
         beta: weight of the KL term.
         prefix_prob: share of training clips encoded from a random prefix only (frame prediction).
+        kl_warmup_steps: KL warm-up: the KL weight grows linearly from 0 to beta over this many
+            steps (0 = off). Without it a clip VAE on Moving MNIST settles early on the mean clip (a
+            dark blur) with a collapsed posterior (KL of a few nats), as in the issue-18 benchmark.
     """
 
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
@@ -89,9 +92,11 @@ class VideoVAEConfig:
     hidden_size: int = 128
     beta: float = 1.0
     prefix_prob: float = 0.5
+    kl_warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         check_clip_shape(tuple(self.data_shape))
+        check_range("kl_warmup_steps", self.kl_warmup_steps, 0)
         check_sizes("latent_dim", self.latent_dim)
         check_sizes("frame_features", self.frame_features)
         check_sizes("conv_widths", self.conv_widths)
@@ -105,6 +110,7 @@ class VideoVAE(ClipModel):
     """See the module docstring."""
 
     config: VideoVAEConfig
+    updates: torch.Tensor  # buffer: training steps so far, for the KL warm-up (checkpoints carry it)
     predicts_frames = True
     export_parts = ("sample",)  # z -> a whole clip (B, T, C, H, W)
     export_refusals = {k: v for k, v in ClipModel.export_refusals.items() if k != "sample"}
@@ -119,6 +125,10 @@ class VideoVAE(ClipModel):
         self.from_code = nn.Linear(cfg.latent_dim, cfg.hidden_size)
         self.decoder = nn.GRU(cfg.latent_dim, cfg.hidden_size, batch_first=True)
         self.frame_decoder = ConvDecoder(cfg.hidden_size, (c, h, w), cfg.conv_widths)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long), persistent=False)
+
+    def after_step(self, phase: str) -> None:
+        self.updates += 1
 
     def posterior(self, clips: torch.Tensor, prefix: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(mu, logvar) (B, D) of q(z | the first ``prefix[i]`` frames of clip i; all frames by default)."""
@@ -152,7 +162,10 @@ class VideoVAE(ClipModel):
         rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
         mse = (torch.sigmoid(logits) - x).pow(2).mean()
-        return {"loss": rec + self.config.beta * kl, "rec": rec.detach(), "kl": kl.detach(), "mse": mse.detach()}
+        weight = self.config.beta
+        if self.config.kl_warmup_steps > 0:
+            weight *= min(1.0, float(self.updates) / self.config.kl_warmup_steps)
+        return {"loss": rec + weight * kl, "rec": rec.detach(), "kl": kl.detach(), "mse": mse.detach()}
 
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
         """Posterior means (B, D)."""

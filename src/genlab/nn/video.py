@@ -171,3 +171,37 @@ class VideoDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x.transpose(1, 2))  # Conv3d takes (B, C, T, H, W)
+
+
+class ClipClassifierNet(nn.Module):
+    """Clip (B, T, C, H, W) in [0, 1] -> class logits, with ``features`` (B, feature_dim): a small 3-D CNN.
+
+    Three 3-D convolutions (kernel 3, ReLU, batch norm) halving H and W at the second and third and T at
+    the third where T >= 4; pooled to (1, 4, 4), then a hidden layer of ``hidden`` units (the features).
+    The classifier of the clip-level FD (``classifier --arch clip3d``).
+
+    Args:
+        in_shape: (T, C, H, W).
+        num_classes: classes.
+        width: channels of the first level (then 2x, 4x).
+        hidden: size of the feature layer.
+    """
+
+    def __init__(self, in_shape: tuple[int, ...], num_classes: int, width: int = 16, hidden: int = 128):
+        super().__init__()
+        t, c, _, _ = in_shape
+        st = 2 if t >= 4 else 1
+        layers: list[nn.Module] = []
+        for c_in, c_out, stride in ((c, width, (1, 1, 1)), (width, 2 * width, (1, 2, 2)),
+                                    (2 * width, 4 * width, (st, 2, 2))):
+            layers += [nn.Conv3d(c_in, c_out, 3, stride, 1), nn.BatchNorm3d(c_out), nn.ReLU()]
+        layers += [nn.AdaptiveAvgPool3d((1, 4, 4)), nn.Flatten(), nn.Linear(4 * width * 16, hidden), nn.ReLU()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(hidden, num_classes)
+        self.feature_dim = hidden
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.body(x.transpose(1, 2))  # Conv3d takes (B, C, T, H, W)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
