@@ -22,7 +22,7 @@ def _build(name):
     entry = registry.get(name)
     names = field_names(entry.config_class)
     fields = {"data_shape": [1, 8, 8]} if "data_shape" in names else {}
-    if "clips" in entry.model_class.data_kinds:  # 3-frame 8x8 clips, small networks
+    if entry.model_class.data_kinds == ("clips",):  # clip models: 3-frame 8x8 clips, small networks
         fields = {"data_shape": [3, 1, 8, 8]}
         fields.update({k: v for k, v in {"conv_widths": [4], "frame_features": 8, "hidden_size": 8,
                                          "latent_dim": 4, "content_dim": 4, "motion_dim": 3, "motion_noise": 2,
