@@ -177,6 +177,33 @@ def test_python_api_translate_and_tiled_upscale_match_whole_image(runs):
     assert p2p.translate(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
 
 
+def test_training_grids_show_input_output_target_or_cycle_rows(runs):
+    from genlab.runs.run import run_splits
+
+    for name in ("pix2pix", "srresnet", "cyclegan"):
+        grid = np.asarray(Image.open(runs[name] / "samples.png").convert("L"))
+        assert len(list((runs[name] / "samples").glob("*.png"))) == 1, name  # the short run's one grid
+        val = run_splits(str(runs[name])).validation.images(torch.arange(4))
+        s = 4  # 8 px tiles with 2 px padding, enlarged 4x; one validation item per row, three columns
+        assert grid.shape == (s * (4 * 10 + 2), s * (3 * 10 + 2)), name
+
+        def tile(row, col):
+            top, left = s * (2 + 10 * row), s * (2 + 10 * col)
+            return torch.from_numpy(grid[top:top + 8 * s:s, left:left + 8 * s:s].astype(np.float32)) / 255
+
+        model = GenerativeModel.load(runs[name]).eval()
+        a, b = model.split_packed(val)
+        for row in range(4):
+            first = a[row, 0] if name != "srresnet" else a[row, 0].repeat_interleave(2, 0).repeat_interleave(2, 1)
+            assert torch.allclose(tile(row, 0), first, atol=1 / 255), (name, row)  # input (SR: enlarged)
+            assert torch.allclose(tile(row, 1), model.translate(a[row:row + 1])[0, 0], atol=1.5 / 255), name
+            if name == "cyclegan":  # cycle reconstruction
+                back = model.translate(model.translate(a[row:row + 1], "AB"), "BA")[0, 0]
+                assert torch.allclose(tile(row, 2), back, atol=1.5 / 255), (name, row)
+            else:  # target
+                assert torch.allclose(tile(row, 2), b[row, 0], atol=1 / 255), (name, row)
+
+
 def test_evaluate_reports_psnr_ssim_and_bicubic(runs, capsys):
     assert main(["evaluate", str(runs["srresnet"]), "--n", "8"]) == 0
     out = capsys.readouterr().out
