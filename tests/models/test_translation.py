@@ -285,6 +285,37 @@ def test_untrained_residual_srresnet_is_bicubic_upsampling():
     assert torch.allclose(SRResNet(1, 3, 2, 4, 1, residual=True)(grey), up.expand(1, 3, 10, 10), atol=1e-6)
     with pytest.raises(ValueError, match="residual"):
         SRResNet(2, 3, 2, 4, 1, residual=True)
+    for scale in (2, 3, 4):  # the sub-pixel generator (all convs at low resolution, BN off) starts at bicubic too
+        net = SRResNet(3, 3, scale, 4, 2, residual=True, norm=False, upsampling="subpixel")
+        assert not any(m.__class__.__name__ == "BatchNorm2d" for m in net.modules())
+        bicubic = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+        assert torch.allclose(net(x), bicubic, atol=1e-6)
+        assert SRResNet(3, 3, scale, 4, 1, upsampling="subpixel")(x).shape == (2, 3, 7 * scale, 9 * scale)
+    # the options leave the paper generator's weight names as they were (runs saved before them load)
+    assert SRResNet(3, 3, 4, 4, 2).state_dict().keys() == SRResNet(3, 3, 4, 4, 2, norm=True).state_dict().keys()
+    assert {k for k in SRResNet(3, 3, 4, 4, 2, norm=False).state_dict() if "blocks" in k} < \
+        set(SRResNet(3, 3, 4, 4, 2).state_dict())
+
+
+@pytest.mark.parametrize("flags", [{}, {"upsampling": "subpixel", "block_norm": False}])
+def test_untrained_srresnet_psnr_and_ssim_equal_bicubic_s(data, flags):
+    """(b) of the photos-sr4 check: the untrained residual model IS the evaluation's bicubic baseline
+    (same operator, range and clamping), so any gain or loss is training's."""
+    from genlab.data.pairs import pack
+    from genlab.metrics.translation import evaluate_translator
+
+    raw = np.load(data / "sr.npz")
+    rgb = lambda v: torch.from_numpy(v).repeat(1, 3, 1, 1)  # noqa: E731
+    ds = pack(rgb(raw["a"]), rgb(raw["b"]), None, "t", extra={"groups": [["first", 0, 20], ["rest", 20, 20]]})
+    model = registry.build("srresnet", {"data_shape": [6, 8, 8], "a_channels": 3, "pair_scale": 2, "width": 4,
+                                        "n_blocks": 1, **flags})
+    result = evaluate_translator(model, ds, 40)
+    m = result["metrics"]
+    for k in ("psnr", "psnr_y", "ssim"):
+        assert m[k] == pytest.approx(m[f"bicubic_{k}"], abs=1e-4), (k, m)
+    for rec in result["per_image"].values():
+        assert rec["psnr"] == pytest.approx(rec["bicubic_psnr"], abs=1e-4)
+        assert rec["psnr_y"] == pytest.approx(rec["bicubic_psnr_y"], abs=1e-4)
 
 
 def test_residual_srresnet_starts_at_bicubic_psnr_and_no_residual_trains(data, tmp_path, capsys):
@@ -300,4 +331,39 @@ def test_residual_srresnet_starts_at_bicubic_psnr_and_no_residual_trains(data, t
     assert main(["train", "srresnet", "--dataset", f"pairs:npz:{data / 'sr.npz'}", *BASE, *TINY_SR,
                  "--no-residual", "--out", str(plain)]) == 0
     assert not GenerativeModel.load(plain).generator.residual
+    capsys.readouterr()
+
+
+def test_a_run_saved_before_residual_loads_as_the_whole_image_generator(tmp_path, capsys):
+    """A format-2 srresnet run (genlab before `residual`) is migrated to residual off: the same
+    function the old genlab computed, through the Python API and `genlab upscale`."""
+    import json
+    import shutil
+
+    from genlab import formats
+    from genlab.runs.run import read_run_config
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format2"
+    run = tmp_path / "old"
+    shutil.copytree(fixtures / "srresnet-run", run)
+    assert json.loads((run / "model_config.json").read_text())["format"] == 2
+    assert "residual" not in json.loads((run / "model_config.json").read_text())["config"]
+    model = GenerativeModel.load(run).eval()
+    assert model.config.residual is False and model.generator.residual is False
+    assert read_run_config(run)["model"]["config"]["residual"] is False
+    reference = json.loads((fixtures / "srresnet-run-upscale.json").read_text())
+    torch.testing.assert_close(model.upscale(torch.tensor(reference["x"])), torch.tensor(reference["upscaled"]),
+                               rtol=1e-5, atol=1e-6)
+    Image.fromarray((np.random.default_rng(2).random((6, 5)) * 255).astype(np.uint8)).save(tmp_path / "x.png")
+    assert main(["upscale", str(run), "--input", str(tmp_path / "x.png"), "--out", str(tmp_path / "u")]) == 0
+    assert Image.open(tmp_path / "u" / "x.png").size == (10, 12)
+    # only a format-2 sr config without the key is changed; a stated value is kept
+    def migrated(fmt, name, config):
+        return formats.read_saved(formats.MODEL_CONFIG, {"format": fmt, "model": name, "config": config},
+                                  "m.json").body["config"]
+    assert migrated(2, "srgan", {}) == {"residual": False}
+    assert migrated(2, "srresnet", {"residual": True}) == {"residual": True}
+    assert migrated(3, "srresnet", {}) == {}
+    other = {"format": 2, "model": "pix2pix", "config": {}}
+    assert "residual" not in formats.read_saved(formats.MODEL_CONFIG, other, "m.json").body["config"]
     capsys.readouterr()
