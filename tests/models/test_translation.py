@@ -110,6 +110,29 @@ def test_pix2pix_l1_term_is_lambda_times_mean_absolute_error():
     assert [p.name for p in model.phases()] == ["generator"]  # no GAN term: no discriminator phase
 
 
+class Up(nn.Module):
+    def __init__(self, by: float):
+        super().__init__()
+        self.by = by
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x.repeat_interleave(2, 2).repeat_interleave(2, 3) + self.by + 0 * self.w
+
+
+def test_srresnet_l1_and_mse_content_losses_match_hand_values():
+    a, b = torch.rand(3, 1, 2, 2), torch.rand(3, 1, 4, 4)
+    packed = torch.cat([a.repeat_interleave(2, 2).repeat_interleave(2, 3), b], 1)  # A is packed enlarged
+    fake = (a * 2 - 1).repeat_interleave(2, 2).repeat_interleave(2, 3) + 0.3
+    for loss, expected in (("l1", (fake - (b * 2 - 1)).abs().mean()), ("mse", ((fake - (b * 2 - 1)) ** 2).mean())):
+        model = registry.build("srresnet", {"data_shape": [2, 4, 4], "a_channels": 1, "pair_scale": 2, "width": 4,
+                                            "n_blocks": 1, "content_loss": loss})
+        model.generator = Up(0.3)
+        out = model(Batch(packed), "generator")
+        assert float(out["loss"].detach()) == pytest.approx(float(expected), rel=1e-5), loss
+        assert float(out["mse"]) == pytest.approx(float(((fake - (b * 2 - 1)) ** 2).mean()), rel=1e-5)
+
+
 def test_history_pool_fills_then_returns_a_stored_image_half_the_time():
     pool = HistoryPool(4, (1, 1, 1))
     torch.manual_seed(0)
@@ -177,6 +200,14 @@ def test_python_api_translate_and_tiled_upscale_match_whole_image(runs):
     assert p2p.translate(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
 
 
+def _tiles(grid: np.ndarray, size: int = 8, s: int = 4):
+    """The (row, column) tile of a grid PNG of size x size images (2 px padding) enlarged s times, in [0, 1]."""
+    def tile(row: int, col: int) -> torch.Tensor:
+        top, left = s * (2 + (size + 2) * row), s * (2 + (size + 2) * col)
+        return torch.from_numpy(grid[top:top + size * s:s, left:left + size * s:s].astype(np.float32)) / 255
+    return tile
+
+
 def test_training_grids_show_input_output_target_or_cycle_rows(runs):
     from genlab.runs.run import run_splits
 
@@ -184,13 +215,9 @@ def test_training_grids_show_input_output_target_or_cycle_rows(runs):
         grid = np.asarray(Image.open(runs[name] / "samples.png").convert("L"))
         assert len(list((runs[name] / "samples").glob("*.png"))) == 1, name  # the short run's one grid
         val = run_splits(str(runs[name])).validation.images(torch.arange(4))
-        s = 4  # 8 px tiles with 2 px padding, enlarged 4x; one validation item per row, three columns
-        assert grid.shape == (s * (4 * 10 + 2), s * (3 * 10 + 2)), name
-
-        def tile(row, col):
-            top, left = s * (2 + 10 * row), s * (2 + 10 * col)
-            return torch.from_numpy(grid[top:top + 8 * s:s, left:left + 8 * s:s].astype(np.float32)) / 255
-
+        # 8 px tiles with 2 px padding, enlarged 4x; one validation item per row, three columns
+        assert grid.shape == (4 * (4 * 10 + 2), 4 * (3 * 10 + 2)), name
+        tile = _tiles(grid)
         model = GenerativeModel.load(runs[name]).eval()
         a, b = model.split_packed(val)
         for row in range(4):

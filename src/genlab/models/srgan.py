@@ -9,7 +9,7 @@ area downsampling (``--scale``, 4 by default; the factor must divide the image s
     srgan      discriminator:  minimize L_D(D(b), D(G(a)))                               (G fixed)
                generator:      minimize content(G(a), b) + 1e-3 * L_G(D(G(a)))           (D fixed)
 
-The content loss is 'mse' or 'perceptual': the mean squared difference of feature maps
+The content loss is 'mse', 'l1' or 'perceptual': the mean squared difference of feature maps
 phi (the input of the last pooling layer) of a frozen classifier, on images in [0, 1]. The paper
 uses ImageNet VGG19 (phi_5,4) and rescales it by 1/12.75; genlab cannot download it, so the
 feature network is one genlab trained itself: by default the dataset's evaluation classifier
@@ -59,7 +59,9 @@ class SRGANConfig(TranslatorConfig):
         n_blocks: residual blocks of the SRResNet (16 in the paper).
         d_width: channels of the discriminator's first layer (64).
         d_hidden: size of the discriminator's dense layer (1024).
-        content_loss: 'mse' (pixels) or 'perceptual' (feature maps of a frozen classifier).
+        content_loss: 'mse' (pixels), 'l1' (mean absolute pixel error, as EDSR: it drives small errors
+            on flat regions to zero, where MSE's gradient vanishes) or 'perceptual' (feature maps of a
+            frozen classifier).
         feature_net: a saved genlab classifier (directory) for the perceptual loss; empty = the
             dataset's evaluation classifier, filled in by `genlab train`.
         pixel_weight: weight of an extra pixel MSE term beside a perceptual content loss.
@@ -82,7 +84,7 @@ class SRGANConfig(TranslatorConfig):
     n_blocks: int = 16
     d_width: int = 64
     d_hidden: int = 1024
-    content_loss: Literal["mse", "perceptual"] = "perceptual"
+    content_loss: Literal["mse", "l1", "perceptual"] = "perceptual"
     feature_net: str = ""
     pixel_weight: float = 0.0
     adversarial_weight: float = 1e-3
@@ -107,7 +109,7 @@ class SRGANConfig(TranslatorConfig):
 class SRResNetConfig(SRGANConfig):
     """SRGANConfig with the SRResNet defaults: MSE content loss, no adversarial term (no discriminator)."""
 
-    content_loss: Literal["mse", "perceptual"] = "mse"
+    content_loss: Literal["mse", "l1", "perceptual"] = "mse"
     adversarial_weight: float = 0.0
 
 
@@ -227,6 +229,9 @@ class SRGAN(ImageTranslator):
         mse = F.mse_loss(fake.float(), real.float())
         if cfg.content_loss == "mse":
             return {"content": mse, "mse": mse.detach()}
+        if cfg.content_loss == "l1":
+            l1 = F.l1_loss(fake.float(), real.float())
+            return {"content": l1, "l1": l1.detach(), "mse": mse.detach()}
         net = self.feature_net(fake.device)
         if net is None:  # built outside `genlab train` with no --feature-net: say so once, use pixels
             if not _WARNED:
