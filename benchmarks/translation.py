@@ -78,6 +78,27 @@ def cycle_grid(run: Path, path: Path, n: int = 8) -> None:
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
 
 
+def sr_strip(runs: list[Path], path: Path, items: tuple[int, ...]) -> None:
+    """Rows of test items: bicubic | each run's output (srresnet, srgan) | original, from the runs' test split."""
+    import numpy as np
+    import torch.nn.functional as F
+    from PIL import Image
+
+    import genlab
+    from genlab.runs.run import run_splits
+
+    models = [genlab.load(r).eval() for r in runs]
+    test = run_splits(str(runs[0])).test
+    a, b = models[0].split_packed(test.images(torch.tensor(items)))
+    cols = [F.interpolate(a, scale_factor=models[0].scale, mode="bicubic", align_corners=False).clamp(0, 1),
+            *[m.translate(a).cpu() for m in models], b]
+    grid = torch.cat([torch.cat([c[i] for c in cols], 2) for i in range(len(items))], 1)  # (C, rows H, cols W)
+    img = (grid.clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy() * 255).round().astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scale = max(1, 192 // b.shape[-1])  # 28 px digits enlarged; 96 px crops kept
+    Image.fromarray(img).resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST).save(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/translation")
@@ -105,7 +126,7 @@ def main() -> None:
         return path
 
     sr = run("mnist-sr4/srresnet", "srresnet", "mnist-sr4", 150, SR, 2000)
-    run("mnist-sr4/srgan", "srgan", "mnist-sr4", 90, [*SR, "--d-width", "16", "--d-hidden", "64",
+    sgan = run("mnist-sr4/srgan", "srgan", "mnist-sr4", 90, [*SR, "--d-width", "16", "--d-hidden", "64",
                                                       "--generator-init", str(sr)], 2000)
     # photographs: the light generator (every conv at 24x24, no BN: ~7x the images per CPU second of the
     # paper's), L1 (small errors on flat crops go to zero), small batches, lr 1e-3 annealed to zero
@@ -140,6 +161,10 @@ def main() -> None:
         sh([*GENLAB, cmd, str(run_dir), "--n", "6", "--out", str(out / "strips" / name)])
         img.mkdir(exist_ok=True)
         shutil.copy(out / "strips" / name / "strip.png", img / f"{name}.png")
+    for key, pair, name, items in (("mnist-sr4", (sr, sgan), "translation_mnist_sr4_crops", (0, 1, 2, 3, 4, 5)),
+                                   ("photos-sr4", (psr, pgan), "translation_photos_sr4_crops", (1, 4, 9, 14, 21, 30))):
+        if wanted(f"{key}/srgan") and all((r / "model.safetensors").is_file() for r in pair):
+            sr_strip(list(pair), img / f"{name}.png", items)  # bicubic | srresnet | srgan | original
     if (cg / "model.safetensors").is_file() and wanted("digits2mnist/cyclegan"):
         cycle_grid(cg, img / "translation_digits2mnist_cycle.png")
     res["load_after"] = os.getloadavg()
