@@ -133,6 +133,28 @@ def test_srresnet_l1_and_mse_content_losses_match_hand_values():
         assert float(out["mse"]) == pytest.approx(float(((fake - (b * 2 - 1)) ** 2).mean()), rel=1e-5)
 
 
+def test_srresnet_training_patches_and_augmentation_keep_a_and_b_aligned():
+    import torch.nn.functional as F
+
+    model = registry.build("srresnet", {"data_shape": [2, 12, 12], "a_channels": 1, "pair_scale": 2, "width": 4,
+                                        "n_blocks": 1, "patch": 3, "augment": True})
+    b = torch.rand(4, 1, 12, 12)
+    a = F.avg_pool2d(b, 2)
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(40):
+        pa, pb = model.training_view(a, b)
+        assert pa.shape == (4, 1, 3, 3) and pb.shape == (4, 1, 6, 6)
+        assert torch.allclose(F.avg_pool2d(pb, 2), pa, atol=1e-6)  # the same place, flipped the same way
+        seen.add(bytes(pa.numpy()))
+    assert len(seen) > 20  # patches move and turn
+    model.eval()  # evaluation sees whole images
+    packed = torch.cat([a.repeat_interleave(2, 2).repeat_interleave(2, 3), b], 1)
+    model.generator = Up(0.0)
+    assert float(model(Batch(packed), "generator")["mse"]) == pytest.approx(
+        float(((a.repeat_interleave(2, 2).repeat_interleave(2, 3) - b) * 2).pow(2).mean()), rel=1e-5)
+
+
 def test_history_pool_fills_then_returns_a_stored_image_half_the_time():
     pool = HistoryPool(4, (1, 1, 1))
     torch.manual_seed(0)

@@ -69,6 +69,10 @@ class SRGANConfig(TranslatorConfig):
         generator_init: a saved srresnet / srgan (run directory) whose generator weights start this one.
         residual: the generator predicts a correction to the bicubic upsampling of its input and
             starts as bicubic (True; a departure from the paper, whose generator learns the whole image).
+        patch: train on one random patch of this many low-resolution pixels a side per batch (the
+            same place in every image of the batch; 0 = whole images): more, cheaper steps.
+        augment: random horizontal flips and transposes of training batches (the 8 symmetries of
+            the square with both; transposes only for square images).
         block_norm: batch norm in the generator's residual blocks (True, the paper's; False as EDSR).
         upsampling: 'paper' (pixel-shuffle x2 stages, then a 9x9 conv at the output resolution) or
             'subpixel' (every conv at the input resolution, a last 3x3 conv to scale^2 sub-pixels per
@@ -92,9 +96,12 @@ class SRGANConfig(TranslatorConfig):
     residual: bool = True
     block_norm: bool = True
     upsampling: Literal["paper", "subpixel"] = "paper"
+    patch: int = 0
+    augment: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_range("patch", self.patch, 0)
         if self.scale not in SCALES:
             raise ValueError(f"scale must be 2, 3, 4 or 8 (0 = the data's), got {self.scale}")
         check_sizes("width", self.width)
@@ -246,8 +253,26 @@ class SRGAN(ImageTranslator):
         perceptual = F.mse_loss(phi_fake, phi_real)
         return {"content": perceptual + cfg.pixel_weight * mse, "perceptual": perceptual.detach(), "mse": mse.detach()}
 
+    def training_view(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch's random patch (``patch``) and flip / transpose (``augment``), the same for A and B."""
+        cfg, s = self.config, self.scale
+        h, w = a.shape[-2:]
+        if 0 < cfg.patch < min(h, w):
+            i, j = (int(torch.randint(0, 1 + n - cfg.patch, ())) for n in (h, w))
+            a = a[..., i:i + cfg.patch, j:j + cfg.patch]
+            b = b[..., i * s:(i + cfg.patch) * s, j * s:(j + cfg.patch) * s]
+        if cfg.augment:
+            flip, transpose = (bool(v) for v in torch.rand(2) < 0.5)
+            if flip:
+                a, b = a.flip(-1), b.flip(-1)
+            if transpose and a.shape[-1] == a.shape[-2]:
+                a, b = a.transpose(-1, -2), b.transpose(-1, -2)
+        return a, b
+
     def losses(self, batch: Batch, phase: str = "generator") -> Losses:
         a, b = self.split(batch)  # (B, C, h, w), (B, C, H, W) in [-1, 1]
+        if self.training:
+            a, b = self.training_view(a, b)
         if phase == "discriminator" and self.discriminator is not None:
             with torch.no_grad():
                 fake = self.generator(a)
