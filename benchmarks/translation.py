@@ -5,8 +5,10 @@
 Trains, one process at a time, each with a CPU-second budget (``--budget-clock cpu``):
   1. mnist-sr4: srresnet (MSE) and srgan (started from the srresnet, perceptual loss on the MNIST
      LeNet-5 extractor + 1e-3 adversarial); PSNR / SSIM vs bicubic on MNIST test images;
-  2. photos-sr4: srresnet and srgan (MSE content: the photographs have no classifier) on the
-     held-out photographs, per image and mean, and a crop strip (bicubic | srresnet | srgan | original);
+  2. photos-sr4: srresnet (the light generator: --upsampling subpixel --no-block-norm; L1 on random
+     12x12 patches with flips, cosine-annealed lr) and srgan (L1 content: the photographs have no
+     classifier) on the held-out photographs, per image and mean, and crop strips
+     (bicubic | srresnet | srgan | original) for both SR tasks;
   3. edges2mnist: pix2pix with the GAN term and with L1 only (--gan-weight 0): PSNR / SSIM / FD;
   4. digits2mnist: cyclegan: label preservation of the MNIST classifier on translated digits vs
      untranslated, FD, and a grid (input | translation | cycle reconstruction).
