@@ -5,8 +5,10 @@
 Trains, one process at a time, each with a CPU-second budget (``--budget-clock cpu``):
   1. mnist-sr4: srresnet (MSE) and srgan (started from the srresnet, perceptual loss on the MNIST
      LeNet-5 extractor + 1e-3 adversarial); PSNR / SSIM vs bicubic on MNIST test images;
-  2. photos-sr4: srresnet and srgan (MSE content: the photographs have no classifier) on the
-     held-out photographs, per image and mean, and a crop strip (bicubic | srresnet | srgan | original);
+  2. photos-sr4: srresnet (the light generator: --upsampling subpixel --no-block-norm; L1 on random
+     12x12 patches with flips, cosine-annealed lr) and srgan (L1 content: the photographs have no
+     classifier) on the held-out photographs, per image and mean, and crop strips
+     (bicubic | srresnet | srgan | original) for both SR tasks;
   3. edges2mnist: pix2pix with the GAN term and with L1 only (--gan-weight 0): PSNR / SSIM / FD;
   4. digits2mnist: cyclegan: label preservation of the MNIST classifier on translated digits vs
      untranslated, FD, and a grid (input | translation | cycle reconstruction).
@@ -78,6 +80,27 @@ def cycle_grid(run: Path, path: Path, n: int = 8) -> None:
     Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(path)
 
 
+def sr_strip(runs: list[Path], path: Path, items: tuple[int, ...]) -> None:
+    """Rows of test items: bicubic | each run's output (srresnet, srgan) | original, from the runs' test split."""
+    import numpy as np
+    import torch.nn.functional as F
+    from PIL import Image
+
+    import genlab
+    from genlab.runs.run import run_splits
+
+    models = [genlab.load(r).eval() for r in runs]
+    test = run_splits(str(runs[0])).test
+    a, b = models[0].split_packed(test.images(torch.tensor(items)))
+    cols = [F.interpolate(a, scale_factor=models[0].scale, mode="bicubic", align_corners=False).clamp(0, 1),
+            *[m.translate(a).cpu() for m in models], b]
+    grid = torch.cat([torch.cat([c[i] for c in cols], 2) for i in range(len(items))], 1)  # (C, rows H, cols W)
+    img = (grid.clamp(0, 1).permute(1, 2, 0).squeeze(-1).numpy() * 255).round().astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scale = max(1, 128 // b.shape[-1])  # 28 px digits enlarged 4x; 96 px crops kept
+    Image.fromarray(img).resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST).save(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="/tmp/translation")
@@ -105,13 +128,23 @@ def main() -> None:
         return path
 
     sr = run("mnist-sr4/srresnet", "srresnet", "mnist-sr4", 150, SR, 2000)
-    run("mnist-sr4/srgan", "srgan", "mnist-sr4", 90, [*SR, "--d-width", "16", "--d-hidden", "64",
+    sgan = run("mnist-sr4/srgan", "srgan", "mnist-sr4", 90, [*SR, "--d-width", "16", "--d-hidden", "64",
                                                       "--generator-init", str(sr)], 2000)
-    photo_sr = [*SR[:-2], "--batch-size", "8", "--gan-lr", "1e-3"]  # more, larger steps at a small budget
-    psr = run("photos-sr4/srresnet", "srresnet", "photos-sr4", 400, photo_sr, 100)
+    # photographs: the light generator (every conv at 24x24, no BN: ~7x the images per CPU second of the
+    # paper's), L1 (small errors on flat crops go to zero), batches of 16 random 12x12 patches with flips
+    # and transposes, lr 1e-3 annealed to zero (cosine) over about as many steps as the budget allows
+    light = [*SR[:-2], "--upsampling", "subpixel", "--no-block-norm", "--batch-size", "16", "--patch", "12",
+             "--augment"]
+    psr_budget = 400
+
+    def annealed(budget: float) -> list[str]:
+        return ["--gan-lr", "1e-3", "--schedule", "cosine", "--steps", str(int(30 * budget * b)),
+                "--sample-every", "10"]
+    psr = run("photos-sr4/srresnet", "srresnet", "photos-sr4", psr_budget,
+              [*light, "--content-loss", "l1", *annealed(psr_budget)], 100)
     pgan = run("photos-sr4/srgan", "srgan", "photos-sr4", 90,
-               [*SR[:-2], "--batch-size", "8", "--d-width", "16", "--d-hidden", "64", "--content-loss", "mse",
-                "--generator-init", str(psr)], 100)
+               [*light, "--d-width", "16", "--d-hidden", "64", "--content-loss", "l1", "--generator-init", str(psr)],
+               100)
     p2p = ["--g-width", "16", "--d-width", "16", "--n-layers", "2", "--batch-size", "32"]
     gan = run("edges2mnist/pix2pix", "pix2pix", "edges2mnist", 120, p2p, 2000)
     l1 = run("edges2mnist/pix2pix-l1", "pix2pix", "edges2mnist", 120, [*p2p, "--gan-weight", "0"], 2000)
@@ -131,6 +164,10 @@ def main() -> None:
         sh([*GENLAB, cmd, str(run_dir), "--n", "6", "--out", str(out / "strips" / name)])
         img.mkdir(exist_ok=True)
         shutil.copy(out / "strips" / name / "strip.png", img / f"{name}.png")
+    for key, pair, name, items in (("mnist-sr4", (sr, sgan), "translation_mnist_sr4_crops", (0, 1, 2, 3, 4, 5)),
+                                   ("photos-sr4", (psr, pgan), "translation_photos_sr4_crops", (1, 4, 9, 14, 21, 30))):
+        if wanted(f"{key}/srgan") and all((r / "model.safetensors").is_file() for r in pair):
+            sr_strip(list(pair), img / f"{name}.png", items)  # bicubic | srresnet | srgan | original
     if (cg / "model.safetensors").is_file() and wanted("digits2mnist/cyclegan"):
         cycle_grid(cg, img / "translation_digits2mnist_cycle.png")
     res["load_after"] = os.getloadavg()

@@ -30,7 +30,7 @@ from typing import Any
 from genlab.config import suggest
 from genlab.errors import CheckpointError
 
-FORMAT = 2
+FORMAT = 3
 FORMAT_KEY = "format"
 VERSION_KEY = "genlab"
 FORMAT0_WRITER = "0.1.0"  # format 0 files carry no version; only genlab 0.1.0 wrote them
@@ -65,11 +65,33 @@ def _run_config_1_to_2(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+SR_MODELS = ("srresnet", "srgan")
+
+
+def _sr_config_2_to_3(name: Any, config: Any) -> Any:
+    """Format 3: srresnet / srgan configs have ``residual`` (True by default since); a config saved
+    without it is the whole-image generator it was trained as (residual False)."""
+    if name in SR_MODELS and isinstance(config, dict) and "residual" not in config:
+        return {**config, "residual": False}
+    return config
+
+
+def _model_config_2_to_3(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "config": _sr_config_2_to_3(body.get("model"), body.get("config"))} if "config" in body else body
+
+
+def _run_config_2_to_3(body: dict[str, Any]) -> dict[str, Any]:
+    model = body.get("model")
+    if isinstance(model, dict) and "config" in model:
+        body = {**body, "model": {**model, "config": _sr_config_2_to_3(model.get("name"), model["config"])}}
+    return body
+
+
 # MIGRATIONS[kind][n] turns the contents of a format-n file into format n + 1
 MIGRATIONS: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    MODEL_CONFIG: [_format0_to_1, _unchanged],
-    RUN_CONFIG: [_format0_to_1, _run_config_1_to_2],
-    DETECTOR: [_format0_to_1, _unchanged],  # detectors were written as format 1 from the start (no genlab stamp)
+    MODEL_CONFIG: [_format0_to_1, _unchanged, _model_config_2_to_3],
+    RUN_CONFIG: [_format0_to_1, _run_config_1_to_2, _run_config_2_to_3],
+    DETECTOR: [_format0_to_1, _unchanged, _unchanged],  # detectors were written as format 1 from the start
 }
 
 

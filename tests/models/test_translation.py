@@ -110,6 +110,51 @@ def test_pix2pix_l1_term_is_lambda_times_mean_absolute_error():
     assert [p.name for p in model.phases()] == ["generator"]  # no GAN term: no discriminator phase
 
 
+class Up(nn.Module):
+    def __init__(self, by: float):
+        super().__init__()
+        self.by = by
+        self.w = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x.repeat_interleave(2, 2).repeat_interleave(2, 3) + self.by + 0 * self.w
+
+
+def test_srresnet_l1_and_mse_content_losses_match_hand_values():
+    a, b = torch.rand(3, 1, 2, 2), torch.rand(3, 1, 4, 4)
+    packed = torch.cat([a.repeat_interleave(2, 2).repeat_interleave(2, 3), b], 1)  # A is packed enlarged
+    fake = (a * 2 - 1).repeat_interleave(2, 2).repeat_interleave(2, 3) + 0.3
+    for loss, expected in (("l1", (fake - (b * 2 - 1)).abs().mean()), ("mse", ((fake - (b * 2 - 1)) ** 2).mean())):
+        model = registry.build("srresnet", {"data_shape": [2, 4, 4], "a_channels": 1, "pair_scale": 2, "width": 4,
+                                            "n_blocks": 1, "content_loss": loss})
+        model.generator = Up(0.3)
+        out = model(Batch(packed), "generator")
+        assert float(out["loss"].detach()) == pytest.approx(float(expected), rel=1e-5), loss
+        assert float(out["mse"]) == pytest.approx(float(((fake - (b * 2 - 1)) ** 2).mean()), rel=1e-5)
+
+
+def test_srresnet_training_patches_and_augmentation_keep_a_and_b_aligned():
+    import torch.nn.functional as F
+
+    model = registry.build("srresnet", {"data_shape": [2, 12, 12], "a_channels": 1, "pair_scale": 2, "width": 4,
+                                        "n_blocks": 1, "patch": 3, "augment": True})
+    b = torch.rand(4, 1, 12, 12)
+    a = F.avg_pool2d(b, 2)
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(40):
+        pa, pb = model.training_view(a, b)
+        assert pa.shape == (4, 1, 3, 3) and pb.shape == (4, 1, 6, 6)
+        assert torch.allclose(F.avg_pool2d(pb, 2), pa, atol=1e-6)  # the same place, flipped the same way
+        seen.add(bytes(pa.numpy()))
+    assert len(seen) > 20  # patches move and turn
+    model.eval()  # evaluation sees whole images
+    packed = torch.cat([a.repeat_interleave(2, 2).repeat_interleave(2, 3), b], 1)
+    model.generator = Up(0.0)
+    assert float(model(Batch(packed), "generator")["mse"]) == pytest.approx(
+        float(((a.repeat_interleave(2, 2).repeat_interleave(2, 3) - b) * 2).pow(2).mean()), rel=1e-5)
+
+
 def test_history_pool_fills_then_returns_a_stored_image_half_the_time():
     pool = HistoryPool(4, (1, 1, 1))
     torch.manual_seed(0)
@@ -175,6 +220,37 @@ def test_python_api_translate_and_tiled_upscale_match_whole_image(runs):
     assert torch.allclose(whole, tiled, atol=1e-5)
     p2p = GenerativeModel.load(runs["pix2pix"]).eval()
     assert p2p.translate(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+
+
+def _tiles(grid: np.ndarray, size: int = 8, s: int = 4):
+    """The (row, column) tile of a grid PNG of size x size images (2 px padding) enlarged s times, in [0, 1]."""
+    def tile(row: int, col: int) -> torch.Tensor:
+        top, left = s * (2 + (size + 2) * row), s * (2 + (size + 2) * col)
+        return torch.from_numpy(grid[top:top + size * s:s, left:left + size * s:s].astype(np.float32)) / 255
+    return tile
+
+
+def test_training_grids_show_input_output_target_or_cycle_rows(runs):
+    from genlab.runs.run import run_splits
+
+    for name in ("pix2pix", "srresnet", "cyclegan"):
+        grid = np.asarray(Image.open(runs[name] / "samples.png").convert("L"))
+        assert len(list((runs[name] / "samples").glob("*.png"))) == 1, name  # the short run's one grid
+        val = run_splits(str(runs[name])).validation.images(torch.arange(4))
+        # 8 px tiles with 2 px padding, enlarged 4x; one validation item per row, three columns
+        assert grid.shape == (4 * (4 * 10 + 2), 4 * (3 * 10 + 2)), name
+        tile = _tiles(grid)
+        model = GenerativeModel.load(runs[name]).eval()
+        a, b = model.split_packed(val)
+        for row in range(4):
+            first = a[row, 0] if name != "srresnet" else a[row, 0].repeat_interleave(2, 0).repeat_interleave(2, 1)
+            assert torch.allclose(tile(row, 0), first, atol=1 / 255), (name, row)  # input (SR: enlarged)
+            assert torch.allclose(tile(row, 1), model.translate(a[row:row + 1])[0, 0], atol=1.5 / 255), name
+            if name == "cyclegan":  # cycle reconstruction
+                back = model.translate(model.translate(a[row:row + 1], "AB"), "BA")[0, 0]
+                assert torch.allclose(tile(row, 2), back, atol=1.5 / 255), (name, row)
+            else:  # target
+                assert torch.allclose(tile(row, 2), b[row, 0], atol=1 / 255), (name, row)
 
 
 def test_evaluate_reports_psnr_ssim_and_bicubic(runs, capsys):
@@ -258,6 +334,37 @@ def test_untrained_residual_srresnet_is_bicubic_upsampling():
     assert torch.allclose(SRResNet(1, 3, 2, 4, 1, residual=True)(grey), up.expand(1, 3, 10, 10), atol=1e-6)
     with pytest.raises(ValueError, match="residual"):
         SRResNet(2, 3, 2, 4, 1, residual=True)
+    for scale in (2, 3, 4):  # the sub-pixel generator (all convs at low resolution, BN off) starts at bicubic too
+        net = SRResNet(3, 3, scale, 4, 2, residual=True, norm=False, upsampling="subpixel")
+        assert not any(m.__class__.__name__ == "BatchNorm2d" for m in net.modules())
+        bicubic = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+        assert torch.allclose(net(x), bicubic, atol=1e-6)
+        assert SRResNet(3, 3, scale, 4, 1, upsampling="subpixel")(x).shape == (2, 3, 7 * scale, 9 * scale)
+    # the options leave the paper generator's weight names as they were (runs saved before them load)
+    assert SRResNet(3, 3, 4, 4, 2).state_dict().keys() == SRResNet(3, 3, 4, 4, 2, norm=True).state_dict().keys()
+    assert {k for k in SRResNet(3, 3, 4, 4, 2, norm=False).state_dict() if "blocks" in k} < \
+        set(SRResNet(3, 3, 4, 4, 2).state_dict())
+
+
+@pytest.mark.parametrize("flags", [{}, {"upsampling": "subpixel", "block_norm": False}])
+def test_untrained_srresnet_psnr_and_ssim_equal_bicubic_s(data, flags):
+    """(b) of the photos-sr4 check: the untrained residual model IS the evaluation's bicubic baseline
+    (same operator, range and clamping), so any gain or loss is training's."""
+    from genlab.data.pairs import pack
+    from genlab.metrics.translation import evaluate_translator
+
+    raw = np.load(data / "sr.npz")
+    rgb = lambda v: torch.from_numpy(v).repeat(1, 3, 1, 1)  # noqa: E731
+    ds = pack(rgb(raw["a"]), rgb(raw["b"]), None, "t", extra={"groups": [["first", 0, 20], ["rest", 20, 20]]})
+    model = registry.build("srresnet", {"data_shape": [6, 8, 8], "a_channels": 3, "pair_scale": 2, "width": 4,
+                                        "n_blocks": 1, **flags})
+    result = evaluate_translator(model, ds, 40)
+    m = result["metrics"]
+    for k in ("psnr", "psnr_y", "ssim"):
+        assert m[k] == pytest.approx(m[f"bicubic_{k}"], abs=1e-4), (k, m)
+    for rec in result["per_image"].values():
+        assert rec["psnr"] == pytest.approx(rec["bicubic_psnr"], abs=1e-4)
+        assert rec["psnr_y"] == pytest.approx(rec["bicubic_psnr_y"], abs=1e-4)
 
 
 def test_residual_srresnet_starts_at_bicubic_psnr_and_no_residual_trains(data, tmp_path, capsys):
@@ -273,4 +380,39 @@ def test_residual_srresnet_starts_at_bicubic_psnr_and_no_residual_trains(data, t
     assert main(["train", "srresnet", "--dataset", f"pairs:npz:{data / 'sr.npz'}", *BASE, *TINY_SR,
                  "--no-residual", "--out", str(plain)]) == 0
     assert not GenerativeModel.load(plain).generator.residual
+    capsys.readouterr()
+
+
+def test_a_run_saved_before_residual_loads_as_the_whole_image_generator(tmp_path, capsys):
+    """A format-2 srresnet run (genlab before `residual`) is migrated to residual off: the same
+    function the old genlab computed, through the Python API and `genlab upscale`."""
+    import json
+    import shutil
+
+    from genlab import formats
+    from genlab.runs.run import read_run_config
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format2"
+    run = tmp_path / "old"
+    shutil.copytree(fixtures / "srresnet-run", run)
+    assert json.loads((run / "model_config.json").read_text())["format"] == 2
+    assert "residual" not in json.loads((run / "model_config.json").read_text())["config"]
+    model = GenerativeModel.load(run).eval()
+    assert model.config.residual is False and model.generator.residual is False
+    assert read_run_config(run)["model"]["config"]["residual"] is False
+    reference = json.loads((fixtures / "srresnet-run-upscale.json").read_text())
+    torch.testing.assert_close(model.upscale(torch.tensor(reference["x"])), torch.tensor(reference["upscaled"]),
+                               rtol=1e-5, atol=1e-6)
+    Image.fromarray((np.random.default_rng(2).random((6, 5)) * 255).astype(np.uint8)).save(tmp_path / "x.png")
+    assert main(["upscale", str(run), "--input", str(tmp_path / "x.png"), "--out", str(tmp_path / "u")]) == 0
+    assert Image.open(tmp_path / "u" / "x.png").size == (10, 12)
+    # only a format-2 sr config without the key is changed; a stated value is kept
+    def migrated(fmt, name, config):
+        return formats.read_saved(formats.MODEL_CONFIG, {"format": fmt, "model": name, "config": config},
+                                  "m.json").body["config"]
+    assert migrated(2, "srgan", {}) == {"residual": False}
+    assert migrated(2, "srresnet", {"residual": True}) == {"residual": True}
+    assert migrated(3, "srresnet", {}) == {}
+    other = {"format": 2, "model": "pix2pix", "config": {}}
+    assert "residual" not in formats.read_saved(formats.MODEL_CONFIG, other, "m.json").body["config"]
     capsys.readouterr()

@@ -99,6 +99,9 @@ class GenerativeModel(nn.Module):
     # True for table models (ctgan, tvae): their config needs a table layout, so they are fitted
     # through genlab.tables (`genlab synth`), not `genlab train`; image tools (bench, grids) skip them
     tabular: ClassVar[bool] = False
+    # True for models whose training grids are drawn from data, not noise (the image-to-image family:
+    # input | output | target rows): the run layer passes ``data`` (a split) to :meth:`sample_grid`
+    grid_from_data: ClassVar[bool] = False
     # the parts `genlab export` writes (genlab.runs.export.PARTS says what each takes and gives): 'sample'
     # (noise [+ labels] -> images: sample_from_noise), 'encoder' / 'decoder' (a LatentModel's encode / decode),
     # 'denoiser' (one evaluation of a diffusion network: denoiser_output). A part not declared is refused with

@@ -149,6 +149,11 @@ class CycleGAN(ImageTranslator):
         raise ValueError(f"unknown phase '{phase}' (generators, discriminator_a or discriminator_b)")
 
 
+    def grid_columns(self, a: torch.Tensor, b: torch.Tensor) -> list[torch.Tensor]:
+        """input A | translation A -> B | cycle reconstruction B -> A."""
+        fake = self.translate(a, "AB")
+        return [a, fake, self.translate(fake, "BA")]
+
     @torch.no_grad()
     def cycle(self, x: torch.Tensor, direction: str = "AB") -> torch.Tensor:
         """The round trip of images in [0, 1]: F(G(x)) for 'AB', G(F(x)) for 'BA', in [0, 1]."""

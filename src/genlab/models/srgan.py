@@ -9,7 +9,7 @@ area downsampling (``--scale``, 4 by default; the factor must divide the image s
     srgan      discriminator:  minimize L_D(D(b), D(G(a)))                               (G fixed)
                generator:      minimize content(G(a), b) + 1e-3 * L_G(D(G(a)))           (D fixed)
 
-The content loss is 'mse' or 'perceptual': the mean squared difference of feature maps
+The content loss is 'mse', 'l1' or 'perceptual': the mean squared difference of feature maps
 phi (the input of the last pooling layer) of a frozen classifier, on images in [0, 1]. The paper
 uses ImageNet VGG19 (phi_5,4) and rescales it by 1/12.75; genlab cannot download it, so the
 feature network is one genlab trained itself: by default the dataset's evaluation classifier
@@ -59,7 +59,9 @@ class SRGANConfig(TranslatorConfig):
         n_blocks: residual blocks of the SRResNet (16 in the paper).
         d_width: channels of the discriminator's first layer (64).
         d_hidden: size of the discriminator's dense layer (1024).
-        content_loss: 'mse' (pixels) or 'perceptual' (feature maps of a frozen classifier).
+        content_loss: 'mse' (pixels), 'l1' (mean absolute pixel error, as EDSR: it drives small errors
+            on flat regions to zero, where MSE's gradient vanishes) or 'perceptual' (feature maps of a
+            frozen classifier).
         feature_net: a saved genlab classifier (directory) for the perceptual loss; empty = the
             dataset's evaluation classifier, filled in by `genlab train`.
         pixel_weight: weight of an extra pixel MSE term beside a perceptual content loss.
@@ -67,6 +69,14 @@ class SRGANConfig(TranslatorConfig):
         generator_init: a saved srresnet / srgan (run directory) whose generator weights start this one.
         residual: the generator predicts a correction to the bicubic upsampling of its input and
             starts as bicubic (True; a departure from the paper, whose generator learns the whole image).
+        patch: train on one random patch of this many low-resolution pixels a side per batch (the
+            same place in every image of the batch; 0 = whole images): more, cheaper steps.
+        augment: random horizontal flips and transposes of training batches (the 8 symmetries of
+            the square with both; transposes only for square images).
+        block_norm: batch norm in the generator's residual blocks (True, the paper's; False as EDSR).
+        upsampling: 'paper' (pixel-shuffle x2 stages, then a 9x9 conv at the output resolution) or
+            'subpixel' (every conv at the input resolution, a last 3x3 conv to scale^2 sub-pixels per
+            pixel: ~7x cheaper per image at 4x; a departure from the paper, as ESPCN / EDSR).
     """
 
     loss: Literal["minimax", "non_saturating", "least_squares", "wasserstein", "hinge"] = "non_saturating"
@@ -78,15 +88,20 @@ class SRGANConfig(TranslatorConfig):
     n_blocks: int = 16
     d_width: int = 64
     d_hidden: int = 1024
-    content_loss: Literal["mse", "perceptual"] = "perceptual"
+    content_loss: Literal["mse", "l1", "perceptual"] = "perceptual"
     feature_net: str = ""
     pixel_weight: float = 0.0
     adversarial_weight: float = 1e-3
     generator_init: str = ""
     residual: bool = True
+    block_norm: bool = True
+    upsampling: Literal["paper", "subpixel"] = "paper"
+    patch: int = 0
+    augment: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        check_range("patch", self.patch, 0)
         if self.scale not in SCALES:
             raise ValueError(f"scale must be 2, 3, 4 or 8 (0 = the data's), got {self.scale}")
         check_sizes("width", self.width)
@@ -101,7 +116,7 @@ class SRGANConfig(TranslatorConfig):
 class SRResNetConfig(SRGANConfig):
     """SRGANConfig with the SRResNet defaults: MSE content loss, no adversarial term (no discriminator)."""
 
-    content_loss: Literal["mse", "perceptual"] = "mse"
+    content_loss: Literal["mse", "l1", "perceptual"] = "mse"
     adversarial_weight: float = 0.0
 
 
@@ -160,7 +175,8 @@ class SRGAN(ImageTranslator):
         if config.residual and self.a_shape[0] not in (1, c):
             raise ConfigError(f"a residual generator (--residual) adds the bicubic upsampling of its "
                               f"{self.a_shape[0]}-channel input to {c}-channel outputs; pass --no-residual")
-        self.generator = SRResNet(self.a_shape[0], c, self.scale, config.width, config.n_blocks, config.residual)
+        self.generator = SRResNet(self.a_shape[0], c, self.scale, config.width, config.n_blocks, config.residual,
+                                  config.block_norm, config.upsampling)
         self.discriminator = SRDiscriminator(c, config.d_width, config.d_hidden, config.d_norm) \
             if config.adversarial_weight > 0 else None
         self._setup_networks()
@@ -220,6 +236,9 @@ class SRGAN(ImageTranslator):
         mse = F.mse_loss(fake.float(), real.float())
         if cfg.content_loss == "mse":
             return {"content": mse, "mse": mse.detach()}
+        if cfg.content_loss == "l1":
+            l1 = F.l1_loss(fake.float(), real.float())
+            return {"content": l1, "l1": l1.detach(), "mse": mse.detach()}
         net = self.feature_net(fake.device)
         if net is None:  # built outside `genlab train` with no --feature-net: say so once, use pixels
             if not _WARNED:
@@ -234,8 +253,26 @@ class SRGAN(ImageTranslator):
         perceptual = F.mse_loss(phi_fake, phi_real)
         return {"content": perceptual + cfg.pixel_weight * mse, "perceptual": perceptual.detach(), "mse": mse.detach()}
 
+    def training_view(self, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training batch's random patch (``patch``) and flip / transpose (``augment``), the same for A and B."""
+        cfg, s = self.config, self.scale
+        h, w = a.shape[-2:]
+        if 0 < cfg.patch < min(h, w):
+            i, j = (int(torch.randint(0, 1 + n - cfg.patch, ())) for n in (h, w))
+            a = a[..., i:i + cfg.patch, j:j + cfg.patch]
+            b = b[..., i * s:(i + cfg.patch) * s, j * s:(j + cfg.patch) * s]
+        if cfg.augment:
+            flip, transpose = (bool(v) for v in torch.rand(2) < 0.5)
+            if flip:
+                a, b = a.flip(-1), b.flip(-1)
+            if transpose and a.shape[-1] == a.shape[-2]:
+                a, b = a.transpose(-1, -2), b.transpose(-1, -2)
+        return a, b
+
     def losses(self, batch: Batch, phase: str = "generator") -> Losses:
         a, b = self.split(batch)  # (B, C, h, w), (B, C, H, W) in [-1, 1]
+        if self.training:
+            a, b = self.training_view(a, b)
         if phase == "discriminator" and self.discriminator is not None:
             with torch.no_grad():
                 fake = self.generator(a)

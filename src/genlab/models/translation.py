@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from genlab.config import OptimizerConfig, check_betas, check_range, check_sizes
+from genlab.data.base import ArrayDataset
 from genlab.data.pairs import unpack
 from genlab.errors import ConfigError
 from genlab.models.adversarial import LOSS_PAIRS, check_stabilizers, gradient_penalty
@@ -254,8 +255,29 @@ class ImageTranslator(GenerativeModel):
         out = net(x.to(self.device).float() * 2 - 1)
         return ((out.float() + 1) / 2).clamp(0, 1)
 
+    grid_from_data = True  # training grids: rows of fixed validation images (sample_grid)
+
+    def grid_columns(self, a: torch.Tensor, b: torch.Tensor) -> list[torch.Tensor]:
+        """The columns of a training grid for A and B images in [0, 1]: input | output | target."""
+        return [a, self.translate(a), b]
+
+    @torch.no_grad()
+    def sample_grid(self, n: int, data: ArrayDataset | None = None, **options: Any) -> tuple[torch.Tensor, int | None]:
+        """Rows of the first ``n`` items of ``data`` (a split of packed pairs), one column per image of
+        :meth:`grid_columns` (smaller inputs enlarged by nearest, 1-channel images shown as RGB beside
+        RGB ones), for the grids the run layer draws during training."""
+        if data is None or not len(data):
+            raise NotImplementedError(f"model '{self.registry_name}' draws its grids from data")
+        a, b = self.split_packed(data.images(torch.arange(min(n, len(data)))))
+        cols = [c.float().cpu() for c in self.grid_columns(a.to(self.device), b)]
+        size, channels = cols[-1].shape[-2:], max(c.shape[1] for c in cols)
+        cols = [F.interpolate(c, size=size, mode="nearest") if c.shape[-2:] != size else c for c in cols]
+        cols = [c.expand(-1, channels, -1, -1) for c in cols]
+        return torch.stack(cols, 1).flatten(0, 1), len(cols)  # (n * columns, C, H, W), one item per row
+
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Translators do not sample (NotImplementedError: sample grids are skipped during training)."""
+        """Translators do not sample from noise (NotImplementedError); their training grids come from
+        :meth:`sample_grid` on validation images."""
         raise NotImplementedError(f"model '{self.registry_name}' translates images instead of sampling them: use "
                                   f"`genlab {self.command} RUN --input ... --out DIR`")
 

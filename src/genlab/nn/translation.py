@@ -193,12 +193,16 @@ class PatchGAN(nn.Module):
 
 
 class SRResidualBlock(nn.Module):
-    """x + [3x3 conv, BN, PReLU, 3x3 conv, BN](x) (Ledig et al. 2017, fig. 4)."""
+    """x + [3x3 conv, BN, PReLU, 3x3 conv, BN](x) (Ledig et al. 2017, fig. 4); ``norm`` False drops the
+    BNs (as EDSR does: batch statistics of small crops add noise to a regression)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, norm: bool = True):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1), nn.BatchNorm2d(channels), nn.PReLU(),
-                                  nn.Conv2d(channels, channels, 3, 1, 1), nn.BatchNorm2d(channels))
+
+        def bn() -> nn.Module:
+            return nn.BatchNorm2d(channels) if norm else nn.Identity()  # Identity keeps the weights' names
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1), bn(), nn.PReLU(),
+                                  nn.Conv2d(channels, channels, 3, 1, 1), bn())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -224,6 +228,12 @@ class SRResNet(nn.Module):
     9x9 conv + PReLU; ``n_blocks`` residual blocks; 3x3 conv + BN and the long skip; per upsampling
     stage a 3x3 conv to f^2 * width channels, PixelShuffle(f), PReLU; a 9x9 conv to the image.
 
+    ``upsampling`` 'subpixel' (a departure from the paper, as in ESPCN / EDSR's last layer) keeps every
+    conv at the input's resolution: no upsampling stages, and the last conv is a 3x3 to
+    ``out_channels * scale^2`` channels followed by one PixelShuffle(scale); about 7x cheaper per image
+    at 4x (the paper's 9x9 conv at the output resolution and its 2x stage dominate the cost).
+    ``norm`` False drops the BNs of the residual blocks.
+
     With ``residual`` the network predicts a correction to the bicubic upsampling of its input
     (a departure from the paper, which learns the whole image): the output is bicubic(x) + tail(...),
     and the last conv starts at zero, so an untrained network is exactly bicubic upsampling and
@@ -232,24 +242,31 @@ class SRResNet(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, scale: int = 4, width: int = 64, n_blocks: int = 16,
-                 residual: bool = False):
+                 residual: bool = False, norm: bool = True, upsampling: str = "paper"):
         super().__init__()
         if residual and in_channels not in (1, out_channels):
             raise ValueError(f"a residual SRResNet needs {out_channels} or 1 input channels, got {in_channels}")
+        if upsampling not in ("paper", "subpixel"):
+            raise ValueError(f"upsampling must be 'paper' or 'subpixel', got {upsampling!r}")
         self.scale = scale
         self.residual = residual
         self.head = nn.Sequential(nn.Conv2d(in_channels, width, 9, 1, 4), nn.PReLU())
-        self.blocks = nn.Sequential(*[SRResidualBlock(width) for _ in range(n_blocks)],
-                                    nn.Conv2d(width, width, 3, 1, 1), nn.BatchNorm2d(width))
+        self.blocks = nn.Sequential(*[SRResidualBlock(width, norm) for _ in range(n_blocks)],
+                                    nn.Conv2d(width, width, 3, 1, 1), nn.BatchNorm2d(width) if norm else nn.Identity())
         up: list[nn.Module] = []
-        for f in upsampling_stages(scale):
-            up += [nn.Conv2d(width, width * f * f, 3, 1, 1), nn.PixelShuffle(f), nn.PReLU()]
-        self.upsample = nn.Sequential(*up)
-        self.tail = nn.Conv2d(width, out_channels, 9, 1, 4, bias=True)
+        if upsampling == "subpixel":  # the last conv makes scale^2 sub-pixels per input pixel
+            self.upsample = nn.Sequential()
+            self.tail: nn.Module = nn.Sequential(nn.Conv2d(width, out_channels * scale * scale, 3, 1, 1),
+                                                 nn.PixelShuffle(scale))
+        else:
+            for f in upsampling_stages(scale):
+                up += [nn.Conv2d(width, width * f * f, 3, 1, 1), nn.PixelShuffle(f), nn.PReLU()]
+            self.upsample = nn.Sequential(*up)
+            self.tail = nn.Conv2d(width, out_channels, 9, 1, 4, bias=True)
         if residual:  # start at the bicubic upsampling
             with torch.no_grad():
-                self.tail.weight.zero_()
-                self.tail.bias.zero_()  # type: ignore[union-attr]
+                for p in self.tail.parameters():
+                    p.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x)

@@ -103,6 +103,8 @@ def save_samples(trainer: Trainer, path: Path, latest: Path | None = None, **opt
     ``options`` go to its ``sample_grid``) into ``path`` and ``latest``; models whose samples are not
     images draw nothing."""
     model = trainer.model
+    if model.grid_from_data:  # translators: rows of fixed validation images (training images if there are none)
+        options = {**options, "data": trainer.data.validation if len(trainer.data.validation) else trainer.data.train}
     model.eval()
     try:
         with torch.random.fork_rng(devices=[trainer.device] if trainer.device.type == "cuda" else []):
