@@ -1,0 +1,40 @@
+"""The GAN family's measured per-CPU-second defaults (issue 21) are what the docs say, and a user's flags win."""
+from pathlib import Path
+
+import pytest
+
+import genlab
+from genlab import registry
+from genlab.cli import main
+from genlab.models.gan import WGANGPConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--dataset", "digits", "--steps", "2", "--batch-size", "16", "--device", "cpu", "--g-widths", "8",
+        "--d-widths", "8", "--noise-dim", "8", "--num-samples", "4", "--log-every", "0", "--eval-batches", "0"]
+
+
+def test_wgan_gp_defaults_are_the_documented_cpu_defaults():
+    cfg = WGANGPConfig()
+    assert (cfg.n_critic, cfg.gan_lr, tuple(cfg.gan_betas)) == (2, 2e-4, (0.0, 0.9))
+    assert (cfg.gradient_penalty, cfg.d_norm, cfg.loss) == (10.0, "none", "wasserstein")  # the paper's critic
+    summary = "n_critic 2, Adam (2e-4, 0, 0.9)"
+    assert summary in registry.CATALOG["wgan-gp"].summary and summary in registry.get("wgan-gp").summary
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "wgan-gp, measured per CPU-second: Adam 2e-4 (0, 0.9) with `--n-critic 2`" in readme
+    assert "`--n-critic 5 --gan-lr 1e-4 --gan-betas 0.5 0.9`" in readme
+
+
+@pytest.mark.parametrize("flags, n_critic, lr, betas", [
+    ([], 2, 2e-4, (0.0, 0.9)),  # the new defaults
+    (["--n-critic", "5", "--gan-lr", "1e-4", "--gan-betas", "0.5", "0.9"], 5, 1e-4, (0.5, 0.9)),  # the paper's
+])
+def test_cli_wgan_gp_trains_with_the_defaults_and_explicit_flags_win(tmp_path, capsys, flags, n_critic, lr, betas):
+    run = tmp_path / "w"
+    assert main(["train", "wgan-gp", *TINY, "--out", str(run), *flags]) == 0, capsys.readouterr().err
+    model = genlab.load(run)
+    assert (model.config.n_critic, model.config.gan_lr, tuple(model.config.gan_betas)) == (n_critic, lr, betas)
+    assert (int(model.g_updates), int(model.d_updates)) == (2, 2 * n_critic)  # n_critic critic updates per G update
+    critic, generator = model.phases()
+    for phase in (critic, generator):
+        assert phase.optimizer is not None
+        assert (phase.optimizer.lr, tuple(phase.optimizer.betas)) == (lr, betas)
