@@ -208,8 +208,11 @@ def run_all(args: argparse.Namespace) -> None:
     from genlab.runs.extractors import build_extractor
 
     build_extractor("mnist")  # train / cache the evaluation LeNet-5 once, before the workers start
+    def folder(run: str) -> str:  # 'wgan-gp:n_critic=2,gan_betas=0/0.9' -> 'wgan-gp_n_critic=2_gan_betas=0-0.9'
+        return run.replace(":", "_").replace(",", "_").replace("/", "-")
+
     todo = [{"name": r, "seed": s, "budget": args.budget, "n": args.n,
-             "run": str(args.out / f"{args.budget:g}cpus" / r.replace(":", "_").replace(",", "_").replace("/", "-") / f"seed{s}")}
+             "run": str(args.out / f"{args.budget:g}cpus" / folder(r) / f"seed{s}")}
             for s in args.seeds for r in args.runs]
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
         for row in pool.map(run_one, todo):
