@@ -2,11 +2,12 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 import genlab
 from genlab import registry
 from genlab.cli import main
-from genlab.models.gan import WGANGPConfig
+from genlab.models.gan import CGANConfig, DCGANConfig, WGANConfig, WGANGPConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--dataset", "digits", "--steps", "2", "--batch-size", "16", "--device", "cpu", "--g-widths", "8",
@@ -38,3 +39,22 @@ def test_cli_wgan_gp_trains_with_the_defaults_and_explicit_flags_win(tmp_path, c
     for phase in (critic, generator):
         assert phase.optimizer is not None
         assert (phase.optimizer.lr, tuple(phase.optimizer.betas)) == (lr, betas)
+
+
+def test_dcgan_is_narrow_by_default_and_the_wider_nets_are_a_flag_away(tmp_path, capsys):
+    assert (DCGANConfig().g_widths, DCGANConfig().d_widths) == ((32, 64), (32, 64))
+    assert (CGANConfig().g_widths, CGANConfig().d_widths) == ((32, 64), (32, 64))  # cgan inherits them
+    for unchanged in (WGANConfig(), WGANGPConfig()):  # not studied at these widths: unchanged
+        assert (unchanged.g_widths, unchanged.d_widths) == ((64, 128), (64, 128))
+    base = ["--dataset", "digits", "--steps", "1", "--batch-size", "16", "--device", "cpu", "--num-samples", "4",
+            "--log-every", "0", "--eval-batches", "0"]
+    assert main(["train", "dcgan", *base, "--out", str(tmp_path / "narrow")]) == 0, capsys.readouterr().err
+    assert main(["train", "dcgan", *base, "--out", str(tmp_path / "wide"), "--g-widths", "64", "128",
+                 "--d-widths", "64", "128"]) == 0, capsys.readouterr().err
+    narrow, wide = genlab.load(tmp_path / "narrow"), genlab.load(tmp_path / "wide")
+    assert narrow.config.g_widths == (32, 64) and wide.config.d_widths == (64, 128)
+    for model, width in ((narrow, 32), (wide, 64)):  # the networks are built at the configured widths
+        first = next(m for m in model.discriminator.modules() if isinstance(m, torch.nn.Conv2d))
+        assert first.out_channels == width
+    count = sum(p.numel() for p in narrow.parameters())
+    assert 1.5 * count < sum(p.numel() for p in wide.parameters())  # about half the weights (28x28: 0.38M)
