@@ -52,6 +52,8 @@ def parse_run(text: str) -> tuple[str, dict, dict]:
             parsed = value
         if isinstance(parsed, str) and "x" in parsed and all(p.isdigit() for p in parsed.split("x")):
             parsed = [int(p) for p in parsed.split("x")]  # widths: 32x64
+        elif isinstance(parsed, str) and "/" in parsed:
+            parsed = [float(p) for p in parsed.split("/")]  # betas: 0/0.9
         (train if key in TRAIN_KEYS else model_cfg)[key] = parsed
     return name, model_cfg, train
 
@@ -206,8 +208,11 @@ def run_all(args: argparse.Namespace) -> None:
     from genlab.runs.extractors import build_extractor
 
     build_extractor("mnist")  # train / cache the evaluation LeNet-5 once, before the workers start
+    def folder(run: str) -> str:  # 'wgan-gp:n_critic=2,gan_betas=0/0.9' -> 'wgan-gp_n_critic=2_gan_betas=0-0.9'
+        return run.replace(":", "_").replace(",", "_").replace("/", "-")
+
     todo = [{"name": r, "seed": s, "budget": args.budget, "n": args.n,
-             "run": str(args.out / f"{args.budget:g}cpus" / r.replace(":", "_").replace(",", "_") / f"seed{s}")}
+             "run": str(args.out / f"{args.budget:g}cpus" / folder(r) / f"seed{s}")}
             for s in args.seeds for r in args.runs]
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
         for row in pool.map(run_one, todo):
@@ -231,14 +236,15 @@ def report(args: argparse.Namespace) -> None:
     groups: dict[tuple[float, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["budget"], r["run"]), []).append(r)
-    print("| CPU-s | run | seeds | FD | classes | label acc. % | G steps | epochs | img / CPU-s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| CPU-s | run | seeds | FD | classes | label acc. % | G steps | epochs | img / CPU-s | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (budget, name), rs in sorted(groups.items()):
         print(f"| {budget:g} | {name} | {len(rs)} | {_stat([r['fd'] for r in rs], '.2f')} "
               f"| {'/'.join(str(r['classes_covered']) for r in rs)} "
               f"| {_stat([r['label_accuracy'] and 100 * r['label_accuracy'] for r in rs], '.1f')} "
               f"| {_stat([r['generator_steps'] for r in rs], '.0f')} | {_stat([r['epochs'] for r in rs], '.2f')} "
-              f"| {_stat([r['images'] / r['train_cpu'] for r in rs], '.0f')} |")
+              f"| {_stat([r['images'] / r['train_cpu'] for r in rs], '.0f')} "
+              f"| {'/'.join(format(r['load_at_end'], '.1f') for r in rs)} |")
 
 
 def main(argv: list[str] | None = None) -> None:

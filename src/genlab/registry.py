@@ -69,7 +69,7 @@ CATALOG: dict[str, CatalogLine] = {
     "dcgan": _line("gan", "DCGAN: transposed-conv generator with batch norm, strided-conv discriminator"),
     "cgan": _line("gan", "conditional DCGAN: label embedding into G, projection discriminator; sample --label"),
     "wgan": _line("gan", "Wasserstein GAN: clipped critic (0.01), n_critic 5, RMSprop 5e-5"),
-    "wgan-gp": _line("gan", "WGAN-GP: gradient penalty 10 on interpolates, n_critic 5, Adam (1e-4, 0.5, 0.9)"),
+    "wgan-gp": _line("gan", "WGAN-GP: gradient penalty 10 on interpolates, n_critic 2, Adam (2e-4, 0, 0.9)"),
     "progan": _line("progan", "ProGAN: progressive growing 4x4 -> full size with fade-in, equalized lr, WGAN-GP"),
     "stylegan": _line("stylegan", "StyleGAN2-style: mapping net, modulated convs, noise, style mixing, lazy R1, "
                                   "truncation"),
