@@ -75,3 +75,29 @@ def digits_data():
 def quick_train():
     """Training settings for runs that take a second or two."""
     return {"steps": 6, "batch_size": 32, "device": "cpu", "log_every": 2, "num_samples": 4, "seed": 3}
+
+
+def run_torchrun(cmd: list[str], env: dict[str, str], out=None):
+    """Run a torchrun command; retry (up to two more times) when a child died of SIGABRT.
+
+    On a loaded 2-core machine a finished gloo child has (rarely: about 1 of 14-20 runs at load 4)
+    aborted after rank 0 wrote its run ("terminate called without an active exception"); two in a row
+    were seen once. The cause is not found yet (see the session notes); a third abort still fails the
+    test, and the children's own lines are kept for the failure message."""
+    import shutil
+    import subprocess
+
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    for _ in range(2):
+        if proc.returncode == 0 or "SIGABRT" not in proc.stderr:
+            break
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    return proc
+
+
+@pytest.fixture(scope="session")
+def torchrun():
+    """:func:`run_torchrun`, for tests in any folder."""
+    return run_torchrun

@@ -1,7 +1,6 @@
 """Two CPU processes under torchrun (gloo): training runs, only rank 0 writes, the result loads."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -10,30 +9,19 @@ import torch
 import genlab
 
 
-def _torchrun(cmd: list[str], env: dict[str, str], out) -> subprocess.CompletedProcess:
-    """Run torchrun; retry once when a child died of SIGABRT. On a loaded 2-core machine a gloo child
-    has (rarely) aborted at exit; the cause is not found yet (see the session notes), and a second
-    abort still fails the test. The children's own lines are kept in the failure message."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    if proc.returncode != 0 and "SIGABRT" in proc.stderr:
-        shutil.rmtree(out, ignore_errors=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    return proc
-
-
 def _why(proc: subprocess.CompletedProcess) -> str:
     lines = [line for line in proc.stderr.splitlines() if "torch/distributed/elastic" not in line]
     return "\n".join(lines[:40])[-3000:]
 
 
-def test_torchrun_two_processes(tmp_path):
+def test_torchrun_two_processes(tmp_path, torchrun):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "genlab", "train", "vae", "--dataset", "digits", "--out", str(out), "--batch-size", "32",
            "--steps", "8", "--latent-dim", "3", "--conv-widths", "8", "--conv-hidden", "16", "--num-samples", "4",
            "--device", "cpu", "--deterministic"]
-    proc = _torchrun(cmd, env, out)
+    proc = torchrun(cmd, env, out)
     assert proc.returncode == 0, _why(proc)
     assert proc.stderr.count("run written to") == 1  # one writer
     state = json.loads((out / "checkpoints" / "step-00000008" / "state.json").read_text())
@@ -46,7 +34,7 @@ def test_torchrun_two_processes(tmp_path):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_torchrun_stacked_autoencoder_across_its_stage_changes(tmp_path):
+def test_torchrun_stacked_autoencoder_across_its_stage_changes(tmp_path, torchrun):
     """Greedy pretraining of three layers, then fine-tuning, on two processes: the stages follow the step."""
     out = tmp_path / "stacked"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -54,7 +42,7 @@ def test_torchrun_stacked_autoencoder_across_its_stage_changes(tmp_path):
            "-m", "genlab", "train", "stacked-ae", "--dataset", "digits", "--out", str(out), "--batch-size", "32",
            "--steps", "11", "--mlp-hidden", "32", "16", "--latent-dim", "4", "--pretrain-steps", "3",
            "--num-samples", "4", "--device", "cpu", "--log-every", "1"]
-    proc = _torchrun(cmd, env, out)
+    proc = torchrun(cmd, env, out)
     assert proc.returncode == 0, _why(proc)
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in records if r["split"] == "train_step"]
