@@ -27,12 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+
+from bench_common import mean_std
 
 TRAIN_KEYS = {"batch_size", "lr", "phase_lr_discriminator", "phase_lr_generator"}
 GENLAB_TRAIN = {"precision": "fp32", "device": "cpu", "log_every": 0, "sample_every": 0, "eval_batches": 1,
@@ -222,15 +223,6 @@ def run_all(args: argparse.Namespace) -> None:
                   f"img/CPU-s {row['images'] / row['train_cpu']:.0f} (load {row['load_at_end']:.1f})", flush=True)
 
 
-def _stat(values: list, fmt: str) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return format(values[0], fmt)
-    return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
-
-
 def report(args: argparse.Namespace) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(args.out.glob("*/*/seed*/result.json"))]
     groups: dict[tuple[float, str], list[dict]] = {}
@@ -239,11 +231,11 @@ def report(args: argparse.Namespace) -> None:
     print("| CPU-s | run | seeds | FD | classes | label acc. % | G steps | epochs | img / CPU-s | load |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for (budget, name), rs in sorted(groups.items()):
-        print(f"| {budget:g} | {name} | {len(rs)} | {_stat([r['fd'] for r in rs], '.2f')} "
+        print(f"| {budget:g} | {name} | {len(rs)} | {mean_std([r['fd'] for r in rs], '.2f')} "
               f"| {'/'.join(str(r['classes_covered']) for r in rs)} "
-              f"| {_stat([r['label_accuracy'] and 100 * r['label_accuracy'] for r in rs], '.1f')} "
-              f"| {_stat([r['generator_steps'] for r in rs], '.0f')} | {_stat([r['epochs'] for r in rs], '.2f')} "
-              f"| {_stat([r['images'] / r['train_cpu'] for r in rs], '.0f')} "
+              f"| {mean_std([r['label_accuracy'] and 100 * r['label_accuracy'] for r in rs], '.1f')} "
+              f"| {mean_std([r['generator_steps'] for r in rs], '.0f')} | {mean_std([r['epochs'] for r in rs], '.2f')} "
+              f"| {mean_std([r['images'] / r['train_cpu'] for r in rs], '.0f')} "
               f"| {'/'.join(format(r['load_at_end'], '.1f') for r in rs)} |")
 
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
+
+from bench_common import cpu_seconds, mean_std
 
 MODELS = ["gan", "dcgan", "cgan", "wgan", "wgan-gp"]
 # budgets count the CPU time of the training loop (one thread per run), so they hold on a shared machine;
@@ -51,14 +52,6 @@ def _train_records(run: Path) -> list[dict]:
     return [r for r in map(json.loads, filter(str.strip, lines)) if r.get("split") == "train"]
 
 
-def _cpu_seconds() -> float:
-    """CPU time (user + system) this process has used so far."""
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_one(spec: dict) -> dict:
     """Train one (model, variant, seed), evaluate it, write and return its result row."""
     import torch
@@ -74,10 +67,10 @@ def run_one(spec: dict) -> dict:
     if done.is_file():
         return json.loads(done.read_text())
     train = {**TRAIN, "seed": spec["seed"], **spec["train"]}
-    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     model = genlab.train(spec["model"], out=run, overwrite=True, model_config=spec["model_config"], data="mnist",
                          train=train)
-    wall, cpu = time.perf_counter() - t0, _cpu_seconds() - cpu0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     records = _train_records(run)
     images = sum(r["images_per_s"] * r["epoch_time"] for r in records)
     train_time = sum(r["epoch_time"] for r in records)
@@ -141,15 +134,6 @@ def run_table(args: argparse.Namespace) -> None:
                   f"classes {row['classes_covered']}/10 {row['images_per_s']:.0f} img/s{flag}", flush=True)
 
 
-def _stat(values: list[float], fmt: str) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return format(values[0], fmt)
-    return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
-
-
 def report(args: argparse.Namespace) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(args.out.glob("*/*/seed*/result.json"))]
     groups: dict[tuple[str, str, str], list[dict]] = {}
@@ -160,13 +144,13 @@ def report(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (table, model, variant), rs in groups.items():
         cov = [r["classes_covered"] for r in rs]
-        print(f"| {table} | {model} | {variant} | {len(rs)} | {_stat([r['fd'] for r in rs], '.2f')} "
-              f"| {_stat([r['kid'] for r in rs], '.1f')} | {_stat([r['precision'] for r in rs], '.3f')} "
-              f"| {_stat([r['recall'] for r in rs], '.3f')} | {'/'.join(map(str, cov))} "
-              f"| {_stat([r['label_accuracy'] and 100 * r['label_accuracy'] for r in rs], '.1f')} "
-              f"| {_stat([r['generator_steps'] for r in rs], '.0f')} | {_stat([r['epochs'] for r in rs], '.2f')} "
-              f"| {_stat([r['epochs'] * 50000 / r['cpu_seconds'] for r in rs], '.0f')} "
-              f"| {_stat([r.get('cpu_seconds') for r in rs], '.0f')} |")
+        print(f"| {table} | {model} | {variant} | {len(rs)} | {mean_std([r['fd'] for r in rs], '.2f')} "
+              f"| {mean_std([r['kid'] for r in rs], '.1f')} | {mean_std([r['precision'] for r in rs], '.3f')} "
+              f"| {mean_std([r['recall'] for r in rs], '.3f')} | {'/'.join(map(str, cov))} "
+              f"| {mean_std([r['label_accuracy'] and 100 * r['label_accuracy'] for r in rs], '.1f')} "
+              f"| {mean_std([r['generator_steps'] for r in rs], '.0f')} | {mean_std([r['epochs'] for r in rs], '.2f')} "
+              f"| {mean_std([r['epochs'] * 50000 / r['cpu_seconds'] for r in rs], '.0f')} "
+              f"| {mean_std([r.get('cpu_seconds') for r in rs], '.0f')} |")
 
 
 def main(argv: list[str] | None = None) -> None:

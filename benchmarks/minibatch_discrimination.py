@@ -15,21 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import statistics
 import sys
 import time
 from pathlib import Path
+
+from bench_common import cpu_seconds, mean_std
 
 VARIANTS = {"baseline": {}, "mbd_100x5": {"minibatch_discrimination": [100, 5]},
             "mbd_16x4": {"minibatch_discrimination": [16, 4]}}
 TRAIN = {"batch_size": 64, "precision": "bf16", "device": "cpu", "log_every": 0, "sample_every": 0,
          "eval_batches": 2, "num_samples": 100, "mode_check": "off"}
-
-
-def _cpu() -> float:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    return u.ru_utime + u.ru_stime
 
 
 def run_one(out: Path, variant: str, seed: int, steps: int, n: int) -> dict:
@@ -43,10 +38,10 @@ def run_one(out: Path, variant: str, seed: int, steps: int, n: int) -> dict:
     run = out / f"{steps}steps" / variant / f"seed{seed}"
     if (run / "result.json").is_file():
         return json.loads((run / "result.json").read_text())
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
     model = genlab.train("gan", out=run, overwrite=True, model_config=VARIANTS[variant], data="mnist",
                          train={**TRAIN, "seed": seed, "steps": steps})
-    cpu = _cpu() - cpu0
+    cpu = cpu_seconds() - cpu0
     result = evaluate_model(model.eval(), "mnist", ["fid", "classes"], n=n,
                             extractor=build_extractor("mnist", verbose=False), seed=0)
     m = result["metrics"]
@@ -55,12 +50,6 @@ def run_one(out: Path, variant: str, seed: int, steps: int, n: int) -> dict:
            "train_cpu_s": cpu, "wall_s": time.perf_counter() - t0}
     (run / "result.json").write_text(json.dumps(row, indent=1))
     return row
-
-
-def _stat(values: list[float], fmt: str) -> str:
-    if len(values) == 1:
-        return format(values[0], fmt)
-    return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
 
 
 def report(out: Path) -> None:
@@ -72,8 +61,8 @@ def report(out: Path) -> None:
     print("|---|---|---|---|---|---|---|")
     for (steps, variant), rs in sorted(groups.items()):
         print(f"| {steps} | {variant} | {len(rs)} | {'/'.join(str(r['classes_covered']) for r in rs)} "
-              f"| {_stat([r['class_kl'] for r in rs], '.3f')} | {_stat([r['fd'] for r in rs], '.1f')} "
-              f"| {_stat([r['train_cpu_s'] for r in rs], '.1f')} |")
+              f"| {mean_std([r['class_kl'] for r in rs], '.3f')} | {mean_std([r['fd'] for r in rs], '.1f')} "
+              f"| {mean_std([r['train_cpu_s'] for r in rs], '.1f')} |")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,13 +16,13 @@ import argparse
 import functools
 import json
 import os
-import resource
 import shutil
 import sys
 import time
 from pathlib import Path
 
 import torch
+from bench_common import cpu_seconds
 
 import genlab
 from genlab.io import name_grid_rows, save_image_grid
@@ -36,11 +36,6 @@ TRAIN = {"batch_size": 32, "device": "cpu", "log_every": 0, "sample_every": 0, "
 RECIPE = None  # the dataset's default recipe: what `genlab evaluate` uses (shapes: features.DATASET_RECIPES)
 METRICS = ["fid", "kid", "prdc", "classes"]
 PSI = [0.5, 0.7, 0.85, 1.0]
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def load_line() -> str:

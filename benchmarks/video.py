@@ -35,12 +35,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_common import cpu_seconds
 
 import genlab
 from genlab.apps.clips import save_clips
@@ -66,11 +66,6 @@ MODELS = {
                   "v_widths": [32, 64]},
     "video-ddpm": {"width": 16, "width_mults": [1, 2], "diffusion_steps": 200, "sample_steps": 25},
 }
-
-
-def cpu_seconds() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def load() -> str:
