@@ -29,8 +29,8 @@ from genlab.config import check_sizes
 from genlab.diffusion import SAMPLERS, DDIMSampler, DDPMSampler, NoiseSchedule, Sampler, sample_loop
 from genlab.errors import ConfigError, DataError
 from genlab.models.base import Batch, GenerativeModel, Losses, default_labels
+from genlab.models.unet_common import UNetModelConfig
 from genlab.nn.ema import ema_decay_at, ema_update_
-from genlab.nn.unet import UNet, check_unet_settings
 from genlab.registry import register
 
 # images per reverse-process pass of `sample`: memory stays bounded for any n (2000 samples in one pass held
@@ -40,7 +40,7 @@ SAMPLE_CHUNK = 128
 
 
 @dataclass
-class DDPMConfig:
+class DDPMConfig(UNetModelConfig):
     """Configuration of :class:`DDPM`.
 
     Attributes:
@@ -68,20 +68,11 @@ class DDPMConfig:
         clip_denoised: clip each step's estimate of x0 to [-1, 1].
     """
 
-    data_shape: tuple[int, int, int] = (1, 28, 28)
     timesteps: int = 1000
     beta_schedule: Literal["linear", "cosine"] = "linear"
     beta_start: float = 1e-4
     beta_end: float = 0.02
     prediction: Literal["eps", "x0", "v"] = "eps"
-    base_width: int = 32
-    width_mults: tuple[int, ...] = (1, 2, 2)
-    blocks_per_level: int = 1
-    attention_size: int = 8
-    attention_heads: int = 1
-    dropout: float = 0.0
-    norm_groups: int = 8
-    ema_decay: float = 0.999
     sampler: Literal["ddim", "ddpm"] = "ddim"
     sample_steps: int = 20
     eta: float = 0.0
@@ -89,6 +80,7 @@ class DDPMConfig:
     clip_denoised: bool = True
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         checks = [
             (self.timesteps >= 1, f"timesteps must be at least 1, got {self.timesteps}"),
             (0 < self.beta_start <= self.beta_end < 1,
@@ -96,15 +88,11 @@ class DDPMConfig:
             (1 <= self.sample_steps <= self.timesteps,
              f"sample_steps must be between 1 and timesteps = {self.timesteps}, got {self.sample_steps}"),
             (self.eta >= 0, f"eta must be non-negative, got {self.eta}"),
-            (0 <= self.ema_decay < 1, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
-            (0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
         check_sizes("timesteps", self.timesteps, maximum=100_000)
-        check_unet_settings(self.base_width, self.width_mults, self.blocks_per_level, self.attention_size,
-                            self.attention_heads, self.norm_groups)
 
 
 @dataclass
@@ -162,11 +150,8 @@ class DDPM(GenerativeModel):
         super().__init__(config)
         if self.requires_labels and self.num_classes < 1:
             raise ConfigError("a conditional diffusion model needs class labels, and this dataset has none")
-        c, h, w = config.data_shape
         self.schedule = make_schedule(config)
-        self.net = UNet(c, (h, w), config.base_width, tuple(config.width_mults), config.blocks_per_level,
-                        config.attention_size, config.attention_heads, config.dropout, config.norm_groups,
-                        self.num_classes)
+        self.net = config.build_unet(self.num_classes)
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if config.ema_decay > 0 else None
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))  # EMA warm-up; in checkpoints
 

@@ -44,48 +44,25 @@ from genlab.diffusion.score_samplers import (
 from genlab.diffusion.sde import SDE, VESDE, VPSDE, geometric_sigmas
 from genlab.errors import ConfigError
 from genlab.models.base import Batch, GenerativeModel, Losses
+from genlab.models.unet_common import UNetModelConfig
 from genlab.nn.ema import ema_decay_at, ema_update_
-from genlab.nn.unet import UNet, check_unet_settings
 from genlab.registry import register
 
 
 @dataclass
-class ScoreNetConfig:
-    """The U-Net and EMA settings both score models share (as in :class:`~genlab.models.diffusion.DDPMConfig`).
+class ScoreNetConfig(UNetModelConfig):
+    """The U-Net and EMA settings both score models share (:class:`~genlab.models.unet_common.UNetModelConfig`,
+    as in :class:`~genlab.models.diffusion.DDPMConfig`) and their default sampler's length.
 
     Attributes:
-        data_shape: (C, H, W) of the images; filled from the dataset at training time.
-        base_width: U-Net channels at full resolution.
-        width_mults: U-Net channels per level as multiples of base_width (one level per entry).
-        blocks_per_level: residual blocks per U-Net level.
-        attention_size: self-attention at U-Net levels whose feature maps are at most this many
-            pixels on a side, and in the middle (0 = none).
-        attention_heads: heads per self-attention layer.
-        dropout: dropout in the residual blocks.
-        norm_groups: GroupNorm groups.
-        ema_decay: decay of the moving average of weights used for sampling (0 = the trained weights).
         sample_steps: steps of the default sampler (score-sde: time steps; ncsn: Langevin steps per level).
     """
 
-    data_shape: tuple[int, int, int] = (1, 28, 28)
-    base_width: int = 32
-    width_mults: tuple[int, ...] = (1, 2, 2)
-    blocks_per_level: int = 1
-    attention_size: int = 8
-    attention_heads: int = 1
-    dropout: float = 0.0
-    norm_groups: int = 8
-    ema_decay: float = 0.999
     sample_steps: int = 25
 
     def __post_init__(self) -> None:
-        check_unet_settings(self.base_width, self.width_mults, self.blocks_per_level, self.attention_size,
-                            self.attention_heads, self.norm_groups)
+        super().__post_init__()
         check_sizes("sample_steps", self.sample_steps, maximum=100_000)
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
 
 @dataclass
@@ -173,9 +150,7 @@ class ScoreModel(GenerativeModel):
 
     def __init__(self, config: ScoreNetConfig):
         super().__init__(config)
-        c, h, w = config.data_shape
-        self.net = UNet(c, (h, w), config.base_width, tuple(config.width_mults), config.blocks_per_level,
-                        config.attention_size, config.attention_heads, config.dropout, config.norm_groups)
+        self.net = config.build_unet()
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if config.ema_decay > 0 else None
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
