@@ -55,7 +55,8 @@ def test_ema_update_formula():
             p.fill_(1.0)
         for p in model.ema.parameters():
             p.fill_(0.0)
-    model.updates.fill_(100)  # past the warm-up: decay = min(0.5, 101 / 110) = 0.5
+    # past the warm-up: decay = min(0.5, 101 / 110) = 0.5 (set as a checkpoint would: through the state dict)
+    model.load_state_dict({**model.state_dict(), "updates": torch.tensor(100)})
     model.after_step("model")
     assert all(torch.allclose(p, torch.full_like(p, 0.5)) for p in model.ema.parameters())
     assert int(model.updates) == 101

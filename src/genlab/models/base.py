@@ -108,6 +108,9 @@ class GenerativeModel(nn.Module):
     # the model's reason from export_refusals (part -> why), or a generic one.
     export_parts: ClassVar[tuple[str, ...]] = ()
     export_refusals: ClassVar[dict[str, str]] = {}
+    # models that call register_update_counter() have these (an annotation only: no class attribute)
+    updates: torch.Tensor
+    _updates_host: int | None
 
     def __init__(self, config: Any):
         super().__init__()
@@ -143,6 +146,29 @@ class GenerativeModel(nn.Module):
 
     def after_step(self, phase: str) -> None:
         """Called after each optimizer step of ``phase`` (weight clipping, EMA updates, ...)."""
+
+    # --- the update counter (models whose schedules depend on how far training is) -------------------
+    def register_update_counter(self, persistent: bool = True) -> None:
+        """An ``updates`` buffer (a long scalar on the model's device, saved in checkpoints; in the saved
+        model too when ``persistent``) and its host copy, so :meth:`count_update` and :attr:`update_count`
+        never wait for the device: on a GPU, reading the buffer every step would synchronize every step.
+        Loading a state dict forgets the host copy; the next read takes it from the buffer once."""
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long), persistent=persistent)
+        self._updates_host = 0
+        self.register_load_state_dict_post_hook(_forget_update_count)
+
+    def count_update(self) -> None:
+        """One more optimizer update (the buffer on the device and its host copy)."""
+        self.updates += 1
+        if self._updates_host is not None:
+            self._updates_host += 1
+
+    @property
+    def update_count(self) -> int:
+        """Updates counted so far, without a device sync (one after a state dict was loaded)."""
+        if self._updates_host is None:
+            self._updates_host = int(self.updates)
+        return self._updates_host
 
     def training_records(self) -> list[dict[str, Any]]:
         """Records of the last training step the run writes to metrics.jsonl besides the losses (e.g.
@@ -320,6 +346,12 @@ class LikelihoodModel(LatentModel):
                        labels: torch.Tensor | None = None) -> torch.Tensor:
         """Importance-sampled estimate of log p(x) per item, (B,), in nats."""
         raise NotImplementedError
+
+
+def _forget_update_count(module: GenerativeModel, incompatible_keys: Any) -> None:
+    # loading may replace the ``updates`` buffer (the trainer copies non-persistent buffers in after
+    # load_state_dict); the host copy is read again from it when next needed
+    module._updates_host = None
 
 
 def default_labels(n: int, num_classes: int, device: torch.device | str | None = None, run: int = 1) -> torch.Tensor:
