@@ -165,7 +165,7 @@ def test_ema_decoder_samples_and_follows_the_decoder():
         for p in model.decoder.parameters():
             p.add_(1.0)
     for _ in range(100):  # past the EMA warm-up: the decay is 0.5
-        model.count_update()
+        model.count("updates")
     model.after_step("decoder")
     for b, a, p in zip(before, model.ema_decoder.parameters(), model.decoder.parameters(), strict=True):
         assert torch.allclose(a, 0.5 * b + 0.5 * p)

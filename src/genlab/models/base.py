@@ -108,13 +108,11 @@ class GenerativeModel(nn.Module):
     # the model's reason from export_refusals (part -> why), or a generic one.
     export_parts: ClassVar[tuple[str, ...]] = ()
     export_refusals: ClassVar[dict[str, str]] = {}
-    # models that call register_update_counter() have these (an annotation only: no class attribute)
-    updates: torch.Tensor
-    _updates_host: int | None
 
     def __init__(self, config: Any):
         super().__init__()
         self.config = config
+        self._counts_host: dict[str, int] = {}  # host copies of the counters of register_counter
 
     @property
     def num_classes(self) -> int:
@@ -147,28 +145,29 @@ class GenerativeModel(nn.Module):
     def after_step(self, phase: str) -> None:
         """Called after each optimizer step of ``phase`` (weight clipping, EMA updates, ...)."""
 
-    # --- the update counter (models whose schedules depend on how far training is) -------------------
-    def register_update_counter(self, persistent: bool = True) -> None:
-        """An ``updates`` buffer (a long scalar on the model's device, saved in checkpoints; in the saved
-        model too when ``persistent``) and its host copy, so :meth:`count_update` and :attr:`update_count`
-        never wait for the device: on a GPU, reading the buffer every step would synchronize every step.
-        Loading a state dict forgets the host copy; the next read takes it from the buffer once."""
-        self.register_buffer("updates", torch.zeros((), dtype=torch.long), persistent=persistent)
-        self._updates_host = 0
-        self.register_load_state_dict_post_hook(_forget_update_count)
+    # --- update counters (models whose schedules depend on how far training is) ---------------------
+    def register_counter(self, name: str = "updates", persistent: bool = True) -> None:
+        """A counter buffer ``name`` (a long scalar on the model's device, saved in checkpoints; in the saved
+        model too when ``persistent``) and its host copy, so :meth:`count` and :meth:`counted` never wait
+        for the device: on a GPU, reading the buffer every step would synchronize every step. Loading a
+        state dict forgets the host copies; the next read takes each from its buffer once."""
+        self.register_buffer(name, torch.zeros((), dtype=torch.long), persistent=persistent)
+        if not self._counts_host:  # the first counter
+            self.register_load_state_dict_post_hook(_forget_counts)
+        self._counts_host[name] = 0
 
-    def count_update(self) -> None:
-        """One more optimizer update (the buffer on the device and its host copy)."""
-        self.updates += 1
-        if self._updates_host is not None:
-            self._updates_host += 1
+    def count(self, name: str = "updates", n: int = 1) -> None:
+        """Add ``n`` to counter ``name`` (the buffer on the device and its host copy)."""
+        buffer = self.get_buffer(name)
+        buffer += n
+        if name in self._counts_host:
+            self._counts_host[name] += n
 
-    @property
-    def update_count(self) -> int:
-        """Updates counted so far, without a device sync (one after a state dict was loaded)."""
-        if self._updates_host is None:
-            self._updates_host = int(self.updates)
-        return self._updates_host
+    def counted(self, name: str = "updates") -> int:
+        """Counter ``name`` so far, without a device sync (one after a state dict was loaded)."""
+        if name not in self._counts_host:
+            self._counts_host[name] = int(self.get_buffer(name))
+        return self._counts_host[name]
 
     def training_records(self) -> list[dict[str, Any]]:
         """Records of the last training step the run writes to metrics.jsonl besides the losses (e.g.
@@ -348,10 +347,10 @@ class LikelihoodModel(LatentModel):
         raise NotImplementedError
 
 
-def _forget_update_count(module: GenerativeModel, incompatible_keys: Any) -> None:
-    # loading may replace the ``updates`` buffer (the trainer copies non-persistent buffers in after
-    # load_state_dict); the host copy is read again from it when next needed
-    module._updates_host = None
+def _forget_counts(module: GenerativeModel, incompatible_keys: Any) -> None:
+    # loading may replace the counter buffers (the trainer copies non-persistent buffers in after
+    # load_state_dict); each host copy is read again from its buffer when next needed
+    module._counts_host.clear()
 
 
 def default_labels(n: int, num_classes: int, device: torch.device | str | None = None, run: int = 1) -> torch.Tensor:

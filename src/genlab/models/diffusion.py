@@ -153,7 +153,7 @@ class DDPM(GenerativeModel):
         self.schedule = make_schedule(config)
         self.net = config.build_unet(self.num_classes)
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if config.ema_decay > 0 else None
-        self.register_update_counter()  # EMA warm-up; in checkpoints
+        self.register_counter("updates")  # EMA warm-up; in checkpoints
 
     # --- training --------------------------------------------------------------------------------
     def _labels(self, batch: Batch) -> Tensor | None:
@@ -177,8 +177,8 @@ class DDPM(GenerativeModel):
     def after_step(self, phase: str) -> None:
         """Move the EMA weights toward the trained ones (with a warm-up for short runs)."""
         if self.ema is not None:
-            ema_update_(self.ema, self.net, ema_decay_at(self.config.ema_decay, self.update_count))
-        self.count_update()
+            ema_update_(self.ema, self.net, ema_decay_at(self.config.ema_decay, self.counted("updates")))
+        self.count("updates")
 
     # --- sampling --------------------------------------------------------------------------------
     def denoiser_output(self, x_t: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:

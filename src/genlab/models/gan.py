@@ -338,8 +338,8 @@ class GAN(GenerativeModel):
         if config.spectral_norm:
             apply_spectral_norm(self.discriminator)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
-        self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))  # in checkpoints: exact resume
-        self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
+        self.register_counter("d_updates")  # in checkpoints: exact resume
+        self.register_counter("g_updates")
         # each phase's last parameter-gradient norm (discriminator, generator): training state, not
         # weights, so non-persistent; checkpoints carry non-persistent buffers, so a resume logs it exactly
         self.register_buffer("grad_norms", torch.zeros(2), persistent=False)
@@ -362,7 +362,7 @@ class GAN(GenerativeModel):
         return batch.y
 
     def _noise_std(self) -> float:
-        return instance_noise_std(self.config.instance_noise, int(self.d_updates), self.config.instance_noise_steps)
+        return instance_noise_std(self.config.instance_noise, self.counted("d_updates"), self.config.instance_noise_steps)
 
     def _scores(self, real: torch.Tensor, fake: torch.Tensor, prefix: str = "") -> Losses:
         """What to log about D's outputs: mean D(x), D(G(z)) or the critic's scores."""
@@ -417,13 +417,13 @@ class GAN(GenerativeModel):
         """Record the gradient norm; clip the critic / count its updates, or update the EMA generator."""
         self.grad_norms[_PHASE_INDEX[phase]] = parameter_grad_norm(self.get_submodule(phase).parameters())
         if phase == "discriminator":
-            self.d_updates += 1
+            self.count("d_updates")
             if self.config.weight_clip > 0:
                 clip_weights_(self.discriminator, self.config.weight_clip)
         elif phase == "generator":
-            self.g_updates += 1
+            self.count("g_updates")
             if self.ema_generator is not None:
-                decay = ema_decay_at(self.config.ema_decay, int(self.g_updates))
+                decay = ema_decay_at(self.config.ema_decay, self.counted("g_updates"))
                 ema_update_(self.ema_generator, self.generator, decay)
 
     @torch.no_grad()

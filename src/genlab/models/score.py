@@ -152,7 +152,7 @@ class ScoreModel(GenerativeModel):
         super().__init__(config)
         self.net = config.build_unet()
         self.ema = copy.deepcopy(self.net).requires_grad_(False) if config.ema_decay > 0 else None
-        self.register_update_counter()
+        self.register_counter("updates")
 
     def score(self, x: Tensor, t: Tensor, ema: bool = True) -> Tensor:
         """s(x, t) for x (B, C, H, W) in the [-1, 1] scale at times / noise levels t (B,)."""
@@ -205,8 +205,8 @@ class ScoreModel(GenerativeModel):
 
     def after_step(self, phase: str) -> None:
         if self.ema is not None:
-            ema_update_(self.ema, self.net, ema_decay_at(self.config.ema_decay, self.update_count))
-        self.count_update()
+            ema_update_(self.ema, self.net, ema_decay_at(self.config.ema_decay, self.counted("updates")))
+        self.count("updates")
 
     @staticmethod
     def _dsm_loss(output: Tensor, noise: Tensor) -> Losses:

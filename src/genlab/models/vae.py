@@ -166,11 +166,11 @@ class VAE(LikelihoodModel):
             self.top_decoder = torch.nn.Sequential(torch.nn.Linear(d2, h), torch.nn.ELU(), torch.nn.Linear(h, 2 * d1))
         # encoder updates so far, for the KL warm-up: training state (non-persistent, so saved models keep
         # their format; checkpoints carry it)
-        self.register_update_counter(persistent=False)
+        self.register_counter("updates", persistent=False)
 
     def after_step(self, phase: str) -> None:
         if phase in ("model", "encoder"):
-            self.count_update()
+            self.count("updates")
 
     # --- the prior -------------------------------------------------------------------------------
     def prior_components(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -230,7 +230,7 @@ class VAE(LikelihoodModel):
             kl = gaussian_kl(mu, logvar).mean()
         weight = cfg.beta
         if cfg.kl_warmup_steps > 0:
-            weight *= min(1.0, float(self.update_count) / cfg.kl_warmup_steps)
+            weight *= min(1.0, float(self.counted("updates")) / cfg.kl_warmup_steps)
         return weight * kl
 
     # --- conditioning (none for the plain VAE) ---------------------------------------------------

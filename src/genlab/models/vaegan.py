@@ -162,7 +162,7 @@ class VAEGAN(VAE):
     def after_step(self, phase: str) -> None:
         super().after_step(phase)
         if phase == "decoder" and self.ema_decoder is not None:
-            ema_update_(self.ema_decoder, self.decoder, ema_decay_at(self.config.ema_decay, self.update_count))
+            ema_update_(self.ema_decoder, self.decoder, ema_decay_at(self.config.ema_decay, self.counted("updates")))
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -177,7 +177,7 @@ class VAEGAN(VAE):
 
     def _in_warmup(self) -> bool:
         """True while the VAE part trains alone (``vae_warmup_steps``)."""
-        return self.update_count < self.config.vae_warmup_steps
+        return self.counted("updates") < self.config.vae_warmup_steps
 
     def _pixel_nll(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(decoded images in [0, 1], the pixel reconstruction NLL per image (B,)) from codes z."""
