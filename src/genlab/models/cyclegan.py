@@ -24,27 +24,23 @@ from typing import ClassVar, Literal
 import torch
 import torch.nn.functional as F
 
-from genlab.config import check_range, check_sizes
+from genlab.config import check_range
 from genlab.errors import ConfigError
 from genlab.models.base import Batch, Losses, Phase
 from genlab.models.gan import LossName
-from genlab.models.translation import HistoryPool, ImageTranslator, TranslationNorm, TranslatorConfig
+from genlab.models.translation import HistoryPool, ImageTranslator, PatchGANTranslatorConfig, TranslationNorm
 from genlab.nn.translation import PatchGAN, ResnetGenerator, UNetGenerator
 from genlab.registry import register
 
 
 @dataclass
-class CycleGANConfig(TranslatorConfig):
-    """Configuration of :class:`CycleGAN` (Zhu et al. 2017).
+class CycleGANConfig(PatchGANTranslatorConfig):
+    """Configuration of :class:`CycleGAN` (Zhu et al. 2017); the generator and PatchGAN fields are
+    :class:`PatchGANTranslatorConfig`'s (here with instance norm, as in the paper).
 
     Attributes:
-        generator: 'resnet' (the paper's) or 'unet'.
-        g_width: channels of the generators' first layer (64 in the paper).
+        generator: 'resnet' (the paper's) or 'unet' (g_depth levels).
         n_blocks: residual blocks of a ResNet generator (9 at 256 px, 6 at 128 px).
-        g_depth: levels of a U-Net generator at most.
-        g_norm: normalization in the generators.
-        d_width: channels of the PatchGANs' first layer.
-        n_layers: stride-2 layers of the PatchGANs (3 = 70x70 patches; capped so a patch fits).
         cycle_weight: lambda of the cycle-consistency L1 terms (10).
         identity_weight: the identity terms' weight as a fraction of lambda (0.5; 0 = off).
         pool_size: generated images each discriminator's history pool holds (50; 0 = no pool).
@@ -52,24 +48,16 @@ class CycleGANConfig(TranslatorConfig):
 
     loss: LossName = "least_squares"
     d_norm: TranslationNorm = "instance"
-    generator: Literal["resnet", "unet"] = "resnet"
-    g_width: int = 64
-    n_blocks: int = 9
-    g_depth: int = 8
     g_norm: TranslationNorm = "instance"
-    d_width: int = 64
-    n_layers: int = 3
+    generator: Literal["resnet", "unet"] = "resnet"
+    n_blocks: int = 9
     cycle_weight: float = 10.0
     identity_weight: float = 0.5
     pool_size: int = 50
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_sizes("g_width", self.g_width)
-        check_sizes("g_depth", self.g_depth)
-        check_sizes("d_width", self.d_width)
         check_range("n_blocks", self.n_blocks, 0)
-        check_range("n_layers", self.n_layers, 0)
         check_range("cycle_weight", self.cycle_weight, 0)
         check_range("identity_weight", self.identity_weight, 0)
         check_range("pool_size", self.pool_size, 0, 100_000)

@@ -362,7 +362,8 @@ class GAN(GenerativeModel):
         return batch.y
 
     def _noise_std(self) -> float:
-        return instance_noise_std(self.config.instance_noise, self.counted("d_updates"), self.config.instance_noise_steps)
+        cfg = self.config
+        return instance_noise_std(cfg.instance_noise, self.counted("d_updates"), cfg.instance_noise_steps)
 
     def _scores(self, real: torch.Tensor, fake: torch.Tensor, prefix: str = "") -> Losses:
         """What to log about D's outputs: mean D(x), D(G(z)) or the critic's scores."""

@@ -283,28 +283,22 @@ class ImageTranslator(GenerativeModel):
 
 
 @dataclass
-class Pix2PixConfig(TranslatorConfig):
-    """Configuration of :class:`Pix2Pix` (Isola et al. 2017).
+class PatchGANTranslatorConfig(TranslatorConfig):
+    """The generator and PatchGAN fields pix2pix and cyclegan share.
 
     Attributes:
-        g_width: channels of the U-Net's first level (64 in the paper; doubling to at most 8x).
+        g_width: channels of the generator's first layer (64 in the papers; a U-Net doubles to at most 8x).
         g_depth: U-Net levels at most (8 at 256 px: a 1x1 bottleneck; fewer on small images).
-        g_norm: normalization in the generator.
-        dropout: dropout of the 3 innermost decoder levels (the generator's noise; 0.5).
+        g_norm: normalization in the generator(s).
         d_width: channels of the PatchGAN's first layer.
         n_layers: stride-2 layers of the PatchGAN (3 = the 70x70 PatchGAN; capped so a patch fits).
-        l1_weight: lambda of the L1 term (100 in the paper).
-        gan_weight: weight of the adversarial term (0 = L1 regression only, no discriminator).
     """
 
     g_width: int = 64
     g_depth: int = 8
     g_norm: TranslationNorm = "batch"
-    dropout: float = 0.5
     d_width: int = 64
     n_layers: int = 3
-    l1_weight: float = 100.0
-    gan_weight: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -312,6 +306,25 @@ class Pix2PixConfig(TranslatorConfig):
         check_sizes("g_depth", self.g_depth)
         check_sizes("d_width", self.d_width)
         check_range("n_layers", self.n_layers, 0)
+
+
+@dataclass
+class Pix2PixConfig(PatchGANTranslatorConfig):
+    """Configuration of :class:`Pix2Pix` (Isola et al. 2017); the U-Net and PatchGAN fields are
+    :class:`PatchGANTranslatorConfig`'s.
+
+    Attributes:
+        dropout: dropout of the 3 innermost decoder levels (the generator's noise; 0.5).
+        l1_weight: lambda of the L1 term (100 in the paper).
+        gan_weight: weight of the adversarial term (0 = L1 regression only, no discriminator).
+    """
+
+    dropout: float = 0.5
+    l1_weight: float = 100.0
+    gan_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         check_range("dropout", self.dropout, 0, 1, high_open=True)
         check_range("l1_weight", self.l1_weight, 0)
         check_range("gan_weight", self.gan_weight, 0)
