@@ -111,17 +111,18 @@ def _paired(model: ImageTranslator, data: ArrayDataset, n: int, extractor: Featu
     out = _batched(model.translate, a)
     values = quality(out, b)
     values["l1"] = float((out - b).abs().mean())
-    per_image: dict[str, dict[str, float]] = {}
+    per_image: dict[str, dict[str, Any]] = {}
     bicubic = None
     if isinstance(model, SRGAN):
         bicubic = F.interpolate(a, scale_factor=model.scale, mode="bicubic", align_corners=False).clamp(0, 1)
         values.update(quality(bicubic, b, "bicubic_"))
         values["psnr_gain_over_bicubic"] = values["psnr"] - values["bicubic_psnr"]
-    for name, start, size in (pairing.get("groups", []) if (pairing := pairing_of(data)) else []):
+    pairing = pairing_of(data) or {}
+    for name, start, size in pairing.get("groups", []):
         if start + size > count:
             continue
         sl = slice(start, start + size)
-        rec = {"crops": size, "psnr": pooled_psnr(out[sl], b[sl])}
+        rec: dict[str, Any] = {"crops": size, "psnr": pooled_psnr(out[sl], b[sl])}
         if b.shape[1] == 3:
             rec["psnr_y"] = pooled_psnr(out[sl], b[sl], y_channel=True)
         if bicubic is not None:
