@@ -13,7 +13,10 @@ Trains, one process at a time, each with a CPU-second budget (``--budget-clock c
   4. digits2mnist: cyclegan: label preservation of the MNIST classifier on translated digits vs
      untranslated, FD, and a grid (input | translation | cycle reconstruction).
 Writes ``results.json`` and PNG strips under --out (copied to docs/img/ with --docs).
-``--scale`` multiplies every budget.
+``--scale`` multiplies every budget. ``--photo-flags`` / ``--photo-steps-per-cpu-s`` change the
+photos-sr4 srresnet (e.g. a wider network: ``--photo-flags "--width 64 --n-blocks 8"``); each
+photos-sr4 run's results hold its validation PSNR curve against CPU seconds ('curve': the gain per
+CPU minute) and the whole-photograph PSNRs of ``genlab evaluate`` ('whole_*', per photograph and mean).
 """
 from __future__ import annotations
 
@@ -61,6 +64,14 @@ def evaluate(run: Path, n: int) -> dict:
     return result
 
 
+def curve(run: Path) -> list[list[float]]:
+    """[step, training CPU seconds, validation PSNR] at each epoch's end, from the run's metrics log."""
+    log = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    cpu = {r["step"]: r["cpu_time"] for r in log if r.get("split") == "train" and "cpu_time" in r}
+    return [[r["step"], round(cpu[r["step"]], 1), round(r["generator/psnr"], 3)] for r in log
+            if r.get("split") == "validation" and "generator/psnr" in r and r["step"] in cpu]
+
+
 def cycle_grid(run: Path, path: Path, n: int = 8) -> None:
     """Rows input | translation A->B | cycle reconstruction B->A of the first n sklearn test digits."""
     import numpy as np
@@ -106,6 +117,9 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/translation")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every CPU budget")
     parser.add_argument("--docs", action="store_true", help="copy the strips to docs/img/")
+    parser.add_argument("--photo-flags", default="", help="extra flags of the photos-sr4 srresnet (override its own)")
+    parser.add_argument("--photo-steps-per-cpu-s", type=float, default=30.0,
+                        help="photos-sr4 srresnet steps per CPU second of budget (the cosine lr reaches 0 there)")
     parser.add_argument("--only", default="", help="comma-separated run keys or key prefixes to run "
                         "(e.g. mnist-sr4/srresnet,edges2mnist); default: all")
     args = parser.parse_args()
@@ -138,12 +152,16 @@ def main() -> None:
     psr_budget = 400
 
     def annealed(budget: float) -> list[str]:
-        return ["--gan-lr", "1e-3", "--schedule", "cosine", "--steps", str(int(30 * budget * b)),
-                "--sample-every", "10"]
+        return ["--gan-lr", "1e-3", "--schedule", "cosine", "--steps",
+                str(int(args.photo_steps_per_cpu_s * budget * b)), "--sample-every", "10"]
     psr = run("photos-sr4/srresnet", "srresnet", "photos-sr4", psr_budget,
-              [*light, "--content-loss", "l1", *annealed(psr_budget)], 100)
+              [*light, "--content-loss", "l1", *annealed(psr_budget), *args.photo_flags.split()], 100)
+    for key, path in (("photos-sr4/srresnet", psr),):
+        if key in res:
+            res[key]["curve"] = curve(path)
     pgan = run("photos-sr4/srgan", "srgan", "photos-sr4", 90,
-               [*light, "--d-width", "16", "--d-hidden", "64", "--content-loss", "l1", "--generator-init", str(psr)],
+               [*light, "--d-width", "16", "--d-hidden", "64", "--content-loss", "l1", "--generator-init", str(psr),
+                *args.photo_flags.split()],
                100)
     p2p = ["--g-width", "16", "--d-width", "16", "--n-layers", "2", "--batch-size", "32"]
     gan = run("edges2mnist/pix2pix", "pix2pix", "edges2mnist", 120, p2p, 2000)

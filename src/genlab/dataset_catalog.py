@@ -30,9 +30,10 @@ DATASET_CATALOG: dict[str, str] = {
     "mnist-sr4": "paired super-resolution: MNIST digits area-downsampled 4x (7x7) -> the 28x28 digit",
     "mnist-sr2": "paired super-resolution: MNIST digits area-downsampled 2x (14x14) -> the 28x28 digit",
     "edges2mnist": "paired translation: the binary edge map of an MNIST digit -> the digit",
-    "photos-sr4": "paired super-resolution x4 on 96x96 crops of 9 bundled photographs (needs scikit-image); "
+    "photos-sr4": "paired super-resolution x4 on 96x96 crops of 17 bundled photographs (needs scikit-image); "
                   "whole photos held out for test",
-    "colorize-photos": "paired colorization: grayscale -> RGB 96x96 crops of the same photographs (needs scikit-image)",
+    "colorize-photos": "paired colorization: grayscale -> RGB 96x96 crops of the 11 colour photographs of photos-sr4 "
+                       "(needs scikit-image)",
     "digits2mnist": "unpaired domains: scikit-learn digits upsampled to 28x28 (A) and MNIST (B); labels for "
                     "evaluation only",
     "moving-mnist": "Moving MNIST clips: 2 digits bouncing in 64x64 (or --image-size), --clip-length frames (16), "

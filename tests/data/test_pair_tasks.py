@@ -46,3 +46,45 @@ def test_photo_crops_are_deterministic_and_hold_out_whole_photographs():
     train = {bytes(c.numpy()) for c in crops["train"][0]}
     assert not any(bytes(c.numpy()) in train for c in crops["test"][0])  # no test crop is ever trained on
     assert [g[0] for g in crops["test"][1]] == list(TEST_PHOTOS)
+
+
+def test_photo_training_set_v2_is_whole_photographs_none_of_them_held_out():
+    """Version 2 trains on 14 bundled photographs; none of them is, pixel for pixel, a validation
+    or test photograph (scikit-image's `cat` IS chelsea), and gray ones are repeated to RGB."""
+    pytest.importorskip("skimage")
+    from genlab.data.pair_tasks import (
+        COLOUR_TRAIN_PHOTOS,
+        GRAY_TRAIN_PHOTOS,
+        PHOTOS_VERSION,
+        load_colorize_photos,
+        photograph,
+    )
+
+    assert PHOTOS_VERSION == 2 and len(TRAIN_PHOTOS) == 14 == len(set(TRAIN_PHOTOS))
+    held_out = {n: photograph(n) for n in (*VALIDATION_PHOTOS, *TEST_PHOTOS)}
+    assert np.array_equal(photograph("cat"), held_out["chelsea"])  # the alias the check below must catch
+    for name in TRAIN_PHOTOS:
+        img = photograph(name)
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 96, name
+        assert not any(img.shape == h.shape and np.array_equal(img, h) for h in held_out.values()), name
+        gray = bool((img[..., 0] == img[..., 1]).all() and (img[..., 1] == img[..., 2]).all())
+        assert gray == (name in GRAY_TRAIN_PHOTOS), name
+    left, right = photograph("stereo_motorcycle"), photograph("stereo_motorcycle_right")
+    assert left.shape == right.shape and not np.array_equal(left, right)
+    from genlab.config import DataConfig
+
+    colour = load_colorize_photos(DataConfig(dataset="colorize-photos"))
+    groups = colour.train.info["pairing"]["groups"]
+    assert [g[0] for g in groups] == list(COLOUR_TRAIN_PHOTOS)  # colorization: no gray targets
+    assert colour.test.info["pairing"]["photos_version"] == PHOTOS_VERSION
+
+
+def test_whole_photo_pair_is_the_photograph_cut_to_the_scale_and_area_downsampled():
+    pytest.importorskip("skimage")
+    from genlab.data.pair_tasks import photograph, whole_photo
+
+    a, b = whole_photo("chelsea", 4)
+    img = photograph("chelsea")  # 300 x 451
+    assert b.shape == (1, 3, 300, 448) and a.shape == (1, 3, 75, 112)
+    assert torch.equal(b[0].permute(1, 2, 0), torch.from_numpy(img[:300, :448]))
+    assert torch.equal(a, area_downsample(b, 4))

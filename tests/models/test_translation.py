@@ -416,3 +416,38 @@ def test_a_run_saved_before_residual_loads_as_the_whole_image_generator(tmp_path
     other = {"format": 2, "model": "pix2pix", "config": {}}
     assert "residual" not in formats.read_saved(formats.MODEL_CONFIG, other, "m.json").body["config"]
     capsys.readouterr()
+
+
+def test_whole_photograph_psnr_uses_the_tiled_path_a_border_shave_and_8_bits():
+    """The whole-image columns of photos-sr4: an untrained residual srresnet upscales a whole held-out
+    photograph (through `upscale`'s tiles) exactly as bicubic does, and bicubic's figure is the one
+    computed here by hand (8-bit rounding, `scale` pixels cut on every side, Y of BT.601)."""
+    pytest.importorskip("skimage")
+    import torch.nn.functional as F
+
+    from genlab.data.pair_tasks import PHOTOS_VERSION, TEST_PHOTOS, grid_crops, photograph, whole_photo
+    from genlab.data.pairs import area_downsample, pack
+    from genlab.metrics.translation import evaluate_translator
+
+    b = torch.cat([grid_crops(photograph(n))[:1] for n in TEST_PHOTOS])
+    groups = [[n, k, 1] for k, n in enumerate(TEST_PHOTOS)]
+    ds = pack(area_downsample(b, 4), b, None, "photos-sr4", extra={"groups": groups, "photos_version": PHOTOS_VERSION})
+    model = registry.build("srresnet", {"data_shape": [6, 96, 96], "a_channels": 3, "pair_scale": 4, "width": 4,
+                                        "n_blocks": 1, "upsampling": "subpixel", "block_norm": False})
+    result = evaluate_translator(model, ds, 2)
+    m, per = result["metrics"], result["per_image"]
+    assert m["whole_images"] == 2 and abs(m["whole_psnr_gain_over_bicubic"]) < 1e-3
+    assert abs(m["whole_psnr_y_gain_over_bicubic"]) < 1e-3
+    a_u8, b_u8 = whole_photo("china", 4)
+    assert a_u8.shape[-1] > 128  # china is tiled by upscale (128-pixel tiles)
+    up = F.interpolate(a_u8.float() / 255, scale_factor=4, mode="bicubic", align_corners=False).clamp(0, 1)
+    up = (up * 255).round()[..., 4:-4, 4:-4].double()
+    ref = b_u8[..., 4:-4, 4:-4].double()
+    rgb = 10 * np.log10(255.0 ** 2 / float(((up - ref) ** 2).mean()))
+    w = torch.tensor([65.481, 128.553, 24.966], dtype=torch.float64).view(1, 3, 1, 1) / 255
+    y = 10 * np.log10(255.0 ** 2 / float((((up - ref) * w).sum(1) ** 2).mean()))
+    rec = per["china"]
+    assert rec["whole_size"] == [424, 640] and rec["whole_border"] == 4
+    assert rec["whole_bicubic_psnr"] == pytest.approx(rgb, abs=1e-3)
+    assert rec["whole_bicubic_psnr_y"] == pytest.approx(y, abs=1e-3)
+    assert rec["whole_bicubic_psnr_y"] != pytest.approx(rec["whole_bicubic_psnr"], abs=0.05)

@@ -10,7 +10,7 @@ edges2mnist        A = the digit's edge map: pixels >= 128 that have a pixel < 1
 photos-sr4         B = 96x96 RGB crops of photographs shipped in scikit-image and scikit-learn;
                    A = B area-downsampled 4x (24x24)
 colorize-photos    A = the luminance of the same crops (1 channel, PIL's L = 0.299 R + 0.587 G +
-                   0.114 B), B = the RGB crop
+                   0.114 B), B = the RGB crop; trained on the colour photographs only
 digits2mnist       unpaired: A = scikit-learn's 8x8 digits resized to 28x28 (PIL bilinear,
                    antialiased), B = MNIST; A's labels are kept on the validation and test splits for
                    the label-preservation metric, never on the training split
@@ -19,8 +19,13 @@ digits2mnist       unpaired: A = scikit-learn's 8x8 digits resized to 28x28 (PIL
 MNIST tasks keep MNIST's 50k/10k/10k split (and the labels, which no model here reads). The
 photograph tasks hold out WHOLE images, so no crop of a test image is ever trained on:
 
-* train: astronaut, rocket, hubble_deep_field, stereo_motorcycle (left view), retina (scikit-image)
-  and flower (scikit-learn): 256 random 96x96 crops of each (seed 0);
+* train (version 2): 14 photographs, 256 random 96x96 crops of each (the k-th photograph's
+  positions drawn with seed k), in this order: the colour photographs astronaut, rocket,
+  hubble_deep_field, stereo_motorcycle (left view), retina (scikit-image), flower (scikit-learn),
+  immunohistochemistry and stereo_motorcycle's right view (scikit-image), then the grayscale
+  photographs camera, coins, moon, brick, grass and gravel (scikit-image; R = G = B). Version 1
+  (sessions 1-5) had the first six only; every one of them ships inside the wheels, so the task is
+  made offline and is the same on every machine (nothing is cached: it is rebuilt on each load);
 * validation: coffee (scikit-image), non-overlapping 96x96 crops on a grid from the top left;
 * test: chelsea (scikit-image) and china (scikit-learn), non-overlapping grid crops; the test
   split's ``info['groups']`` says which crops come from which photograph (per-image metrics).
@@ -45,7 +50,11 @@ from genlab.errors import DataError
 
 CROP = 96
 CROPS_PER_IMAGE = 256
-TRAIN_PHOTOS = ("astronaut", "rocket", "hubble_deep_field", "stereo_motorcycle", "retina", "flower")
+COLOUR_TRAIN_PHOTOS = ("astronaut", "rocket", "hubble_deep_field", "stereo_motorcycle", "retina", "flower",
+                       "immunohistochemistry", "stereo_motorcycle_right")
+GRAY_TRAIN_PHOTOS = ("camera", "coins", "moon", "brick", "grass", "gravel")
+TRAIN_PHOTOS = COLOUR_TRAIN_PHOTOS + GRAY_TRAIN_PHOTOS
+PHOTOS_VERSION = 2  # 1: the first six training photographs; 2: fourteen (recorded in each split's pairing record)
 VALIDATION_PHOTOS = ("coffee",)
 TEST_PHOTOS = ("chelsea", "china")
 # the dataset whose evaluation extractor judges the B images (FD, label accuracy, the perceptual loss)
@@ -90,7 +99,11 @@ def load_digits2mnist(cfg: DataConfig, path: str | None = None) -> Splits:
 
 # --------------------------------------------------------------------------- photographs
 def photograph(name: str) -> np.ndarray:
-    """One bundled photograph as uint8 (H, W, 3) (scikit-image's data module or scikit-learn's samples)."""
+    """One bundled photograph as uint8 (H, W, 3) (scikit-image's data module or scikit-learn's samples).
+
+    ``NAME_right`` is the right view of a stereo pair; grayscale photographs are repeated to RGB.
+    (scikit-image's ``cat`` is ``chelsea`` under another name, a test photograph: never train on it.)
+    """
     if name in SKLEARN_PHOTOS:
         from sklearn.datasets import load_sample_images  # lazily: sklearn is slow to import
 
@@ -99,10 +112,12 @@ def photograph(name: str) -> np.ndarray:
         import skimage.data  # optional: the 'photos' extra
     except ImportError:
         raise DataError("the photograph tasks need scikit-image: pip install 'genlab[photos]'") from None
-    img = getattr(skimage.data, name)()
+    view = 1 if name.endswith("_right") else 0
+    img = getattr(skimage.data, name.removesuffix("_right"))()
     if isinstance(img, tuple):  # stereo_motorcycle: (left, right, disparity)
-        img = img[0]
-    return np.asarray(img, dtype=np.uint8)
+        img = img[view]
+    img = np.asarray(img, dtype=np.uint8)
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img  # grayscale photographs: R = G = B
 
 
 def _chw(img: np.ndarray) -> torch.Tensor:
@@ -126,11 +141,11 @@ def grid_crops(img: np.ndarray, size: int = CROP) -> torch.Tensor:
                         for s in range(0, w - size + 1, size)])
 
 
-def photo_crops() -> dict[str, tuple[torch.Tensor, list[list]]]:
+def photo_crops(train_photos: tuple[str, ...] = TRAIN_PHOTOS) -> dict[str, tuple[torch.Tensor, list[list]]]:
     """The crops of each split and, per split, [photograph, first crop, crop count] groups."""
     out = {}
-    train = [random_crops(photograph(n), CROPS_PER_IMAGE, seed=k) for k, n in enumerate(TRAIN_PHOTOS)]
-    out["train"] = (torch.cat(train), [[n, k * CROPS_PER_IMAGE, CROPS_PER_IMAGE] for k, n in enumerate(TRAIN_PHOTOS)])
+    train = [random_crops(photograph(n), CROPS_PER_IMAGE, seed=k) for k, n in enumerate(train_photos)]
+    out["train"] = (torch.cat(train), [[n, k * CROPS_PER_IMAGE, CROPS_PER_IMAGE] for k, n in enumerate(train_photos)])
     for split, names in (("validation", VALIDATION_PHOTOS), ("test", TEST_PHOTOS)):
         crops, groups, start = [], [], 0
         for n in names:
@@ -142,17 +157,32 @@ def photo_crops() -> dict[str, tuple[torch.Tensor, list[list]]]:
     return out
 
 
-def _photo_task(make_a: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[DataConfig, str | None], Splits]:
+def whole_photo(name: str, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A whole bundled photograph as an SR pair: uint8 (1, 3, h, w) input and (1, 3, s h, s w) target.
+
+    The target is the photograph cut to a multiple of ``scale`` (rows and columns dropped at the
+    bottom and right), the input its area downsampling: the same operator as the crops' pairs.
+    """
+    img = photograph(name)
+    h, w = (d - d % scale for d in img.shape[:2])
+    b = _chw(img[:h, :w])[None]
+    return area_downsample(b, scale), b
+
+
+def _photo_task(make_a: Callable[[torch.Tensor], torch.Tensor],
+                train_photos: tuple[str, ...]) -> Callable[[DataConfig, str | None], Splits]:
     def load(cfg: DataConfig, path: str | None = None) -> Splits:
         check_fixed(cfg)
-        crops = photo_crops()
-        return Splits(*(pack(make_a(crops[s][0]), crops[s][0], None, cfg.dataset, extra={"groups": crops[s][1]})
+        crops = photo_crops(train_photos)
+        return Splits(*(pack(make_a(crops[s][0]), crops[s][0], None, cfg.dataset,
+                             extra={"groups": crops[s][1], "photos_version": PHOTOS_VERSION})
                         for s in ("train", "validation", "test")))
     return load
 
 
-load_photos_sr4 = _photo_task(lambda b: area_downsample(b, 4))
-load_colorize_photos = _photo_task(lambda b: to_channels(b, 1))
+load_photos_sr4 = _photo_task(lambda b: area_downsample(b, 4), TRAIN_PHOTOS)
+# colorization learns nothing from gray targets: its training set is the colour photographs only
+load_colorize_photos = _photo_task(lambda b: to_channels(b, 1), COLOUR_TRAIN_PHOTOS)
 
 # name -> (loader, one-line description); data/__init__.py adds these to DATASETS
 PAIR_TASKS: dict[str, tuple[Callable[[DataConfig, str | None], Splits], str]] = {
@@ -160,10 +190,10 @@ PAIR_TASKS: dict[str, tuple[Callable[[DataConfig, str | None], Splits], str]] = 
     "mnist-sr2": (load_mnist_sr2,
                   "paired super-resolution: MNIST digits area-downsampled 2x (14x14) -> the 28x28 digit"),
     "edges2mnist": (load_edges2mnist, "paired translation: the binary edge map of an MNIST digit -> the digit"),
-    "photos-sr4": (load_photos_sr4, "paired super-resolution x4 on 96x96 crops of 9 bundled photographs (needs "
+    "photos-sr4": (load_photos_sr4, "paired super-resolution x4 on 96x96 crops of 17 bundled photographs (needs "
                                     "scikit-image); whole photos held out for test"),
-    "colorize-photos": (load_colorize_photos, "paired colorization: grayscale -> RGB 96x96 crops of the same "
-                                              "photographs (needs scikit-image)"),
+    "colorize-photos": (load_colorize_photos, "paired colorization: grayscale -> RGB 96x96 crops of the 11 colour "
+                                              "photographs of photos-sr4 (needs scikit-image)"),
     "digits2mnist": (load_digits2mnist, "unpaired domains: scikit-learn digits upsampled to 28x28 (A) and MNIST (B); "
                                         "labels for evaluation only"),
 }

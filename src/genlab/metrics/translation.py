@@ -5,7 +5,12 @@ outputs against the targets; for RGB also PSNR on the luma channel Y (ITU-R BT.6
 report: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 on [0, 1] inputs, range 255 -> [16, 235]);
 for super-resolution the same numbers for bicubic upsampling of the same inputs ('bicubic_*'); the
 FD of output features vs target features when the data has an evaluation extractor (MNIST tasks);
-per photograph for the photo tasks ('per_image'). Unpaired models (cyclegan): the cycle
+per photograph for the photo tasks ('per_image'): pooled over the photograph's test crops, and
+for super-resolution also on the WHOLE photograph ('whole_*', as SR papers report a test image):
+its area-downsampled whole image upscaled by the model's tiled path (:meth:`SRGAN.upscale`) and by
+bicubic, both rounded to 8 bits (as a saved PNG), PSNR on RGB and Y after cutting a border of
+``scale`` pixels on every side (the customary shave); 'whole_*' means in 'metrics' average the
+photographs' PSNRs. Unpaired models (cyclegan): the cycle
 reconstruction error (mean |F(G(a)) - a| and |G(F(b)) - b| on [0, 1]), the FD of translations vs
 real B images, and when A has labels, the accuracy of the extractor's classifier on the translated A
 images against their true labels beside its accuracy on the untranslated A images (label
@@ -20,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab.data.base import ArrayDataset
+from genlab.data.pair_tasks import whole_photo
 from genlab.data.pairs import pairing_of
 from genlab.errors import ConfigError
 from genlab.metrics.features import FeatureExtractor
@@ -61,6 +67,26 @@ def pooled_psnr(out: torch.Tensor, target: torch.Tensor, y_channel: bool = False
     return float(10 * torch.log10(1.0 / mse(out, target).mean()))
 
 
+def whole_photo_quality(model: SRGAN, name: str) -> dict[str, Any]:
+    """PSNR (RGB, Y) of the model's and bicubic's x``scale`` upscaling of one whole bundled photograph.
+
+    Both outputs are rounded to 8 bits and ``scale`` pixels are cut from every side before the PSNR
+    (one MSE over the photograph's pixels); see the module docstring.
+    """
+    s = model.scale
+    a_u8, b_u8 = whole_photo(name, s)
+    a, b = a_u8.float() / 255, b_u8.float() / 255
+    outputs = {"": model.upscale(a).cpu(),
+               "bicubic_": F.interpolate(a, scale_factor=s, mode="bicubic", align_corners=False).clamp(0, 1)}
+    rec: dict[str, Any] = {"whole_size": [int(b.shape[2]), int(b.shape[3])], "whole_border": s}
+    ref = b[..., s:-s, s:-s]
+    for prefix, out in outputs.items():
+        out = ((out * 255).round() / 255)[..., s:-s, s:-s]
+        rec[f"whole_{prefix}psnr"] = pooled_psnr(out, ref)
+        rec[f"whole_{prefix}psnr_y"] = pooled_psnr(out, ref, y_channel=True)
+    return rec
+
+
 def evaluate_translator(model: ImageTranslator, data: ArrayDataset, n: int = 10000,
                         extractor: FeatureExtractor | None = None, seed: int = 0) -> dict[str, Any]:
     """The metrics of a translator on a split (its first ``n`` items); see the module docstring.
@@ -85,24 +111,34 @@ def _paired(model: ImageTranslator, data: ArrayDataset, n: int, extractor: Featu
     out = _batched(model.translate, a)
     values = quality(out, b)
     values["l1"] = float((out - b).abs().mean())
-    per_image: dict[str, dict[str, float]] = {}
+    per_image: dict[str, dict[str, Any]] = {}
     bicubic = None
     if isinstance(model, SRGAN):
         bicubic = F.interpolate(a, scale_factor=model.scale, mode="bicubic", align_corners=False).clamp(0, 1)
         values.update(quality(bicubic, b, "bicubic_"))
         values["psnr_gain_over_bicubic"] = values["psnr"] - values["bicubic_psnr"]
-    for name, start, size in (pairing.get("groups", []) if (pairing := pairing_of(data)) else []):
+    pairing = pairing_of(data) or {}
+    for name, start, size in pairing.get("groups", []):
         if start + size > count:
             continue
         sl = slice(start, start + size)
-        rec = {"crops": size, "psnr": pooled_psnr(out[sl], b[sl])}
+        rec: dict[str, Any] = {"crops": size, "psnr": pooled_psnr(out[sl], b[sl])}
         if b.shape[1] == 3:
             rec["psnr_y"] = pooled_psnr(out[sl], b[sl], y_channel=True)
         if bicubic is not None:
             rec["bicubic_psnr"] = pooled_psnr(bicubic[sl], b[sl])
             if b.shape[1] == 3:
                 rec["bicubic_psnr_y"] = pooled_psnr(bicubic[sl], b[sl], y_channel=True)
+        if isinstance(model, SRGAN) and pairing.get("photos_version") and b.shape[1] == 3:
+            rec.update(whole_photo_quality(model, name))  # a bundled photograph: also the whole image
         per_image[name] = rec
+    wholes = [r for r in per_image.values() if "whole_psnr" in r]
+    if wholes:  # the mean over the whole photographs, and its gain over bicubic
+        for key in ("psnr", "psnr_y", "bicubic_psnr", "bicubic_psnr_y"):
+            values[f"whole_{key}"] = sum(r[f"whole_{key}"] for r in wholes) / len(wholes)
+        values["whole_psnr_gain_over_bicubic"] = values["whole_psnr"] - values["whole_bicubic_psnr"]
+        values["whole_psnr_y_gain_over_bicubic"] = values["whole_psnr_y"] - values["whole_bicubic_psnr_y"]
+        values["whole_images"] = len(wholes)
     if extractor is not None and count >= 2:
         extractor.check_images(out, f"outputs of '{model.registry_name}'")
         f_out, _ = extractor(out)
