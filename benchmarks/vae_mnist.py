@@ -118,7 +118,7 @@ def test_is_nll(model, test, k: int, batch_size: int = 25, n: int | None = None)
     q(z|x) per image) and its standard error over the images."""
     torch.manual_seed(0)
     values = []
-    for batch in eval_batches(test, batch_size, DATA.binarize):  # the same binarization as test_nelbo
+    for batch in eval_batches(test, batch_size, DATA.binarize):  # one fixed binarization (per batch of 25)
         values.append(-model.log_likelihood(batch.x, k=k))
         if n is not None and sum(map(len, values)) >= n:
             break
@@ -131,7 +131,8 @@ def nll(args: argparse.Namespace) -> list[dict]:
     rows = []
     for epochs in args.epochs:
         run = args.out / (f"nll_e{epochs}" + (f"_top{args.top_latent_dim}" if args.top_latent_dim else ""))
-        train_or_resume(run, model_config(args), {**TUNED_TRAIN, "epochs": epochs})
+        train = {**TUNED_TRAIN, "epochs": epochs, "eval_batches": args.eval_batches}
+        train_or_resume(run, model_config(args), train)
         model = genlab.load(run)  # fp32, eval mode
         t0 = time.perf_counter()
         nelbo = test_nelbo(model, test, args.passes) if args.passes else float("nan")
@@ -172,6 +173,8 @@ def main() -> None:
     p_nll.add_argument("--top-latent-dim", type=int, default=0,
                        help="a second stochastic layer of this size (0 = the one-layer tuned model)")
     p_nll.add_argument("--top-hidden", type=int, default=256, help="hidden units of its MLPs")
+    p_nll.add_argument("--eval-batches", type=int, default=None,
+                       help="validate on this many batches per epoch (default: the whole split)")
     for p in (p_speed, p_nll):
         p.add_argument("--out", type=Path, default=Path("runs/bench_vae_mnist"), help="where the runs go")
     args = parser.parse_args()
