@@ -183,9 +183,9 @@ class _Step(torch.autograd.Function):
         out = torch.addmm(b_head, h, w_head.t())  # (B, 2E): mu | logvar
         e_dim = out.shape[1] // 2
         mu, logvar = out[:, :e_dim], out[:, e_dim:]
-        std = torch.exp(0.5 * logvar)
+        std = torch.mul(logvar, 0.5).exp_()
         var = std * std
-        kl = -0.5 * (b * e_dim + logvar.sum() - torch.dot(mu.reshape(-1), mu.reshape(-1)) - var.sum())
+        kl = torch.sub(var, logvar).sub_(1).addcmul_(mu, mu).sum() * 0.5  # -1/2 sum(1 + logvar - mu^2 - var)
         h = torch.addcmul(mu, eps, std)  # z
         ins.append(h)
         for i, (w, bias) in enumerate(dec):
