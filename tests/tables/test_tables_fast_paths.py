@@ -278,6 +278,7 @@ def test_tvae_fused_step_equals_autograd_through_the_modules(dims, monkeypatch):
     assert tvae_module._use_step(x, tvae_module.TVAE._step_parameters(model))  # fp32 CPU training: fused
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert not tvae_module._use_step(x, tvae_module.TVAE._step_parameters(model))
+    assert not tvae_module._use_step(x.clone().requires_grad_(), tvae_module.TVAE._step_parameters(model))
 
 
 def test_block_ops_with_logits_far_apart_equal_the_per_block_ops():

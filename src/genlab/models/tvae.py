@@ -245,10 +245,12 @@ class _Step(torch.autograd.Function):
 
 
 def _use_step(x: torch.Tensor, params: list[torch.Tensor]) -> bool:
-    """Whether a training loss goes through :class:`_Step`: fp32 on CPU with gradients (autocast, other
-    devices and gradient-free evaluation take the modules' path)."""
+    """Whether a training loss goes through :class:`_Step`: fp32 on CPU with gradients for the weights
+    and none for the rows (autocast, other devices, gradient-free evaluation and a caller that wants
+    the rows' gradient take the modules' path)."""
     return x.device.type == "cpu" and torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu") \
-        and x.dtype == torch.float32 and all(p.dtype == torch.float32 and p.requires_grad for p in params)
+        and x.dtype == torch.float32 and not x.requires_grad \
+        and all(p.dtype == torch.float32 and p.requires_grad for p in params)
 
 
 def _mlp(n_in: int, dims: tuple[int, ...]) -> tuple[nn.Sequential, int]:
