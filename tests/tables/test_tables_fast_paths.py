@@ -244,3 +244,65 @@ def test_ctgan_gradient_penalty_equals_the_autograd_double_backward(dims):
     for a, b in zip(got, grads(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
     assert gp.item() > 0 and any(a.abs().sum() > 0 for a in got)
+
+
+@pytest.mark.parametrize("dims", [((8, 6), (7, 5)), ((), ()), ((8,), ())])
+def test_tvae_fused_step_equals_autograd_through_the_modules(dims, monkeypatch):
+    """tvae's fp32 CPU training loss (_Step: one function, gradients written out) against the modules'
+    path (autograd through the layers, the reconstruction and the code) with the same noise."""
+    import genlab.models.tvae as tvae_module
+
+    spans = MIXED
+    model = registry.build("tvae", {"spans": spans, "embedding_dim": 4, "compress_dims": list(dims[0]),
+                                    "decompress_dims": list(dims[1]), "loss_factor": 1.5})
+    with torch.no_grad():
+        model.sigma.uniform_(0.05, 0.9)
+    g = torch.Generator().manual_seed(7)
+    x = _one_hot_rows(spans, 9, g)
+
+    def run(fused: bool):
+        monkeypatch.setattr(tvae_module, "_use_step", lambda *a: fused)
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(1)  # the same code noise eps on both paths
+        out = model.losses(Batch(x.view(9, 1, 1, -1)))
+        assert (out["loss"].grad_fn.name() == "_StepBackward") == fused
+        (3.0 * out["loss"]).backward()  # an upstream gradient other than 1
+        return {k: v.item() for k, v in out.items()}, [p.grad.clone() for p in model.parameters()]
+
+    got, got_grads = run(True)
+    want, want_grads = run(False)
+    assert got == pytest.approx(want, rel=1e-5)
+    for (name, _), a, b in zip(model.named_parameters(), got_grads, want_grads, strict=True):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
+    monkeypatch.undo()
+    assert tvae_module._use_step(x, tvae_module.TVAE._step_parameters(model))  # fp32 CPU training: fused
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not tvae_module._use_step(x, tvae_module.TVAE._step_parameters(model))
+    assert not tvae_module._use_step(x.clone().requires_grad_(), tvae_module.TVAE._step_parameters(model))
+
+
+def test_block_ops_with_logits_far_apart_equal_the_per_block_ops():
+    """Logits more than EXP_FLOOR apart inside a block (what a trained model gives): the floor on exp()'s
+    argument leaves every log-sum-exp, softmax and cross-entropy (and its gradient) as torch computes
+    them, and no subnormal number comes out."""
+    from genlab.models.tabular import EXP_FLOOR, segment_logsumexp, segment_softmax, softmax_cross_entropy
+
+    layout = Layout(MIXED)
+    g = torch.Generator().manual_seed(8)
+    raw = torch.randn(7, layout.width, generator=g) * 60  # spans of hundreds inside a block
+    assert (raw.max() - raw.min()).item() > -3 * EXP_FLOOR
+    lse, soft = segment_logsumexp(raw, layout), segment_softmax(raw, layout)
+    x = _one_hot_rows(MIXED, 7, g)
+    r1, r2 = raw.clone().requires_grad_(), raw.clone().requires_grad_()
+    ce = softmax_cross_entropy(r1, x, layout)
+    expected = torch.zeros(())
+    for j, (s, e, _) in enumerate(b for b in _blocks(MIXED) if b[2] == 1):
+        assert torch.allclose(lse[:, j], torch.logsumexp(raw[:, s:e], -1), rtol=1e-6)
+        assert torch.allclose(soft[:, s:e], F.softmax(raw[:, s:e], -1), atol=1e-7)
+        expected = expected + F.cross_entropy(r2[:, s:e], x[:, s:e].argmax(1), reduction="sum")
+    assert ce.item() == pytest.approx(expected.item(), rel=1e-6)
+    ce.backward()
+    expected.backward()
+    assert torch.allclose(r1.grad, r2.grad, atol=1e-6)
+    tiny = torch.finfo(torch.float32).tiny
+    assert not ((soft != 0) & (soft.abs() < tiny)).any()

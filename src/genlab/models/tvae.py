@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal, cast
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from genlab.config import OptimizerConfig
 from genlab.errors import DataError
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
-from genlab.models.tabular import Layout, activate, block_product, check_layout, segment_max
+from genlab.models.tabular import EXP_FLOOR, Layout, activate, check_layout, segment_max
 from genlab.registry import register
 
 
@@ -66,54 +67,71 @@ class TVAEConfig:
         return sum(int(s) for s, _ in self.spans)
 
 
-class _Reconstruction(torch.autograd.Function):
-    """-log p(x | z) summed over the batch (up to constants) with its gradient written out.
+def _reconstruction_forward(raw: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
+                            layout: Layout) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """-log p(x | z) summed over the batch (up to constants) and what its gradient needs.
 
-    Forward: the Gaussian terms of the offsets, (x - tanh(raw))^2 / (2 sigma^2) + log sigma, and
-    each one-hot block's cross-entropy, logsumexp(raw) - raw[target]. Backward, the analytic
-    derivatives: d/draw = -(x - tanh(raw)) (1 - tanh(raw)^2) / sigma^2 on the offsets and
-    softmax(raw) - x on the one-hot blocks, d/dsigma = -(x - tanh(raw))^2 / sigma^3 + 1 / sigma.
-    The same values as autograd's, in a third of the tensor ops (a step of tvae on a small table is
-    mostly per-op overhead)."""
+    The Gaussian terms of the offsets, (x - tanh(raw))^2 / (2 sigma^2) + log sigma, and each one-hot
+    block's cross-entropy, logsumexp(raw) - raw[target]: every block at once (each block's maximum by
+    one ``scatter_reduce``, its sum of exponentials by one product with the layout's block matrix).
+    Columns are picked with ``index_select`` (advanced indexing ``a[:, idx]`` costs ~6x on CPU)."""
+    block_of, _, soft = layout.segments(raw.device)
+    tanh = layout.tanh_on(raw.device)  # the offsets' positions (tanh is costly: only there)
+    sd = sigma.index_select(0, tanh)
+    t = torch.tanh(raw.index_select(1, tanh))
+    d = x.index_select(1, tanh) - t
+    inv = 1 / (2 * sd * sd)
+    gaussian = (d * d * inv).sum() + torch.log(sd).sum() * raw.shape[0]
+    if layout.n_blocks:
+        top = segment_max(raw, layout)
+        e = (raw - top.index_select(1, block_of)).clamp_min_(EXP_FLOOR).exp_()  # see EXP_FLOOR
+        sums = F.linear(e, layout.member_t(raw.device))  # (B, blocks + 1): each block's sum
+        target = x * soft
+        ce = (sums[:, :layout.n_blocks].log() + top[:, :layout.n_blocks]).sum() - torch.dot(
+            raw.reshape(-1), target.reshape(-1))
+    else:
+        e = sums = target = raw.new_zeros(())
+        ce = raw.new_zeros(())
+    return gaussian + ce, (t, d, inv, sd, e, sums, target)
+
+
+def _reconstruction_backward(saved: tuple[torch.Tensor, ...], layout: Layout, shape: torch.Size,
+                             grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients of :func:`_reconstruction_forward`'s value times ``grad`` w.r.t. raw and sigma:
+    -(x - tanh(raw)) (1 - tanh(raw)^2) / sigma^2 on the offsets, softmax(raw) - x on the one-hot
+    blocks; d/dsigma = -(x - tanh(raw))^2 / sigma^3 + 1 / sigma on the offsets."""
+    t, d, inv, sd, e, sums, target = saved
+    block_of, _, soft = layout.segments(t.device)
+    tanh = layout.tanh_on(t.device)
+    if layout.n_blocks:  # each value's block sum by a gather (the product with the block matrix's transpose)
+        g_raw = (e / sums.index_select(1, block_of) - target).masked_fill_(~soft, 0.0)
+    else:
+        g_raw = t.new_zeros(shape)
+    g_raw.index_copy_(1, tanh, -2 * d * inv * (1 - t * t))
+    g_sigma = t.new_zeros(shape[1])
+    g_sigma.index_copy_(0, tanh, t.shape[0] / sd - (d * d).sum(0) / (sd * sd * sd))
+    return g_raw.mul_(grad), g_sigma.mul_(grad)
+
+
+class _Reconstruction(torch.autograd.Function):
+    """-log p(x | z) summed over the batch (up to constants) with its gradient written out
+    (:func:`_reconstruction_forward`, :func:`_reconstruction_backward`). The same values as
+    autograd's, in a third of the tensor ops (a step of tvae on a small table is mostly per-op
+    overhead)."""
 
     @staticmethod
     def forward(ctx, raw: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
                 layout: Layout) -> torch.Tensor:
-        block_of, member, soft = layout.segments(raw.device)
-        tanh = layout.tanh.to(raw.device)  # the offsets' positions (tanh is costly: only there)
-        sd = sigma[tanh]
-        t = torch.tanh(raw[:, tanh])
-        d = x[:, tanh] - t
-        inv = 1 / (2 * sd * sd)
-        gaussian = (d * d * inv).sum() + torch.log(sd).sum() * raw.shape[0]
-        if layout.n_blocks:
-            top = segment_max(raw, layout)
-            e = (raw - top[:, block_of]).exp()
-            sums = block_product(e, member)
-            target = x * soft
-            ce = (sums[:, :layout.n_blocks].log() + top[:, :layout.n_blocks]).sum() - (raw * target).sum()
-        else:
-            e = sums = target = raw.new_zeros(())
-            ce = raw.new_zeros(())
+        value, saved = _reconstruction_forward(raw, x, sigma, layout)
         ctx.layout = layout
         ctx.shape = raw.shape
-        ctx.save_for_backward(t, d, inv, sd, e, sums, target)
-        return gaussian + ce
+        ctx.save_for_backward(*saved)
+        return value
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        t, d, inv, sd, e, sums, target = ctx.saved_tensors
-        layout: Layout = ctx.layout
-        _, member, soft = layout.segments(t.device)
-        tanh = layout.tanh.to(t.device)
-        if layout.n_blocks:
-            g_raw = (e / block_product(sums, member.T) - target).masked_fill_(~soft, 0.0)
-        else:
-            g_raw = t.new_zeros(ctx.shape)
-        g_raw[:, tanh] = -2 * d * inv * (1 - t * t)
-        g_sigma = t.new_zeros(ctx.shape[1])
-        g_sigma[tanh] = t.shape[0] / sd - (d * d).sum(0) / (sd * sd * sd)
-        return g_raw * grad, None, g_sigma * grad, None
+        g_raw, g_sigma = _reconstruction_backward(ctx.saved_tensors, ctx.layout, ctx.shape, grad)
+        return g_raw, None, g_sigma, None
 
 
 class _Code(torch.autograd.Function):
@@ -134,6 +152,105 @@ class _Code(torch.autograd.Function):
     def backward(ctx, g_z: torch.Tensor, g_kl: torch.Tensor):
         mu, std, var, eps = ctx.saved_tensors
         return g_z + g_kl * mu, 0.5 * (g_z * eps * std + g_kl * (var - 1)), None
+
+
+class _Step(torch.autograd.Function):
+    """tvae's whole training loss, (loss_factor * reconstruction + KL) / B, with every gradient written
+    out: the encoder, the two heads as one product (their weights side by side), the code, the
+    decoder and the reconstruction, forward and backward as plain matrix products and ReLU masks.
+
+    The same loss and gradients as autograd through the modules (the same products, one autograd node
+    instead of ~30, fewer temporaries; tests/tables/test_tables_fast_paths.py compares them): a tvae
+    step on a table is small matrices, where per-op costs are a large part of the step.
+    Inputs: x (B, D), eps (B, E), the layout, loss_factor, the number of encoder layers, then sigma and
+    every weight and bias (encoder layers, the mu head, the logvar head, decoder layers). Returns the
+    loss and, without gradient, the reconstruction and KL terms per row."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, eps: torch.Tensor, layout: Layout, loss_factor: float, n_enc: int,
+                sigma: torch.Tensor, *params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        b = x.shape[0]
+        enc = [(params[2 * i], params[2 * i + 1]) for i in range(n_enc)]
+        k = 2 * n_enc
+        w_head = torch.cat([params[k], params[k + 2]])  # (2E, width): mu's rows, then logvar's
+        b_head = torch.cat([params[k + 1], params[k + 3]])
+        dec = [(params[i], params[i + 1]) for i in range(k + 4, len(params), 2)]
+        ins = [x]  # the input of every layer (ReLU outputs after the first)
+        h = x
+        for w, bias in enc:
+            h = torch.addmm(bias, h, w.t()).relu_()
+            ins.append(h)
+        out = torch.addmm(b_head, h, w_head.t())  # (B, 2E): mu | logvar
+        e_dim = out.shape[1] // 2
+        mu, logvar = out[:, :e_dim], out[:, e_dim:]
+        std = torch.mul(logvar, 0.5).exp_()
+        var = std * std
+        kl = torch.sub(var, logvar).sub_(1).addcmul_(mu, mu).sum() * 0.5  # -1/2 sum(1 + logvar - mu^2 - var)
+        h = torch.addcmul(mu, eps, std)  # z
+        ins.append(h)
+        for i, (w, bias) in enumerate(dec):
+            h = torch.addmm(bias, h, w.t())
+            if i < len(dec) - 1:
+                h = h.relu_()
+                ins.append(h)
+        rec, saved = _reconstruction_forward(h, x, sigma, layout)
+        ctx.layout, ctx.factor, ctx.n_enc, ctx.e_dim, ctx.shape = layout, loss_factor, n_enc, e_dim, h.shape
+        ctx.n_saved, ctx.n_params = len(saved), len(params)
+        ctx.save_for_backward(*saved, *ins, mu, std, var, eps, w_head, *params)
+        rec_row, kl_row = rec / b, kl / b
+        ctx.mark_non_differentiable(rec_row, kl_row)
+        return loss_factor * rec_row + kl_row, rec_row, kl_row
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor, *_: torch.Tensor):
+        tensors = ctx.saved_tensors
+        n_saved, n_enc, e_dim, n_params = ctx.n_saved, ctx.n_enc, ctx.e_dim, ctx.n_params
+        saved, params = tensors[:n_saved], tensors[len(tensors) - n_params:]
+        rest = tensors[n_saved:len(tensors) - n_params]
+        mu, std, var, eps, w_head = rest[-5:]
+        ins = rest[:-5]  # x, the encoder's outputs, z, the decoder's hidden outputs
+        b = ctx.shape[0]
+        scale = grad / b
+        g, g_sigma = _reconstruction_backward(saved, ctx.layout, ctx.shape, scale * ctx.factor)
+        k = 2 * n_enc
+        dec = [(params[i], params[i + 1]) for i in range(k + 4, len(params), 2)]
+        grads: list[torch.Tensor | None] = [None] * len(params)
+        # decoder, last layer first: g is the gradient at the layer's output
+        for j in range(len(dec) - 1, -1, -1):
+            w, _ = dec[j]
+            inp = ins[n_enc + 1 + j]
+            grads[k + 4 + 2 * j] = g.t().mm(inp)
+            grads[k + 5 + 2 * j] = g.sum(0)
+            g = g.mm(w)
+            if j > 0:
+                g = torch.ops.aten.threshold_backward(g, inp, 0)
+        # the code: z = mu + eps * std, kl = -1/2 sum(1 + logvar - mu^2 - std^2), scaled by grad / B
+        g_out = torch.empty(b, 2 * e_dim, dtype=g.dtype, device=g.device)
+        s = float(scale)
+        torch.add(g, mu, alpha=s, out=g_out[:, :e_dim])  # d/dmu: g_z + s mu
+        # d/dlogvar: (g_z eps std + s (var - 1)) / 2
+        torch.mul(g, eps, out=g_out[:, e_dim:]).mul_(std).add_(var, alpha=s).sub_(s).mul_(0.5)
+        g_w_head = g_out.t().mm(ins[n_enc])
+        g_b_head = g_out.sum(0)
+        grads[k], grads[k + 2] = g_w_head[:e_dim], g_w_head[e_dim:]
+        grads[k + 1], grads[k + 3] = g_b_head[:e_dim], g_b_head[e_dim:]
+        g = g_out.mm(w_head)
+        for j in range(n_enc - 1, -1, -1):
+            g = torch.ops.aten.threshold_backward(g, ins[j + 1], 0)
+            grads[2 * j] = g.t().mm(ins[j])
+            grads[2 * j + 1] = g.sum(0)
+            if j > 0:
+                g = g.mm(params[2 * j])
+        return (None, None, None, None, None, g_sigma, *grads)
+
+
+def _use_step(x: torch.Tensor, params: list[torch.Tensor]) -> bool:
+    """Whether a training loss goes through :class:`_Step`: fp32 on CPU with gradients for the weights
+    and none for the rows (autocast, other devices, gradient-free evaluation and a caller that wants
+    the rows' gradient take the modules' path)."""
+    return x.device.type == "cpu" and torch.is_grad_enabled() and not torch.is_autocast_enabled("cpu") \
+        and x.dtype == torch.float32 and not x.requires_grad \
+        and all(p.dtype == torch.float32 and p.requires_grad for p in params)
 
 
 def _mlp(n_in: int, dims: tuple[int, ...]) -> tuple[nn.Sequential, int]:
@@ -174,6 +291,17 @@ class TVAE(GenerativeModel):
         with torch.no_grad():
             self.sigma.clamp_(0.01, 1.0)
 
+    @staticmethod
+    def _linears(seq: nn.Sequential) -> list[nn.Linear]:
+        return [m for m in seq if isinstance(m, nn.Linear)]
+
+    def _step_parameters(self) -> list[torch.Tensor]:
+        """The weights and biases in :class:`_Step`'s order: encoder, mu, logvar, decoder."""
+        out: list[torch.Tensor] = []
+        for lin in (*self._linears(self.encoder), self.mu, self.logvar, *self._linears(self.decoder)):
+            out += [lin.weight, lin.bias]
+        return out
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(x)
         return self.mu(h), self.logvar(h)
@@ -186,6 +314,12 @@ class TVAE(GenerativeModel):
         x = batch.x.flatten(1)
         if x.shape[1] != self.config.data_dim:
             raise DataError(f"tvae expects rows of {self.config.data_dim} values, got {x.shape[1]}")
+        params = self._step_parameters()
+        if _use_step(x, params):  # fp32 training on CPU: the whole loss as one function (_Step)
+            eps = torch.randn(x.shape[0], self.config.embedding_dim, device=x.device)
+            loss, rec_row, kl_row = _Step.apply(x, eps, self.layout, float(self.config.loss_factor),
+                                                len(self._linears(self.encoder)), self.sigma, *params)
+            return {"loss": loss, "reconstruction": rec_row, "kl": kl_row}
         mu, logvar = self.encode(x)
         mu, logvar = mu.float(), logvar.float()
         z, kl = _Code.apply(mu, logvar, torch.randn_like(mu))
