@@ -55,6 +55,7 @@ def main() -> int:
                     help="progan/stylegan width instead of MODEL's (the run key and image names get -cmN)")
     ap.add_argument("--out", default="/tmp/style-bench")
     ap.add_argument("--img", default="docs/img")
+    ap.add_argument("--img-tag", default="", help="added after the dataset in the PNG names, e.g. -600s")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out, img = Path(args.out), Path(args.img)
@@ -70,6 +71,7 @@ def main() -> int:
                                 "load": load_line()}
     print(f"extractor: {json.dumps(results['extractor'])}", file=sys.stderr, flush=True)
     tag = f"{args.dataset}{args.size}"
+    itag = f"{tag}{args.img_tag}"
     for name in args.models:
         widths = {} if args.channel_max is None or name == "dcgan" else {"channel_max": args.channel_max}
         label = f"{name}-cm{args.channel_max}" if widths else name
@@ -104,18 +106,18 @@ def main() -> int:
         print(key, json.dumps(results[key]["metrics"]), file=sys.stderr, flush=True)
         model = genlab.load(run)
         torch.manual_seed(1)
-        save_image_grid(model.sample(36), img / f"style_gans_{tag}_{label}.png", nrow=6)
+        save_image_grid(model.sample(36), img / f"style_gans_{itag}_{label}.png", nrow=6)
         if name == "progan":  # the grids the run drew as each stage ended, and each stage of the final model
             for grid in sorted((run / "samples" / "stages").glob("*.png")):
-                shutil.copyfile(grid, img / f"style_gans_{tag}_{label}_train_{grid.name}")
+                shutil.copyfile(grid, img / f"style_gans_{itag}_{label}_train_{grid.name}")
             k = int(model.stage)
             for s in range(k + 1):
                 torch.manual_seed(1)
-                save_image_grid(model.sample(16, stage=s), img / f"style_gans_{tag}_{label}_stage{s}.png", nrow=8)
+                save_image_grid(model.sample(16, stage=s), img / f"style_gans_{itag}_{label}_stage{s}.png", nrow=8)
         if name == "stylegan":
             torch.manual_seed(2)
             grid, titles = model.style_mix(rows=2, cols=5)
-            mix = img / f"style_gans_{tag}{label[len(name):]}_style_mix.png"
+            mix = img / f"style_gans_{itag}{label[len(name):]}_style_mix.png"
             save_image_grid(grid, mix, nrow=6)
             name_grid_rows(mix, titles)
             curve_key = f"{key}/truncation"
