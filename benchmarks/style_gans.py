@@ -51,8 +51,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--models", nargs="+", default=MODELS)
+    ap.add_argument("--channel-max", type=int, default=None,
+                    help="progan/stylegan width instead of MODEL's (the run key and image names get -cmN)")
     ap.add_argument("--out", default="/tmp/style-bench")
     ap.add_argument("--img", default="docs/img")
+    ap.add_argument("--img-tag", default="", help="added after the dataset in the PNG names, e.g. -600s")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out, img = Path(args.out), Path(args.img)
@@ -68,8 +71,11 @@ def main() -> int:
                                 "load": load_line()}
     print(f"extractor: {json.dumps(results['extractor'])}", file=sys.stderr, flush=True)
     tag = f"{args.dataset}{args.size}"
+    itag = f"{tag}{args.img_tag}"
     for name in args.models:
-        key = f"{tag}/{name}/seed{args.seed}"
+        widths = {} if args.channel_max is None or name == "dcgan" else {"channel_max": args.channel_max}
+        label = f"{name}-cm{args.channel_max}" if widths else name
+        key = f"{tag}/{label}/seed{args.seed}"
         run = out / key
         if key not in results or "fd" not in results[key]["metrics"]:
             fading = {}
@@ -79,7 +85,8 @@ def main() -> int:
             start = time.time()
             log = run / "metrics.jsonl"
             if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
-                genlab.train(name, out=run, overwrite=True, data=data, model_config={**MODEL[name], **fading},
+                genlab.train(name, out=run, overwrite=True, data=data,
+                             model_config={**MODEL[name], **widths, **fading},
                              train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
                                     "precision": args.precision})
             records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -88,7 +95,8 @@ def main() -> int:
             model = genlab.load(run)
             torch.manual_seed(args.seed)
             metrics = evaluate_model(model, data, METRICS, args.n, extractor=extractor)
-            results[key] = {"model": name, "steps": train["step"], "images_per_s": train.get("images_per_s"),
+            results[key] = {"model": name, "model_config": {**MODEL[name], **widths}, "steps": train["step"],
+                            "images_per_s": train.get("images_per_s"),
                             "wall_s": results.get(key, {}).get("wall_s", round(time.time() - start)),
                             "load": results.get(key, {}).get("load", load), "precision": args.precision,
                             "metrics": metrics["metrics"],
@@ -98,19 +106,20 @@ def main() -> int:
         print(key, json.dumps(results[key]["metrics"]), file=sys.stderr, flush=True)
         model = genlab.load(run)
         torch.manual_seed(1)
-        save_image_grid(model.sample(36), img / f"style_gans_{tag}_{name}.png", nrow=6)
+        save_image_grid(model.sample(36), img / f"style_gans_{itag}_{label}.png", nrow=6)
         if name == "progan":  # the grids the run drew as each stage ended, and each stage of the final model
             for grid in sorted((run / "samples" / "stages").glob("*.png")):
-                shutil.copyfile(grid, img / f"style_gans_{tag}_progan_train_{grid.name}")
+                shutil.copyfile(grid, img / f"style_gans_{itag}_{label}_train_{grid.name}")
             k = int(model.stage)
             for s in range(k + 1):
                 torch.manual_seed(1)
-                save_image_grid(model.sample(16, stage=s), img / f"style_gans_{tag}_progan_stage{s}.png", nrow=8)
+                save_image_grid(model.sample(16, stage=s), img / f"style_gans_{itag}_{label}_stage{s}.png", nrow=8)
         if name == "stylegan":
             torch.manual_seed(2)
             grid, titles = model.style_mix(rows=2, cols=5)
-            save_image_grid(grid, img / f"style_gans_{tag}_style_mix.png", nrow=6)
-            name_grid_rows(img / f"style_gans_{tag}_style_mix.png", titles)
+            mix = img / f"style_gans_{itag}{label[len(name):]}_style_mix.png"
+            save_image_grid(grid, mix, nrow=6)
+            name_grid_rows(mix, titles)
             curve_key = f"{key}/truncation"
             if curve_key not in results or "fd" not in results[curve_key]["1.0"]:
                 curve = {}
