@@ -31,45 +31,9 @@ import numpy as np
 
 from genlab import registry
 from genlab.cli import main
+from genlab.smoke import BASE_FLAGS, TABLE_FLAGS, train_flags
 
-BASE = ["--steps", "2", "--batch-size", "16", "--num-samples", "4", "--device", "cpu"]
-AE = ["--latent-dim", "2", "--mlp-hidden", "8", "--conv-widths", "4", "--conv-hidden", "8"]
-GAN = ["--noise-dim", "4", "--g-hidden", "8", "--d-hidden", "8", "--g-widths", "4", "4", "--d-widths", "4", "4"]
-DIFFUSION = ["--timesteps", "10", "--base-width", "8", "--width-mults", "1", "--norm-groups", "4",
-             "--sample-steps", "2", "--attention-size", "0"]
-TRANSLATION = {"g_width": ["--g-width", "4"], "d_width": ["--d-width", "4"], "n_blocks": ["--n-blocks", "1"],
-               "width": ["--width", "4"], "d_hidden": ["--d-hidden", "8"]}
-EXTRA = {"stacked-ae": ["--pretrain-steps", "1"], "vaegan": ["--disc-widths", "4", "4"],
-         "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"],
-         "score-sde": DIFFUSION[2:], "ncsn": DIFFUSION[2:] + ["--num-levels", "3"],
-         "recurrent-vae": ["--hidden-size", "4", "--latent-dim", "2"],
-         "recurrent-cvae": ["--hidden-size", "4", "--latent-dim", "2"],
-         "video-vae": ["--conv-widths", "4", "--frame-features", "8", "--hidden-size", "8", "--latent-dim", "2"],
-         "video-gan": ["--g-widths", "4", "--d-widths", "4", "--v-widths", "4", "--content-dim", "2",
-                       "--motion-dim", "2", "--motion-noise", "2"],
-         "video-ddpm": ["--width", "4", "--width-mults", "1", "--groups", "2", "--heads", "1",
-                        "--diffusion-steps", "4", "--sample-steps", "2"],
-         "progan": ["--channel-base", "64", "--channel-max", "8", "--latent-dim", "8"],
-         "stylegan": ["--channel-base", "64", "--channel-max", "8", "--mapping-layers", "1", "--w-dim", "8",
-                      "--latent-dim", "8"]}
-TABLES = {"ctgan": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--generator-dims", "8",
-                    "--discriminator-dims", "8", "--pac", "2"],
-          "tvae": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--compress-dims", "8",
-                   "--decompress-dims", "8"]}
 COMMON_SECTIONS = {"Config", "Machine and precision", "Loss curves", "Timing", "Missing"}
-
-
-def family_flags(name: str) -> list[str]:
-    fields = registry.get(name).config_class.__dataclass_fields__
-    if "noise_dim" in fields:
-        return GAN
-    if "timesteps" in fields:
-        return DIFFUSION
-    if "mlp_hidden" in fields:
-        return AE
-    if "a_channels" in fields:
-        return [f for k, flags in TRANSLATION.items() if k in fields for f in flags]
-    return []
 
 
 class Data:
@@ -120,11 +84,12 @@ def refusal(lines: list[str]) -> str:
 def build(name: str, data: Data, root: Path) -> tuple[str, Path]:
     out = root / "runs" / name
     if registry.get(name).model_class.tabular:
-        code, lines = cli(["synth", "fit", "--data", "table:iris", "--model", name, "--out", str(out), *TABLES[name]])
+        code, lines = cli(["synth", "fit", "--data", "table:iris", "--model", name, "--out", str(out),
+                           *TABLE_FLAGS[name]])
         what = "iris (`genlab synth fit`)"
     else:
         what, flags = data.flags(name)
-        code, lines = cli(["train", name, *flags, "--out", str(out), *BASE, *family_flags(name), *EXTRA.get(name, [])])
+        code, lines = cli(["train", name, *flags, "--out", str(out), *BASE_FLAGS, *train_flags(name)])
     if code != 0:
         raise SystemExit(f"training {name} failed: {lines[-3:]}")
     return what, out

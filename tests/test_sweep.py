@@ -18,49 +18,17 @@ from genlab import registry
 from genlab.cli import build_parser, main
 from genlab.metrics import features
 from genlab.runs import extractors
+from genlab.smoke import BASE_FLAGS, TABLE_FLAGS, train_flags
 
-BASE = ["--steps", "2", "--batch-size", "16", "--num-samples", "4", "--device", "cpu"]
-AE = ["--latent-dim", "2", "--mlp-hidden", "8", "--conv-widths", "4", "--conv-hidden", "8"]
-GAN = ["--noise-dim", "4", "--g-hidden", "8", "--d-hidden", "8", "--g-widths", "4", "4", "--d-widths", "4", "4"]
-DIFFUSION = ["--timesteps", "10", "--base-width", "8", "--width-mults", "1", "--norm-groups", "4",
-             "--sample-steps", "2", "--attention-size", "0"]
-TRANSLATION = ["--g-width", "4", "--d-width", "4", "--n-blocks", "1", "--width", "4", "--d-hidden", "8"]
 PAIRED = {"pix2pix", "cyclegan"}  # trained on pairs; srresnet / srgan take the digits themselves
-EXTRA = {"stacked-ae": ["--pretrain-steps", "1"], "vaegan": ["--disc-widths", "4", "4"],
-         "classifier": ["--arch", "lenet5"], "recurrent-ae": ["--hidden-size", "4", "--latent-dim", "2"],
-         "score-sde": DIFFUSION[2:], "ncsn": DIFFUSION[2:] + ["--num-levels", "3"],
-         "recurrent-vae": ["--hidden-size", "4", "--latent-dim", "2"],
-         "recurrent-cvae": ["--hidden-size", "4", "--latent-dim", "2"],
-         "video-vae": ["--conv-widths", "4", "--frame-features", "8", "--hidden-size", "8", "--latent-dim", "2"],
-         "video-gan": ["--g-widths", "4", "--d-widths", "4", "--v-widths", "4", "--content-dim", "2",
-                       "--motion-dim", "2", "--motion-noise", "2"],
-         "video-ddpm": ["--width", "4", "--width-mults", "1", "--groups", "2", "--heads", "1",
-                        "--diffusion-steps", "4", "--sample-steps", "2"]}
 CLIPS = {"video-vae", "video-gan", "video-ddpm"}
 SERIES = ["--window", "8", "--stride", "2"]
-TABLE_FLAGS = {"ctgan": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--generator-dims", "8",
-                         "--discriminator-dims", "8", "--pac", "2"],
-               "tvae": ["--epochs", "1", "--batch-size", "20", "--embedding-dim", "4", "--compress-dims", "8",
-                        "--decompress-dims", "8"]}
 EXTRACTOR = features.ExtractorRecipe(arch="lenet5", steps=5, batch_size=16, lr=3e-3)
 
 MODELS = [n for n in registry.names() if not n.startswith("test-")]
 # `bench` trains the model at its default size: the two U-Nets alone would double the sweep's time
 # (their bench runs are covered by the bench tests)
 NO_BENCH = {"ddpm", "cddpm", "score-sde", "ncsn"}
-
-
-def _family_flags(name: str) -> list[str]:
-    config = registry.get(name).config_class.__dataclass_fields__
-    if "noise_dim" in config:
-        return GAN
-    if "timesteps" in config:
-        return DIFFUSION
-    if "mlp_hidden" in config:
-        return AE
-    if "a_channels" in config:
-        return [f for i, f in enumerate(TRANSLATION) if TRANSLATION[i - (i % 2)][2:].replace("-", "_") in config]
-    return []
 
 
 def leaf_commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
@@ -118,8 +86,7 @@ class Env:
                 argv = ["synth", "fit", "--data", "table:iris", "--model", name, "--out", str(out),
                         *TABLE_FLAGS[name]]
             else:
-                argv = ["train", name, *self.data(name), "--out", str(out), *BASE, *_family_flags(name),
-                        *EXTRA.get(name, [])]
+                argv = ["train", name, *self.data(name), "--out", str(out), *BASE_FLAGS, *train_flags(name)]
             assert main(argv) == 0, argv
             self.runs[name] = str(out)
         return self.runs[name]
@@ -142,7 +109,7 @@ def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, ru
         ("train",): [["train", "--resume", run],  # and the other kind of data (series for image models)
                      ["train", name, *(["--dataset", "digits"] if name in ("recurrent-ae", "recurrent-vae", *CLIPS) else
                                        ["--dataset", f"csv:{env.series}", *SERIES]),
-                      "--out", f"{out}/cross", *BASE, *_family_flags(name), *EXTRA.get(name, [])]],
+                      "--out", f"{out}/cross", *BASE_FLAGS, *train_flags(name)]],
         ("sample",): [["sample", run, "--n", "4", "--out", f"{out}/s.png"], ["sample", run, "--n", "4", "--out", f"{out}/s.npz"],
                       ["sample", run, "--n", "3", "--label", "1", "--out", f"{out}/l.png"],
                       ["sample", run, "--n", "2", "--truncation", "0.5", "--out", f"{out}/tr.png"],
@@ -178,7 +145,7 @@ def _argvs(path: tuple[str, ...], parser: argparse.ArgumentParser, name: str, ru
         ("export",): [["export", run, "--part", "all", "--out", f"{out}/m.onnx"]],
         ("explore",): [["explore", run, "--check"]],  # without --check it serves until stopped
         ("anomaly", "fit"): [["anomaly", "fit", *model_data[:2], "--model", name, "--out", f"{out}/det", "--steps", "2",
-                              "--batch-size", "16", "--limit", "200", *_family_flags(name), *EXTRA.get(name, [])]
+                              "--batch-size", "16", "--limit", "200", *train_flags(name)]
                              + (["--kind", "series"] if name == "recurrent-ae" else [])],
         ("anomaly", "score"): [["anomaly", "score", f"{out}/det", "--input", model_data[1], "--out", f"{out}/scores.csv"]],
     }
