@@ -89,9 +89,9 @@ def _run_config_2_to_3(body: dict[str, Any]) -> dict[str, Any]:
 
 def _video_vae_3_to_4(name: Any, config: Any) -> Any:
     """Format 4: video-vae configs have ``latent`` ('per-frame' by default since); a config saved without
-    it is the one-latent-per-clip VAE it was trained as ('per-clip')."""
+    it is the one-latent-per-clip VAE it was trained as ('per-clip', without the per-frame design's static code)."""
     if name == "video-vae" and isinstance(config, dict) and "latent" not in config:
-        return {**config, "latent": "per-clip"}
+        return {**config, "latent": "per-clip", "static_dim": 0}
     return config
 
 

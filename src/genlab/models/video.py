@@ -93,7 +93,8 @@ class VideoVAEConfig:
         latent: 'per-frame': a latent per frame with a learned prior over time (GRU); 'per-clip': one
             latent per clip (the first design; it decodes the mean clip at short budgets).
         latent_dim: size of the latent per frame (per-frame) or per clip (per-clip).
-        static_dim: per-frame only: size of a per-clip static code beside the frame latents (0 = none).
+        static_dim: size of a per-clip static code beside the frame latents (0 = none); per-frame only (a
+            per-clip latent is static already and has no separate code).
         frame_features: size of the per-frame code of the frame encoder.
         conv_widths: channels of the stride-2 levels of the frame encoder (mirrored by the decoder).
         hidden_size: units of the GRUs (per-frame: the prior's state h_t).
@@ -107,7 +108,7 @@ class VideoVAEConfig:
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
     latent: Literal["per-frame", "per-clip"] = "per-frame"
     latent_dim: int = 32
-    static_dim: int = 0
+    static_dim: int = 16
     frame_features: int = 128
     conv_widths: tuple[int, ...] = (32, 64)
     hidden_size: int = 128
@@ -120,8 +121,6 @@ class VideoVAEConfig:
         check_range("kl_warmup_steps", self.kl_warmup_steps, 0)
         check_sizes("latent_dim", self.latent_dim)
         check_sizes("static_dim", self.static_dim, minimum=0)
-        if self.latent == "per-clip" and self.static_dim:
-            raise ValueError("static_dim is for latent 'per-frame' (a per-clip latent is static already)")
         check_sizes("frame_features", self.frame_features)
         check_sizes("conv_widths", self.conv_widths)
         check_sizes("hidden_size", self.hidden_size)
