@@ -87,22 +87,26 @@ def _run_config_2_to_3(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _video_vae_3_to_4(name: Any, config: Any) -> Any:
-    """Format 4: video-vae configs have ``latent`` ('per-frame' by default since); a config saved without
-    it is the one-latent-per-clip VAE it was trained as ('per-clip', without the per-frame design's static code)."""
+def _video_3_to_4(name: Any, config: Any) -> Any:
+    """Format 4: video-vae configs have ``latent`` ('per-frame' by default since) and video-gan configs
+    ``output`` ('linear' by default since); a config saved without them is the model it was trained as:
+    the one-latent-per-clip VAE ('per-clip', without the per-frame design's static code), the GAN whose
+    frame generator ends in a tanh."""
     if name == "video-vae" and isinstance(config, dict) and "latent" not in config:
         return {**config, "latent": "per-clip", "static_dim": 0}
+    if name == "video-gan" and isinstance(config, dict) and "output" not in config:
+        return {**config, "output": "tanh"}
     return config
 
 
 def _model_config_3_to_4(body: dict[str, Any]) -> dict[str, Any]:
-    return {**body, "config": _video_vae_3_to_4(body.get("model"), body.get("config"))} if "config" in body else body
+    return {**body, "config": _video_3_to_4(body.get("model"), body.get("config"))} if "config" in body else body
 
 
 def _run_config_3_to_4(body: dict[str, Any]) -> dict[str, Any]:
     model = body.get("model")
     if isinstance(model, dict) and "config" in model:
-        body = {**body, "model": {**model, "config": _video_vae_3_to_4(model.get("name"), model["config"])}}
+        body = {**body, "model": {**model, "config": _video_3_to_4(model.get("name"), model["config"])}}
     return body
 
 

@@ -255,6 +255,28 @@ def test_a_per_clip_video_vae_run_saved_before_format_4_loads_as_per_clip():
     assert read_run_config(run)["model"]["config"]["latent"] == "per-clip"  # the run's config.json too
 
 
+def test_a_video_gan_run_saved_before_format_4_keeps_its_tanh_output():
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format3"
+    model = genlab.load(fixtures / "video-gan-run").eval()
+    assert model.config.output == "tanh" and _build("video-gan").config.output == "linear"
+    ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
+    noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())
+    with torch.no_grad():
+        assert torch.allclose(model.sample_from_noise(noise).flatten(), torch.tensor(ref["sample_from_noise"]),
+                              atol=1e-5)
+
+
+def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
+    model = _build("video-gan").eval()
+    with torch.no_grad():
+        model.generator.layers[-2].bias.fill_(5.0)  # push the raw output far above 1
+        assert model.generate(2).max() > 1
+        clips = model.sample(2)
+    assert clips.min() >= 0 and clips.max() <= 1 and (clips == 1).any()
+
+
 @pytest.mark.parametrize("name", [n for n in CLIP_MODELS if registry.get(n).model_class.predicts_frames])
 def test_frame_prediction_keeps_the_given_frames(name):
     model = _build(name).eval()

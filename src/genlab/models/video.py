@@ -22,7 +22,10 @@ code), so a prefix's code predicts the rest.
 
 video-gan (Tulyakov et al. 2018, MoCoGAN): a content code z_C ~ N(0, I) per clip, a motion code
 z_M(t) = GRUCell(eps_t, z_M(t-1)) per frame (eps_t ~ N(0, I)); the frame generator (DCGAN's) maps
-[z_C, z_M(t)] to frame t. An image discriminator (DCGAN's) judges one random frame per clip and a
+[z_C, z_M(t)] to frame t (a linear output by default, clamped to [-1, 1] only when sampling: Moving
+MNIST's background is exactly -1, where a tanh output saturates and its gradient vanishes, so a tanh
+generator stays on nearly black frames with no digit; runs saved before format 4 keep their tanh).
+An image discriminator (DCGAN's) judges one random frame per clip and a
 video discriminator (3-D convolutions) whole clips; both use a loss pair of
 ``models.adversarial.LOSS_PAIRS``.
 """
@@ -385,6 +388,8 @@ class VideoGANConfig:
         gan_lr: Adam learning rate of both phases.
         gan_betas: Adam betas of both phases.
         image_weight: weight of the image discriminator's term in the generator loss.
+        output: the frame generator's output: 'linear' (clamped to [-1, 1] when sampling) or 'tanh'
+            (DCGAN's; it saturates on the all-black background of Moving MNIST and draws no digit).
     """
 
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
@@ -398,6 +403,7 @@ class VideoGANConfig:
     gan_lr: float = 2e-4
     gan_betas: tuple[float, float] = (0.5, 0.999)
     image_weight: float = 1.0
+    output: Literal["linear", "tanh"] = "linear"
 
     def __post_init__(self) -> None:
         check_clip_shape(tuple(self.data_shape))
@@ -425,6 +431,8 @@ class VideoGAN(ClipModel):
         _, c, h, w = self.clip_shape
         self.motion = nn.GRUCell(cfg.motion_noise, cfg.motion_dim)
         self.generator = DCGANGenerator(cfg.content_dim + cfg.motion_dim, (c, h, w), cfg.g_widths, norm="batch")
+        if cfg.output == "linear":
+            self.generator.layers[-1] = nn.Identity()  # DCGAN's last tanh (no parameters); see the module docstring
         self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm="none")
         self.video_features = VideoDiscriminator(self.clip_shape, cfg.v_widths)
         self.image_head = nn.Linear(self.image_features.out_features, 1)
@@ -459,7 +467,7 @@ class VideoGAN(ClipModel):
         return self.codes_from_noise(torch.randn(n, *self.noise_shape(), device=self.device))
 
     def generate(self, n: int) -> torch.Tensor:
-        """Clips (n, T, C, H, W) in [-1, 1]."""
+        """Clips (n, T, C, H, W): in [-1, 1] with a tanh output, unbounded with a linear one."""
         return self._frames(self.codes(n))
 
     def _frames(self, codes: torch.Tensor) -> torch.Tensor:
