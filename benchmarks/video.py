@@ -60,11 +60,12 @@ from genlab.runs.extractors import build_extractor
 
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 MODELS = {
-    "video-vae": {"latent_dim": 32, "conv_widths": [32, 64], "frame_features": 128, "hidden_size": 128,
-                  "kl_warmup_steps": 1000},
+    "video-vae": {"latent": "per-frame", "latent_dim": 16, "static_dim": 16, "conv_widths": [32, 64],
+                  "frame_features": 128, "hidden_size": 128},
     "video-gan": {"content_dim": 32, "motion_dim": 16, "g_widths": [32, 64], "d_widths": [32, 64],
-                  "v_widths": [32, 64]},
-    "video-ddpm": {"width": 16, "width_mults": [1, 2], "diffusion_steps": 200, "sample_steps": 25},
+                  "v_widths": [32, 64], "output": "linear"},
+    "video-ddpm": {"width": 8, "width_mults": [1, 2], "prediction": "x0", "diffusion_steps": 200,
+                   "sample_steps": 25},
 }
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from genlab.config import suggest
 from genlab.errors import CheckpointError
 
-FORMAT = 3
+FORMAT = 4
 FORMAT_KEY = "format"
 VERSION_KEY = "genlab"
 FORMAT0_WRITER = "0.1.0"  # format 0 files carry no version; only genlab 0.1.0 wrote them
@@ -87,11 +87,34 @@ def _run_config_2_to_3(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _video_3_to_4(name: Any, config: Any) -> Any:
+    """Format 4: video-vae configs have ``latent`` ('per-frame' by default since) and video-gan configs
+    ``output`` ('linear' by default since); a config saved without them is the model it was trained as:
+    the one-latent-per-clip VAE ('per-clip', without the per-frame design's static code), the GAN whose
+    frame generator ends in a tanh."""
+    if name == "video-vae" and isinstance(config, dict) and "latent" not in config:
+        return {**config, "latent": "per-clip", "static_dim": 0}
+    if name == "video-gan" and isinstance(config, dict) and "output" not in config:
+        return {**config, "output": "tanh"}
+    return config
+
+
+def _model_config_3_to_4(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "config": _video_3_to_4(body.get("model"), body.get("config"))} if "config" in body else body
+
+
+def _run_config_3_to_4(body: dict[str, Any]) -> dict[str, Any]:
+    model = body.get("model")
+    if isinstance(model, dict) and "config" in model:
+        body = {**body, "model": {**model, "config": _video_3_to_4(model.get("name"), model["config"])}}
+    return body
+
+
 # MIGRATIONS[kind][n] turns the contents of a format-n file into format n + 1
 MIGRATIONS: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    MODEL_CONFIG: [_format0_to_1, _unchanged, _model_config_2_to_3],
-    RUN_CONFIG: [_format0_to_1, _run_config_1_to_2, _run_config_2_to_3],
-    DETECTOR: [_format0_to_1, _unchanged, _unchanged],  # detectors were written as format 1 from the start
+    MODEL_CONFIG: [_format0_to_1, _unchanged, _model_config_2_to_3, _model_config_3_to_4],
+    RUN_CONFIG: [_format0_to_1, _run_config_1_to_2, _run_config_2_to_3, _run_config_3_to_4],
+    DETECTOR: [_format0_to_1, _unchanged, _unchanged, _unchanged],  # detectors were written as format 1 from the start
 }
 
 

@@ -57,7 +57,8 @@ CATALOG: dict[str, CatalogLine] = {
                           "recurrent (LSTM/GRU) seq2seq autoencoder for time series and sequences"),
     "recurrent-vae": _line("recurrent_vae", "sequence VAE: recurrent encoder/decoder, one latent per sequence"),
     "recurrent-cvae": _line("recurrent_vae", "conditional sequence VAE: recurrent-vae given a class label"),
-    "video-vae": _line("video", "clip VAE: frame conv encoder + GRU, one latent per clip; predicts frames"),
+    "video-vae": _line("video", "clip VAE: per-frame latents with a learned prior over time (or one per "
+                               "clip); predicts frames"),
     "video-gan": _line("video", "MoCoGAN-style clip GAN: content code per clip, recurrent motion code per frame"),
     "video-ddpm": _line("video_diffusion", "clip diffusion: factorized space-time U-Net, DDIM sampling"),
     "vae": _line("vae", "variational autoencoder: reparameterization, ELBO = reconstruction + beta * KL"),

@@ -155,6 +155,128 @@ def test_video_vae_kl_warmup_weighs_the_kl_from_zero_to_beta():
     assert torch.allclose(full["loss"], full["rec"] + 2 * full["kl"])  # beta after the warm-up
 
 
+def _vae(**fields):
+    torch.manual_seed(0)
+    return registry.build("video-vae", {"data_shape": list(SHAPE), **SMALL["video-vae"], **fields})
+
+
+def test_the_kl_of_two_diagonal_gaussians_matches_a_hand_computation():
+    from genlab.models.video import gaussian_kl_between
+
+    # q = N(1, 0.5), p = N(0, 2) in dim 0: 0.5 * (ln(2 / 0.5) + (0.5 + 1) / 2 - 1) = 0.568147...; q = p in dim 1
+    mu_q, var_q = torch.tensor([1.0, 0.3]), torch.tensor([0.5, 1.5])
+    mu_p, var_p = torch.tensor([0.0, 0.3]), torch.tensor([2.0, 1.5])
+    kl = gaussian_kl_between(mu_q, var_q.log(), mu_p, var_p.log())
+    assert kl.shape == () and abs(float(kl) - 0.5681472) < 1e-6
+
+
+@pytest.mark.parametrize("static_dim", [0, 3])
+def test_per_frame_video_vae_has_a_latent_per_frame_and_a_kl_per_frame(static_dim):
+    model = _vae(static_dim=static_dim, prefix_prob=0.0)
+    assert model.config.latent == "per-frame"  # the default
+    x = _batch(3).x
+    torch.manual_seed(5)
+    terms = model.frame_terms(x)
+    for key in ("z", "mu_q", "logvar_q", "mu_p", "logvar_p"):
+        assert terms[key].shape == (3, SHAPE[0], 4), key  # (B, T, latent_dim)
+    assert terms["s"].shape == (3, static_dim) and terms["kl"].shape == (3, SHAPE[0])
+    # each frame's KL is KL(q(z_t | x_t, h_{t-1}) || p(z_t | h_{t-1})), computed independently here
+    q = torch.distributions.Normal(terms["mu_q"], (0.5 * terms["logvar_q"]).exp())
+    p = torch.distributions.Normal(terms["mu_p"], (0.5 * terms["logvar_p"]).exp())
+    assert torch.allclose(terms["kl"], torch.distributions.kl_divergence(q, p).sum(-1), atol=1e-5)
+    assert not torch.allclose(terms["mu_p"][:, 1], terms["mu_p"][:, 0])  # the prior moves with z_<t
+    torch.manual_seed(5)
+    losses = model(Batch(x, None))  # the loss's KL: the frames' KLs summed over time (+ the static code's)
+    assert torch.allclose(losses["kl"], (terms["kl"].sum(1) + terms["kl_static"]).mean())
+    assert (terms["kl_static"] > 0).all() if static_dim else (terms["kl_static"] == 0).all()
+    assert model.noise_shape() == (static_dim + SHAPE[0] * 4,)
+    assert model.encode(x).shape == (3, static_dim + SHAPE[0] * 4)
+    assert model.decode(model.encode(x)).shape == x.shape
+
+
+def test_per_frame_video_vae_runs_its_prior_for_any_number_of_frames():
+    model = _vae(static_dim=2).eval()
+    with torch.no_grad():
+        long = model.rollout(torch.randn(2, 2 + 7 * 4), length=7)
+        assert long.shape == (2, 7, *SHAPE[1:])
+        torch.manual_seed(3)
+        noise = torch.randn(2, *model.noise_shape())
+        clips = model.sample_from_noise(noise)
+        # the first T frames of a longer roll-out of the same noise are the clip
+        assert torch.allclose(torch.sigmoid(model.rollout(torch.cat([noise, torch.randn(2, 4)], 1), 5))[:, :4], clips,
+                              atol=1e-6)
+    assert clips.shape == (2, *SHAPE) and clips.min() >= 0 and clips.max() <= 1
+
+
+@pytest.mark.parametrize("fields", [{"latent": "per-frame", "static_dim": 2}, {"latent": "per-clip"}])
+def test_frame_prediction_reads_only_the_given_frames(fields):
+    model = _vae(**fields).eval()
+    x = _batch(2).x
+    other = x.clone()
+    other[:, 2:] = 1 - other[:, 2:]  # a different future
+    out = model.predict_frames(x, 2)
+    assert torch.equal(out[:, :2], x[:, :2]) and torch.equal(out, model.predict_frames(other, 2))
+    assert not torch.equal(out, model.predict_frames(other[:, [1, 0, 2, 3]], 2))  # the given frames matter
+
+
+@pytest.mark.parametrize("fields", [{"static_dim": 2}, {"latent": "per-clip"}])
+def test_both_video_vae_designs_train_and_round_trip(fields, tmp_path):
+    model = _vae(**fields)
+    model(_batch())["loss"].backward()
+    assert all(p.grad is not None for p in model.parameters())  # every part of the design is used
+    model.save(tmp_path)
+    loaded = GenerativeModel.load(tmp_path).eval()
+    assert loaded.config == model.eval().config
+    torch.manual_seed(1)
+    a = model.sample(2)
+    torch.manual_seed(1)
+    assert torch.equal(a, loaded.sample(2))
+
+
+def test_a_per_clip_video_vae_run_saved_before_format_4_loads_as_per_clip():
+    from pathlib import Path
+
+    from genlab import formats
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format3"
+    run = fixtures / "video-vae-run"
+    assert json.loads((run / "model_config.json").read_text())["format"] == 3 < formats.FORMAT
+    model = genlab.load(run).eval()
+    assert model.config.latent == "per-clip" and model.config.static_dim == 0
+    ref = json.loads((fixtures / "video-vae-run-outputs.json").read_text())
+    noise = torch.tensor(ref["noise"]).reshape(1, 3)
+    with torch.no_grad():
+        assert torch.allclose(model.sample_from_noise(noise).flatten(), torch.tensor(ref["sample_from_noise"]),
+                              atol=1e-5)
+    clip = torch.tensor(ref["clip"], dtype=torch.float).reshape(1, 4, 1, 16, 16)
+    assert torch.allclose(model.predict_frames(clip, 2).flatten(), torch.tensor(ref["predict_frames_2"]), atol=1e-5)
+    from genlab.runs.run import read_run_config
+
+    assert read_run_config(run)["model"]["config"]["latent"] == "per-clip"  # the run's config.json too
+
+
+def test_a_video_gan_run_saved_before_format_4_keeps_its_tanh_output():
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format3"
+    model = genlab.load(fixtures / "video-gan-run").eval()
+    assert model.config.output == "tanh" and _build("video-gan").config.output == "linear"
+    ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
+    noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())
+    with torch.no_grad():
+        assert torch.allclose(model.sample_from_noise(noise).flatten(), torch.tensor(ref["sample_from_noise"]),
+                              atol=1e-5)
+
+
+def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
+    model = _build("video-gan").eval()
+    with torch.no_grad():
+        model.generator.layers[-2].bias.fill_(5.0)  # push the raw output far above 1
+        assert model.generate(2).max() > 1
+        clips = model.sample(2)
+    assert clips.min() >= 0 and clips.max() <= 1 and (clips == 1).any()
+
+
 @pytest.mark.parametrize("name", [n for n in CLIP_MODELS if registry.get(n).model_class.predicts_frames])
 def test_frame_prediction_keeps_the_given_frames(name):
     model = _build(name).eval()

@@ -4,16 +4,28 @@
 clip model is built, and clip data before an image model is (``check_data_kind``). ``sample``
 returns clips (N, T, C, H, W) in [0, 1].
 
-video-vae: a per-frame conv encoder, a GRU over the frame features, one Gaussian latent per clip;
-the decoder's GRU reads z at every step and a per-frame conv decoder maps its state to Bernoulli
-logits. A fraction ``prefix_prob`` of the training clips is encoded from only its first k frames
-(k uniform in 1..T-1) while the whole clip is reconstructed, so the posterior of a prefix predicts
-the rest: ``predict_frames(clips, k)`` encodes the first k frames, decodes the posterior mean and
-keeps the given frames.
+video-vae has two designs (``latent``). ``per-frame`` (the default; SVG-LP / DSVAE-style,
+Denton & Fergus 2018, Li & Mandt 2018): a shared 2-D conv frame encoder and decoder, one Gaussian
+latent z_t per frame with the posterior q(z_t | x_t, h_{t-1}) and a learned prior
+p(z_t | h_{t-1}), where h_t = GRUCell(z_t, h_{t-1}) summarizes z_<t, optionally a per-clip static
+code s (q(s | the frames' mean feature), prior N(0, I)) that starts h and joins every z_t at the
+decoder. The loss is the Bernoulli likelihood of every frame given [z_t, s] plus the KL of every
+frame's posterior to its prior (and of s). Samples run the prior; ``predict_frames(clips, k)``
+reads the posterior means for t < k and the prior means after. ``per-clip`` (the first design,
+what runs saved before format 4 load as): a per-frame conv encoder, a GRU over the frame features,
+one latent per clip; the decoder's GRU reads z at every step and the frame decoder maps its state to
+Bernoulli logits.
+
+A fraction ``prefix_prob`` of the training clips is encoded from only its first k frames (k uniform
+in 1..T-1) while the whole clip is reconstructed (per-clip: the clip latent; per-frame: the static
+code), so a prefix's code predicts the rest.
 
 video-gan (Tulyakov et al. 2018, MoCoGAN): a content code z_C ~ N(0, I) per clip, a motion code
 z_M(t) = GRUCell(eps_t, z_M(t-1)) per frame (eps_t ~ N(0, I)); the frame generator (DCGAN's) maps
-[z_C, z_M(t)] to frame t. An image discriminator (DCGAN's) judges one random frame per clip and a
+[z_C, z_M(t)] to frame t (a linear output by default, clamped to [-1, 1] only when sampling: Moving
+MNIST's background is exactly -1, where a tanh output saturates and its gradient vanishes, so a tanh
+generator stays on nearly black frames with no digit; runs saved before format 4 keep their tanh).
+An image discriminator (DCGAN's) judges one random frame per clip and a
 video discriminator (3-D convolutions) whole clips; both use a loss pair of
 ``models.adversarial.LOSS_PAIRS``.
 """
@@ -68,25 +80,38 @@ class ClipModel(GenerativeModel):
 
 # ------------------------------------------------------------------------------ video-vae
 
+def gaussian_kl_between(mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor,
+                        logvar_p: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)) of diagonal Gaussians, summed over the last dim:
+    0.5 * sum(logvar_p - logvar_q + (e^logvar_q + (mu_q - mu_p)^2) / e^logvar_p - 1)."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1).sum(-1)
+
+
 @dataclass
 class VideoVAEConfig:
     """Configuration of :class:`VideoVAE` (``video-vae``).
 
     Attributes:
         data_shape: (T, C, H, W) of the clips; filled from the dataset at training time.
-        latent_dim: size of the one latent per clip.
+        latent: 'per-frame': a latent per frame with a learned prior over time (GRU); 'per-clip': one
+            latent per clip (the first design; it decodes the mean clip at short budgets).
+        latent_dim: size of the latent per frame (per-frame) or per clip (per-clip).
+        static_dim: size of a per-clip static code beside the frame latents (0 = none); per-frame only (a
+            per-clip latent is static already and has no separate code).
         frame_features: size of the per-frame code of the frame encoder.
         conv_widths: channels of the stride-2 levels of the frame encoder (mirrored by the decoder).
-        hidden_size: units of the encoder and decoder GRUs.
+        hidden_size: units of the GRUs (per-frame: the prior's state h_t).
         beta: weight of the KL term.
-        prefix_prob: share of training clips encoded from a random prefix only (frame prediction).
+        prefix_prob: share of training clips whose clip code (per-clip: the latent; per-frame: the
+            static code) is encoded from a random prefix only (frame prediction).
         kl_warmup_steps: KL warm-up: the KL weight grows linearly from 0 to beta over this many
-            steps (0 = off). Without it a clip VAE on Moving MNIST settles early on the mean clip (a
-            dark blur) with a collapsed posterior (KL of a few nats), as in the issue-18 benchmark.
+            steps (0 = off).
     """
 
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
+    latent: Literal["per-frame", "per-clip"] = "per-frame"
     latent_dim: int = 32
+    static_dim: int = 16
     frame_features: int = 128
     conv_widths: tuple[int, ...] = (32, 64)
     hidden_size: int = 128
@@ -98,6 +123,7 @@ class VideoVAEConfig:
         check_clip_shape(tuple(self.data_shape))
         check_range("kl_warmup_steps", self.kl_warmup_steps, 0)
         check_sizes("latent_dim", self.latent_dim)
+        check_sizes("static_dim", self.static_dim, minimum=0)
         check_sizes("frame_features", self.frame_features)
         check_sizes("conv_widths", self.conv_widths)
         check_sizes("hidden_size", self.hidden_size)
@@ -105,14 +131,15 @@ class VideoVAEConfig:
         check_range("prefix_prob", self.prefix_prob, 0, 1)
 
 
-@register("video-vae", VideoVAEConfig, "clip VAE: frame conv encoder + GRU, one latent per clip; predicts frames")
+@register("video-vae", VideoVAEConfig, "clip VAE: per-frame latents with a learned prior over time (or one per "
+          "clip); predicts frames")
 class VideoVAE(ClipModel):
     """See the module docstring."""
 
     config: VideoVAEConfig
     updates: torch.Tensor  # buffer: training steps so far, for the KL warm-up (checkpoints carry it)
     predicts_frames = True
-    export_parts = ("sample",)  # z -> a whole clip (B, T, C, H, W)
+    export_parts = ("sample",)  # noise -> a whole clip (B, T, C, H, W)
     export_refusals = {k: v for k, v in ClipModel.export_refusals.items() if k != "sample"}
 
     def __init__(self, config: VideoVAEConfig):
@@ -120,20 +147,39 @@ class VideoVAE(ClipModel):
         _, c, h, w = self.clip_shape
         cfg = config
         self.frame_encoder = ConvEncoder((c, h, w), cfg.conv_widths, cfg.frame_features)
-        self.encoder = nn.GRU(cfg.frame_features, cfg.hidden_size, batch_first=True)
-        self.to_code = nn.Linear(cfg.hidden_size, 2 * cfg.latent_dim)
-        self.from_code = nn.Linear(cfg.latent_dim, cfg.hidden_size)
-        self.decoder = nn.GRU(cfg.latent_dim, cfg.hidden_size, batch_first=True)
-        self.frame_decoder = ConvDecoder(cfg.hidden_size, (c, h, w), cfg.conv_widths)
+        if cfg.latent == "per-clip":
+            self.encoder = nn.GRU(cfg.frame_features, cfg.hidden_size, batch_first=True)
+            self.to_code = nn.Linear(cfg.hidden_size, 2 * cfg.latent_dim)
+            self.from_code = nn.Linear(cfg.latent_dim, cfg.hidden_size)
+            self.decoder = nn.GRU(cfg.latent_dim, cfg.hidden_size, batch_first=True)
+            self.frame_decoder = ConvDecoder(cfg.hidden_size, (c, h, w), cfg.conv_widths)
+        else:
+            self.posterior_head = nn.Linear(cfg.frame_features + cfg.hidden_size, 2 * cfg.latent_dim)
+            self.prior_head = nn.Linear(cfg.hidden_size, 2 * cfg.latent_dim)
+            self.prior_cell = nn.GRUCell(cfg.latent_dim, cfg.hidden_size)
+            if cfg.static_dim:
+                self.static_head = nn.Linear(cfg.frame_features, 2 * cfg.static_dim)
+                self.static_to_state = nn.Linear(cfg.static_dim, cfg.hidden_size)
+            self.frame_decoder = ConvDecoder(cfg.latent_dim + cfg.static_dim, (c, h, w), cfg.conv_widths)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long), persistent=False)
+
+    @property
+    def per_frame(self) -> bool:
+        return self.config.latent == "per-frame"
 
     def after_step(self, phase: str) -> None:
         self.updates += 1
 
+    def _features(self, clips: torch.Tensor) -> torch.Tensor:
+        """Frame features (B, T, F)."""
+        return unframes(self.frame_encoder(frames(clips.float())), clips.shape[1])
+
+    # ---------------------------------------------------------------- per-clip
+
     def posterior(self, clips: torch.Tensor, prefix: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, logvar) (B, D) of q(z | the first ``prefix[i]`` frames of clip i; all frames by default)."""
+        """Per-clip: (mu, logvar) (B, D) of q(z | the first ``prefix[i]`` frames of clip i; all frames by default)."""
         b, t = clips.shape[:2]
-        feats = unframes(self.frame_encoder(frames(clips.float())), t)  # (B, T, F)
+        feats = self._features(clips)  # (B, T, F)
         with torch.autocast(device_type=clips.device.type, enabled=False):
             out, _ = self.encoder(feats.float())  # (B, T, H)
         last = torch.full((b,), t - 1, device=clips.device) if prefix is None else prefix.to(clips.device) - 1
@@ -142,59 +188,184 @@ class VideoVAE(ClipModel):
         return mu, logvar.clamp(-12, 8)
 
     def decoder_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Bernoulli logits (B, T, C, H, W) of the clip decoded from z (B, D)."""
+        """Per-clip: Bernoulli logits (B, T, C, H, W) of the clip decoded from z (B, D)."""
         t = self.clip_shape[0]
         with torch.autocast(device_type=z.device.type, enabled=False):
             state = torch.tanh(self.from_code(z.float()))[None]  # (1, B, H)
             out, _ = self.decoder(z.float()[:, None].expand(-1, t, -1).contiguous(), state)  # (B, T, H)
         return unframes(self.frame_decoder(out.flatten(0, 1)), t).float()  # (B*T, H): no traced batch size
 
+    # ---------------------------------------------------------------- per-frame
+
+    def _static(self, feats: torch.Tensor, prefix: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) (B, S) of q(s | the mean feature of the first ``prefix[i]`` frames; all by default)."""
+        t = feats.shape[1]
+        if prefix is None:
+            pooled = feats.mean(1)
+        else:
+            mask = (torch.arange(t, device=feats.device)[None] < prefix.to(feats.device)[:, None]).float()  # (B, T)
+            pooled = (feats * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        mu, logvar = self.static_head(pooled).float().chunk(2, dim=1)
+        return mu, logvar.clamp(-12, 8)
+
+    def _start_state(self, s: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+        """h_0 (B, hidden): from the static code, or zeros."""
+        if s is None:
+            return like.new_zeros(like.shape[0], self.config.hidden_size)
+        return torch.tanh(self.static_to_state(s))
+
+    def _gaussian(self, head: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = head(x).float().chunk(2, dim=-1)
+        return mu, logvar.clamp(-12, 8)
+
+    def _frame_logits(self, z: torch.Tensor, s: torch.Tensor | None) -> torch.Tensor:
+        """Bernoulli logits (B, T, C, H, W) of frames decoded from z (B, T, D) and the static code s (B, S)."""
+        t = z.shape[1]
+        if s is not None:
+            z = torch.cat([z, s[:, None].expand(-1, t, -1)], 2)
+        return unframes(self.frame_decoder(z.flatten(0, 1)), t).float()
+
+    def frame_terms(self, clips: torch.Tensor, prefix: torch.Tensor | None = None,
+                    sample: bool = True) -> dict[str, torch.Tensor]:
+        """Per-frame: run the posterior through a clip (B, T, C, H, W).
+
+        Returns:
+            ``z`` (B, T, D) the posterior draws (means when ``sample`` is False); ``mu_q``, ``logvar_q``,
+            ``mu_p``, ``logvar_p`` (B, T, D) the posterior q(z_t | x_t, h_{t-1}) and prior p(z_t | h_{t-1});
+            ``kl`` (B, T) the KL of each frame's posterior to its prior; ``s`` (B, S) the static code draw
+            and ``kl_static`` (B,) its KL to N(0, I) (zeros without a static code); ``h`` (B, hidden) the
+            prior's state after the last frame.
+        """
+        feats = self._features(clips)  # (B, T, F)
+        b, t = feats.shape[:2]
+        s = None
+        kl_static = feats.new_zeros(b)
+        if self.config.static_dim:
+            mu_s, logvar_s = self._static(feats, prefix)
+            s = mu_s + torch.randn_like(mu_s) * (0.5 * logvar_s).exp() if sample else mu_s
+            kl_static = gaussian_kl_between(mu_s, logvar_s, torch.zeros_like(mu_s), torch.zeros_like(logvar_s))
+        with torch.autocast(device_type=clips.device.type, enabled=False):
+            h = self._start_state(s, feats).float()
+            out: dict[str, list[torch.Tensor]] = {k: [] for k in ("z", "mu_q", "logvar_q", "mu_p", "logvar_p")}
+            for i in range(t):
+                mu_p, logvar_p = self._gaussian(self.prior_head, h)
+                mu_q, logvar_q = self._gaussian(self.posterior_head, torch.cat([feats[:, i].float(), h], 1))
+                z = mu_q + torch.randn_like(mu_q) * (0.5 * logvar_q).exp() if sample else mu_q
+                h = self.prior_cell(z, h)
+                for k, v in zip(out, (z, mu_q, logvar_q, mu_p, logvar_p), strict=True):
+                    out[k].append(v)
+        terms = {k: torch.stack(v, 1) for k, v in out.items()}
+        terms["kl"] = gaussian_kl_between(terms["mu_q"], terms["logvar_q"], terms["mu_p"], terms["logvar_p"])
+        terms["s"] = s if s is not None else feats.new_zeros(b, 0)
+        terms["kl_static"] = kl_static
+        terms["h"] = h  # (B, hidden): the prior's state after the last frame
+        return terms
+
+    def rollout(self, noise: torch.Tensor, length: int | None = None, s: torch.Tensor | None = None,
+                h: torch.Tensor | None = None, z: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Run the prior: z_t = mu_p(h_{t-1}) + sigma_p(h_{t-1}) * eps_t, h_t = GRUCell(z_t, h_{t-1}).
+
+        Args:
+            noise: (B, static_dim + steps * latent_dim): the static code's N(0, I) draw first (when there
+                is one and ``s`` is None), then eps_1.. (zeros give the prior means).
+            length: frames of the clip (the config's T by default).
+            s, h, z: a static code, a state and the latents of frames already given (frame prediction).
+
+        Returns:
+            Bernoulli logits (B, length, C, H, W).
+        """
+        cfg = self.config
+        length = self.clip_shape[0] if length is None else length
+        z = [] if z is None else list(z)
+        if cfg.static_dim and s is None:
+            s, noise = noise[:, :cfg.static_dim], noise[:, cfg.static_dim:]
+        eps = noise.reshape(noise.shape[0], -1, cfg.latent_dim)  # (B, steps, D)
+        if h is None:
+            h = self._start_state(s, noise)
+        for i in range(length - len(z)):
+            mu_p, logvar_p = self._gaussian(self.prior_head, h)
+            z.append(mu_p + eps[:, i] * (0.5 * logvar_p).exp())
+            h = self.prior_cell(z[-1], h)
+        return self._frame_logits(torch.stack(z, 1), s)
+
+    # ---------------------------------------------------------------- the contract
+
+    def _kl_weight(self) -> float:
+        weight = self.config.beta
+        if self.config.kl_warmup_steps > 0:
+            weight *= min(1.0, float(self.updates) / self.config.kl_warmup_steps)
+        return weight
+
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         x = batch.x.float()
         b, t = x.shape[:2]
         prefix = None
-        if self.training and self.config.prefix_prob > 0:
+        if self.training and self.config.prefix_prob > 0 and (not self.per_frame or self.config.static_dim):
             cut = torch.randint(1, t, (b,), device=x.device)
             prefix = torch.where(torch.rand(b, device=x.device) < self.config.prefix_prob, cut, t)
-        mu, logvar = self.posterior(x, prefix)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-        logits = self.decoder_logits(z)
+        if self.per_frame:
+            terms = self.frame_terms(x, prefix)
+            logits = self._frame_logits(terms["z"], terms["s"] if self.config.static_dim else None)
+            kl = (terms["kl"].sum(1) + terms["kl_static"]).mean()
+        else:
+            mu, logvar = self.posterior(x, prefix)
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            logits = self.decoder_logits(z)
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
         rec = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1).mean()
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
         mse = (torch.sigmoid(logits) - x).pow(2).mean()
-        weight = self.config.beta
-        if self.config.kl_warmup_steps > 0:
-            weight *= min(1.0, float(self.updates) / self.config.kl_warmup_steps)
-        return {"loss": rec + weight * kl, "rec": rec.detach(), "kl": kl.detach(), "mse": mse.detach()}
+        return {"loss": rec + self._kl_weight() * kl, "rec": rec.detach(), "kl": kl.detach(), "mse": mse.detach()}
 
     def encode(self, clips: torch.Tensor) -> torch.Tensor:
-        """Posterior means (B, D)."""
-        return self.posterior(clips)[0]
+        """Posterior means: (B, D) per clip; per frame (B, static_dim + T * D), the static code first."""
+        if not self.per_frame:
+            return self.posterior(clips)[0]
+        terms = self.frame_terms(clips, sample=False)
+        return torch.cat([terms["s"], terms["z"].flatten(1)], 1)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Clips (B, T, C, H, W) in [0, 1]."""
-        return torch.sigmoid(self.decoder_logits(z))
+        """Clips (B, T, C, H, W) in [0, 1] from codes shaped as :meth:`encode` returns them."""
+        if not self.per_frame:
+            return torch.sigmoid(self.decoder_logits(z))
+        s, codes = z.split([self.config.static_dim, z.shape[1] - self.config.static_dim], 1)
+        return torch.sigmoid(self._frame_logits(codes.reshape(len(z), -1, self.config.latent_dim),
+                                                s if self.config.static_dim else None))
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode n draws of the prior N(0, I): clips (n, T, C, H, W) in [0, 1]."""
-        return self.sample_from_noise(torch.randn(n, self.config.latent_dim, device=self.device))
+        """Clips (n, T, C, H, W) in [0, 1]: decoded prior draws (per frame: the prior run over time)."""
+        return self.sample_from_noise(torch.randn(n, *self.noise_shape(), device=self.device))
 
     def noise_shape(self) -> tuple[int, ...]:
-        return (self.config.latent_dim,)
+        """Per clip (latent_dim,); per frame (static_dim + T * latent_dim,): the static code, then eps_1..eps_T."""
+        if not self.per_frame:
+            return (self.config.latent_dim,)
+        return (self.config.static_dim + self.clip_shape[0] * self.config.latent_dim,)
 
     def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Clips (n, T, C, H, W) in [0, 1] decoded from prior draws ``noise`` (n, latent_dim)."""
-        return self.decode(noise)
+        """Clips (n, T, C, H, W) in [0, 1] from N(0, I) draws ``noise`` (n, *noise_shape())."""
+        if not self.per_frame:
+            return torch.sigmoid(self.decoder_logits(noise))
+        return torch.sigmoid(self.rollout(noise))
 
     @torch.no_grad()
     def predict_frames(self, clips: torch.Tensor, k: int) -> torch.Tensor:
-        """The first k frames of each clip (B, >= k, C, H, W) given, the rest predicted: (B, T, C, H, W)."""
-        given = clips[:, :k].float()
+        """The first k frames of each clip (B, >= k, C, H, W) given, the rest predicted: (B, T, C, H, W).
+
+        Per frame: the posterior means of frames t < k (and of the static code, from those frames),
+        then the prior means (the prior run from the given frames' state). Per clip: the posterior
+        mean of the prefix, decoded."""
+        given = clips[:, :k].float().to(self.device)
         t = self.clip_shape[0]
-        padded = torch.cat([given, given[:, -1:].expand(-1, t - k, *given.shape[2:])], 1)  # only the prefix is read
-        mu, _ = self.posterior(padded, torch.full((len(clips),), k))
-        out = self.decode(mu)
+        if self.per_frame:
+            terms = self.frame_terms(given, sample=False)
+            s = terms["s"] if self.config.static_dim else None
+            zeros = given.new_zeros(len(given), (t - k) * self.config.latent_dim)
+            out = torch.sigmoid(self.rollout(zeros, t, s, terms["h"], list(terms["z"].unbind(1))))
+        else:
+            padded = torch.cat([given, given[:, -1:].expand(-1, t - k, *given.shape[2:])], 1)  # only the prefix is read
+            mu, _ = self.posterior(padded, torch.full((len(clips),), k))
+            out = self.decode(mu)
         out[:, :k] = given
         return out
 
@@ -217,6 +388,8 @@ class VideoGANConfig:
         gan_lr: Adam learning rate of both phases.
         gan_betas: Adam betas of both phases.
         image_weight: weight of the image discriminator's term in the generator loss.
+        output: the frame generator's output: 'linear' (clamped to [-1, 1] when sampling) or 'tanh'
+            (DCGAN's; it saturates on the all-black background of Moving MNIST and draws no digit).
     """
 
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
@@ -230,6 +403,7 @@ class VideoGANConfig:
     gan_lr: float = 2e-4
     gan_betas: tuple[float, float] = (0.5, 0.999)
     image_weight: float = 1.0
+    output: Literal["linear", "tanh"] = "linear"
 
     def __post_init__(self) -> None:
         check_clip_shape(tuple(self.data_shape))
@@ -257,6 +431,8 @@ class VideoGAN(ClipModel):
         _, c, h, w = self.clip_shape
         self.motion = nn.GRUCell(cfg.motion_noise, cfg.motion_dim)
         self.generator = DCGANGenerator(cfg.content_dim + cfg.motion_dim, (c, h, w), cfg.g_widths, norm="batch")
+        if cfg.output == "linear":
+            self.generator.layers[-1] = nn.Identity()  # DCGAN's last tanh (no parameters); see the module docstring
         self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm="none")
         self.video_features = VideoDiscriminator(self.clip_shape, cfg.v_widths)
         self.image_head = nn.Linear(self.image_features.out_features, 1)
@@ -291,7 +467,7 @@ class VideoGAN(ClipModel):
         return self.codes_from_noise(torch.randn(n, *self.noise_shape(), device=self.device))
 
     def generate(self, n: int) -> torch.Tensor:
-        """Clips (n, T, C, H, W) in [-1, 1]."""
+        """Clips (n, T, C, H, W): in [-1, 1] with a tanh output, unbounded with a linear one."""
         return self._frames(self.codes(n))
 
     def _frames(self, codes: torch.Tensor) -> torch.Tensor:

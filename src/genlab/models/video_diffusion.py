@@ -1,6 +1,7 @@
 """video-ddpm: the diffusion model for clips, on a factorized space-time U-Net.
 
-Training is DDPM's L_simple (uniform t, eps-prediction by default) on clips scaled to [-1, 1];
+Training is DDPM's L_simple (uniform t, eps-prediction by default; x0-prediction draws digit strokes
+after a few hundred steps where eps-prediction still samples noise) on clips scaled to [-1, 1];
 the network (:class:`genlab.nn.video.SpaceTimeUNet`) treats frames with the 2-D residual blocks of
 the image U-Net, each followed by a 1-D convolution over time, with temporal attention in the
 middle. Schedules and samplers are :mod:`genlab.diffusion`'s (shape-agnostic); samples use DDIM
@@ -39,7 +40,8 @@ class VideoDDPMConfig:
         data_shape: (T, C, H, W) of the clips; filled from the dataset at training time.
         diffusion_steps: T of the diffusion (not the clip length).
         beta_schedule: 'linear' or 'cosine' beta schedule.
-        prediction: what the network predicts: 'eps', 'x0' or 'v'.
+        prediction: what the network predicts: 'eps', 'x0' or 'v'. At a few hundred CPU-bound steps an
+            eps-network's DDIM samples are still noise where an x0-network's draw digit strokes (issue 18).
         width: U-Net channels at full resolution.
         width_mults: channels per level as multiples of width (one level per entry).
         groups: GroupNorm groups.
@@ -52,7 +54,7 @@ class VideoDDPMConfig:
     diffusion_steps: int = 200
     beta_schedule: Literal["linear", "cosine"] = "cosine"
     prediction: Literal["eps", "x0", "v"] = "eps"
-    width: int = 16
+    width: int = 8
     width_mults: tuple[int, ...] = (1, 2)
     groups: int = 8
     heads: int = 4
