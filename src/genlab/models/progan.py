@@ -195,10 +195,10 @@ class ProGAN(GenerativeModel):
         self.discriminator = ProDiscriminator(channels, widths, config.mbstd_group)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
         # the training stage: images shown, and the (stage, alpha) they give (kept for readers of checkpoints)
-        self.register_buffer("images_seen", torch.zeros((), dtype=torch.long))
+        self.register_counter("images_seen")
         self.register_buffer("stage", torch.zeros((), dtype=torch.long))
         self.register_buffer("alpha", torch.ones(()))
-        self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
+        self.register_counter("g_updates")
         self.register_buffer("grad_norms", torch.zeros(2), persistent=False)
         self._batch_size = 0
         self._records: list[dict[str, Any]] = []  # this round's stage changes (training_records)
@@ -207,7 +207,7 @@ class ProGAN(GenerativeModel):
     # --- stages ------------------------------------------------------------------------------
     def current_stage(self) -> tuple[int, float]:
         cfg = self.config
-        return stage_at(int(self.images_seen), self.num_stages, cfg.fade_images, cfg.stable_images)
+        return stage_at(self.counted("images_seen"), self.num_stages, cfg.fade_images, cfg.stable_images)
 
     def sampling_stage(self) -> tuple[str, dict[str, Any]]:
         """The current stage's grid name (``stage1_8px``) and the options that sample it."""
@@ -288,19 +288,20 @@ class ProGAN(GenerativeModel):
             self.get_submodule(phase).parameters())
         if phase == "discriminator":
             before = self.current_stage()
-            self.images_seen += self._batch_size
+            self.count("images_seen", self._batch_size)
             k, alpha = self.current_stage()
             self.stage.fill_(k)
             self.alpha.fill_(alpha)
-            first = int(self.images_seen) == self._batch_size
+            first = self.counted("images_seen") == self._batch_size
             if first or k != before[0] or (before[1] < 1.0 <= alpha):
                 self._records.append({"split": "stage", "stage": k, "resolution": 4 << k, "alpha": alpha,
-                                      "images": int(self.images_seen), "phase": "fade" if alpha < 1.0 else "stable"})
+                                      "images": self.counted("images_seen"),
+                                      "phase": "fade" if alpha < 1.0 else "stable"})
         elif phase == "generator":
             self._round_done = True
-            self.g_updates += 1
+            self.count("g_updates")
             if self.ema_generator is not None:
-                decay = ema_decay_at(self.config.ema_decay, int(self.g_updates))
+                decay = ema_decay_at(self.config.ema_decay, self.counted("g_updates"))
                 ema_update_(self.ema_generator, self.generator, decay)
 
     @torch.no_grad()

@@ -272,8 +272,8 @@ class StyleGAN(GenerativeModel):
         self.discriminator = ResidualDiscriminator(channels, widths, config.mbstd_group)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
         self.num_ws = self.generator.num_ws
-        self.register_buffer("d_updates", torch.zeros((), dtype=torch.long))
-        self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
+        self.register_counter("d_updates")
+        self.register_counter("g_updates")
         self.register_buffer("pl_mean", torch.zeros(()))
         self.register_buffer("grad_norms", torch.zeros(2), persistent=False)
         self._batch_w_mean: torch.Tensor | None = None  # the last batch's mean w (after_step moves w_avg)
@@ -303,10 +303,10 @@ class StyleGAN(GenerativeModel):
 
     def r1_due(self) -> bool:
         """Lazy R1: on discriminator updates 0, k, 2k, ... (k = r1_every)."""
-        return self.config.r1_gamma > 0 and int(self.d_updates) % self.config.r1_every == 0
+        return self.config.r1_gamma > 0 and self.counted("d_updates") % self.config.r1_every == 0
 
     def pl_due(self) -> bool:
-        return self.config.pl_weight > 0 and int(self.g_updates) % self.config.pl_every == 0
+        return self.config.pl_weight > 0 and self.counted("g_updates") % self.config.pl_every == 0
 
     def discriminator_losses(self, x: torch.Tensor, regularize: bool = True) -> Losses:
         cfg = self.config
@@ -351,18 +351,19 @@ class StyleGAN(GenerativeModel):
         self.grad_norms[0 if phase == "discriminator" else 1] = parameter_grad_norm(
             self.get_submodule(phase).parameters())
         if phase == "discriminator":
-            self.d_updates += 1
+            self.count("d_updates")
             return
         if phase != "generator":
             return
-        self.g_updates += 1
+        self.count("g_updates")
         mapping = self.generator.mapping
         if self._batch_w_mean is not None:
             mapping.w_avg.lerp_(self._batch_w_mean.to(mapping.w_avg), 1.0 - self.config.w_avg_beta)
         if self._pl_mean_next is not None:
             self.pl_mean.copy_(self._pl_mean_next)
         if self.ema_generator is not None:
-            ema_update_(self.ema_generator, self.generator, ema_decay_at(self.config.ema_decay, int(self.g_updates)))
+            decay = ema_decay_at(self.config.ema_decay, self.counted("g_updates"))
+            ema_update_(self.ema_generator, self.generator, decay)
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, float]:

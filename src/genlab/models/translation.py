@@ -185,15 +185,15 @@ class ImageTranslator(GenerativeModel):
                 apply_spectral_norm(self.get_submodule(name))
         self.ema = nn.ModuleDict({name: copy.deepcopy(self.get_submodule(name)).requires_grad_(False)
                                   for name in self.generators.values()}) if cfg.ema_decay > 0 else None
-        self.register_buffer("g_updates", torch.zeros((), dtype=torch.long))
+        self.register_counter("g_updates")
 
     def discriminator_names(self) -> list[str]:
         return []
 
     def update_ema(self) -> None:
-        self.g_updates += 1
+        self.count("g_updates")
         if self.ema is not None:
-            decay = ema_decay_at(self.config.ema_decay, int(self.g_updates))
+            decay = ema_decay_at(self.config.ema_decay, self.counted("g_updates"))
             for name, avg in self.ema.items():
                 ema_update_(avg, self.get_submodule(name), decay)
 

@@ -161,14 +161,14 @@ class VideoVAE(ClipModel):
                 self.static_head = nn.Linear(cfg.frame_features, 2 * cfg.static_dim)
                 self.static_to_state = nn.Linear(cfg.static_dim, cfg.hidden_size)
             self.frame_decoder = ConvDecoder(cfg.latent_dim + cfg.static_dim, (c, h, w), cfg.conv_widths)
-        self.register_buffer("updates", torch.zeros((), dtype=torch.long), persistent=False)
+        self.register_counter("updates", persistent=False)
 
     @property
     def per_frame(self) -> bool:
         return self.config.latent == "per-frame"
 
     def after_step(self, phase: str) -> None:
-        self.updates += 1
+        self.count("updates")
 
     def _features(self, clips: torch.Tensor) -> torch.Tensor:
         """Frame features (B, T, F)."""
@@ -293,7 +293,7 @@ class VideoVAE(ClipModel):
     def _kl_weight(self) -> float:
         weight = self.config.beta
         if self.config.kl_warmup_steps > 0:
-            weight *= min(1.0, float(self.updates) / self.config.kl_warmup_steps)
+            weight *= min(1.0, float(self.counted("updates")) / self.config.kl_warmup_steps)
         return weight
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:

@@ -93,7 +93,7 @@ class VideoDDPM(ClipModel):
         c = self.clip_shape[1]
         self.net = SpaceTimeUNet(c, cfg.width, tuple(cfg.width_mults), cfg.groups, cfg.heads)
         self.ema_net = copy.deepcopy(self.net).requires_grad_(False)
-        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self.register_counter("updates")
         self.schedule = NoiseSchedule.named(cfg.beta_schedule, cfg.diffusion_steps)
 
     def phases(self) -> list[Phase]:
@@ -110,10 +110,10 @@ class VideoDDPM(ClipModel):
 
     def after_step(self, phase: str) -> None:
         if self.config.ema > 0:
-            ema_update_(self.ema_net, self.net, ema_decay_at(self.config.ema, int(self.updates)))
+            ema_update_(self.ema_net, self.net, ema_decay_at(self.config.ema, self.counted("updates")))
         else:
             self.ema_net.load_state_dict(self.net.state_dict())
-        self.updates += 1
+        self.count("updates")
 
     def denoiser_output(self, x_t: Tensor, t: Tensor, labels: Tensor | None = None) -> Tensor:
         """The sampling network's prediction (the config's ``prediction``) for clips x_t (B, T, C, H, W) in
