@@ -130,8 +130,9 @@ def nll(args: argparse.Namespace) -> list[dict]:
     test = load_splits(DATA).test
     rows = []
     for epochs in args.epochs:
-        run = args.out / (f"nll_e{epochs}" + (f"_top{args.top_latent_dim}" if args.top_latent_dim else ""))
-        train = {**TUNED_TRAIN, "epochs": epochs, "eval_batches": args.eval_batches}
+        run = args.out / (f"nll_e{epochs}" + (f"_top{args.top_latent_dim}" if args.top_latent_dim else "")
+                          + ("" if args.precision == TUNED_TRAIN["precision"] else f"_{args.precision}"))
+        train = {**TUNED_TRAIN, "epochs": epochs, "eval_batches": args.eval_batches, "precision": args.precision}
         train_or_resume(run, model_config(args), train)
         model = genlab.load(run)  # fp32, eval mode
         t0 = time.perf_counter()
@@ -173,6 +174,8 @@ def main() -> None:
     p_nll.add_argument("--top-latent-dim", type=int, default=0,
                        help="a second stochastic layer of this size (0 = the one-layer tuned model)")
     p_nll.add_argument("--top-hidden", type=int, default=256, help="hidden units of its MLPs")
+    p_nll.add_argument("--precision", choices=["bf16", "fp32", "auto"], default=TUNED_TRAIN["precision"],
+                       help="training precision (the recipe's bf16 by default; evaluation is always fp32)")
     p_nll.add_argument("--eval-batches", type=int, default=None,
                        help="validate on this many batches per epoch (default: the whole split)")
     for p in (p_speed, p_nll):
