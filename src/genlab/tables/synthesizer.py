@@ -47,8 +47,9 @@ class SynthConfig:
         epochs: passes over the training rows (paper: 300).
         batch_size: rows per step (paper: 500; lowered to the training rows when fewer, and to a
             multiple of ctgan's pac). None (the default): 500 for ctgan; for tvae 500, or a quarter
-            of the training rows when that is less, so that an epoch of a small table still makes
-            4 updates (at 500 a table of 755 rows gets one update per epoch, and 300 epochs leave
+            of the training rows (rounded up) when that is less, so that an epoch of a small table
+            still makes 3-4 updates (the last, short batch is dropped: anes96's 755 training rows
+            make batches of 189 and 3 updates; at 500 such a table gets one update per epoch, and 300 epochs leave
             tvae underfitted: TSTR 0.59 instead of 0.85 on anes96, see docs/benchmarks.md).
         holdout: share of rows held out from training for the report (utility, privacy).
         max_modes: most modes of a continuous column's Gaussian mixture.
