@@ -21,6 +21,25 @@ def test_column_shape_scores_by_hand():
     assert R.tv_distance(["a"], ["b"]) == 1.0
 
 
+def test_missing_values_count_in_the_column_shape_score():
+    nan = np.nan
+    # no missing values: the plain KS statistic
+    assert R.ks_with_missing([1, 2, 3], [2, 3, 4]) == pytest.approx(R.ks_statistic([1, 2, 3], [2, 3, 4]))
+    # same numbers, 1/4 missing on one side only: the CDFs differ by 1/4 at "missing" and stay apart until x = 2
+    assert R.ks_with_missing([nan, 1, 2, 3], [1, 2, 3]) == pytest.approx(1 / 4)
+    # every value missing on the synthetic side: at x = 1 the real CDF is 1/4 + 3/4 * 1/3 = 1/2, the other 1
+    assert R.ks_with_missing([nan, 1, 2, 3], [nan, nan]) == pytest.approx(3 / 4)
+    assert R.ks_with_missing([nan], [nan, nan]) == 0.0 and R.ks_with_missing([1.0], []) == 1.0
+    real = pd.DataFrame({"x": [1.0, nan, 2.0, 3.0], "y": [4.0, 1.0, 2.0, 3.0]})
+    syn = pd.DataFrame({"x": [nan, nan, nan, nan], "y": [4.0, 1.0, 2.0, 3.0]})
+    fid = R.fidelity(R.Columns({"x": "continuous", "y": "continuous"}, real), real, syn)
+    assert fid["column_shapes"]["x"]["score"] == pytest.approx(1 / 4)  # 1 - KS: largest gap 3/4 (at x = 1)
+    # no synthetic row has both values: its r counts as 0 (the real r, over rows 0, 2 and 3, is -0.5)
+    r_real = np.corrcoef([1.0, 2.0, 3.0], [4.0, 2.0, 3.0])[0, 1]
+    assert fid["column_pairs"][0]["score"] == pytest.approx(1 - abs(r_real) / 2)
+    assert np.isfinite(fid["overall"])
+
+
 def test_pair_trend_scores_by_hand():
     # real pairs: ax, ay, bx, bx -> shares .25 .25 .5; synthetic: ax, ax, by, bx -> .5 .25 .25 (+ ay 0, by .25)
     sim = R.contingency_similarity(["a", "a", "b", "b"], ["x", "y", "x", "x"], ["a", "a", "b", "b"], ["x", "x", "y", "x"])
@@ -70,7 +89,9 @@ def test_fit_sample_report_through_the_cli(ctgan_dir, mixed_csv, tmp_path, capsy
     out = tmp_path / "report"
     assert main(["synth", "report", str(ctgan_dir), "--real", f"csv:{mixed_csv}", "--out", str(out)]) == 0
     assert "fidelity" in capsys.readouterr().out
-    rep = json.loads((out / "report.json").read_text())
+    def not_json(constant: str) -> None:
+        raise AssertionError(f"report.json holds {constant}, which is not JSON")
+    rep = json.loads((out / "report.json").read_text(), parse_constant=not_json)
     assert rep["rows"] == {"synthetic": 96, "real_train": 96, "real_holdout": 24}
     for key in ("fidelity", "detection", "utility", "privacy"):
         assert key in rep
@@ -151,3 +172,15 @@ def test_augment_images_with_a_conditional_model(capsys):
     _fails(capsys, ["augment", "--data", "digits", "--model", "vae"], "invalid choice")
     _fails(capsys, ["augment", "--data", "digits", "--model", "ctgan"], "does not fit images")
     _fails(capsys, ["augment", "--data", "table:iris"], "need --label")
+
+
+@pytest.mark.parametrize("command", [["sample", "RUN", "--n", "4"], ["evaluate", "RUN"], ["modes", "RUN"],
+                                     ["sample", "DIR", "--n", "4"], ["evaluate", "DIR"]])
+def test_image_commands_given_a_synthesizer_point_to_genlab_synth(ctgan_dir, command, capsys):
+    """A synthesizer directory or its training run given to `genlab sample` / `evaluate` / `modes`: one line
+    that names `genlab synth sample`, not a traceback or an unknown-dataset message."""
+    argv = [str(ctgan_dir / "run") if a == "RUN" else str(ctgan_dir) if a == "DIR" else a for a in command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("genlab: error: ") and "\n" not in err
+    assert f"genlab synth sample {ctgan_dir}" in err

@@ -20,7 +20,7 @@ from genlab.errors import ConfigError
 from genlab.io import check_output, name_grid_rows, save_image_grid, save_images_npz
 from genlab.metrics.video import prediction_scores
 from genlab.models.base import GenerativeModel, LatentModel
-from genlab.runs.run import load, run_images, run_splits
+from genlab.runs.run import load, refuse_table_run, run_images, run_splits
 from genlab.training.distributed import resolve_device
 
 
@@ -138,6 +138,7 @@ def _done(path: Path, what: str) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     check_positive("n", args.n)
+    refuse_table_run(args.run, "`genlab sample`")
     model = _model(args)
     sampling.require_generative(model)
     sequences = sampling.is_sequence_model(model)

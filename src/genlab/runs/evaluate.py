@@ -20,7 +20,7 @@ from genlab.runs import (
     translation,
 )
 from genlab.runs.monitor import sample_class_shares
-from genlab.runs.run import load, read_run_config
+from genlab.runs.run import load, read_run_config, refuse_table_run
 from genlab.training.distributed import resolve_device
 
 DEFAULT_METRICS = ("fid", "kid", "prdc", "is", "classes")
@@ -50,6 +50,7 @@ def evaluate_run(run_dir: str | Path, metrics: str | list[str] | tuple[str, ...]
             'auto' (cuda, then mps, then cpu), 'cpu', 'cuda', ... Features are computed on the CPU in fp32.
     """
     run_dir = Path(run_dir)
+    refuse_table_run(run_dir, "`genlab evaluate`")
     cfg = read_run_config(run_dir)
     data_cfg = from_dict(DataConfig, cfg["data"], f"{run_dir} data config")
     where = resolve_device(device)
@@ -71,5 +72,6 @@ def run_class_shares(run: str | Path, n: int = 2000, seed: int = 0) -> torch.Ten
     """(K,) share of ``n`` samples of the run's model that its dataset's evaluation classifier gives each class."""
     if n < 1:
         raise ConfigError(f"--n must be at least 1, got {n}")
+    refuse_table_run(run, "`genlab modes`")
     data = from_dict(DataConfig, read_run_config(run)["data"], f"{run} data config")
     return sample_class_shares(load(run), extractors.build_extractor(data), n, seed)

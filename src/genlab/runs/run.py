@@ -24,13 +24,14 @@ from genlab.config import DataConfig, TrainConfig, from_dict, suggest, to_dict
 from genlab.data.base import Splits, binarize
 from genlab.errors import CheckpointError, ConfigError, Interrupted, TrainingDiverged
 from genlab.io import atomic_write_json, read_json, remove_temporaries
-from genlab.models.base import GenerativeModel
+from genlab.models.base import MODEL_CONFIG, GenerativeModel
 from genlab.runs import report as run_report  # a module reference: report.py reads runs through this module
 from genlab.runs import translation  # a module reference: it builds extractors, which train runs
 from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
 from genlab.runs.lock import LOCK_FILE, RunLock
 from genlab.runs.monitor import mode_monitor
 from genlab.runs.tensorboard import TensorBoardLog
+from genlab.tables.synthesizer import SYNTH_FILE
 from genlab.training import distributed
 from genlab.training.callbacks import Callback, console_callbacks
 from genlab.training.checkpoint import checkpoint_dir, latest_checkpoint, load_checkpoint
@@ -79,11 +80,34 @@ def is_run(path: Path) -> bool:
     return (Path(path) / RUN_CONFIG).is_file()
 
 
+def _refuse_synthesizer(directory: Path) -> None:
+    """A table synthesizer's directory given where a run is expected: say what to use instead."""
+    if (directory / SYNTH_FILE).is_file():
+        raise CheckpointError(f"{directory} is a synthesizer directory (`genlab synth fit`): draw rows with "
+                              f"`genlab synth sample {directory} --n N --out rows.csv`, its training run is "
+                              f"{directory / 'run'}")
+
+
+def refuse_table_run(run_dir: str | Path, what: str) -> None:
+    """A table synthesizer's training run given to a command made for image / clip / series runs: its
+    rows only make sense through the synthesizer's transformer, so point to ``genlab synth``."""
+    run_dir = Path(run_dir)
+    if not is_run(run_dir):
+        return  # a directory written by ``model.save``, or not a run at all: the caller's own checks say so
+    name = read_run_config(run_dir)["model"]["name"]
+    if name in registry.names() and registry.get(name).model_class.tabular:
+        home = run_dir.parent if (run_dir.parent / SYNTH_FILE).is_file() else Path("DIR")
+        raise ConfigError(f"{run_dir} is the training run of a table synthesizer ({name}); {what} does not "
+                          f"take it: use `genlab synth sample {home} --n N --out rows.csv` or `genlab synth report "
+                          f"{home} --real SOURCE --out DIR`")
+
+
 def read_run_config(run_dir: str | Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory not found: {run_dir}")
     if not is_run(run_dir):
+        _refuse_synthesizer(run_dir)
         raise CheckpointError(f"{run_dir} is not a genlab run (no {RUN_CONFIG})")
     path = run_dir / RUN_CONFIG
     try:
@@ -312,12 +336,15 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu") -> GenerativeM
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory not found: {run_dir}")
+    if not (run_dir / MODEL_CONFIG).is_file():
+        _refuse_synthesizer(run_dir)
     model = GenerativeModel.load(run_dir, map_location=device)
     return model.eval()
 
 
 def run_splits(run_dir: str | Path) -> Splits:
     """The run's own dataset, as it was configured for training."""
+    refuse_table_run(run_dir, "this command")
     return datasets.load_splits(from_dict(DataConfig, read_run_config(run_dir)["data"], "run data config"))
 
 
@@ -337,6 +364,7 @@ def run_images(run_dir: str | Path, split: str, index: list[int], seed: int = 0,
 
 def run_split(run_dir: str | Path, split: str = "test", n: int | None = None, seed: int = 0) -> Images:
     """The first ``n`` items of a split of the run's own dataset (binarized as in training)."""
+    refuse_table_run(run_dir, "this command")
     cfg = read_run_config(run_dir)
     data = datasets.load_splits(from_dict(DataConfig, cfg["data"], "run data config"))[split]
     count = len(data) if n is None else min(n, len(data))

@@ -3,7 +3,8 @@
 Fidelity (SDMetrics-style scores in [0, 1], 1 = identical):
 
 - column shape: 1 - KS statistic (the largest gap between the two empirical CDFs) for numeric
-  columns, 1 - total variation distance (half the L1 distance of the category shares) for
+  columns, missing values counted as one value below every number (a wrong missing share costs as
+  much as shifted numbers), 1 - total variation distance (half the L1 distance of the category shares) for
   categorical ones;
 - column pair trend: 1 - |r_real - r_syn| / 2 for two numeric columns (Pearson r); for any pair with
   a categorical column, 1 - TVD of the joint shares of the two columns (contingency similarity,
@@ -33,13 +34,13 @@ from __future__ import annotations
 import base64
 import html
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from genlab.errors import DataError
+from genlab.io import atomic_write_json
 
 NUMERIC = ("continuous", "integer", "datetime")
 
@@ -56,6 +57,28 @@ def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(fa - fb).max())
 
 
+def ks_with_missing(a: Any, b: Any) -> float:
+    """The KS statistic of two numeric columns whose missing values (NaN) count as one value below every
+    number: each CDF starts with a jump of its missing share, so a column that drops or invents missing
+    values is penalized as much as one that shifts its numbers. Without missing values it is
+    :func:`ks_statistic`; a side with no numbers at all is a CDF that is 1 from the start."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if not len(a) or not len(b):
+        return 1.0
+    ma, mb = np.isnan(a).mean(), np.isnan(b).mean()
+    pa, pb = np.sort(a[~np.isnan(a)]), np.sort(b[~np.isnan(b)])
+    grid = np.concatenate([pa, pb])
+    if not len(grid):
+        return 0.0
+
+    def cdf(present: np.ndarray, missing: float) -> np.ndarray:
+        if not len(present):
+            return np.ones(len(grid))
+        return missing + (1.0 - missing) * np.searchsorted(present, grid, side="right") / len(present)
+
+    return float(max(abs(ma - mb), np.abs(cdf(pa, ma) - cdf(pb, mb)).max()))
+
+
 def tv_distance(a: Any, b: Any) -> float:
     """Half the L1 distance between the category shares of two columns (0 = same shares)."""
     a, b = [str(v) for v in a], [str(v) for v in b]
@@ -66,10 +89,11 @@ def tv_distance(a: Any, b: Any) -> float:
 
 
 def correlation_similarity(real_x: np.ndarray, real_y: np.ndarray, syn_x: np.ndarray, syn_y: np.ndarray) -> float:
-    """1 - |r_real - r_syn| / 2 with Pearson's r (a constant column counts as r = 0)."""
+    """1 - |r_real - r_syn| / 2 with Pearson's r (a constant column, or fewer than two rows with both
+    values present, counts as r = 0)."""
     def r(x: np.ndarray, y: np.ndarray) -> float:
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-        if x.std() == 0 or y.std() == 0:
+        if len(x) < 2 or x.std() == 0 or y.std() == 0:
             return 0.0
         return float(np.corrcoef(x, y)[0, 1])
     return 1.0 - abs(r(real_x, real_y) - r(syn_x, syn_y)) / 2.0
@@ -166,8 +190,7 @@ def fidelity(cols: Columns, real: Any, syn: Any, max_pairs: int = 400, seed: int
     shapes = {}
     for c in cols.kinds:
         if c in cols.numeric:
-            a, b = rv[c][~np.isnan(rv[c])], sv[c][~np.isnan(sv[c])]
-            shapes[c] = {"metric": "ks", "score": 1.0 - ks_statistic(a, b)}
+            shapes[c] = {"metric": "ks", "score": 1.0 - ks_with_missing(rv[c], sv[c])}
         else:
             shapes[c] = {"metric": "tv", "score": 1.0 - tv_distance(rv[c], sv[c])}
     binned_r, binned_s = {}, {}
@@ -270,6 +293,21 @@ def privacy(cols: Columns, train: Any, syn: Any, holdout: Any, seed: int = 0, ma
             "membership_inference_auc": roc_auc(-members, -outsiders) if m else None}
 
 
+def _finite(obj: Any) -> Any:
+    """The report as plain JSON: numpy numbers as Python ones, a score that is not a number as null."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
 # --- plots and the page ---------------------------------------------------------------------------
 def _plots(cols: Columns, real: Any, syn: Any, out: Path, max_columns: int = 40) -> list[str]:
     import matplotlib
@@ -286,8 +324,9 @@ def _plots(cols: Columns, real: Any, syn: Any, out: Path, max_columns: int = 40)
             a, b = rv[c][~np.isnan(rv[c])], sv[c][~np.isnan(sv[c])]
             lo, hi = np.nanmin(np.r_[a, b]), np.nanmax(np.r_[a, b])
             bins = np.linspace(lo, hi if hi > lo else lo + 1, 31).tolist()
-            ax.hist(a, bins=bins, alpha=0.5, density=True, label="real")
-            ax.hist(b, bins=bins, alpha=0.5, density=True, label="synthetic")
+            for values, label in ((a, "real"), (b, "synthetic")):
+                if len(values):  # a column with no numbers on one side has no histogram there
+                    ax.hist(values, bins=bins, alpha=0.5, density=True, label=label)
         else:
             cats = sorted(set(rv[c]) | set(sv[c]))[:30]
             xs = np.arange(len(cats))
@@ -409,10 +448,11 @@ def make_report(synth: Any, real: Any, out: str | Path, n: int | None = None, ta
     out.mkdir(parents=True, exist_ok=True)
     images = _plots(cols, train, syn, out) if plots else []
     report["images"] = images
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    atomic_write_json(out / "report.json", _finite(report))
     _html(report, images, out)
     return report
 
 
 __all__ = ["Columns", "contingency_similarity", "correlation_similarity", "dcr", "detection", "fidelity",
-           "ks_statistic", "make_report", "privacy", "roc_auc", "score_rows", "tv_distance", "utility"]
+           "ks_statistic", "ks_with_missing", "make_report", "privacy", "roc_auc", "score_rows", "tv_distance",
+           "utility"]
