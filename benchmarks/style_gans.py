@@ -53,6 +53,10 @@ def main() -> int:
     ap.add_argument("--models", nargs="+", default=MODELS)
     ap.add_argument("--channel-max", type=int, default=None,
                     help="progan/stylegan width instead of MODEL's (the run key and image names get -cmN)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="a progan/stylegan config field for this run (a JSON value, e.g. r1_gamma=0.05 or "
+                         "fade_images=12000; overrides MODEL and progan's scaled schedule)")
+    ap.add_argument("--label", default="", help="added to the run key and image names, e.g. -g005")
     ap.add_argument("--out", default="/tmp/style-bench")
     ap.add_argument("--img", default="docs/img")
     ap.add_argument("--img-tag", default="", help="added after the dataset in the PNG names, e.g. -600s")
@@ -70,23 +74,26 @@ def main() -> int:
                                 "recipe": extractor.info.get("recipe"), "cpu_s": round(cpu_seconds() - t0),
                                 "load": load_line()}
     print(f"extractor: {json.dumps(results['extractor'])}", file=sys.stderr, flush=True)
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     tag = f"{args.dataset}{args.size}"
     itag = f"{tag}{args.img_tag}"
     for name in args.models:
         widths = {} if args.channel_max is None or name == "dcgan" else {"channel_max": args.channel_max}
-        label = f"{name}-cm{args.channel_max}" if widths else name
+        label = (f"{name}-cm{args.channel_max}" if widths else name) + args.label
+        if name != "dcgan":
+            widths = {**widths, **overrides}
         key = f"{tag}/{label}/seed{args.seed}"
         run = out / key
         if key not in results or "fd" not in results[key]["metrics"]:
             fading = {}
-            if name == "progan":  # the whole schedule (4 -> size) in about a third of the budget's images
-                n = max(400, int(400 * args.budget / 60))  # 400 each at 60 CPU-s
+            if name == "progan":  # 40 images per CPU-s each (12,000 at 300 CPU-s): at 32 px about a quarter
+                n = max(400, int(40 * args.budget))  # of the budget reaches 32 px, the rest trains there
                 fading = {"fade_images": n, "stable_images": n}
             start = time.time()
             log = run / "metrics.jsonl"
             if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
                 genlab.train(name, out=run, overwrite=True, data=data,
-                             model_config={**MODEL[name], **widths, **fading},
+                             model_config={**MODEL[name], **fading, **widths},
                              train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
                                     "precision": args.precision})
             records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -95,7 +102,8 @@ def main() -> int:
             model = genlab.load(run)
             torch.manual_seed(args.seed)
             metrics = evaluate_model(model, data, METRICS, args.n, extractor=extractor)
-            results[key] = {"model": name, "model_config": {**MODEL[name], **widths}, "steps": train["step"],
+            results[key] = {"model": name, "model_config": {**MODEL[name], **fading, **widths},
+                            "steps": train["step"],
                             "images_per_s": train.get("images_per_s"),
                             "wall_s": results.get(key, {}).get("wall_s", round(time.time() - start)),
                             "load": results.get(key, {}).get("load", load), "precision": args.precision,

@@ -129,6 +129,47 @@ def test_lazy_r1_runs_every_k_steps_scaled_by_k():
     assert logs == [True, False, True, False] and float(pl.pl_mean) > 0
 
 
+def test_progan_non_saturating_loss_has_lazy_r1_and_no_drift(tmp_path, capsys):
+    """loss='non_saturating': the logistic pair, R1 on the stage's reals every r1_every rounds scaled by
+    gamma / 2 * r1_every, no gradient penalty or drift; trains from the CLI; a bad name is one line."""
+    cfg = registry.get("progan").config_class(data_shape=(3, 16, 16), latent_dim=8, channel_max=8,
+                                              loss="non_saturating", r1_gamma=2.0, r1_every=3)
+    model = registry.get("progan").model_class(cfg)
+    x = torch.rand(4, 3, 16, 16)
+    seen = []
+    for rounds in range(7):
+        model.load_state_dict({**model.state_dict(), "g_updates": torch.tensor(rounds)})  # as a checkpoint sets it
+        torch.manual_seed(3)
+        out = model(Batch(x), "discriminator")
+        seen.append("r1" in out)
+        assert "drift" not in out and "gradient_penalty" not in out
+        torch.manual_seed(3)
+        plain = model.discriminator_losses(x * 2 - 1, torch.randn(4, 8), penalty=False)
+        torch.manual_seed(3)
+        z = torch.randn(4, 8)
+        k, alpha = model.current_stage()
+        with torch.no_grad():
+            fake = model.generator(z, k, alpha)
+        d_real = model.discriminator(F.adaptive_avg_pool2d(x * 2 - 1, 4), k, alpha)
+        ns = F.softplus(-d_real).mean() + F.softplus(model.discriminator(fake, k, alpha)).mean()
+        assert torch.allclose(plain["loss"], ns, atol=1e-5)
+        if "r1" in out:  # gamma / 2 * k * R1, with k = 3
+            assert torch.allclose(out["loss"] - ns, 2.0 / 2 * 3 * out["r1"], rtol=1e-4)
+        else:
+            assert torch.allclose(out["loss"], ns, atol=1e-5)
+    assert seen == [True, False, False, True, False, False, True]
+    run = tmp_path / "ns"
+    assert main(["train", "progan", "--dataset", "digits", "--steps", "3", "--out", str(run), *PROGAN_FLAGS,
+                 "--loss", "non_saturating", "--r1-every", "2"]) == 0
+    logged = [r for r in _records(run) if r["split"] == "train"]
+    assert logged and all("drift" not in k for r in logged for k in r)
+    capsys.readouterr()
+    assert main(["train", "progan", "--dataset", "digits", "--steps", "1", "--out", str(tmp_path / "bad"),
+                 "--loss", "hinge"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("genlab: error:") and "non_saturating" in err[0]
+
+
 def test_truncation_0_gives_the_w_average_image_and_bad_values_are_refused():
     model = _stylegan().eval()
     with torch.no_grad():

@@ -17,7 +17,10 @@ Networks (section 4): equalized learning rate, pixelwise feature normalization a
 generator convolution, a minibatch standard deviation channel before the discriminator's last
 block, LeakyReLU 0.2, a linear generator output. Loss: WGAN-GP (lambda 10, via
 :mod:`genlab.models.adversarial`) plus the drift term 0.001 * E[D(x)^2]; Adam 1e-3, betas (0, 0.99);
-an EMA generator samples. Widths are min(channel_max, channel_base / resolution) per resolution,
+an EMA generator samples. ``loss='non_saturating'`` swaps the loss for the non-saturating logistic
+pair with lazy R1 on reals (gamma / 2 * r1_every every r1_every rounds, as StyleGAN2; no gradient
+penalty on interpolates, no drift term): one double backward every r1_every rounds instead of every
+discriminator step. Widths are min(channel_max, channel_base / resolution) per resolution,
 small by default so 32 px trains on a 2-core CPU.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +40,10 @@ from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty, parameter_gr
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
 from genlab.models.style_common import GrowingGANConfig, check_resolution, widths_for
 from genlab.nn.ema import ema_decay_at, ema_update_
-from genlab.nn.style import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, lrelu
+from genlab.nn.style import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, lrelu, r1_penalty
 from genlab.registry import register
+
+PROGAN_LOSSES = ("wgan-gp", "non_saturating")
 
 
 @dataclass
@@ -55,6 +60,10 @@ class ProGANConfig(GrowingGANConfig):
         n_critic: discriminator updates per generator update (the paper: 1).
         gradient_penalty: WGAN-GP weight lambda.
         drift: weight of the drift term E[D(x)^2] that keeps critic scores near 0.
+        loss: 'wgan-gp' (the paper's: WGAN-GP + drift) or 'non_saturating' (logistic loss + lazy R1;
+            gradient_penalty and drift are then unused).
+        r1_gamma: R1 weight gamma of the 'non_saturating' loss (gamma / 2 * E||grad D(x)||^2 on reals).
+        r1_every: the 'non_saturating' loss applies R1 on every this many rounds, scaled by it.
         mbstd_group: group size of the minibatch standard deviation.
         ema_decay: decay of the EMA generator that samples (0 = sample from the trained one).
         gan_lr: Adam learning rate of both networks.
@@ -66,6 +75,9 @@ class ProGANConfig(GrowingGANConfig):
     n_critic: int = 1
     gradient_penalty: float = 10.0
     drift: float = 0.001
+    loss: Literal["wgan-gp", "non_saturating"] = "wgan-gp"
+    r1_gamma: float = 0.1
+    r1_every: int = 16
 
     model_name = "progan"
 
@@ -76,6 +88,10 @@ class ProGANConfig(GrowingGANConfig):
         check_range("n_critic", self.n_critic, 1, 1000)
         check_range("gradient_penalty", self.gradient_penalty, 0)
         check_range("drift", self.drift, 0)
+        if self.loss not in PROGAN_LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(PROGAN_LOSSES)}, got {self.loss!r}")
+        check_range("r1_gamma", self.r1_gamma, 0)
+        check_range("r1_every", self.r1_every, 1)
 
 
 def stage_at(images: int, stages: int, fade: int, stable: int) -> tuple[int, float]:
@@ -190,7 +206,7 @@ class ProGAN(GenerativeModel):
         channels, resolution = config.data_shape[0], check_resolution(config.data_shape, "progan")
         widths = widths_for(resolution, config.channel_base, config.channel_max)
         self.num_stages = len(widths)
-        self.pair = LOSS_PAIRS["wasserstein"]
+        self.pair = LOSS_PAIRS["wasserstein" if config.loss == "wgan-gp" else "non_saturating"]
         self.generator = ProGenerator(config.latent_dim, channels, widths)
         self.discriminator = ProDiscriminator(channels, widths, config.mbstd_group)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
@@ -252,6 +268,15 @@ class ProGAN(GenerativeModel):
             return self.discriminator(v, k, alpha)
 
         d_real, d_fake = critic(real), critic(fake.to(real.dtype))
+        stage = {"resolution": torch.tensor(float(4 << k)), "alpha": torch.tensor(alpha)}
+        if cfg.loss == "non_saturating":
+            loss = self.pair.discriminator(d_real, d_fake, 1.0)
+            logs = {"D(x)": torch.sigmoid(d_real).mean().detach(), "D(G(z))": torch.sigmoid(d_fake).mean().detach()}
+            if penalty and self.r1_due():
+                r1 = r1_penalty(critic, real)
+                loss = loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
+                logs["r1"] = r1.detach()
+            return {"loss": loss, **logs, **stage}
         drift = d_real.pow(2).mean()
         loss = self.pair.discriminator(d_real, d_fake, 1.0) + cfg.drift * drift
         logs = {"critic_real": d_real.mean().detach(), "critic_fake": d_fake.mean().detach(),
@@ -260,7 +285,12 @@ class ProGAN(GenerativeModel):
             gp, norm = gradient_penalty(critic, real, fake)
             loss = loss + cfg.gradient_penalty * gp
             logs.update(gradient_penalty=gp.detach(), critic_input_grad_norm=norm)
-        return {"loss": loss, **logs, "resolution": torch.tensor(float(4 << k)), "alpha": torch.tensor(alpha)}
+        return {"loss": loss, **logs, **stage}
+
+    def r1_due(self) -> bool:
+        """Lazy R1 of the 'non_saturating' loss: on the discriminator steps of rounds 0, k, 2k, ...
+        (k = r1_every; rounds counted by generator updates, so every critic step of such a round)."""
+        return self.config.r1_gamma > 0 and self.counted("g_updates") % self.config.r1_every == 0
 
     def generator_losses(self, z: torch.Tensor) -> Losses:
         k, alpha = self.current_stage()
