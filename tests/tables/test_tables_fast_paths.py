@@ -350,3 +350,30 @@ def test_block_ops_with_logits_far_apart_equal_the_per_block_ops():
     assert torch.allclose(r1.grad, r2.grad, atol=1e-6)
     tiny = torch.finfo(torch.float32).tiny
     assert not ((soft != 0) & (soft.abs() < tiny)).any()
+
+
+def test_tvae_default_precision_is_bf16_only_on_native_bf16_cpus_at_large_batches(monkeypatch):
+    """The tables' default precision (pinned): tvae trains in bf16 on a CPU with native bf16 (the probe
+    says so, never assumed) at batches of TVAE_BF16_MIN_BATCH (160) rows or more; fp32 otherwise,
+    for ctgan and when a precision is given; the resolved precision goes into the run's config."""
+    from tables_helpers import mixed_frame
+
+    from genlab.tables import Synthesizer
+    from genlab.tables.synthesizer import TVAE_BF16_MIN_BATCH, default_precision
+
+    assert TVAE_BF16_MIN_BATCH == 160
+    monkeypatch.setenv("GENLAB_NATIVE_BF16", "1")
+    assert default_precision("tvae", 500, {}) == "bf16"
+    assert default_precision("tvae", 160, {"device": "cpu", "precision": "auto"}) == "bf16"
+    assert default_precision("tvae", 159, {}) == "fp32"
+    assert default_precision("tvae", 500, {"precision": "fp32"}) == "fp32"
+    assert default_precision("ctgan", 500, {}) == "fp32"
+    assert default_precision("ctgan", 500, {"precision": "auto"}) == "auto"  # the trainer's rule
+    plan = Synthesizer("tvae", epochs=1).prepare(mixed_frame(800))  # 640 training rows: batch 160
+    assert plan.train["batch_size"] == 160 and plan.train["precision"] == "bf16"
+    plan = Synthesizer("tvae", epochs=1).prepare(mixed_frame(600))  # batch 120
+    assert plan.train["precision"] == "fp32"
+    monkeypatch.setenv("GENLAB_NATIVE_BF16", "0")  # no native bf16: fp32 whatever the batch
+    assert default_precision("tvae", 500, {}) == "fp32"
+    assert default_precision("tvae", 500, {"precision": "auto"}) == "fp32"
+    assert Synthesizer("tvae", epochs=1).prepare(mixed_frame(800)).train["precision"] == "fp32"
