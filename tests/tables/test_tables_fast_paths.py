@@ -286,7 +286,7 @@ def test_tvae_fused_step_equals_autograd_through_the_modules(dims, monkeypatch):
         assert not tvae_module._use_step(x, params)
 
 
-@pytest.mark.parametrize("dims", [((8, 6), (7, 5)), ((8,), ())])
+@pytest.mark.parametrize("dims", [((8, 6), (7, 5)), ((), ()), ((8,), ())])
 def test_tvae_fused_step_in_bf16_equals_autocast_through_the_modules(dims, monkeypatch):
     """Under CPU bf16 autocast, _Step's bf16 products (fp32 master weights, code, loss and weight
     gradients) give what autocast through the modules gives with the same noise (both round the same
