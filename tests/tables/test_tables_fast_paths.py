@@ -369,8 +369,10 @@ def test_tvae_default_precision_is_bf16_only_on_native_bf16_cpus_at_large_batche
     assert default_precision("tvae", 500, {"precision": "fp32"}) == "fp32"
     assert default_precision("ctgan", 500, {}) == "fp32"
     assert default_precision("ctgan", 500, {"precision": "auto"}) == "auto"  # the trainer's rule
-    plan = Synthesizer("tvae", epochs=1).prepare(mixed_frame(800))  # 640 training rows: batch 160
+    synth = Synthesizer("tvae", epochs=1)
+    plan = synth.prepare(mixed_frame(800))  # 640 training rows: batch 160
     assert plan.train["batch_size"] == 160 and plan.train["precision"] == "bf16"
+    assert synth.state["precision"] == "bf16"  # saved with the synthesizer
     plan = Synthesizer("tvae", epochs=1).prepare(mixed_frame(600))  # batch 120
     assert plan.train["precision"] == "fp32"
     monkeypatch.setenv("GENLAB_NATIVE_BF16", "0")  # no native bf16: fp32 whatever the batch
