@@ -261,7 +261,7 @@ def test_tvae_fused_step_equals_autograd_through_the_modules(dims, monkeypatch):
     x = _one_hot_rows(spans, 9, g)
 
     def run(fused: bool):
-        monkeypatch.setattr(tvae_module, "_use_step", lambda *a: fused)
+        monkeypatch.setattr(tvae_module, "_step_dtype", lambda *a: None if fused else False)
         model.zero_grad(set_to_none=True)
         torch.manual_seed(1)  # the same code noise eps on both paths
         out = model.losses(Batch(x.view(9, 1, 1, -1)))
@@ -275,10 +275,54 @@ def test_tvae_fused_step_equals_autograd_through_the_modules(dims, monkeypatch):
     for (name, _), a, b in zip(model.named_parameters(), got_grads, want_grads, strict=True):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), name
     monkeypatch.undo()
-    assert tvae_module._use_step(x, tvae_module.TVAE._step_parameters(model))  # fp32 CPU training: fused
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        assert not tvae_module._use_step(x, tvae_module.TVAE._step_parameters(model))
-    assert not tvae_module._use_step(x.clone().requires_grad_(), tvae_module.TVAE._step_parameters(model))
+    params = tvae_module.TVAE._step_parameters(model)
+    assert tvae_module._step_dtype(x, params) is None  # fp32 CPU training: fused, fp32 products
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 autocast: fused, bf16 products
+        assert tvae_module._step_dtype(x, params) == torch.bfloat16
+    with torch.autocast("cpu", dtype=torch.float16):  # any other autocast: the modules
+        assert tvae_module._step_dtype(x, params) is False
+    assert not tvae_module._use_step(x.clone().requires_grad_(), params)
+    with torch.no_grad():
+        assert not tvae_module._use_step(x, params)
+
+
+@pytest.mark.parametrize("dims", [((8, 6), (7, 5)), ((), ()), ((8,), ())])
+def test_tvae_fused_step_in_bf16_equals_autocast_through_the_modules(dims, monkeypatch):
+    """Under CPU bf16 autocast, _Step's bf16 products (fp32 master weights, code, loss and weight
+    gradients) give what autocast through the modules gives with the same noise (both round the same
+    products to bf16: agreement to bf16's resolution), and stay near the fp32 step."""
+    import genlab.models.tvae as tvae_module
+
+    spans = MIXED
+    torch.manual_seed(0)
+    model = registry.build("tvae", {"spans": spans, "embedding_dim": 4, "compress_dims": list(dims[0]),
+                                    "decompress_dims": list(dims[1]), "loss_factor": 1.5})
+    with torch.no_grad():
+        model.sigma.uniform_(0.05, 0.9)
+    x = _one_hot_rows(spans, 64, torch.Generator().manual_seed(7))
+
+    def run(path: str):
+        if path == "modules":
+            monkeypatch.setattr(tvae_module, "_step_dtype", lambda *a: False)
+        model.zero_grad(set_to_none=True)
+        torch.manual_seed(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=path != "fp32"):
+            out = model.losses(Batch(x.view(64, 1, 1, -1)))
+        assert (out["loss"].grad_fn.name() == "_StepBackward") == (path != "modules")
+        assert out["loss"].dtype == torch.float32
+        (3.0 * out["loss"]).backward()
+        monkeypatch.undo()
+        return {k: v.item() for k, v in out.items()}, [p.grad.clone() for p in model.parameters()]
+
+    got, got_grads = run("bf16")
+    want, want_grads = run("modules")
+    ref, ref_grads = run("fp32")
+    assert got == pytest.approx(want, rel=2e-3)
+    assert got == pytest.approx(ref, rel=3e-2)
+    for (name, p), a, b, c in zip(model.named_parameters(), got_grads, want_grads, ref_grads, strict=True):
+        assert a.dtype == p.dtype == torch.float32
+        assert (a - b).norm() <= 2e-2 * b.norm() + 1e-6, name  # bf16 rounding of the same products
+        assert (a - c).norm() <= 0.2 * c.norm() + 1e-6, name  # against fp32: bf16 activations
 
 
 def test_block_ops_with_logits_far_apart_equal_the_per_block_ops():
@@ -306,3 +350,32 @@ def test_block_ops_with_logits_far_apart_equal_the_per_block_ops():
     assert torch.allclose(r1.grad, r2.grad, atol=1e-6)
     tiny = torch.finfo(torch.float32).tiny
     assert not ((soft != 0) & (soft.abs() < tiny)).any()
+
+
+def test_tvae_default_precision_is_bf16_only_on_native_bf16_cpus_at_large_batches(monkeypatch):
+    """The tables' default precision (pinned): tvae trains in bf16 on a CPU with native bf16 (the probe
+    says so, never assumed) at batches of TVAE_BF16_MIN_BATCH (160) rows or more; fp32 otherwise,
+    for ctgan and when a precision is given; the resolved precision goes into the run's config."""
+    from tables_helpers import mixed_frame
+
+    from genlab.tables import Synthesizer
+    from genlab.tables.synthesizer import TVAE_BF16_MIN_BATCH, default_precision
+
+    assert TVAE_BF16_MIN_BATCH == 160
+    monkeypatch.setenv("GENLAB_NATIVE_BF16", "1")
+    assert default_precision("tvae", 500, {}) == "bf16"
+    assert default_precision("tvae", 160, {"device": "cpu", "precision": "auto"}) == "bf16"
+    assert default_precision("tvae", 159, {}) == "fp32"
+    assert default_precision("tvae", 500, {"precision": "fp32"}) == "fp32"
+    assert default_precision("ctgan", 500, {}) == "fp32"
+    assert default_precision("ctgan", 500, {"precision": "auto"}) == "auto"  # the trainer's rule
+    synth = Synthesizer("tvae", epochs=1)
+    plan = synth.prepare(mixed_frame(800))  # 640 training rows: batch 160
+    assert plan.train["batch_size"] == 160 and plan.train["precision"] == "bf16"
+    assert synth.state["precision"] == "bf16"  # saved with the synthesizer
+    plan = Synthesizer("tvae", epochs=1).prepare(mixed_frame(600))  # batch 120
+    assert plan.train["precision"] == "fp32"
+    monkeypatch.setenv("GENLAB_NATIVE_BF16", "0")  # no native bf16: fp32 whatever the batch
+    assert default_precision("tvae", 500, {}) == "fp32"
+    assert default_precision("tvae", 500, {"precision": "auto"}) == "fp32"
+    assert Synthesizer("tvae", epochs=1).prepare(mixed_frame(800)).train["precision"] == "fp32"

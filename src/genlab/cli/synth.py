@@ -44,7 +44,8 @@ def register(sub: Any, argv: list[str]) -> None:
                              ("seed", int, "seed of the split, the mixtures and training (0)"),
                              ("time-budget", float, "stop training after this many seconds"),
                              ("device", str, "auto, cpu, cuda, ... (auto)"),
-                             ("precision", str, "fp32 (default for tables), bf16 or auto")]:
+                             ("precision", str, "fp32, bf16 or auto (default fp32; tvae: bf16 on CPUs with native bf16 "
+                                           "at batches of 160+ rows)")]:
         f.add_argument(f"--{name}", type=kind, default=argparse.SUPPRESS, help=text)
     model = _model_in(argv)
     add_config_flags(f, registry.get(model).config_class, "model", f"model '{model}' (choose it with --model first)")

@@ -30,12 +30,18 @@ from genlab.data.base import ArrayDataset, Splits
 from genlab.data.tables import TableSource, load_table
 from genlab.errors import CheckpointError, ConfigError, DataError
 from genlab.io import atomic_directory, atomic_write_json, read_json
+from genlab.precision import cpu_has_native_bf16
 from genlab.tables.transformer import DISCRETE_KINDS, TableTransformer, read_metadata
-from genlab.training import Callback, build_model, fit, model_config
+from genlab.training import Callback, build_model, distributed, fit, model_config
 
 SYNTH_FILE = "synthesizer.json"
 SYNTH_FORMAT = 1
 TABLE_MODELS = ("ctgan", "tvae")
+# tvae trains in bf16 by default from this many rows a batch, on a CPU with native bf16 (see
+# :func:`default_precision`): measured on an AVX512-BF16 CPU (docs/benchmarks.md, issue 17), bf16 took
+# 0.78x fp32's CPU time at batch 500 (fair) and 0.93x at 189 (anes96), the same at 150 and 114 on
+# anes96, 1.04x at 114 on breast cancer
+TVAE_BF16_MIN_BATCH = 160
 
 
 @dataclass
@@ -58,6 +64,9 @@ class SynthConfig:
         seed: seed of the hold-out split, the mixtures and training.
         model_config: fields of the model's config (e.g. {"pac": 5}).
         train: fields of :class:`genlab.config.TrainConfig` (device, precision, time_budget, ...).
+            The precision is fp32 unless given, except tvae on a CPU with native bf16 at batches
+            of 160 rows or more: bf16 (:func:`default_precision`; until session 7 of issue 17 every
+            table model defaulted to fp32).
     """
 
     model: str = "ctgan"
@@ -107,6 +116,21 @@ def default_batch(model: str, rows: int) -> int:
     if model == "tvae":
         return max(2, min(500, -(-rows // 4)))
     return 500
+
+
+def default_precision(model: str, batch: int, train: dict[str, Any]) -> str:
+    """The training precision of a table model: the one asked for in ``train``, except that tvae
+    without one (or with 'auto') on a CPU trains in bf16 when the CPU computes bf16 natively
+    (:func:`genlab.precision.cpu_has_native_bf16`: AVX512-BF16, AMX, ARM BF16; never assumed) and a
+    batch has at least ``TVAE_BF16_MIN_BATCH`` rows (below that bf16 was not faster), else in fp32.
+    ctgan, and tvae on a GPU, keep fp32 unless asked ('auto' is then the trainer's rule)."""
+    requested = train.get("precision")
+    if model != "tvae" or requested not in (None, "auto"):
+        return str(requested or "fp32")
+    if distributed.resolve_device(str(train.get("device", "auto"))).type != "cpu":
+        return "auto" if requested == "auto" else "fp32"
+    native, _ = cpu_has_native_bf16()
+    return "bf16" if native and batch >= TVAE_BF16_MIN_BATCH else "fp32"
 
 
 def fingerprint(frame: Any) -> str:
@@ -186,8 +210,10 @@ class Synthesizer:
         self.state = {"source": table.name, "data": _resumable_spec(data), "rows": n, "fingerprint": fingerprint(frame),
                       "holdout_rows": hold.tolist(), "target": target or table.target or frame.columns[-1],
                       "conditionable": discrete}
+        precision = default_precision(cfg.model, batch, cfg.train)
+        self.state["precision"] = precision
         train_cfg = {"epochs": cfg.epochs, "batch_size": batch, "seed": cfg.seed, "log_every": 0, "mode_check": "off",
-                     "sample_every": 0, "precision": "fp32", **cfg.train}
+                     "sample_every": 0, **cfg.train, "precision": precision}
         return TrainingPlan(cfg.model, {**cfg.model_config, **self._layout(n)}, train_cfg, self._splits(table),
                             table.name)
 
