@@ -5,6 +5,9 @@
   dataset's evaluation extractor);
 * :func:`temporal_change`: the mean absolute frame-to-frame change of a set of clips; the
   temporal-consistency figure compares generated clips with real ones (ratio 1 = as much motion);
+* :func:`identity_consistency`: how often a frame classifier gives a clip's frames the clip's most common
+  class (1 = every frame read as the same digit; a generator whose digit changes identity over time
+  scores lower than real clips do);
 * :func:`prediction_scores`: per-frame MSE and SSIM of predicted future frames against the true
   ones, beside the copy-last-frame baseline (every future frame = the last given frame).
 """
@@ -39,6 +42,20 @@ def temporal_consistency(real: torch.Tensor, fake: torch.Tensor) -> dict[str, fl
     """Frame-to-frame change of generated and real clips, and their ratio (1 = the same amount of motion)."""
     r, f = temporal_change(real), temporal_change(fake)
     return {"change_real": r, "change_generated": f, "change_ratio": f / r if r > 0 else float("nan")}
+
+
+@torch.no_grad()
+def identity_consistency(classify: Callable[[torch.Tensor], torch.Tensor], clips: torch.Tensor) -> float:
+    """The share of frames whose predicted class is their clip's most common predicted class.
+
+    Args:
+        classify: frames (B, C, H, W) in [0, 1] -> class logits (B, K).
+        clips: (N, T, C, H, W) in [0, 1].
+    """
+    n, t = clips.shape[:2]
+    pred = classify(clips.reshape(n * t, *clips.shape[2:])).argmax(1).reshape(n, t).cpu()
+    mode = pred.mode(1).values
+    return float((pred == mode[:, None]).float().mean())
 
 
 def _per_frame(pred: torch.Tensor, truth: torch.Tensor) -> tuple[list[float], list[float]]:
