@@ -162,7 +162,8 @@ def bench_clips(args: argparse.Namespace) -> dict:
             pred = torch.cat([model.predict_frames(given[i:i + 50], k) for i in range(0, len(given), 50)])
             scores = prediction_scores(pred, given, k)
             row["prediction"] = {key: v for key, v in scores.items() if key.startswith("mean")}
-            save_clips(torch.stack([given[:4], pred[:4]], 1).flatten(0, 1), IMG / f"{args.img_prefix}_{name}_prediction.gif")
+            pairs = torch.stack([given[:4], pred[:4]], 1).flatten(0, 1)  # each true clip, then its prediction
+            save_clips(pairs, IMG / f"{args.img_prefix}_{name}_prediction.gif")
             for extra in IMG.glob(f"{args.img_prefix}_{name}_prediction_0*.gif"):
                 extra.unlink()
         save_clips(fake[:8], IMG / f"{args.img_prefix}_{name}.gif")
@@ -178,15 +179,16 @@ def bench_clips(args: argparse.Namespace) -> dict:
 
 
 def clips_table(r: dict) -> str:
-    lines = ["| model | steps | train CPU s | frame FD | clip FD | change gen / real | identity | pred. MSE (copy-last) | "
-             "pred. SSIM (copy-last) | load |", "|---|---:|---:|---:|---:|---|---:|---|---|---:|"]
+    lines = ["| model | steps | train CPU s | frame FD | clip FD | change gen / real | identity | "
+             "pred. MSE (copy-last) | pred. SSIM (copy-last) | load |", "|---|---:|---:|---:|---:|---|---:|---|---|---:|"]
     for name, row in r["models"].items():
         p = row.get("prediction")
         pm = f"{p['mean_mse']:.4f} ({p['mean_copy_last_mse']:.4f})" if p else "-"
         ps = f"{p['mean_ssim']:.3f} ({p['mean_copy_last_ssim']:.3f})" if p else "-"
-        lines.append(f"| {name} | {row['steps']} | {row['train_cpu_s']} | {row['frame_fd']:.2f} | {row['clip_fd']:.1f} | "
-                     f"{row['change_generated']:.4f} / {row['change_real']:.4f} | {row.get('identity', float('nan')):.3f} | "
-                     f"{pm} | {ps} | {row['load']} |")
+        ident = row.get("identity", float("nan"))
+        lines.append(f"| {name} | {row['steps']} | {row['train_cpu_s']} | {row['frame_fd']:.2f} | "
+                     f"{row['clip_fd']:.1f} | {row['change_generated']:.4f} / {row['change_real']:.4f} | "
+                     f"{ident:.3f} | {pm} | {ps} | {row['load']} |")
     v = r["validation_clips"]
     lines.append(f"| validation clips (real) | | | {v['frame_fd']:.2f} | {v['clip_fd']:.1f} | "
                  f"{v['change_generated']:.4f} / {v['change_real']:.4f} | {v.get('identity', float('nan')):.3f} "

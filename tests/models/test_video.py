@@ -290,6 +290,10 @@ def test_the_video_gan_image_discriminator_judges_image_frames_distinct_frames_p
     assert all(len(set(row.tolist())) == 3 for row in values)  # three different frames of every clip
     one = _build("video-gan")
     assert one.config.image_frames == 1 and one._scores(clips)[0].shape == (5,)  # MoCoGAN's one frame per clip
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in one.image_features.modules())  # image_norm 'none'
+    batch_norm = registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "d_widths": [4, 4],
+                                              "image_norm": "batch"})
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in batch_norm.image_features.modules())
     for bad in (0, SHAPE[0] + 1):
         with pytest.raises((ValueError, GenlabError), match="image_frames"):
             registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "image_frames": bad})

@@ -390,6 +390,8 @@ class VideoGANConfig:
         image_weight: weight of the image discriminator's term in the generator loss.
         image_frames: frames per clip the image discriminator judges (distinct, drawn at random; 1 is
             MoCoGAN's one frame per clip; more give the frame generator more image feedback per step).
+        image_norm: normalization of the image discriminator's levels after the first ('none',
+            'batch' as in dcgan, or 'layer').
         output: the frame generator's output: 'linear' (clamped to [-1, 1] when sampling) or 'tanh'
             (DCGAN's; it saturates on the all-black background of Moving MNIST and draws no digit).
     """
@@ -406,6 +408,7 @@ class VideoGANConfig:
     gan_betas: tuple[float, float] = (0.5, 0.999)
     image_weight: float = 1.0
     image_frames: int = 1
+    image_norm: Literal["none", "batch", "layer"] = "none"
     output: Literal["linear", "tanh"] = "linear"
 
     def __post_init__(self) -> None:
@@ -438,7 +441,7 @@ class VideoGAN(ClipModel):
         self.generator = DCGANGenerator(cfg.content_dim + cfg.motion_dim, (c, h, w), cfg.g_widths, norm="batch")
         if cfg.output == "linear":
             self.generator.layers[-1] = nn.Identity()  # DCGAN's last tanh (no parameters); see the module docstring
-        self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm="none")
+        self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm=cfg.image_norm)
         self.video_features = VideoDiscriminator(self.clip_shape, cfg.v_widths)
         self.image_head = nn.Linear(self.image_features.out_features, 1)
         self.video_head = nn.Linear(self.video_features.out_features, 1)
