@@ -180,7 +180,8 @@ def bench_clips(args: argparse.Namespace) -> dict:
 
 def clips_table(r: dict) -> str:
     lines = ["| model | steps | train CPU s | frame FD | clip FD | change gen / real | identity | "
-             "pred. MSE (copy-last) | pred. SSIM (copy-last) | load |", "|---|---:|---:|---:|---:|---|---:|---|---|---:|"]
+             "pred. MSE (copy-last) | pred. SSIM (copy-last) | load |",
+             "|---|---:|---:|---:|---:|---|---:|---|---|---:|"]
     for name, row in r["models"].items():
         p = row.get("prediction")
         pm = f"{p['mean_mse']:.4f} ({p['mean_copy_last_mse']:.4f})" if p else "-"
