@@ -378,6 +378,15 @@ def clip_run(tmp_path_factory):
     return root, out
 
 
+def test_image_frames_beyond_the_clip_length_is_refused_through_the_cli(clip_run, tmp_path, capsys):
+    root, _ = clip_run
+    argv = ["train", "video-gan", "--dataset", f"video:{root / 'data'}", "--image-size", "16", "--steps", "1",
+            "--out", str(tmp_path / "run"), "--image-frames", "5"]  # the clips have 4 frames
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["genlab: error: model config of 'video-gan': image_frames must be in 1..T (4), got 5"]
+
+
 def test_sample_writes_gifs_a_frame_grid_and_uint8_clips(clip_run, tmp_path):
     _, run = clip_run
     with Image.open(run / "samples.png") as grid:  # the run's sample grid: 8 clips, a row of 4 frames each
