@@ -17,6 +17,8 @@ samples measures:
   with its accuracy on the test clips (class and direction separately on moving-mnist-1);
 * a reference row: validation clips against test clips (real against real, the floor of each FD);
 * temporal consistency: mean |x_{t+1} - x_t| of generated and of real clips, and their ratio;
+* speed: the mean distance (px per frame) the intensity centroid of a frame moves (blur does not
+  lower it, where it lowers the frame-to-frame change);
 * identity consistency: the share of a clip's frames that the frame extractor (LeNet-5) reads as the
   clip's most common class (a digit that changes identity over time scores below real clips);
 * frame prediction (video-vae, video-ddpm): the first T/2 test frames given, MSE and SSIM of the
@@ -57,7 +59,13 @@ from genlab.metrics.series import (
     predictive_score,
     save_comparison_plot,
 )
-from genlab.metrics.video import frame_fd, identity_consistency, prediction_scores, temporal_consistency
+from genlab.metrics.video import (
+    centroid_speed,
+    frame_fd,
+    identity_consistency,
+    prediction_scores,
+    temporal_consistency,
+)
 from genlab.runs.extractors import build_extractor
 
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
@@ -154,7 +162,7 @@ def bench_clips(args: argparse.Namespace) -> dict:
                "frame_fd": frame_fd(feats, real, fake),
                "clip_fd": frechet_distance_of_features(real_clip_feats, fake_clip_feats),
                **temporal_consistency(real, fake), "identity": identity_consistency(logits, fake),
-               "load": load()}
+               "speed": centroid_speed(fake), "speed_real": centroid_speed(real), "load": load()}
         if model.predicts_frames:
             k = args.frames // 2
             torch.manual_seed(2)

@@ -326,6 +326,20 @@ def test_temporal_attention_in_every_block_starts_as_the_identity_and_then_reach
         assert (block(moved, temb, 8) - block(h, temb, 8)).abs().flatten(1).amax(1)[7] == 0
 
 
+def test_centroid_speed_reads_motion_and_ignores_blur():
+    from genlab.metrics.video import centroid_speed, temporal_change
+
+    clip = torch.zeros(1, 5, 1, 16, 16)
+    for t in range(5):
+        clip[0, t, 0, 4:7, 2 + 2 * t:5 + 2 * t] = 1  # a 3x3 square moving 2 px right per frame
+    blurred = torch.nn.functional.avg_pool2d(clip[0], 3, 1, 1)[None]  # the same motion, blurred
+    assert centroid_speed(clip) == pytest.approx(2.0)
+    assert centroid_speed(blurred) == pytest.approx(2.0, abs=1e-4)
+    assert temporal_change(blurred) < temporal_change(clip)  # what the change alone would call slower
+    still = clip[:, :1].expand(1, 5, 1, 16, 16)
+    assert centroid_speed(still) == 0 and centroid_speed(torch.zeros(2, 3, 1, 8, 8)) == 0
+
+
 def test_identity_consistency_counts_frames_read_as_their_clip_s_most_common_class():
     from genlab.metrics.video import identity_consistency
 
