@@ -17,6 +17,10 @@ samples measures:
   with its accuracy on the test clips (class and direction separately on moving-mnist-1);
 * a reference row: validation clips against test clips (real against real, the floor of each FD);
 * temporal consistency: mean |x_{t+1} - x_t| of generated and of real clips, and their ratio;
+* speed: the mean distance (px per frame) the intensity centroid of a frame moves (blur does not
+  lower it, where it lowers the frame-to-frame change);
+* identity consistency: the share of a clip's frames that the frame extractor (LeNet-5) reads as the
+  clip's most common class (a digit that changes identity over time scores below real clips);
 * frame prediction (video-vae, video-ddpm): the first T/2 test frames given, MSE and SSIM of the
   other T/2 against the truth, beside copy-last-frame.
 
@@ -55,7 +59,13 @@ from genlab.metrics.series import (
     predictive_score,
     save_comparison_plot,
 )
-from genlab.metrics.video import frame_fd, prediction_scores, temporal_consistency
+from genlab.metrics.video import (
+    centroid_speed,
+    frame_fd,
+    identity_consistency,
+    prediction_scores,
+    temporal_consistency,
+)
 from genlab.runs.extractors import build_extractor
 
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
@@ -110,11 +120,15 @@ def bench_clips(args: argparse.Namespace) -> dict:
     def feats(images: torch.Tensor) -> torch.Tensor:
         return extractor(images)[0]
 
+    def logits(images: torch.Tensor) -> torch.Tensor:
+        return extractor(images)[1]
+
     real_clip_feats = clip_extractor(real)[0]
     held_out = splits.validation.images(torch.arange(min(args.n, len(splits.validation))))  # real vs real: the floor
     reference = {"frame_fd": frame_fd(feats, real, held_out),
                  "clip_fd": frechet_distance_of_features(real_clip_feats, clip_extractor(held_out)[0]),
-                 **temporal_consistency(real, held_out)}
+                 **temporal_consistency(real, held_out), "identity": identity_consistency(logits, held_out),
+                 "identity_real": identity_consistency(logits, real)}
     print(f"validation clips against test clips: {reference}")
     clip_accuracy = None
     if args.dataset == "moving-mnist-1":  # labels 4 * class + direction quadrant: the two parts' accuracies
@@ -147,7 +161,8 @@ def bench_clips(args: argparse.Namespace) -> dict:
         row = {"train_cpu_s": round(train_cpu, 1), "steps": steps, "sample_wall_s": round(sample_s, 1),
                "frame_fd": frame_fd(feats, real, fake),
                "clip_fd": frechet_distance_of_features(real_clip_feats, fake_clip_feats),
-               **temporal_consistency(real, fake), "load": load()}
+               **temporal_consistency(real, fake), "identity": identity_consistency(logits, fake),
+               "speed": centroid_speed(fake), "speed_real": centroid_speed(real), "load": load()}
         if model.predicts_frames:
             k = args.frames // 2
             torch.manual_seed(2)
@@ -155,30 +170,38 @@ def bench_clips(args: argparse.Namespace) -> dict:
             pred = torch.cat([model.predict_frames(given[i:i + 50], k) for i in range(0, len(given), 50)])
             scores = prediction_scores(pred, given, k)
             row["prediction"] = {key: v for key, v in scores.items() if key.startswith("mean")}
-            save_clips(torch.stack([given[:4], pred[:4]], 1).flatten(0, 1), IMG / f"video_{name}_prediction.gif")
-            for extra in IMG.glob(f"video_{name}_prediction_0*.gif"):
+            pairs = torch.stack([given[:4], pred[:4]], 1).flatten(0, 1)  # each true clip, then its prediction
+            save_clips(pairs, IMG / f"{args.img_prefix}_{name}_prediction.gif")
+            for extra in IMG.glob(f"{args.img_prefix}_{name}_prediction_0*.gif"):
                 extra.unlink()
-        save_clips(fake[:8], IMG / f"video_{name}.gif")
-        for extra in IMG.glob(f"video_{name}_0*.gif"):  # keep the docs small: the grid GIF and PNG only
+        save_clips(fake[:8], IMG / f"{args.img_prefix}_{name}.gif")
+        for extra in IMG.glob(f"{args.img_prefix}_{name}_0*.gif"):  # keep the docs small: the grid GIF and PNG only
             extra.unlink()
         results["models"][name] = row
         out_json.write_text(json.dumps(results, indent=1))
         print(name, json.dumps(row))
-    save_clips(real[:8], IMG / "video_moving_mnist_real.gif")
-    for extra in IMG.glob("video_moving_mnist_real_0*.gif"):
+    save_clips(real[:8], IMG / f"{args.img_prefix}_moving_mnist_real.gif")
+    for extra in IMG.glob(f"{args.img_prefix}_moving_mnist_real_0*.gif"):
         extra.unlink()
     return results
 
 
 def clips_table(r: dict) -> str:
-    lines = ["| model | train CPU s | frame FD | clip FD | change gen / real | pred. MSE (copy-last) | "
-             "pred. SSIM (copy-last) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| model | steps | train CPU s | frame FD | clip FD | change gen / real | identity | "
+             "pred. MSE (copy-last) | pred. SSIM (copy-last) | load |",
+             "|---|---:|---:|---:|---:|---|---:|---|---|---:|"]
     for name, row in r["models"].items():
         p = row.get("prediction")
         pm = f"{p['mean_mse']:.4f} ({p['mean_copy_last_mse']:.4f})" if p else "-"
         ps = f"{p['mean_ssim']:.3f} ({p['mean_copy_last_ssim']:.3f})" if p else "-"
-        lines.append(f"| {name} | {row['train_cpu_s']} | {row['frame_fd']:.2f} | {row['clip_fd']:.3f} | "
-                     f"{row['change_generated']:.4f} / {row['change_real']:.4f} | {pm} | {ps} |")
+        ident = row.get("identity", float("nan"))
+        lines.append(f"| {name} | {row['steps']} | {row['train_cpu_s']} | {row['frame_fd']:.2f} | "
+                     f"{row['clip_fd']:.1f} | {row['change_generated']:.4f} / {row['change_real']:.4f} | "
+                     f"{ident:.3f} | {pm} | {ps} | {row['load']} |")
+    v = r["validation_clips"]
+    lines.append(f"| validation clips (real) | | | {v['frame_fd']:.2f} | {v['clip_fd']:.1f} | "
+                 f"{v['change_generated']:.4f} / {v['change_real']:.4f} | {v.get('identity', float('nan')):.3f} "
+                 f"(test {v.get('identity_real', float('nan')):.3f}) | | | - |")
     return "\n".join(lines)
 
 
@@ -238,6 +261,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--out", default="runs/bench_video")
+    p.add_argument("--img-prefix", default="video", help="file names of the GIFs/PNGs in docs/img/ start with this")
     args = p.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     IMG.mkdir(parents=True, exist_ok=True)

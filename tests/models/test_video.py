@@ -277,6 +277,82 @@ def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
     assert clips.min() >= 0 and clips.max() <= 1 and (clips == 1).any()
 
 
+def test_the_video_gan_image_discriminator_judges_image_frames_distinct_frames_per_clip():
+    from genlab.errors import GenlabError
+
+    model = registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "image_frames": 3})
+    seen = []
+    model.image_features.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach()))
+    clips = torch.arange(SHAPE[0], dtype=torch.float)[None, :, None, None, None].expand(5, *SHAPE)  # frame i = i
+    image, video = model._scores(clips)
+    assert image.shape == (15,) and video.shape == (5,)
+    values = seen[-1].flatten(1)[:, 0].reshape(5, 3)  # which frame each judged image was
+    assert all(len(set(row.tolist())) == 3 for row in values)  # three different frames of every clip
+    one = _build("video-gan")
+    assert one.config.image_frames == 1 and one._scores(clips)[0].shape == (5,)  # MoCoGAN's one frame per clip
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in one.image_features.modules())  # image_norm 'none'
+    batch_norm = registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "d_widths": [4, 4],
+                                              "image_norm": "batch"})
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in batch_norm.image_features.modules())
+    for bad in (0, SHAPE[0] + 1):
+        with pytest.raises((ValueError, GenlabError), match="image_frames"):
+            registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "image_frames": bad})
+
+
+def test_temporal_attention_in_every_block_starts_as_the_identity_and_then_reaches_every_frame():
+    from genlab.nn.video import SpaceTimeBlock, TemporalAttention
+
+    mid = _build("video-ddpm")
+    torch.manual_seed(0)
+    every = registry.build("video-ddpm", {"data_shape": list(SHAPE), **SMALL["video-ddpm"], "attention": "every"})
+    assert sum(isinstance(m, TemporalAttention) for m in every.net.modules()) == 1 + 2 * len(every.net.down)
+    missing, unexpected = every.net.load_state_dict(mid.net.state_dict(), strict=False)
+    assert not unexpected and missing and all(".attention." in k for k in missing)
+    x, steps = torch.randn(2, *SHAPE), torch.tensor([3, 1])
+    with torch.no_grad():
+        assert torch.allclose(every.net(x, steps), mid.net(x, steps), atol=1e-6)  # zero-initialized output
+    torch.manual_seed(0)
+    block = SpaceTimeBlock(4, 4, 8, 2, 0.0, heads=1)
+    with torch.no_grad():
+        block.attention.out.weight.normal_()
+        h = torch.randn(1 * 8, 4, 3, 3)
+        moved = h.clone()
+        moved[0] += torch.randn(4, 3, 3)  # frame 0 only
+        temb = torch.zeros(8, 8)
+        change = (block(moved, temb, 8) - block(h, temb, 8)).abs().flatten(1).amax(1)
+    assert change[7] > 1e-4  # the last frame sees frame 0 (a kernel-3 temporal conv alone reaches frame 1)
+    block.attention = None
+    with torch.no_grad():
+        assert (block(moved, temb, 8) - block(h, temb, 8)).abs().flatten(1).amax(1)[7] == 0
+
+
+def test_centroid_speed_reads_motion_and_ignores_blur():
+    from genlab.metrics.video import centroid_speed, temporal_change
+
+    clip = torch.zeros(1, 5, 1, 16, 16)
+    for t in range(5):
+        clip[0, t, 0, 4:7, 2 + 2 * t:5 + 2 * t] = 1  # a 3x3 square moving 2 px right per frame
+    blurred = torch.nn.functional.avg_pool2d(clip[0], 3, 1, 1)[None]  # the same motion, blurred
+    assert centroid_speed(clip) == pytest.approx(2.0)
+    assert centroid_speed(blurred) == pytest.approx(2.0, abs=1e-4)
+    assert temporal_change(blurred) < temporal_change(clip)  # what the change alone would call slower
+    still = clip[:, :1].expand(1, 5, 1, 16, 16)
+    assert centroid_speed(still) == 0 and centroid_speed(torch.zeros(2, 3, 1, 8, 8)) == 0
+
+
+def test_identity_consistency_counts_frames_read_as_their_clip_s_most_common_class():
+    from genlab.metrics.video import identity_consistency
+
+    clips = torch.zeros(2, 4, 1, 2, 2)
+    clips[0, 1] = 1  # clip 0: classes 0 1 0 0 -> 3 of 4 agree; clip 1: 0 0 0 0
+    clips[1] = 0
+
+    def classify(x):
+        return torch.nn.functional.one_hot((x.flatten(1).sum(1) > 0).long(), 2).float()
+
+    assert identity_consistency(classify, clips) == pytest.approx(7 / 8)
+
+
 @pytest.mark.parametrize("name", [n for n in CLIP_MODELS if registry.get(n).model_class.predicts_frames])
 def test_frame_prediction_keeps_the_given_frames(name):
     model = _build(name).eval()
@@ -314,6 +390,15 @@ def clip_run(tmp_path_factory):
             "8", "--latent-dim", "2"]
     assert main(argv) == 0
     return root, out
+
+
+def test_image_frames_beyond_the_clip_length_is_refused_through_the_cli(clip_run, tmp_path, capsys):
+    root, _ = clip_run
+    argv = ["train", "video-gan", "--dataset", f"video:{root / 'data'}", "--image-size", "16", "--steps", "1",
+            "--out", str(tmp_path / "run"), "--image-frames", "5"]  # the clips have 4 frames
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["genlab: error: model config of 'video-gan': image_frames must be in 1..T (4), got 5"]
 
 
 def test_sample_writes_gifs_a_frame_grid_and_uint8_clips(clip_run, tmp_path):

@@ -388,6 +388,10 @@ class VideoGANConfig:
         gan_lr: Adam learning rate of both phases.
         gan_betas: Adam betas of both phases.
         image_weight: weight of the image discriminator's term in the generator loss.
+        image_frames: frames per clip the image discriminator judges (distinct, drawn at random; 1 is
+            MoCoGAN's one frame per clip; more give the frame generator more image feedback per step).
+        image_norm: normalization of the image discriminator's levels after the first ('none',
+            'batch' as in dcgan, or 'layer').
         output: the frame generator's output: 'linear' (clamped to [-1, 1] when sampling) or 'tanh'
             (DCGAN's; it saturates on the all-black background of Moving MNIST and draws no digit).
     """
@@ -403,6 +407,8 @@ class VideoGANConfig:
     gan_lr: float = 2e-4
     gan_betas: tuple[float, float] = (0.5, 0.999)
     image_weight: float = 1.0
+    image_frames: int = 1
+    image_norm: Literal["none", "batch", "layer"] = "none"
     output: Literal["linear", "tanh"] = "linear"
 
     def __post_init__(self) -> None:
@@ -414,6 +420,8 @@ class VideoGANConfig:
         check_range("gan_lr", self.gan_lr, 0, 10, low_open=True)
         check_betas("gan_betas", self.gan_betas)
         check_range("image_weight", self.image_weight, 0, 1e3)
+        if not 1 <= self.image_frames <= self.data_shape[0]:
+            raise ValueError(f"image_frames must be in 1..T ({self.data_shape[0]}), got {self.image_frames}")
 
 
 @register("video-gan", VideoGANConfig, "MoCoGAN-style clip GAN: content code per clip, recurrent motion code per frame")
@@ -433,7 +441,7 @@ class VideoGAN(ClipModel):
         self.generator = DCGANGenerator(cfg.content_dim + cfg.motion_dim, (c, h, w), cfg.g_widths, norm="batch")
         if cfg.output == "linear":
             self.generator.layers[-1] = nn.Identity()  # DCGAN's last tanh (no parameters); see the module docstring
-        self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm="none")
+        self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm=cfg.image_norm)
         self.video_features = VideoDiscriminator(self.clip_shape, cfg.v_widths)
         self.image_head = nn.Linear(self.image_features.out_features, 1)
         self.video_head = nn.Linear(self.video_features.out_features, 1)
@@ -474,11 +482,15 @@ class VideoGAN(ClipModel):
         return unframes(self.generator(codes.flatten(0, 1)), self.clip_shape[0])
 
     def _scores(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(image scores of one random frame per clip (B,), video scores (B,))."""
+        """(image scores of ``image_frames`` random frames per clip (B * image_frames,), video scores (B,))."""
         b, t = clips.shape[:2]
-        pick = torch.randint(0, t, (b,), device=clips.device)
-        one = clips[torch.arange(b, device=clips.device), pick]
-        image = self.image_head(self.image_features(one)).flatten().float()
+        k = self.config.image_frames
+        if k == 1:  # one draw per clip (the stream of random numbers of runs before image_frames)
+            pick = torch.randint(0, t, (b, 1), device=clips.device)
+        else:
+            pick = torch.rand(b, t, device=clips.device).argsort(1)[:, :k]  # k distinct frames per clip
+        chosen = clips[torch.arange(b, device=clips.device)[:, None], pick]  # (B, k, C, H, W)
+        image = self.image_head(self.image_features(frames(chosen))).flatten().float()
         video = self.video_head(self.video_features(clips)).flatten().float()
         return image, video
 

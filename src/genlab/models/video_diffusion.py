@@ -46,6 +46,8 @@ class VideoDDPMConfig:
         width_mults: channels per level as multiples of width (one level per entry).
         groups: GroupNorm groups.
         heads: heads of the temporal attention.
+        attention: where the U-Net has temporal attention: 'mid' (its middle only) or 'every' (also after
+            every space-time block).
         ema: decay of the moving average of weights used for sampling (0 = the trained weights).
         sample_steps: DDIM steps of a sample.
     """
@@ -58,6 +60,7 @@ class VideoDDPMConfig:
     width_mults: tuple[int, ...] = (1, 2)
     groups: int = 8
     heads: int = 4
+    attention: Literal["mid", "every"] = "mid"
     ema: float = 0.995
     sample_steps: int = 25
 
@@ -91,7 +94,8 @@ class VideoDDPM(ClipModel):
         super().__init__(config)
         cfg = config
         c = self.clip_shape[1]
-        self.net = SpaceTimeUNet(c, cfg.width, tuple(cfg.width_mults), cfg.groups, cfg.heads)
+        self.net = SpaceTimeUNet(c, cfg.width, tuple(cfg.width_mults), cfg.groups, cfg.heads,
+                                 attention=cfg.attention)
         self.ema_net = copy.deepcopy(self.net).requires_grad_(False)
         self.register_counter("updates")
         self.schedule = NoiseSchedule.named(cfg.beta_schedule, cfg.diffusion_steps)

@@ -7,6 +7,7 @@
 * :class:`SpaceTimeUNet`: the noise-prediction U-Net of :mod:`genlab.nn.unet` with factorized
   space-time blocks: every residual block is spatial (per frame) and followed by a temporal mix,
   and the middle adds temporal attention (a "(2+1)-D" U-Net, as in video diffusion models);
+  ``attention='every'`` adds temporal attention after every block;
 * :class:`VideoDiscriminator`: 3-D convolutions over (T, H, W) -> features (B, F), the video
   discriminator of MoCoGAN.
 """
@@ -71,15 +72,18 @@ class TemporalAttention(nn.Module):
 
 
 class SpaceTimeBlock(nn.Module):
-    """A spatial residual block (per frame, with the time embedding) followed by a temporal mix."""
+    """A spatial residual block (per frame, with the time embedding) followed by a temporal mix, and
+    optionally by temporal attention (``heads`` > 0)."""
 
-    def __init__(self, c_in: int, c_out: int, temb_dim: int, groups: int, dropout: float):
+    def __init__(self, c_in: int, c_out: int, temb_dim: int, groups: int, dropout: float, heads: int = 0):
         super().__init__()
         self.spatial = ResidualBlock(c_in, c_out, temb_dim, groups, dropout)
         self.temporal = TemporalMix(c_out, groups)
+        self.attention = TemporalAttention(c_out, heads, groups) if heads > 0 else None
 
     def forward(self, x: Tensor, temb: Tensor, t: int) -> Tensor:
-        return self.temporal(self.spatial(x, temb), t)
+        h = self.temporal(self.spatial(x, temb), t)
+        return h if self.attention is None else self.attention(h, t)
 
 
 class SpaceTimeUNet(nn.Module):
@@ -92,10 +96,12 @@ class SpaceTimeUNet(nn.Module):
         groups: GroupNorm groups.
         heads: heads of the temporal attention in the middle.
         dropout: dropout in the residual blocks.
+        attention: 'mid': temporal attention in the middle only; 'every': also after every block's
+            temporal mix (per-pixel attention over the T frames at every resolution).
     """
 
     def __init__(self, channels: int, base_width: int = 32, width_mults: tuple[int, ...] = (1, 2),
-                 groups: int = 8, heads: int = 4, dropout: float = 0.0):
+                 groups: int = 8, heads: int = 4, dropout: float = 0.0, attention: str = "mid"):
         super().__init__()
         widths = [base_width * m for m in width_mults]
         self.base_width = base_width
@@ -106,8 +112,9 @@ class SpaceTimeUNet(nn.Module):
         self.downsample = nn.ModuleList()
         c = base_width
         skips = []
+        block_heads = heads if attention == "every" else 0
         for i, w in enumerate(widths):
-            self.down.append(SpaceTimeBlock(c, w, temb_dim, groups, dropout))
+            self.down.append(SpaceTimeBlock(c, w, temb_dim, groups, dropout, block_heads))
             c = w
             skips.append(c)
             self.downsample.append(Downsample(c) if i + 1 < len(widths) else nn.Identity())
@@ -116,7 +123,7 @@ class SpaceTimeUNet(nn.Module):
         self.up = nn.ModuleList()
         self.upsample = nn.ModuleList()
         for i, w in reversed(list(enumerate(widths))):
-            self.up.append(SpaceTimeBlock(c + skips[i], w, temb_dim, groups, dropout))
+            self.up.append(SpaceTimeBlock(c + skips[i], w, temb_dim, groups, dropout, block_heads))
             c = w
             self.upsample.append(Upsample(c) if i > 0 else nn.Identity())
         self.out_norm = group_norm(c, groups)
