@@ -40,7 +40,7 @@ from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty, parameter_gr
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
 from genlab.models.style_common import GrowingGANConfig, check_resolution, widths_for
 from genlab.nn.ema import ema_decay_at, ema_update_
-from genlab.nn.style import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, lrelu, r1_penalty
+from genlab.nn.style import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, lazy_r1, lrelu
 from genlab.registry import register
 
 PROGAN_LOSSES = ("wgan-gp", "non_saturating")
@@ -273,9 +273,8 @@ class ProGAN(GenerativeModel):
             loss = self.pair.discriminator(d_real, d_fake, 1.0)
             logs = {"D(x)": torch.sigmoid(d_real).mean().detach(), "D(G(z))": torch.sigmoid(d_fake).mean().detach()}
             if penalty and self.r1_due():
-                r1 = r1_penalty(critic, real)
-                loss = loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
-                logs["r1"] = r1.detach()
+                term, logs["r1"] = lazy_r1(critic, real, cfg.r1_gamma, cfg.r1_every)
+                loss = loss + term
             return {"loss": loss, **logs, **stage}
         drift = d_real.pow(2).mean()
         loss = self.pair.discriminator(d_real, d_fake, 1.0) + cfg.drift * drift

@@ -47,9 +47,9 @@ from genlab.nn.style import (
     ModulatedConv2d,
     NoiseInjection,
     PixelNorm,
+    lazy_r1,
     lrelu,
     path_length_penalty,
-    r1_penalty,
 )
 from genlab.registry import register
 
@@ -316,9 +316,8 @@ class StyleGAN(GenerativeModel):
         loss = self.pair.discriminator(d_real, d_fake, 1.0)
         logs = {"D(x)": torch.sigmoid(d_real).mean().detach(), "D(G(z))": torch.sigmoid(d_fake).mean().detach()}
         if regularize and self.r1_due():
-            r1 = r1_penalty(self.discriminator, x)
-            loss = loss + cfg.r1_gamma / 2 * cfg.r1_every * r1
-            logs["r1"] = r1.detach()
+            term, logs["r1"] = lazy_r1(self.discriminator, x, cfg.r1_gamma, cfg.r1_every)
+            loss = loss + term
         return {"loss": loss, **logs}
 
     def generator_losses(self, n: int, device: torch.device, regularize: bool = True) -> Losses:

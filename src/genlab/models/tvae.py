@@ -291,11 +291,6 @@ def _step_dtype(x: torch.Tensor, params: list[torch.Tensor]) -> torch.dtype | No
     return torch.bfloat16 if torch.get_autocast_dtype("cpu") == torch.bfloat16 else False
 
 
-def _use_step(x: torch.Tensor, params: list[torch.Tensor]) -> bool:
-    """Whether a training loss goes through :class:`_Step` (see :func:`_step_dtype`)."""
-    return _step_dtype(x, params) is not False
-
-
 def _mlp(n_in: int, dims: tuple[int, ...]) -> tuple[nn.Sequential, int]:
     layers, width = [], n_in
     for d in dims:

@@ -10,7 +10,8 @@
   sec. 2.2, eq. 1-3): w'_ijk = s_i * w_ijk, w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps), run
   as one grouped convolution over the batch.
 * :class:`NoiseInjection`: per-pixel Gaussian noise times a learned per-layer strength.
-* :func:`r1_penalty` (Mescheder et al. 2018) and :func:`path_length_penalty` (StyleGAN2, sec. 3.2).
+* :func:`r1_penalty` (Mescheder et al. 2018), its lazy form :func:`lazy_r1` and :func:`path_length_penalty`
+  (StyleGAN2, sec. 3.2).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ Tensor = torch.Tensor
 LRELU_GAIN = math.sqrt(2.0)  # He gain of LeakyReLU(0.2), rounded as in the papers
 
 __all__ = ["EqualizedConv2d", "EqualizedLinear", "MinibatchStd", "ModulatedConv2d", "NoiseInjection", "PixelNorm",
-           "lrelu", "path_length_penalty", "r1_penalty"]
+           "lazy_r1", "lrelu", "path_length_penalty", "r1_penalty"]
 
 
 def lrelu(x: Tensor) -> Tensor:
@@ -147,6 +148,14 @@ def r1_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor) -> Tenso
     x = real.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(discriminator(x).float().sum(), x, create_graph=True)
     return grad.float().flatten(1).pow(2).sum(1).mean()
+
+
+def lazy_r1(discriminator: Callable[[Tensor], Tensor], real: Tensor, gamma: float,
+            every: int) -> tuple[Tensor, Tensor]:
+    """StyleGAN2's lazy R1 on a step where it is due: the loss term gamma / 2 * every * E||grad D(x)||^2
+    (scaled by the number of steps it stands for) and the penalty itself, detached, for the logs."""
+    r1 = r1_penalty(discriminator, real)
+    return gamma / 2 * every * r1, r1.detach()
 
 
 def path_length_penalty(synthesize: Callable[[Tensor], Tensor], ws: Tensor, mean: Tensor,
