@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.models.base import Batch, LatentModel, Losses
-from genlab.models.parts import Activation, CodeStatistics, build_encoder_decoder, check_networks
+from genlab.models.base import Batch, Losses
+from genlab.models.parts import Activation, CodeStatistics, FittedCodeModel, build_encoder_decoder, check_networks
 from genlab.nn import ConvEncoder, activation, downsample_sizes
 from genlab.nn.jacobian import encoder_jacobian
 from genlab.registry import register
@@ -105,7 +105,7 @@ def code_activation(name: str) -> nn.Module:
 
 
 @register("ae", AEConfig, "autoencoder (MLP or conv): code = f(x), loss = reconstruction error")
-class AutoEncoder(LatentModel):
+class AutoEncoder(FittedCodeModel):
     """Encoder -> code -> decoder; the variants override :meth:`corrupt` or :meth:`penalty`."""
 
     config: AEConfig
@@ -163,18 +163,6 @@ class AutoEncoder(LatentModel):
         """Images in [0, 1], (B, C, H, W)."""
         return torch.sigmoid(self.decoder(z).float())
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode n codes from a diagonal Gaussian fitted to the training codes (no prior exists)."""
-        return self.decode(self.code_stats.sample(n))
-
-    def noise_shape(self) -> tuple[int, ...]:
-        return (self.config.latent_dim,)
-
-    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode mean + std * noise, the Gaussian fitted to the training codes."""
-        stats = self.code_stats
-        return self.decode(stats.mean + stats.var.clamp_min(0).sqrt() * noise)
 
 
 # --------------------------------------------------------------------------------- denoising-ae

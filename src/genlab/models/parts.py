@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from genlab.config import check_range, check_sizes
+from genlab.models.base import LatentModel
 from genlab.nn import MLP, ConvDecoder, ConvEncoder, downsample_sizes
 from genlab.nn.mlp import Activation as Activation  # re-exported: the configs' activation field type
 
@@ -103,3 +104,24 @@ class CodeStatistics(nn.Module):
     def sample(self, n: int) -> torch.Tensor:
         """n codes from N(mean, diag(var)), (n, D)."""
         return self.mean + self.var.clamp_min(0).sqrt() * torch.randn(n, self.mean.shape[0], device=self.mean.device)
+
+
+class FittedCodeModel(LatentModel):
+    """A latent model without a prior (the plain autoencoders): it samples by decoding draws from the
+    Gaussian that its :class:`CodeStatistics` (``self.code_stats``, updated by the subclass while it
+    trains) fitted to the training codes. Subclasses set ``code_stats`` and implement encode / decode."""
+
+    code_stats: CodeStatistics
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode n codes from the Gaussian fitted to the training codes."""
+        return self.decode(self.code_stats.sample(n))
+
+    def noise_shape(self) -> tuple[int, ...]:
+        return (self.config.latent_dim,)
+
+    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode mean + std * noise, the Gaussian fitted to the training codes (the exported 'sample' part)."""
+        stats = self.code_stats
+        return self.decode(stats.mean + stats.var.clamp_min(0).sqrt() * noise)

@@ -27,8 +27,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from genlab.config import check_sizes
-from genlab.models.base import Batch, LatentModel, Losses
-from genlab.models.parts import CodeStatistics
+from genlab.models.base import Batch, Losses
+from genlab.models.parts import CodeStatistics, FittedCodeModel
 from genlab.registry import register
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
@@ -70,7 +70,7 @@ class RecurrentAEConfig:
 
 
 @register("recurrent-ae", RecurrentAEConfig, "recurrent (LSTM/GRU) seq2seq autoencoder for time series and sequences")
-class RecurrentAE(LatentModel):
+class RecurrentAE(FittedCodeModel):
     """LSTM/GRU encoder -> code -> LSTM/GRU decoder; see the module docstring."""
 
     config: RecurrentAEConfig
@@ -174,15 +174,3 @@ class RecurrentAE(LatentModel):
         rec = self.decode(self.encode(x))
         return rec if self.images else rec.masked_fill(torch.isnan(x), float("nan"))
 
-    @torch.no_grad()
-    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode n codes from the Gaussian fitted to the training codes."""
-        return self.decode(self.code_stats.sample(n))
-
-    def noise_shape(self) -> tuple[int, ...]:
-        return (self.config.latent_dim,)
-
-    def sample_from_noise(self, noise: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Decode mean + std * noise, the Gaussian fitted to the training codes (the exported 'sample' part)."""
-        stats = self.code_stats
-        return self.decode(stats.mean + stats.var.clamp_min(0).sqrt() * noise)
