@@ -117,3 +117,21 @@ def test_a_config_file_that_is_not_utf8(tmp_path):
     bad.write_bytes("[data]\ndataset = 'caf\xe9'\n".encode("latin-1"))
     with pytest.raises(ConfigError, match="not UTF-8"):
         read_config_file(bad)
+
+
+def test_choices_are_checked_on_configs_built_directly_too():
+    """from_dict checks Literal fields as it converts; a config built in Python meets the same rule
+    where a model or run takes it (one line naming the class, field and choices)."""
+    from genlab.models.vae import VAE
+    from genlab.models.video import VideoGAN, VideoGANConfig
+
+    with pytest.raises(ConfigError, match=r"VideoGANConfig.image_norm: 'btach' is not one of none, batch, layer "
+                                          r"\(did you mean 'batch'\?\)"):
+        VideoGAN(VideoGANConfig(data_shape=(16, 1, 32, 32), image_norm="btach"))
+    with pytest.raises(ConfigError, match="DataConfig.binarize: 'yes' is not one of none, dynamic, static"):
+        DataConfig(binarize="yes")
+    with pytest.raises(ConfigError, match="TrainConfig.precision"):
+        TrainConfig(precision="fp16")
+    VAE(VAEConfig())  # defaults pass
+    cfg = VAEConfig()
+    assert from_dict(VAEConfig, to_dict(cfg)) == cfg

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import types
@@ -208,6 +209,34 @@ def from_dict(cls: type[C], data: dict[str, Any], where: str = "config") -> C:
         raise ConfigError(f"{where}: {e}") from None
 
 
+@functools.cache
+def _choice_fields(cls: type) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """(name, allowed values) of a config dataclass's fields typed as a Literal (or an optional one)."""
+    out = []
+    for f in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls)[f.name]
+        args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        choices = tuple(v for a in args if typing.get_origin(a) is typing.Literal for v in typing.get_args(a))
+        if choices and f.init:
+            out.append((f.name, choices + ((None,) if type(None) in args else ())))
+    return tuple(out)
+
+
+def check_choices(cfg: Any) -> None:
+    """Refuse a config dataclass whose Literal-typed fields hold a value outside their choices.
+
+    :func:`from_dict` checks them as it converts (CLI, JSON, API dicts); this is the same rule for a
+    config built directly (``VAEConfig(prior='x')``), called where a model or run takes its config."""
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        return
+    for name, choices in _choice_fields(type(cfg)):
+        value = vars(cfg)[name]
+        if value not in choices:
+            shown = [str(c) for c in choices if c is not None]
+            raise ConfigError(f"{type(cfg).__name__}.{name}: {value!r} is not one of {', '.join(shown)}"
+                              f"{suggest(str(value), shown)}")
+
+
 def replace(cfg: C, **changes: Any) -> C:
     """``dataclasses.replace`` with the same key and type checks as :func:`from_dict`."""
     return from_dict(type(cfg), {**dataclasses.asdict(typing.cast(Any, cfg)), **changes}, type(cfg).__name__)
@@ -260,6 +289,7 @@ class DataConfig:
     clip_length: int = 16
 
     def __post_init__(self) -> None:
+        check_choices(self)
         if not 2 <= self.clip_length <= 256:
             raise ValueError(f"clip_length must be in 2..256, got {self.clip_length}")
         if self.window < 2:
@@ -292,6 +322,7 @@ class OptimizerConfig:
     momentum: float = 0.0
 
     def __post_init__(self) -> None:
+        check_choices(self)
         check_range("lr", self.lr, 0, low_open=True)
         check_betas("betas", self.betas)
         check_range("weight_decay", self.weight_decay, 0)
@@ -377,6 +408,7 @@ class TrainConfig:
     tensorboard: bool = False
 
     def __post_init__(self) -> None:
+        check_choices(self)
         if self.epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {self.epochs}")
         if self.steps is not None and self.steps < 1:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from genlab import formats, registry
-from genlab.config import OptimizerConfig, from_dict, suggest, to_dict
+from genlab.config import OptimizerConfig, check_choices, from_dict, suggest, to_dict
 from genlab.data.base import ArrayDataset, Batch
 from genlab.errors import CheckpointError, ConfigError
 from genlab.io import atomic_write_json, load_state_dict, read_json, save_state_dict
@@ -111,6 +111,7 @@ class GenerativeModel(nn.Module):
 
     def __init__(self, config: Any):
         super().__init__()
+        check_choices(config)  # a config built directly skipped from_dict's checks of its choices
         self.config = config
         self._counts_host: dict[str, int] = {}  # host copies of the counters of register_counter
 
