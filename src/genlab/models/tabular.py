@@ -88,6 +88,13 @@ class Layout:
             self._extra[key] = self.tanh.to(device)
         return self._extra[key]
 
+    def soft_on(self, device: torch.device) -> torch.Tensor:
+        """The one-hot values' positions (every index not in ``tanh``, in order) on ``device`` (copied there once)."""
+        key = ("soft", device)
+        if key not in self._extra:
+            self._extra[key] = torch.nonzero(self.soft_mask).flatten().to(device)
+        return self._extra[key]
+
     def member_t(self, device: torch.device) -> torch.Tensor:
         """``member`` transposed, contiguous (n_blocks + 1, D), on ``device``: ``F.linear(e, member_t)``
         sums each block's values (on CPU ~30 us against ~45 for ``e @ member`` at 500 x 56)."""
