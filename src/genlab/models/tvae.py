@@ -73,7 +73,7 @@ ROW_SHIFT_MIN_SUM = 1e-12
 
 
 def _block_exp(raw: torch.Tensor, layout: Layout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """exp(raw - shift), its sum over each block (B, n_blocks + 1) and the summed log-sum-exp of the one-hot
+    """exp(raw - shift), its sum over each one-hot block (B, n_blocks) and the summed log-sum-exp of the one-hot
     blocks (a 0-dim tensor), the shift any value at or above each block's largest logit (the result is
     the same for any such shift, up to rounding).
 
@@ -88,14 +88,13 @@ def _block_exp(raw: torch.Tensor, layout: Layout) -> tuple[torch.Tensor, torch.T
     soft = layout.soft_on(raw.device)
     top = raw.detach().index_select(1, soft).amax(1, keepdim=True)  # (B, 1)
     e = torch.sub(raw, top).clamp_(EXP_FLOOR, 0.0).exp_()
-    sums = F.linear(e, member_t)  # (B, blocks + 1): each block's sum
-    blocks = sums[:, :layout.n_blocks]
-    if bool(blocks.amin() >= ROW_SHIFT_MIN_SUM):
-        return e, sums, blocks.log().sum() + top.sum() * layout.n_blocks
+    sums = F.linear(e, member_t)  # (B, blocks): each one-hot block's sum
+    if sums.amin().item() >= ROW_SHIFT_MIN_SUM:
+        return e, sums, sums.log().sum().add_(top.sum(), alpha=layout.n_blocks)
     tops = segment_max(raw, layout)  # (B, blocks + 1)
     e = torch.sub(raw, tops.index_select(1, block_of)).clamp_(EXP_FLOOR, 0.0).exp_()
     sums = F.linear(e, member_t)
-    return e, sums, (sums[:, :layout.n_blocks].log() + tops[:, :layout.n_blocks]).sum()
+    return e, sums, (sums.log() + tops[:, :layout.n_blocks]).sum()
 
 
 def _reconstruction_forward(raw: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
@@ -132,9 +131,8 @@ def _reconstruction_backward(saved: tuple[torch.Tensor, ...], layout: Layout, sh
     blocks; d/dsigma = -(x - tanh(raw))^2 / sigma^3 + 1 / sigma on the offsets."""
     t, d, dd, inv, sd, e, sums, x = saved
     tanh = layout.tanh_on(t.device)
-    if layout.n_blocks:  # each value's block sum by a gather (the product with the block matrix's transpose)
-        block_of, _, _ = layout.segments(t.device)
-        g_raw = torch.div(e, sums.index_select(1, block_of)).sub_(x).mul_(grad)  # the offsets' come next
+    if layout.n_blocks:  # grad (e / its block's sum - x), the sums' reciprocals gathered (the offsets' come next)
+        g_raw = torch.mul(e, torch.div(grad, sums).index_select(1, layout.soft_block_of(t.device))).sub_(x, alpha=grad)
     else:
         g_raw = t.new_empty(shape)
     # the offsets: grad * -2 d inv (1 - t^2) = (t^2 - 1) d (2 grad inv)
