@@ -232,11 +232,12 @@ class _Step(torch.autograd.Function):
         out = torch.addmm(b_head, h, w_head.t()).float()  # (B, 2E): mu | logvar (the code in fp32)
         e_dim = out.shape[1] // 2
         mu, logvar = out[:, :e_dim], out[:, e_dim:]
-        std = torch.mul(logvar, 0.5).exp_()
+        logvar_sum = logvar.sum()
+        std = logvar.mul_(0.5).exp_()  # in place: out holds mu | std from here
         h = torch.addcmul(mu, eps, std)  # z
-        # KL = -1/2 sum(1 + logvar - mu^2 - std^2) = (std . std + sum mu^2 - sum logvar - B E) / 2
-        flat = std.reshape(-1)
-        kl = torch.dot(flat, flat).add_(mu.square().sum()).sub_(logvar.sum()).sub_(b * e_dim).mul_(0.5)
+        # KL = -1/2 sum(1 + logvar - mu^2 - std^2) = (sum of out^2 (mu^2 and std^2) - sum logvar - B E) / 2
+        flat = out.view(-1)
+        kl = torch.dot(flat, flat).sub_(logvar_sum).sub_(b * e_dim).mul_(0.5)
         if lp is not None:
             h = h.to(lp)
         ins.append(h)
