@@ -95,7 +95,7 @@ def run_one(table: str, synth: str, epochs: int, out: Path, threads: int, seed: 
         syn = model.sample(len(train))
     scores = score_rows(kinds, train, holdout, syn, source.target, seed=0)
     row = {"table": table, "synth": synth, "seed": seed, "epochs": epochs, "table_rows": n,
-           "fit_seconds": round(fit_s, 1), "fit_cpu_seconds": round(fit_cpu, 1), "load": os.getloadavg()[0],
+           "fit_seconds": round(fit_s, 2), "fit_cpu_seconds": round(fit_cpu, 2), "load": os.getloadavg()[0],
            "threads": threads,
            "precision": resolved, **scores}
     out.mkdir(parents=True, exist_ok=True)
