@@ -132,7 +132,11 @@ def _reconstruction_backward(saved: tuple[torch.Tensor, ...], layout: Layout, sh
     t, d, dd, inv, sd, e, sums, x = saved
     tanh = layout.tanh_on(t.device)
     if layout.n_blocks:  # grad (e / its block's sum - x), the sums' reciprocals gathered (the offsets' come next)
-        g_raw = torch.mul(e, torch.div(grad, sums).index_select(1, layout.soft_block_of(t.device))).sub_(x, alpha=grad)
+        gather = layout.soft_block_of(t.device)
+        if isinstance(grad, torch.Tensor):  # the modules' path (any device): no host read of grad
+            g_raw = torch.mul(e, sums.reciprocal().index_select(1, gather)).sub_(x).mul_(grad)
+        else:
+            g_raw = torch.mul(e, torch.div(grad, sums).index_select(1, gather)).sub_(x, alpha=grad)
     else:
         g_raw = t.new_empty(shape)
     # the offsets: grad * -2 d inv (1 - t^2) = (t^2 - 1) d (2 grad inv)
