@@ -72,7 +72,8 @@ class TVAEConfig:
 ROW_SHIFT_MIN_SUM = 1e-12
 
 
-def _block_exp(raw: torch.Tensor, layout: Layout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _block_exp(raw: torch.Tensor, raw_soft: torch.Tensor,
+               layout: Layout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """exp(raw - shift), its sum over each one-hot block (B, n_blocks) and the summed log-sum-exp of the one-hot
     blocks (a 0-dim tensor), the shift any value at or above each block's largest logit (the result is
     the same for any such shift, up to rounding).
@@ -82,11 +83,10 @@ def _block_exp(raw: torch.Tensor, layout: Layout) -> tuple[torch.Tensor, torch.T
     :data:`~genlab.models.tabular.EXP_FLOOR`) takes each block's own largest logit instead (a
     ``scatter_reduce``, as :func:`~genlab.models.tabular.segment_max`). exp()'s argument is kept in
     [EXP_FLOOR, 0]: no subnormal numbers, and no overflow in the offsets' positions (their sums are
-    not used)."""
+    not used). ``raw_soft``: the one-hot columns of ``raw`` (``index_select`` by ``layout.soft_on``)."""
     block_of, _, _ = layout.segments(raw.device)
     member_t = layout.member_t(raw.device)
-    soft = layout.soft_on(raw.device)
-    top = raw.detach().index_select(1, soft).amax(1, keepdim=True)  # (B, 1)
+    top = raw_soft.amax(1, keepdim=True)  # (B, 1)
     e = torch.sub(raw, top).clamp_(EXP_FLOOR, 0.0).exp_()
     sums = F.linear(e, member_t)  # (B, blocks): each one-hot block's sum
     if sums.amin().item() >= ROW_SHIFT_MIN_SUM:
@@ -104,21 +104,20 @@ def _reconstruction_forward(raw: torch.Tensor, x: torch.Tensor, sigma: torch.Ten
     The Gaussian terms of the offsets, (x - tanh(raw))^2 / (2 sigma^2) + log sigma (summed as each
     offset's sum of squares over the batch times 1 / (2 sigma^2)), and each one-hot block's
     cross-entropy, logsumexp(raw) - raw[target]: every block at once (:func:`_block_exp`; the
-    targets' logits as one dot product of the rows with the logits, less the offsets' share).
+    targets' logits as one dot product of the rows' one-hot values with their logits).
     Columns are picked with ``index_select`` (advanced indexing ``a[:, idx]`` costs ~6x on CPU)."""
     tanh = layout.tanh_on(raw.device)  # the offsets' positions (tanh is costly: only there)
     sd = sigma.index_select(0, tanh)
-    r_t = raw.index_select(1, tanh)
-    t = torch.tanh(r_t)
-    x_t = x.index_select(1, tanh)
-    d = x_t - t
+    t = torch.tanh(raw.index_select(1, tanh))
+    d = x.index_select(1, tanh).sub_(t)
     dd = d.square().sum(0)  # each offset's sum of squares over the batch
     inv = sd.pow(-2).mul_(0.5)  # 1 / (2 sigma^2)
     value = torch.dot(dd, inv).add_(sd.log().sum(), alpha=raw.shape[0])
-    if layout.n_blocks:  # the targets' logits: every value of x times its logit, less the offsets' terms
-        e, sums, lse = _block_exp(raw, layout)
-        value = value.add_(lse).sub_(torch.dot(raw.reshape(-1), x.reshape(-1))).add_(
-            torch.dot(r_t.reshape(-1), x_t.reshape(-1)))
+    if layout.n_blocks:  # the targets' logits: the one-hot values of x times their logits
+        soft = layout.soft_on(raw.device)
+        r_s = raw.index_select(1, soft)
+        e, sums, lse = _block_exp(raw, r_s, layout)
+        value = value.add_(lse).sub_(torch.dot(r_s.view(-1), x.index_select(1, soft).view(-1)))
     else:
         e = sums = raw.new_zeros(())
     return value, (t, d, dd, inv, sd, e, sums, x)
