@@ -177,14 +177,36 @@ def test_gumbel_softmax_training_rows_equal_the_per_block_version():
         assert torch.allclose(out[:, s:e], expected, atol=1e-6)
 
 
-def test_tvae_reconstruction_and_its_gradients_equal_the_per_column_terms():
-    spans = MIXED
+@pytest.mark.parametrize("case", ["row shift", "blocks far apart", "large offset logits", "offsets only",
+                                  "one-hots only"])
+def test_tvae_reconstruction_and_its_gradients_equal_the_per_column_terms(case):
+    """The reconstruction term (one function, gradients written out) against per-column torch ops: with
+    logits in a few units (each row's largest one-hot logit as the shift), one-hot blocks hundreds apart
+    in a row (the per-block shift), offsets' logits far above every one-hot logit (exp()'s argument
+    capped at 0 there), and layouts without one-hot blocks or without offsets."""
+    import genlab.models.tvae as tvae_module
+
+    spans = {"offsets only": [[1, 0], [2, 0]], "one-hots only": [[3, 1], [2, 1], [4, 1]]}.get(case, MIXED)
     model = registry.build("tvae", {"spans": spans, "embedding_dim": 4, "compress_dims": [8], "decompress_dims": [8]})
     with torch.no_grad():
         model.sigma.uniform_(0.05, 0.9)
     g = torch.Generator().manual_seed(3)
     x = _one_hot_rows(spans, 6, g)
-    raw = torch.randn(6, x.shape[1], generator=g).requires_grad_()
+    raw = torch.randn(6, x.shape[1], generator=g)
+    kinds = torch.tensor([kind for s, e, kind in _blocks(spans) for _ in range(s, e)])
+    if case == "blocks far apart":  # a block's logits 200 below another's in the same row
+        raw[:, 5:10] -= 200.0
+    if case == "large offset logits":
+        raw[:, kinds == 0] += 150.0
+    raw.requires_grad_()
+    calls = []
+    real_max = tvae_module.segment_max
+    tvae_module.segment_max = lambda *a: calls.append(1) or real_max(*a)  # the per-block shift's maxima
+    try:
+        got = model.reconstruction(x, raw)
+    finally:
+        tvae_module.segment_max = real_max
+    assert len(calls) == (case == "blocks far apart")
     raw_loop = raw.detach().clone().requires_grad_()
     sigma = model.sigma.detach().clone().requires_grad_()
     expected = torch.zeros(())
@@ -194,12 +216,12 @@ def test_tvae_reconstruction_and_its_gradients_equal_the_per_column_terms():
         else:
             sd = sigma[s:e]
             expected = expected + ((x[:, s:e] - torch.tanh(raw_loop[:, s:e])) ** 2 / (2 * sd ** 2) + torch.log(sd)).sum()
-    got = model.reconstruction(x, raw)
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
     (2.5 * got).backward()  # an upstream gradient other than 1
     (2.5 * expected).backward()
     assert torch.allclose(raw.grad, raw_loop.grad, atol=1e-5)
-    assert torch.allclose(model.sigma.grad, sigma.grad, rtol=1e-5, atol=1e-5)
+    want_sigma = torch.zeros_like(sigma) if sigma.grad is None else sigma.grad  # no offsets: sigma unused
+    assert torch.allclose(model.sigma.grad, want_sigma, rtol=1e-5, atol=1e-5)
 
 
 def test_tvae_code_and_kl_with_their_gradients_equal_autograd():

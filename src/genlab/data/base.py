@@ -250,8 +250,10 @@ class BatchIterator:
             yield self._make(idx, _generator(self.seed, epoch, b, self.rank, 7))
 
     def _make(self, idx: torch.Tensor, gen: torch.Generator) -> Batch:
-        x = self.x[idx].to(self.device, non_blocking=True)  # as stored; no copy when resident
-        y = None if self.y is None else self.y[idx].to(self.device, non_blocking=True)
+        # index_select, not x[idx]: the same rows, ~5x faster on CPU (a table model's batch of 500 rows took
+        # ~0.1 ms a step by advanced indexing inside a fit: 2-4% of a tvae step on fair, docs/benchmarks.md)
+        x = self.x.index_select(0, idx).to(self.device, non_blocking=True)  # as stored; no copy when resident
+        y = None if self.y is None else self.y.index_select(0, idx).to(self.device, non_blocking=True)
         return Batch(binarize(unit_float(x), self.binarization, gen), y)
 
 

@@ -88,12 +88,30 @@ class Layout:
             self._extra[key] = self.tanh.to(device)
         return self._extra[key]
 
+    def soft_on(self, device: torch.device) -> torch.Tensor:
+        """The one-hot values' positions (every index not in ``tanh``, in order) on ``device`` (copied there once)."""
+        key = ("soft", device)
+        if key not in self._extra:
+            self._extra[key] = torch.nonzero(self.soft_mask).flatten().to(device)
+        return self._extra[key]
+
     def member_t(self, device: torch.device) -> torch.Tensor:
-        """``member`` transposed, contiguous (n_blocks + 1, D), on ``device``: ``F.linear(e, member_t)``
-        sums each block's values (on CPU ~30 us against ~45 for ``e @ member`` at 500 x 56)."""
+        """The one-hot blocks' columns of ``member``, transposed and contiguous (n_blocks, D), on ``device``:
+        ``F.linear(e, member_t)`` sums each one-hot block's values into a contiguous (B, n_blocks) (on CPU
+        ~30 us against ~45 for ``e @ member`` at 500 x 56; the offsets' sum is left out: a slice of it
+        made every later op on the sums ~3-9x slower)."""
         key = ("member_t", device)
         if key not in self._extra:
-            self._extra[key] = self.member.T.contiguous().to(device)
+            self._extra[key] = self.member[:, :self.n_blocks].T.contiguous().to(device)
+        return self._extra[key]
+
+    def soft_block_of(self, device: torch.device) -> torch.Tensor:
+        """``block_of`` with the offsets' positions sent to block 0 (when there is one): a gather of the
+        (B, n_blocks) block sums by it gives each one-hot value its block's sum (the offsets' entries are
+        a one-hot block's, for callers that overwrite them)."""
+        key = ("soft_block_of", device)
+        if key not in self._extra:
+            self._extra[key] = self.block_of.masked_fill(~self.soft_mask, 0).to(device)
         return self._extra[key]
 
     def assemble(self, tanh: torch.Tensor, groups: list[torch.Tensor]) -> torch.Tensor:

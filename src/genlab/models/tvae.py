@@ -67,50 +67,82 @@ class TVAEConfig:
         return sum(int(s) for s, _ in self.spans)
 
 
+# the row shift is kept when every one-hot block of every row sums to at least this after it (see
+# _block_exp); below it a block lies more than ~27 below its row's largest logit and the per-block shift is taken
+ROW_SHIFT_MIN_SUM = 1e-12
+
+
+def _block_exp(raw: torch.Tensor, raw_soft: torch.Tensor,
+               layout: Layout) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """exp(raw - shift), its sum over each one-hot block (B, n_blocks) and the summed log-sum-exp of the one-hot
+    blocks (a 0-dim tensor), the shift any value at or above each block's largest logit (the result is
+    the same for any such shift, up to rounding).
+
+    The shift is each row's largest one-hot logit (one ``amax``); a block whose sum after it is below
+    :data:`ROW_SHIFT_MIN_SUM` (its logits far below another block's in that row: its terms would meet
+    :data:`~genlab.models.tabular.EXP_FLOOR`) takes each block's own largest logit instead (a
+    ``scatter_reduce``, as :func:`~genlab.models.tabular.segment_max`). exp()'s argument is kept in
+    [EXP_FLOOR, 0]: no subnormal numbers, and no overflow in the offsets' positions (their sums are
+    not used). ``raw_soft``: the one-hot columns of ``raw`` (``index_select`` by ``layout.soft_on``)."""
+    block_of, _, _ = layout.segments(raw.device)
+    member_t = layout.member_t(raw.device)
+    top = raw_soft.amax(1, keepdim=True)  # (B, 1)
+    e = torch.sub(raw, top).clamp_(EXP_FLOOR, 0.0).exp_()
+    sums = F.linear(e, member_t)  # (B, blocks): each one-hot block's sum
+    if sums.amin().item() >= ROW_SHIFT_MIN_SUM:
+        return e, sums, sums.log().sum().add_(top.sum(), alpha=layout.n_blocks)
+    tops = segment_max(raw, layout)  # (B, blocks + 1)
+    e = torch.sub(raw, tops.index_select(1, block_of)).clamp_(EXP_FLOOR, 0.0).exp_()
+    sums = F.linear(e, member_t)
+    return e, sums, (sums.log() + tops[:, :layout.n_blocks]).sum()
+
+
 def _reconstruction_forward(raw: torch.Tensor, x: torch.Tensor, sigma: torch.Tensor,
                             layout: Layout) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """-log p(x | z) summed over the batch (up to constants) and what its gradient needs.
 
-    The Gaussian terms of the offsets, (x - tanh(raw))^2 / (2 sigma^2) + log sigma, and each one-hot
-    block's cross-entropy, logsumexp(raw) - raw[target]: every block at once (each block's maximum by
-    one ``scatter_reduce``, its sum of exponentials by one product with the layout's block matrix).
+    The Gaussian terms of the offsets, (x - tanh(raw))^2 / (2 sigma^2) + log sigma (summed as each
+    offset's sum of squares over the batch times 1 / (2 sigma^2)), and each one-hot block's
+    cross-entropy, logsumexp(raw) - raw[target]: every block at once (:func:`_block_exp`; the
+    targets' logits as one dot product of the rows' one-hot values with their logits).
     Columns are picked with ``index_select`` (advanced indexing ``a[:, idx]`` costs ~6x on CPU)."""
-    block_of, _, soft = layout.segments(raw.device)
     tanh = layout.tanh_on(raw.device)  # the offsets' positions (tanh is costly: only there)
     sd = sigma.index_select(0, tanh)
     t = torch.tanh(raw.index_select(1, tanh))
-    d = x.index_select(1, tanh) - t
-    inv = 1 / (2 * sd * sd)
-    gaussian = (d * d * inv).sum() + torch.log(sd).sum() * raw.shape[0]
-    if layout.n_blocks:
-        top = segment_max(raw, layout)
-        e = (raw - top.index_select(1, block_of)).clamp_min_(EXP_FLOOR).exp_()  # see EXP_FLOOR
-        sums = F.linear(e, layout.member_t(raw.device))  # (B, blocks + 1): each block's sum
-        target = x * soft
-        ce = (sums[:, :layout.n_blocks].log() + top[:, :layout.n_blocks]).sum() - torch.dot(
-            raw.reshape(-1), target.reshape(-1))
+    d = x.index_select(1, tanh).sub_(t)
+    dd = d.square().sum(0)  # each offset's sum of squares over the batch
+    inv = sd.pow(-2).mul_(0.5)  # 1 / (2 sigma^2)
+    value = torch.dot(dd, inv).add_(sd.log().sum(), alpha=raw.shape[0])
+    if layout.n_blocks:  # the targets' logits: the one-hot values of x times their logits
+        soft = layout.soft_on(raw.device)
+        r_s = raw.index_select(1, soft)
+        e, sums, lse = _block_exp(raw, r_s, layout)
+        value = value.add_(lse).sub_(torch.dot(r_s.view(-1), x.index_select(1, soft).view(-1)))
     else:
-        e = sums = target = raw.new_zeros(())
-        ce = raw.new_zeros(())
-    return gaussian + ce, (t, d, inv, sd, e, sums, target)
+        e = sums = raw.new_zeros(())
+    return value, (t, d, dd, inv, sd, e, sums, x)
 
 
 def _reconstruction_backward(saved: tuple[torch.Tensor, ...], layout: Layout, shape: torch.Size,
-                             grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                             grad: torch.Tensor | float) -> tuple[torch.Tensor, torch.Tensor]:
     """The gradients of :func:`_reconstruction_forward`'s value times ``grad`` w.r.t. raw and sigma:
     -(x - tanh(raw)) (1 - tanh(raw)^2) / sigma^2 on the offsets, softmax(raw) - x on the one-hot
     blocks; d/dsigma = -(x - tanh(raw))^2 / sigma^3 + 1 / sigma on the offsets."""
-    t, d, inv, sd, e, sums, target = saved
-    block_of, _, soft = layout.segments(t.device)
+    t, d, dd, inv, sd, e, sums, x = saved
     tanh = layout.tanh_on(t.device)
-    if layout.n_blocks:  # each value's block sum by a gather (the product with the block matrix's transpose)
-        g_raw = (e / sums.index_select(1, block_of) - target).masked_fill_(~soft, 0.0)
+    if layout.n_blocks:  # grad (e / its block's sum - x), the sums' reciprocals gathered (the offsets' come next)
+        gather = layout.soft_block_of(t.device)
+        if isinstance(grad, torch.Tensor):  # the modules' path (any device): no host read of grad
+            g_raw = torch.mul(e, sums.reciprocal().index_select(1, gather)).sub_(x).mul_(grad)
+        else:
+            g_raw = torch.mul(e, torch.div(grad, sums).index_select(1, gather)).sub_(x, alpha=grad)
     else:
-        g_raw = t.new_zeros(shape)
-    g_raw.index_copy_(1, tanh, -2 * d * inv * (1 - t * t))
-    g_sigma = t.new_zeros(shape[1])
-    g_sigma.index_copy_(0, tanh, t.shape[0] / sd - (d * d).sum(0) / (sd * sd * sd))
-    return g_raw.mul_(grad), g_sigma.mul_(grad)
+        g_raw = t.new_empty(shape)
+    # the offsets: grad * -2 d inv (1 - t^2) = (t^2 - 1) d (2 grad inv)
+    g_raw.index_copy_(1, tanh, torch.mul(t, t).sub_(1).mul_(d).mul_(inv * (2 * grad)))
+    g_sigma = t.new_zeros(shape[1])  # grad * (B / sigma - dd / sigma^3) = grad * (B - 2 dd inv) / sigma
+    g_sigma.index_copy_(0, tanh, torch.mul(dd, inv).mul_(-2).add_(t.shape[0]).div_(sd).mul_(grad))
+    return g_raw, g_sigma
 
 
 class _Reconstruction(torch.autograd.Function):
@@ -203,10 +235,12 @@ class _Step(torch.autograd.Function):
         out = torch.addmm(b_head, h, w_head.t()).float()  # (B, 2E): mu | logvar (the code in fp32)
         e_dim = out.shape[1] // 2
         mu, logvar = out[:, :e_dim], out[:, e_dim:]
-        std = torch.mul(logvar, 0.5).exp_()
-        var = std * std
-        kl = torch.sub(var, logvar).sub_(1).addcmul_(mu, mu).sum() * 0.5  # -1/2 sum(1 + logvar - mu^2 - var)
+        logvar_sum = logvar.sum()
+        std = logvar.mul_(0.5).exp_()  # in place: out holds mu | std from here
         h = torch.addcmul(mu, eps, std)  # z
+        # KL = -1/2 sum(1 + logvar - mu^2 - std^2) = (sum of out^2 (mu^2 and std^2) - sum logvar - B E) / 2
+        flat = out.view(-1)
+        kl = torch.dot(flat, flat).sub_(logvar_sum).sub_(b * e_dim).mul_(0.5)
         if lp is not None:
             h = h.to(lp)
         ins.append(h)
@@ -220,10 +254,10 @@ class _Step(torch.autograd.Function):
         ctx.n_saved, ctx.n_params, ctx.lp = len(saved), len(params), lp
         # the weights as the products used them (bf16 copies when lp); the heads' as one matrix
         used = [weights[i] for i in range(0, len(weights), 2)]
-        ctx.save_for_backward(*saved, *ins, mu, std, var, eps, *used)
+        ctx.save_for_backward(*saved, *ins, mu, std, eps, *used)
         rec_row, kl_row = rec / b, kl / b
         ctx.mark_non_differentiable(rec_row, kl_row)
-        return loss_factor * rec_row + kl_row, rec_row, kl_row
+        return torch.add(kl_row, rec_row, alpha=loss_factor), rec_row, kl_row
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor, *_: torch.Tensor):
@@ -237,12 +271,12 @@ class _Step(torch.autograd.Function):
         n_used = n_params // 2 - 1  # encoder layers, the heads (one matrix), decoder layers
         saved, used = tensors[:n_saved], tensors[len(tensors) - n_used:]
         rest = tensors[n_saved:len(tensors) - n_used]
-        mu, std, var, eps = rest[-4:]
-        ins = rest[:-4]  # x, the encoder's outputs, z, the decoder's hidden outputs (the products' dtype)
+        mu, std, eps = rest[-3:]
+        ins = rest[:-3]  # x, the encoder's outputs, z, the decoder's hidden outputs (the products' dtype)
         enc_w, w_head, dec_w = used[:n_enc], used[n_enc], used[n_enc + 1:]
         b = ctx.shape[0]
-        scale = grad / b
-        g, g_sigma = _reconstruction_backward(saved, ctx.layout, ctx.shape, scale * ctx.factor)
+        s = float(grad) / b  # the loss's gradient per row (one host read: the CPU's)
+        g, g_sigma = _reconstruction_backward(saved, ctx.layout, ctx.shape, s * ctx.factor)
         k = 2 * n_enc
         grads: list[torch.Tensor | None] = [None] * n_params
         # decoder, last layer first: g is the gradient at the layer's output (fp32 at the last layer; in
@@ -258,10 +292,9 @@ class _Step(torch.autograd.Function):
         # the code: z = mu + eps * std, kl = -1/2 sum(1 + logvar - mu^2 - std^2), scaled by grad / B
         g = g.float()
         g_out = torch.empty(b, 2 * e_dim, dtype=g.dtype, device=g.device)
-        s = float(scale)
         torch.add(g, mu, alpha=s, out=g_out[:, :e_dim])  # d/dmu: g_z + s mu
-        # d/dlogvar: (g_z eps std + s (var - 1)) / 2
-        torch.mul(g, eps, out=g_out[:, e_dim:]).mul_(std).add_(var, alpha=s).sub_(s).mul_(0.5)
+        # d/dlogvar: (g_z eps std + s (std^2 - 1)) / 2 = std (g_z eps + s std) / 2 - s / 2
+        torch.mul(g, eps, out=g_out[:, e_dim:]).add_(std, alpha=s).mul_(std).sub_(s).mul_(0.5)
         g_lp = g_out if lp is None else g_out.to(lp)
         g_w_head = g_lp.t().mm(ins[n_enc]).float()
         g_b_head = g_out.sum(0)
