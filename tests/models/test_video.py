@@ -26,6 +26,7 @@ from genlab.data.video import (
     render,
     trajectories,
 )
+from genlab.errors import GenlabError
 from genlab.metrics import features
 from genlab.models.base import Batch, GenerativeModel
 
@@ -278,8 +279,6 @@ def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
 
 
 def test_the_video_gan_image_discriminator_judges_image_frames_distinct_frames_per_clip():
-    from genlab.errors import GenlabError
-
     model = registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "image_frames": 3})
     seen = []
     model.image_features.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach()))
@@ -297,6 +296,88 @@ def test_the_video_gan_image_discriminator_judges_image_frames_distinct_frames_p
     for bad in (0, SHAPE[0] + 1):
         with pytest.raises((ValueError, GenlabError), match="image_frames"):
             registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "image_frames": bad})
+
+
+def _gan(**options):
+    torch.manual_seed(0)
+    return registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], **options})
+
+
+def _generated_batches(model, batch, phase):
+    sizes = []
+    hook = model.generator.register_forward_hook(lambda m, inp, out: sizes.append(len(inp[0])))
+    judged = []
+    hook2 = model.image_features.register_forward_hook(lambda m, inp, out: judged.append(len(inp[0])))
+    model.losses(batch, phase)
+    hook.remove()
+    hook2.remove()
+    return sizes, judged
+
+
+def test_the_video_gan_image_batch_generates_only_the_frames_it_judges():
+    batch = _batch(4)  # 4 clips of 4 frames
+    model = _gan(image_batch=6)
+    # 6 single frames for the image D, 4 whole clips for the video D; the image D judges 6 real and 6 fake frames
+    assert _generated_batches(model, batch, "discriminator") == ([6, 4 * SHAPE[0]], [6, 6])
+    assert _generated_batches(model, batch, "generator") == ([6, 4 * SHAPE[0]], [6])
+    no_video = _gan(image_batch=6, video_weight=0.0)
+    assert _generated_batches(no_video, batch, "generator") == ([6], [6])  # no clip generated without a video D
+    losses = no_video.losses(batch, "discriminator")
+    assert "d_video" not in losses and losses["loss"].requires_grad
+    real = torch.arange(16, dtype=torch.float).reshape(4, 4, 1, 1, 1).expand(4, 4, *SHAPE[1:])
+    picked = model.real_frames(real, 10)[:, 0, 0, 0]
+    assert len(set(picked.tolist())) == 10  # distinct frames of the batch's clips
+    assert model.real_frames(real, 40).shape == (40, *SHAPE[1:])  # more than B * T: drawn with replacement
+    assert _gan().config.image_batch == 0  # default: frames of the batch's clips (image_frames per clip)
+
+
+def test_the_video_gan_motion_gru_can_start_from_noise():
+    zero, noisy = _gan(), _gan(motion_init="noise")
+    c, m, k = 3, 2, 2  # SMALL's content, motion and motion-noise sizes
+    assert zero.noise_shape() == (c + SHAPE[0] * k,) and noisy.noise_shape() == (c + m + SHAPE[0] * k,)
+    noise = torch.randn(2, *noisy.noise_shape())
+    noise[1] = noise[0]
+    noise[1, c:c + m] += 1.0  # only the initial state differs
+    codes = noisy.codes_from_noise(noise)
+    assert torch.equal(codes[0, :, :c], codes[1, :, :c])  # content kept
+    assert (codes[0, 0, c:] - codes[1, 0, c:]).abs().min() > 0  # the first motion code follows the initial state
+    assert torch.equal(codes[:, :, :c], codes[:, :1, :c].expand_as(codes[:, :, :c]))
+
+
+def test_the_video_gan_video_discriminator_can_read_frame_differences_and_be_normalized():
+    from genlab.nn.video import VideoDiscriminator
+
+    plain, diff = VideoDiscriminator(SHAPE, (4, 4)), VideoDiscriminator(SHAPE, (4, 4), differences=True)
+    assert plain.net[0].in_channels == 1 and diff.net[0].in_channels == 2
+    seen = []
+    diff.net[0].register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    still = torch.rand(1, 1, *SHAPE[1:]).expand(2, *SHAPE)  # a static clip: its differences are 0
+    diff(still)
+    assert seen[0][:, 1].abs().max() == 0 and torch.equal(seen[0][:, 0], still.transpose(1, 2)[:, 0])
+    moving = torch.rand(2, *SHAPE)
+    diff(moving)
+    assert torch.allclose(seen[1][:, 1, 1:], (moving[:, 1:] - moving[:, :-1]).transpose(1, 2)[:, 0])
+    normed = VideoDiscriminator(SHAPE, (4, 4, 4), norm="batch")
+    assert sum(isinstance(m, torch.nn.BatchNorm3d) for m in normed.modules()) == 1  # not on the first level
+    assert _gan(video_input="differences", video_norm="layer").video_features.differences
+    assert not any(isinstance(m, (torch.nn.BatchNorm3d, torch.nn.GroupNorm)) for m in _gan().video_features.modules())
+
+
+def test_the_video_gan_video_term_ramps_up_over_generator_updates():
+    model = _gan(video_ramp=4, video_weight=0.5)
+    batch = _batch(2)
+    weights = []
+    for _ in range(6):
+        weights.append(model.video_weight_now())
+        model.after_step("discriminator")  # only generator updates count
+        model.after_step("generator")
+    assert weights == [0.0, 0.125, 0.25, 0.375, 0.5, 0.5]
+    torch.manual_seed(3)
+    out = model.losses(batch, "generator")
+    assert torch.allclose(out["loss"], out["g_image"] + 0.5 * out["g_video"])
+    assert _gan().video_weight_now() == 1.0  # no ramp by default
+    with pytest.raises((ValueError, GenlabError), match="video_ramp"):
+        _gan(video_ramp=-1)
 
 
 def test_temporal_attention_in_every_block_starts_as_the_identity_and_then_reaches_every_frame():
