@@ -73,7 +73,8 @@ MODELS = {
     "video-vae": {"latent": "per-frame", "latent_dim": 16, "static_dim": 16, "conv_widths": [32, 64],
                   "frame_features": 128, "hidden_size": 128},
     "video-gan": {"content_dim": 32, "motion_dim": 16, "g_widths": [32, 64], "d_widths": [32, 64],
-                  "v_widths": [32, 64], "output": "linear"},
+                  "v_widths": [32, 64], "output": "tanh", "image_norm": "batch", "image_batch": 64,
+                  "motion_init": "noise", "gan_lr": 4e-4},
     "video-ddpm": {"width": 8, "width_mults": [1, 2], "prediction": "x0", "diffusion_steps": 200,
                    "sample_steps": 25},
 }

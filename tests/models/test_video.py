@@ -261,7 +261,10 @@ def test_a_video_gan_run_saved_before_format_4_keeps_its_tanh_output():
 
     fixtures = Path(__file__).parent.parent / "fixtures" / "format3"
     model = genlab.load(fixtures / "video-gan-run").eval()
-    assert model.config.output == "tanh" and _build("video-gan").config.output == "linear"
+    assert model.config.output == "tanh"
+    # and, through format 5, the rest of what it was trained as (the defaults of format 4)
+    assert (model.config.image_norm, model.config.image_batch, model.config.motion_init, model.config.image_frames) \
+        == ("none", 0, "zero", 1)
     ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
     noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())
     with torch.no_grad():
@@ -269,8 +272,49 @@ def test_a_video_gan_run_saved_before_format_4_keeps_its_tanh_output():
                               atol=1e-5)
 
 
+def test_a_video_gan_run_saved_in_format_4_keeps_its_settings_and_samples_the_same():
+    from pathlib import Path
+
+    from genlab import formats
+    from genlab.runs.run import read_run_config
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format4"
+    run = fixtures / "video-gan-run"
+    assert json.loads((run / "model_config.json").read_text())["format"] == 4 < formats.FORMAT
+    model = genlab.load(run).eval()
+    cfg = model.config
+    assert (cfg.output, cfg.image_norm, cfg.image_batch, cfg.motion_init, cfg.gan_lr) == ("linear", "none", 0, "zero",
+                                                                                          2e-4)
+    assert read_run_config(run)["model"]["config"]["image_batch"] == 0  # the run's config.json too
+    ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
+    noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())  # no initial motion state in the noise
+    with torch.no_grad():
+        assert torch.allclose(model.sample_from_noise(noise).flatten(), torch.tensor(ref["sample_from_noise"]),
+                              atol=1e-6)
+    # a format-4 config without image_norm (written before it existed) meant no normalization
+    migrated = formats.read_saved(formats.MODEL_CONFIG, {"format": 4, "genlab": "0.2.0.dev0", "model": "video-gan",
+                                                         "config": {"d_widths": [4, 4], "output": "linear"}}, run)
+    assert migrated.body["config"]["image_norm"] == "none" and migrated.body["config"]["d_widths"] == [4, 4]
+    other = formats.read_saved(formats.MODEL_CONFIG, {"format": 4, "genlab": "0.2.0.dev0", "model": "dcgan",
+                                                      "config": {}}, run)
+    assert other.body["config"] == {}  # other models' configs are left alone
+
+
+def test_video_gan_defaults_are_mocogan_s_image_batch_and_dcgan_s_frames():
+    """Pinned (format 5; format 4's in brackets): a separate image batch of 64 frames (0: one frame of each
+    generated clip), a random initial motion state ('zero'), batch norm in the image discriminator ('none'),
+    a tanh output ('linear'), lr 4e-4 (2e-4)."""
+    from genlab.models.video import VideoGANConfig
+
+    cfg = VideoGANConfig()
+    assert (cfg.image_batch, cfg.motion_init, cfg.image_norm, cfg.output, cfg.gan_lr) == (64, "noise", "batch", "tanh",
+                                                                                          4e-4)
+    assert (cfg.image_frames, cfg.video_weight, cfg.video_ramp, cfg.video_norm, cfg.video_input) == (1, 1.0, 0, "none",
+                                                                                                   "frames")
+
+
 def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
-    model = _build("video-gan").eval()
+    model = _gan(output="linear").eval()
     with torch.no_grad():
         model.generator.layers[-2].bias.fill_(5.0)  # push the raw output far above 1
         assert model.generate(2).max() > 1
@@ -328,11 +372,10 @@ def test_the_video_gan_image_batch_generates_only_the_frames_it_judges():
     picked = model.real_frames(real, 10)[:, 0, 0, 0]
     assert len(set(picked.tolist())) == 10  # distinct frames of the batch's clips
     assert model.real_frames(real, 40).shape == (40, *SHAPE[1:])  # more than B * T: drawn with replacement
-    assert _gan().config.image_batch == 0  # default: frames of the batch's clips (image_frames per clip)
 
 
 def test_the_video_gan_motion_gru_can_start_from_noise():
-    zero, noisy = _gan(), _gan(motion_init="noise")
+    zero, noisy = _gan(motion_init="zero"), _gan()
     c, m, k = 3, 2, 2  # SMALL's content, motion and motion-noise sizes
     assert zero.noise_shape() == (c + SHAPE[0] * k,) and noisy.noise_shape() == (c + m + SHAPE[0] * k,)
     noise = torch.randn(2, *noisy.noise_shape())

@@ -21,13 +21,17 @@ in 1..T-1) while the whole clip is reconstructed (per-clip: the clip latent; per
 code), so a prefix's code predicts the rest.
 
 video-gan (Tulyakov et al. 2018, MoCoGAN): a content code z_C ~ N(0, I) per clip, a motion code
-z_M(t) = GRUCell(eps_t, z_M(t-1)) per frame (eps_t ~ N(0, I)); the frame generator (DCGAN's) maps
-[z_C, z_M(t)] to frame t (a linear output by default, clamped to [-1, 1] only when sampling: Moving
-MNIST's background is exactly -1, where a tanh output saturates and its gradient vanishes, so a tanh
-generator stays on nearly black frames with no digit; runs saved before format 4 keep their tanh).
-An image discriminator (DCGAN's) judges one random frame per clip and a
-video discriminator (3-D convolutions) whole clips; both use a loss pair of
-``models.adversarial.LOSS_PAIRS``.
+z_M(t) = GRUCell(eps_t, z_M(t-1)) per frame (eps_t ~ N(0, I)) from a random initial state z_M(0)
+~ N(0, I) (``motion_init``); the frame generator (DCGAN's: batch norm, tanh) maps [z_C, z_M(t)] to
+frame t. An image discriminator (DCGAN's, batch norm) judges a separate batch of ``image_batch``
+single frames, as MoCoGAN's image batch: real frames drawn from the batch's clips and fake frames
+each generated from a fresh clip's codes at a random t (only those frames are generated), and a
+video discriminator (3-D convolutions) judges whole clips; both use a loss pair of
+``models.adversarial.LOSS_PAIRS``. These defaults date from format 5; before it the image
+discriminator judged one frame of each generated clip without normalization, the GRU started at 0,
+the output was linear and the learning rate 2e-4, which drew grainy flickering blobs (the frame
+generator ignored the content code; see docs/benchmarks.md, issue 18): runs saved before keep
+their settings (``formats``).
 """
 from __future__ import annotations
 
@@ -397,8 +401,9 @@ class VideoGANConfig:
             0: ``image_frames`` frames of each clip of the batch (real and generated clips).
         image_norm: normalization of the image discriminator's levels after the first ('none',
             'batch' as in dcgan, or 'layer').
-        output: the frame generator's output: 'linear' (clamped to [-1, 1] when sampling) or 'tanh'
-            (DCGAN's; it saturates on the all-black background of Moving MNIST and draws no digit).
+        output: the frame generator's output: 'tanh' (DCGAN's) or 'linear' (clamped to [-1, 1] when
+            sampling; the default of format 4, when the frames were judged without normalization and
+            a tanh generator stayed on black frames).
         video_weight: weight of the video discriminator's term in the generator loss (0: the video
             discriminator is neither trained nor used).
         video_ramp: generator updates over which the video term's weight grows linearly from 0 to
@@ -419,18 +424,18 @@ class VideoGANConfig:
     d_widths: tuple[int, ...] = (32, 64)
     v_widths: tuple[int, ...] = (32, 64)
     loss: Literal["non_saturating", "least_squares", "hinge"] = "non_saturating"
-    gan_lr: float = 2e-4
+    gan_lr: float = 4e-4
     gan_betas: tuple[float, float] = (0.5, 0.999)
     image_weight: float = 1.0
     image_frames: int = 1
-    image_batch: int = 0
-    image_norm: Literal["none", "batch", "layer"] = "none"
-    output: Literal["linear", "tanh"] = "linear"
+    image_batch: int = 64
+    image_norm: Literal["none", "batch", "layer"] = "batch"
+    output: Literal["linear", "tanh"] = "tanh"
     video_weight: float = 1.0
     video_ramp: int = 0
     video_norm: Literal["none", "batch", "layer"] = "none"
     video_input: Literal["frames", "differences"] = "frames"
-    motion_init: Literal["zero", "noise"] = "zero"
+    motion_init: Literal["zero", "noise"] = "noise"
 
     def __post_init__(self) -> None:
         check_clip_shape(tuple(self.data_shape))
