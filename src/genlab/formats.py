@@ -138,7 +138,8 @@ def _run_config_4_to_5(body: dict[str, Any]) -> dict[str, Any]:
 MIGRATIONS: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
     MODEL_CONFIG: [_format0_to_1, _unchanged, _model_config_2_to_3, _model_config_3_to_4, _model_config_4_to_5],
     RUN_CONFIG: [_format0_to_1, _run_config_1_to_2, _run_config_2_to_3, _run_config_3_to_4, _run_config_4_to_5],
-    DETECTOR: [_format0_to_1, _unchanged, _unchanged, _unchanged, _unchanged],  # detectors were written as format 1 from the start
+    # detectors were written as format 1 from the start
+    DETECTOR: [_format0_to_1, _unchanged, _unchanged, _unchanged, _unchanged],
 }
 
 
