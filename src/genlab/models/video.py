@@ -461,7 +461,7 @@ class VideoGAN(ClipModel):
 
     config: VideoGANConfig
     watch_modes: ClassVar[bool] = False
-    export_parts = ("sample",)  # [z_C, eps_1..eps_T] -> a whole clip (B, T, C, H, W); T fixed by the run
+    export_parts = ("sample",)  # [z_C, z_M(0), eps_1..eps_T] -> a whole clip (B, T, C, H, W); T fixed by the run
     export_refusals = {k: v for k, v in ClipModel.export_refusals.items() if k != "sample"}
 
     def __init__(self, config: VideoGANConfig):
