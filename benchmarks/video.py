@@ -73,7 +73,8 @@ MODELS = {
     "video-vae": {"latent": "per-frame", "latent_dim": 16, "static_dim": 16, "conv_widths": [32, 64],
                   "frame_features": 128, "hidden_size": 128},
     "video-gan": {"content_dim": 32, "motion_dim": 16, "g_widths": [32, 64], "d_widths": [32, 64],
-                  "v_widths": [32, 64], "output": "linear"},
+                  "v_widths": [32, 64], "output": "tanh", "image_norm": "batch", "image_batch": 64,
+                  "motion_init": "noise", "gan_lr": 4e-4},
     "video-ddpm": {"width": 8, "width_mults": [1, 2], "prediction": "x0", "diffusion_steps": 200,
                    "sample_steps": 25},
 }
@@ -140,10 +141,10 @@ def bench_clips(args: argparse.Namespace) -> dict:
         print(f"clip extractor test accuracy: {clip_accuracy}")
     train = {"epochs": 1000, "batch_size": args.batch_size, "time_budget": args.budget, "budget_clock": "cpu",
              "precision": args.precision, "sample_every": 0, "log_every": 0, "eval_batches": 2, "device": "cpu",
-             "seed": 0}
+             "seed": args.seed}
     out_json = Path(args.out) / "clips.json"
     results: dict = json.loads(out_json.read_text()) if out_json.is_file() else {}
-    results.update({"data": data, "budget_cpu_s": args.budget, "precision": args.precision,
+    results.update({"data": data, "budget_cpu_s": args.budget, "precision": args.precision, "seed": args.seed,
                     "frame_extractor": extractor.record(), "clip_extractor": clip_extractor.record(),
                     "clip_extractor_accuracy": clip_accuracy, "validation_clips": reference})
     results.setdefault("models", {})
@@ -259,6 +260,7 @@ def main() -> None:
     p.add_argument("--dataset", default="moving-mnist-1", choices=["moving-mnist", "moving-mnist-1"])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0, help="the clip models' training seed (metrics' seeds unchanged)")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--out", default="runs/bench_video")
     p.add_argument("--img-prefix", default="video", help="file names of the GIFs/PNGs in docs/img/ start with this")

@@ -30,7 +30,7 @@ from typing import Any
 from genlab.config import suggest
 from genlab.errors import CheckpointError
 
-FORMAT = 4
+FORMAT = 5
 FORMAT_KEY = "format"
 VERSION_KEY = "genlab"
 FORMAT0_WRITER = "0.1.0"  # format 0 files carry no version; only genlab 0.1.0 wrote them
@@ -110,11 +110,36 @@ def _run_config_3_to_4(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+# what a video-gan config saved before format 5 left out, and meant (the defaults of format 4)
+VIDEO_GAN_FORMAT4 = {"image_frames": 1, "image_norm": "none", "image_batch": 0, "motion_init": "zero"}
+
+
+def _video_4_to_5(name: Any, config: Any) -> Any:
+    """Format 5: video-gan's defaults became MoCoGAN's image batch (``image_batch`` 64), a random initial
+    motion state (``motion_init`` 'noise') and a batch-normalized image discriminator (``image_norm``);
+    a config saved without them is the model it was trained as (:data:`VIDEO_GAN_FORMAT4`)."""
+    if name == "video-gan" and isinstance(config, dict):
+        return {**{k: v for k, v in VIDEO_GAN_FORMAT4.items() if k not in config}, **config}
+    return config
+
+
+def _model_config_4_to_5(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "config": _video_4_to_5(body.get("model"), body.get("config"))} if "config" in body else body
+
+
+def _run_config_4_to_5(body: dict[str, Any]) -> dict[str, Any]:
+    model = body.get("model")
+    if isinstance(model, dict) and "config" in model:
+        body = {**body, "model": {**model, "config": _video_4_to_5(model.get("name"), model["config"])}}
+    return body
+
+
 # MIGRATIONS[kind][n] turns the contents of a format-n file into format n + 1
 MIGRATIONS: dict[str, list[Callable[[dict[str, Any]], dict[str, Any]]]] = {
-    MODEL_CONFIG: [_format0_to_1, _unchanged, _model_config_2_to_3, _model_config_3_to_4],
-    RUN_CONFIG: [_format0_to_1, _run_config_1_to_2, _run_config_2_to_3, _run_config_3_to_4],
-    DETECTOR: [_format0_to_1, _unchanged, _unchanged, _unchanged],  # detectors were written as format 1 from the start
+    MODEL_CONFIG: [_format0_to_1, _unchanged, _model_config_2_to_3, _model_config_3_to_4, _model_config_4_to_5],
+    RUN_CONFIG: [_format0_to_1, _run_config_1_to_2, _run_config_2_to_3, _run_config_3_to_4, _run_config_4_to_5],
+    # detectors were written as format 1 from the start
+    DETECTOR: [_format0_to_1, _unchanged, _unchanged, _unchanged, _unchanged],
 }
 
 

@@ -26,6 +26,7 @@ from genlab.data.video import (
     render,
     trajectories,
 )
+from genlab.errors import GenlabError
 from genlab.metrics import features
 from genlab.models.base import Batch, GenerativeModel
 
@@ -260,7 +261,10 @@ def test_a_video_gan_run_saved_before_format_4_keeps_its_tanh_output():
 
     fixtures = Path(__file__).parent.parent / "fixtures" / "format3"
     model = genlab.load(fixtures / "video-gan-run").eval()
-    assert model.config.output == "tanh" and _build("video-gan").config.output == "linear"
+    assert model.config.output == "tanh"
+    # and, through format 5, the rest of what it was trained as (the defaults of format 4)
+    assert (model.config.image_norm, model.config.image_batch, model.config.motion_init, model.config.image_frames) \
+        == ("none", 0, "zero", 1)
     ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
     noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())
     with torch.no_grad():
@@ -268,8 +272,49 @@ def test_a_video_gan_run_saved_before_format_4_keeps_its_tanh_output():
                               atol=1e-5)
 
 
+def test_a_video_gan_run_saved_in_format_4_keeps_its_settings_and_samples_the_same():
+    from pathlib import Path
+
+    from genlab import formats
+    from genlab.runs.run import read_run_config
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format4"
+    run = fixtures / "video-gan-run"
+    assert json.loads((run / "model_config.json").read_text())["format"] == 4 < formats.FORMAT
+    model = genlab.load(run).eval()
+    cfg = model.config
+    assert (cfg.output, cfg.image_norm, cfg.image_batch, cfg.motion_init, cfg.gan_lr) == ("linear", "none", 0, "zero",
+                                                                                          2e-4)
+    assert read_run_config(run)["model"]["config"]["image_batch"] == 0  # the run's config.json too
+    ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
+    noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())  # no initial motion state in the noise
+    with torch.no_grad():
+        assert torch.allclose(model.sample_from_noise(noise).flatten(), torch.tensor(ref["sample_from_noise"]),
+                              atol=1e-6)
+    # a format-4 config without image_norm (written before it existed) meant no normalization
+    migrated = formats.read_saved(formats.MODEL_CONFIG, {"format": 4, "genlab": "0.2.0.dev0", "model": "video-gan",
+                                                         "config": {"d_widths": [4, 4], "output": "linear"}}, run)
+    assert migrated.body["config"]["image_norm"] == "none" and migrated.body["config"]["d_widths"] == [4, 4]
+    other = formats.read_saved(formats.MODEL_CONFIG, {"format": 4, "genlab": "0.2.0.dev0", "model": "dcgan",
+                                                      "config": {}}, run)
+    assert other.body["config"] == {}  # other models' configs are left alone
+
+
+def test_video_gan_defaults_are_mocogan_s_image_batch_and_dcgan_s_frames():
+    """Pinned (format 5; format 4's in brackets): a separate image batch of 64 frames (0: one frame of each
+    generated clip), a random initial motion state ('zero'), batch norm in the image discriminator ('none'),
+    a tanh output ('linear'), lr 4e-4 (2e-4)."""
+    from genlab.models.video import VideoGANConfig
+
+    cfg = VideoGANConfig()
+    assert (cfg.image_batch, cfg.motion_init, cfg.image_norm, cfg.output, cfg.gan_lr) == (64, "noise", "batch", "tanh",
+                                                                                          4e-4)
+    assert (cfg.image_frames, cfg.video_weight, cfg.video_ramp, cfg.video_norm, cfg.video_input) == (1, 1.0, 0, "none",
+                                                                                                   "frames")
+
+
 def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
-    model = _build("video-gan").eval()
+    model = _gan(output="linear").eval()
     with torch.no_grad():
         model.generator.layers[-2].bias.fill_(5.0)  # push the raw output far above 1
         assert model.generate(2).max() > 1
@@ -278,8 +323,6 @@ def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
 
 
 def test_the_video_gan_image_discriminator_judges_image_frames_distinct_frames_per_clip():
-    from genlab.errors import GenlabError
-
     model = registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "image_frames": 3})
     seen = []
     model.image_features.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach()))
@@ -297,6 +340,87 @@ def test_the_video_gan_image_discriminator_judges_image_frames_distinct_frames_p
     for bad in (0, SHAPE[0] + 1):
         with pytest.raises((ValueError, GenlabError), match="image_frames"):
             registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], "image_frames": bad})
+
+
+def _gan(**options):
+    torch.manual_seed(0)
+    return registry.build("video-gan", {"data_shape": list(SHAPE), **SMALL["video-gan"], **options})
+
+
+def _generated_batches(model, batch, phase):
+    sizes = []
+    hook = model.generator.register_forward_hook(lambda m, inp, out: sizes.append(len(inp[0])))
+    judged = []
+    hook2 = model.image_features.register_forward_hook(lambda m, inp, out: judged.append(len(inp[0])))
+    model.losses(batch, phase)
+    hook.remove()
+    hook2.remove()
+    return sizes, judged
+
+
+def test_the_video_gan_image_batch_generates_only_the_frames_it_judges():
+    batch = _batch(4)  # 4 clips of 4 frames
+    model = _gan(image_batch=6)
+    # 6 single frames for the image D, 4 whole clips for the video D; the image D judges 6 real and 6 fake frames
+    assert _generated_batches(model, batch, "discriminator") == ([6, 4 * SHAPE[0]], [6, 6])
+    assert _generated_batches(model, batch, "generator") == ([6, 4 * SHAPE[0]], [6])
+    no_video = _gan(image_batch=6, video_weight=0.0)
+    assert _generated_batches(no_video, batch, "generator") == ([6], [6])  # no clip generated without a video D
+    losses = no_video.losses(batch, "discriminator")
+    assert "d_video" not in losses and losses["loss"].requires_grad
+    real = torch.arange(16, dtype=torch.float).reshape(4, 4, 1, 1, 1).expand(4, 4, *SHAPE[1:])
+    picked = model.real_frames(real, 10)[:, 0, 0, 0]
+    assert len(set(picked.tolist())) == 10  # distinct frames of the batch's clips
+    assert model.real_frames(real, 40).shape == (40, *SHAPE[1:])  # more than B * T: drawn with replacement
+
+
+def test_the_video_gan_motion_gru_can_start_from_noise():
+    zero, noisy = _gan(motion_init="zero"), _gan()
+    c, m, k = 3, 2, 2  # SMALL's content, motion and motion-noise sizes
+    assert zero.noise_shape() == (c + SHAPE[0] * k,) and noisy.noise_shape() == (c + m + SHAPE[0] * k,)
+    noise = torch.randn(2, *noisy.noise_shape())
+    noise[1] = noise[0]
+    noise[1, c:c + m] += 1.0  # only the initial state differs
+    codes = noisy.codes_from_noise(noise)
+    assert torch.equal(codes[0, :, :c], codes[1, :, :c])  # content kept
+    assert (codes[0, 0, c:] - codes[1, 0, c:]).abs().min() > 0  # the first motion code follows the initial state
+    assert torch.equal(codes[:, :, :c], codes[:, :1, :c].expand_as(codes[:, :, :c]))
+
+
+def test_the_video_gan_video_discriminator_can_read_frame_differences_and_be_normalized():
+    from genlab.nn.video import VideoDiscriminator
+
+    plain, diff = VideoDiscriminator(SHAPE, (4, 4)), VideoDiscriminator(SHAPE, (4, 4), differences=True)
+    assert plain.net[0].in_channels == 1 and diff.net[0].in_channels == 2
+    seen = []
+    diff.net[0].register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    still = torch.rand(1, 1, *SHAPE[1:]).expand(2, *SHAPE)  # a static clip: its differences are 0
+    diff(still)
+    assert seen[0][:, 1].abs().max() == 0 and torch.equal(seen[0][:, 0], still.transpose(1, 2)[:, 0])
+    moving = torch.rand(2, *SHAPE)
+    diff(moving)
+    assert torch.allclose(seen[1][:, 1, 1:], (moving[:, 1:] - moving[:, :-1]).transpose(1, 2)[:, 0])
+    normed = VideoDiscriminator(SHAPE, (4, 4, 4), norm="batch")
+    assert sum(isinstance(m, torch.nn.BatchNorm3d) for m in normed.modules()) == 1  # not on the first level
+    assert _gan(video_input="differences", video_norm="layer").video_features.differences
+    assert not any(isinstance(m, (torch.nn.BatchNorm3d, torch.nn.GroupNorm)) for m in _gan().video_features.modules())
+
+
+def test_the_video_gan_video_term_ramps_up_over_generator_updates():
+    model = _gan(video_ramp=4, video_weight=0.5)
+    batch = _batch(2)
+    weights = []
+    for _ in range(6):
+        weights.append(model.video_weight_now())
+        model.after_step("discriminator")  # only generator updates count
+        model.after_step("generator")
+    assert weights == [0.0, 0.125, 0.25, 0.375, 0.5, 0.5]
+    torch.manual_seed(3)
+    out = model.losses(batch, "generator")
+    assert torch.allclose(out["loss"], out["g_image"] + 0.5 * out["g_video"])
+    assert _gan().video_weight_now() == 1.0  # no ramp by default
+    with pytest.raises((ValueError, GenlabError), match="video_ramp"):
+        _gan(video_ramp=-1)
 
 
 def test_temporal_attention_in_every_block_starts_as_the_identity_and_then_reaches_every_frame():

@@ -21,13 +21,17 @@ in 1..T-1) while the whole clip is reconstructed (per-clip: the clip latent; per
 code), so a prefix's code predicts the rest.
 
 video-gan (Tulyakov et al. 2018, MoCoGAN): a content code z_C ~ N(0, I) per clip, a motion code
-z_M(t) = GRUCell(eps_t, z_M(t-1)) per frame (eps_t ~ N(0, I)); the frame generator (DCGAN's) maps
-[z_C, z_M(t)] to frame t (a linear output by default, clamped to [-1, 1] only when sampling: Moving
-MNIST's background is exactly -1, where a tanh output saturates and its gradient vanishes, so a tanh
-generator stays on nearly black frames with no digit; runs saved before format 4 keep their tanh).
-An image discriminator (DCGAN's) judges one random frame per clip and a
-video discriminator (3-D convolutions) whole clips; both use a loss pair of
-``models.adversarial.LOSS_PAIRS``.
+z_M(t) = GRUCell(eps_t, z_M(t-1)) per frame (eps_t ~ N(0, I)) from a random initial state z_M(0)
+~ N(0, I) (``motion_init``); the frame generator (DCGAN's: batch norm, tanh) maps [z_C, z_M(t)] to
+frame t. An image discriminator (DCGAN's, batch norm) judges a separate batch of ``image_batch``
+single frames, as MoCoGAN's image batch: real frames drawn from the batch's clips and fake frames
+each generated from a fresh clip's codes at a random t (only those frames are generated), and a
+video discriminator (3-D convolutions) judges whole clips; both use a loss pair of
+``models.adversarial.LOSS_PAIRS``. These defaults date from format 5; before it the image
+discriminator judged one frame of each generated clip without normalization, the GRU started at 0,
+the output was linear and the learning rate 2e-4, which drew grainy flickering blobs (the frame
+generator ignored the content code; see docs/benchmarks.md, issue 18): runs saved before keep
+their settings (``formats``).
 """
 from __future__ import annotations
 
@@ -390,10 +394,26 @@ class VideoGANConfig:
         image_weight: weight of the image discriminator's term in the generator loss.
         image_frames: frames per clip the image discriminator judges (distinct, drawn at random; 1 is
             MoCoGAN's one frame per clip; more give the frame generator more image feedback per step).
+        image_batch: frames per step the image discriminator judges when > 0, drawn as MoCoGAN
+            draws its image batch: real frames at random from the batch's clips, fake frames
+            generated one per fresh code (a random frame index of a fresh clip; only those frames
+            are generated, so the image term costs what a DCGAN step on ``image_batch`` images does).
+            0: ``image_frames`` frames of each clip of the batch (real and generated clips).
         image_norm: normalization of the image discriminator's levels after the first ('none',
             'batch' as in dcgan, or 'layer').
-        output: the frame generator's output: 'linear' (clamped to [-1, 1] when sampling) or 'tanh'
-            (DCGAN's; it saturates on the all-black background of Moving MNIST and draws no digit).
+        output: the frame generator's output: 'tanh' (DCGAN's) or 'linear' (clamped to [-1, 1] when
+            sampling; the default of format 4, when the frames were judged without normalization and
+            a tanh generator stayed on black frames).
+        video_weight: weight of the video discriminator's term in the generator loss (0: the video
+            discriminator is neither trained nor used).
+        video_ramp: generator updates over which the video term's weight grows linearly from 0 to
+            ``video_weight`` (0 = the full weight from the start): frames first, motion after.
+        video_norm: normalization of the video discriminator's levels after the first ('none',
+            'batch' as in MoCoGAN, or 'layer').
+        video_input: what the video discriminator reads: 'frames', or 'differences' (the frames and
+            their differences x_t - x_{t-1} as extra channels: motion in the first layer's input).
+        motion_init: the motion GRU's initial state: 'zero', or 'noise' (MoCoGAN's: drawn N(0, I) per
+            clip; the noise item then holds motion_dim more numbers after the content code).
     """
 
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
@@ -404,12 +424,18 @@ class VideoGANConfig:
     d_widths: tuple[int, ...] = (32, 64)
     v_widths: tuple[int, ...] = (32, 64)
     loss: Literal["non_saturating", "least_squares", "hinge"] = "non_saturating"
-    gan_lr: float = 2e-4
+    gan_lr: float = 4e-4
     gan_betas: tuple[float, float] = (0.5, 0.999)
     image_weight: float = 1.0
     image_frames: int = 1
-    image_norm: Literal["none", "batch", "layer"] = "none"
-    output: Literal["linear", "tanh"] = "linear"
+    image_batch: int = 64
+    image_norm: Literal["none", "batch", "layer"] = "batch"
+    output: Literal["linear", "tanh"] = "tanh"
+    video_weight: float = 1.0
+    video_ramp: int = 0
+    video_norm: Literal["none", "batch", "layer"] = "none"
+    video_input: Literal["frames", "differences"] = "frames"
+    motion_init: Literal["zero", "noise"] = "noise"
 
     def __post_init__(self) -> None:
         check_clip_shape(tuple(self.data_shape))
@@ -420,6 +446,11 @@ class VideoGANConfig:
         check_range("gan_lr", self.gan_lr, 0, 10, low_open=True)
         check_betas("gan_betas", self.gan_betas)
         check_range("image_weight", self.image_weight, 0, 1e3)
+        check_range("video_weight", self.video_weight, 0, 1e3)
+        if self.image_batch < 0:
+            raise ValueError(f"image_batch must be >= 0, got {self.image_batch}")
+        if self.video_ramp < 0:
+            raise ValueError(f"video_ramp must be >= 0, got {self.video_ramp}")
         if not 1 <= self.image_frames <= self.data_shape[0]:
             raise ValueError(f"image_frames must be in 1..T ({self.data_shape[0]}), got {self.image_frames}")
 
@@ -430,7 +461,7 @@ class VideoGAN(ClipModel):
 
     config: VideoGANConfig
     watch_modes: ClassVar[bool] = False
-    export_parts = ("sample",)  # [z_C, eps_1..eps_T] -> a whole clip (B, T, C, H, W); T fixed by the run
+    export_parts = ("sample",)  # [z_C, z_M(0), eps_1..eps_T] -> a whole clip (B, T, C, H, W); T fixed by the run
     export_refusals = {k: v for k, v in ClipModel.export_refusals.items() if k != "sample"}
 
     def __init__(self, config: VideoGANConfig):
@@ -442,28 +473,48 @@ class VideoGAN(ClipModel):
         if cfg.output == "linear":
             self.generator.layers[-1] = nn.Identity()  # DCGAN's last tanh (no parameters); see the module docstring
         self.image_features = DCGANDiscriminator((c, h, w), cfg.d_widths, norm=cfg.image_norm)
-        self.video_features = VideoDiscriminator(self.clip_shape, cfg.v_widths)
+        self.video_features = VideoDiscriminator(self.clip_shape, cfg.v_widths, norm=cfg.video_norm,
+                                                 differences=cfg.video_input == "differences")
         self.image_head = nn.Linear(self.image_features.out_features, 1)
         self.video_head = nn.Linear(self.video_features.out_features, 1)
         for m in (self.generator, self.image_features, self.video_features):
             init_normal_(m)
+        # generator updates so far (the video term's ramp); in checkpoints (exact resume), not in the model
+        self.register_counter("g_updates", persistent=False)
+
+    def after_step(self, phase: str) -> None:
+        if phase == "generator":
+            self.count("g_updates")
+
+    def video_weight_now(self) -> float:
+        """The video term's weight in the generator loss at this point of training (``video_ramp``)."""
+        cfg = self.config
+        if cfg.video_ramp <= 0:
+            return cfg.video_weight
+        return cfg.video_weight * min(1.0, self.counted("g_updates") / cfg.video_ramp)
 
     def phases(self) -> list[Phase]:
         opt = OptimizerConfig("adam", self.config.gan_lr, tuple(self.config.gan_betas))  # type: ignore[arg-type]
         return [Phase("discriminator", ("image_features", "image_head", "video_features", "video_head"), 1, opt),
                 Phase("generator", ("motion", "generator"), 1, opt, fresh_batch=False)]  # needs only the batch size
 
+    def _init_dim(self) -> int:
+        return self.config.motion_dim if self.config.motion_init == "noise" else 0
+
     def noise_shape(self) -> tuple[int, ...]:
-        """One flat noise item: z_C (content_dim) then eps_1..eps_T (T x motion_noise), all N(0, I)."""
-        return (self.config.content_dim + self.clip_shape[0] * self.config.motion_noise,)
+        """One flat noise item: z_C (content_dim), the motion GRU's initial state (motion_dim, with
+        ``motion_init='noise'``), then eps_1..eps_T (T x motion_noise), all N(0, I)."""
+        return (self.config.content_dim + self._init_dim() + self.clip_shape[0] * self.config.motion_noise,)
 
     def codes_from_noise(self, noise: torch.Tensor) -> torch.Tensor:
         """Per-frame codes (n, T, content_dim + motion_dim) from noise (n, *noise_shape()): [z_C, z_M(t)],
-        z_C the same at every t, z_M(t) = GRUCell(eps_t, z_M(t-1)) from z_M(0) = 0."""
+        z_C the same at every t, z_M(t) = GRUCell(eps_t, z_M(t-1)) from z_M(0) = 0 (or the noise's
+        initial state)."""
         cfg, t = self.config, self.clip_shape[0]
-        content, eps = noise.split([cfg.content_dim, t * cfg.motion_noise], 1)
+        content, h0, eps = noise.split([cfg.content_dim, self._init_dim(), t * cfg.motion_noise], 1)
         eps = eps.reshape(-1, t, cfg.motion_noise)
-        h: torch.Tensor | None = None  # the cell's zero state, sized by the batch (a dynamic batch when traced)
+        # the cell's zero state when None, sized by the batch (a dynamic batch when traced)
+        h: torch.Tensor | None = h0 if cfg.motion_init == "noise" else None
         motion = []
         for i in range(t):
             h = self.motion(eps[:, i], h)
@@ -481,6 +532,26 @@ class VideoGAN(ClipModel):
     def _frames(self, codes: torch.Tensor) -> torch.Tensor:
         return unframes(self.generator(codes.flatten(0, 1)), self.clip_shape[0])
 
+    def fake_frames(self, n: int) -> torch.Tensor:
+        """n generated frames (n, C, H, W), each frame t_i (uniform in 0..T-1) of a fresh clip's codes:
+        only these frames go through the frame generator."""
+        codes = self.codes(n)  # (n, T, D): the GRU over all T steps is cheap next to the generator
+        pick = torch.randint(0, codes.shape[1], (n,), device=codes.device)
+        return self.generator(codes[torch.arange(n, device=codes.device), pick])
+
+    def real_frames(self, clips: torch.Tensor, n: int) -> torch.Tensor:
+        """n real frames (n, C, H, W) drawn at random from the clips' frames (distinct while n <= B * T)."""
+        flat = frames(clips)
+        pick = torch.randperm(len(flat), device=clips.device)[:n] if n <= len(flat) else \
+            torch.randint(0, len(flat), (n,), device=clips.device)
+        return flat[pick]
+
+    def _image_scores(self, images: torch.Tensor) -> torch.Tensor:
+        return self.image_head(self.image_features(images)).flatten().float()
+
+    def _video_scores(self, clips: torch.Tensor) -> torch.Tensor:
+        return self.video_head(self.video_features(clips)).flatten().float()
+
     def _scores(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(image scores of ``image_frames`` random frames per clip (B * image_frames,), video scores (B,))."""
         b, t = clips.shape[:2]
@@ -491,25 +562,49 @@ class VideoGAN(ClipModel):
             pick = torch.rand(b, t, device=clips.device).argsort(1)[:, :k]  # k distinct frames per clip
         chosen = clips[torch.arange(b, device=clips.device)[:, None], pick]  # (B, k, C, H, W)
         image = self.image_head(self.image_features(frames(chosen))).flatten().float()
+        if self.config.video_weight == 0:  # no video discriminator: a zero score that is not used
+            return image, clips.new_zeros(b).float()
         video = self.video_head(self.video_features(clips)).flatten().float()
         return image, video
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
-        pair = LOSS_PAIRS[self.config.loss]
+        cfg = self.config
+        pair = LOSS_PAIRS[cfg.loss]
         n = batch.x.shape[0]
+        if cfg.image_batch == 0:  # the image discriminator judges frames of the batch's clips
+            if phase == "discriminator":
+                real = batch.x.float() * 2 - 1
+                with torch.no_grad():
+                    fake = self.generate(n)
+                ri, rv = self._scores(real)
+                fi, fv = self._scores(fake)
+                d_image, d_video = pair.discriminator(ri, fi, 1.0), pair.discriminator(rv, fv, 1.0)
+                loss = d_video + cfg.image_weight * d_image  # a constant d_video without a video D
+                return {"loss": loss, "d_image": d_image.detach(), "d_video": d_video.detach()}
+            fi, fv = self._scores(self.generate(n))
+            g_image, g_video = pair.generator(fi), pair.generator(fv)
+            loss = self.video_weight_now() * g_video + cfg.image_weight * g_image
+            return {"loss": loss, "g_image": g_image.detach(), "g_video": g_video.detach()}
+        # MoCoGAN's separate image batch: image_batch frames, only those generated
+        video = cfg.video_weight > 0
         if phase == "discriminator":
             real = batch.x.float() * 2 - 1
             with torch.no_grad():
-                fake = self.generate(n)
-            ri, rv = self._scores(real)
-            fi, fv = self._scores(fake)
-            d_image, d_video = pair.discriminator(ri, fi, 1.0), pair.discriminator(rv, fv, 1.0)
-            loss = d_video + self.config.image_weight * d_image
-            return {"loss": loss, "d_image": d_image.detach(), "d_video": d_video.detach()}
-        fi, fv = self._scores(self.generate(n))
-        g_image, g_video = pair.generator(fi), pair.generator(fv)
-        loss = g_video + self.config.image_weight * g_image
-        return {"loss": loss, "g_image": g_image.detach(), "g_video": g_video.detach()}
+                fake_images = self.fake_frames(cfg.image_batch)
+                fake_clips = self.generate(n) if video else None
+            d_image = pair.discriminator(self._image_scores(self.real_frames(real, cfg.image_batch)),
+                                         self._image_scores(fake_images), 1.0)
+            loss, logs = cfg.image_weight * d_image, {"d_image": d_image.detach()}
+            if fake_clips is not None:
+                d_video = pair.discriminator(self._video_scores(real), self._video_scores(fake_clips), 1.0)
+                loss, logs["d_video"] = loss + d_video, d_video.detach()
+            return {"loss": loss, **logs}
+        g_image = pair.generator(self._image_scores(self.fake_frames(cfg.image_batch)))
+        loss, logs = cfg.image_weight * g_image, {"g_image": g_image.detach()}
+        if video:
+            g_video = pair.generator(self._video_scores(self.generate(n)))
+            loss, logs["g_video"] = loss + self.video_weight_now() * g_video, g_video.detach()
+        return {"loss": loss, **logs}
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:

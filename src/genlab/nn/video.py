@@ -13,6 +13,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -152,6 +154,13 @@ class SpaceTimeUNet(nn.Module):
         return unframes(self.out(F.silu(self.out_norm(h))), t)
 
 
+NORMS_3D: dict[str, Callable[[int], nn.Module]] = {
+    "batch": nn.BatchNorm3d,
+    "layer": lambda c: nn.GroupNorm(1, c),  # each clip over (C, T, H, W)
+    "none": lambda c: nn.Identity(),
+}
+
+
 class VideoDiscriminator(nn.Module):
     """Clip (B, T, C, H, W) -> features (B, out_features): 3-D convolutions, LeakyReLU 0.2.
 
@@ -160,16 +169,25 @@ class VideoDiscriminator(nn.Module):
     Args:
         in_shape: (T, C, H, W).
         widths: channels per level.
+        norm: 'none', 'batch' or 'layer' after every level but the first (as DCGAN's discriminator).
+        differences: also feed the frame differences x_t - x_{t-1} (x_0 - x_0 = 0 for the first frame)
+            as C more input channels, so motion (or its absence) is in the first layer's input.
     """
 
-    def __init__(self, in_shape: tuple[int, ...], widths: tuple[int, ...]):
+    def __init__(self, in_shape: tuple[int, ...], widths: tuple[int, ...], norm: str = "none",
+                 differences: bool = False):
         super().__init__()
         t, c, h, _ = in_shape
+        self.differences = differences
+        c = 2 * c if differences else c
         sizes = downsample_sizes(h, len(widths))
         layers: list[nn.Module] = []
-        for width in widths[: len(sizes) - 1]:
+        for i, width in enumerate(widths[: len(sizes) - 1]):
             kt, st, pt = (4, 2, 1) if t >= 4 else (1, 1, 0)
-            layers += [nn.Conv3d(c, width, (kt, 4, 4), (st, 2, 2), (pt, 1, 1)), nn.LeakyReLU(0.2)]
+            layers.append(nn.Conv3d(c, width, (kt, 4, 4), (st, 2, 2), (pt, 1, 1)))
+            if i and norm != "none":
+                layers.append(NORMS_3D[norm](width))
+            layers.append(nn.LeakyReLU(0.2))
             t = (t + 2 * pt - kt) // st + 1
             c = width
         layers.append(nn.Flatten())
@@ -177,6 +195,8 @@ class VideoDiscriminator(nn.Module):
         self.out_features = c * t * sizes[-1] ** 2
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.differences:
+            x = torch.cat([x, torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], 1)], 2)
         return self.net(x.transpose(1, 2))  # Conv3d takes (B, C, T, H, W)
 
 
