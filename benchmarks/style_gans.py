@@ -14,11 +14,15 @@ extractor for the dataset (for `shapes` a VGG-11, cached under $GENLAB_CACHE lik
 on ``--curve-n`` images of the VALIDATION split (the same extractor; the EMA generator that samples
 and, for progan / stylegan, the raw one), with the stage and alpha it was at: RUN/fd_curve.json and
 the PNG ``style_gans_{tag}_{label}_fd_curve.png``. The measurements run between training rounds and
-are not charged to the budget (the trainer counts the CPU time of its rounds only).
+are not charged to the budget (the trainer counts the CPU time of its rounds only). With
+``--keep-best`` the model state at the curve point of lowest validation FD is kept too (early stopping
+by validation FD, the same rule for every model) and evaluated on the TEST images like the final one:
+``results[key]["best_by_validation"]``.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import os
@@ -53,10 +57,11 @@ def load_line() -> str:
 class FDCurve(Callback):
     """FD (and precision / recall / classes) on validation images every ``every`` CPU-s of training."""
 
-    def __init__(self, path: Path, every: float, data: dict, extractor, n: int, seed: int):
+    def __init__(self, path: Path, every: float, data: dict, extractor, n: int, seed: int, keep_best: bool = False):
         self.path, self.every, self.data, self.extractor, self.n, self.seed = path, every, data, extractor, n, seed
         self.next, self.points, self.stages = every, [], []
         self.last: tuple | None = None
+        self.keep_best, self.best_state, self.best_point = keep_best, None, None
 
     def on_step_end(self, trainer, logs) -> None:
         if "discriminator/resolution" in logs:  # progan: where each stage / phase began
@@ -97,6 +102,8 @@ class FDCurve(Callback):
                 model.ema_generator = ema
         model.train()
         self.points.append(point)
+        if self.keep_best and (self.best_point is None or point["ema"]["fd"] < self.best_point["ema"]["fd"]):
+            self.best_point, self.best_state = point, copy.deepcopy(model.state_dict())
         print("curve", json.dumps(point), file=sys.stderr, flush=True)
         self.path.write_text(json.dumps({"every_cpu_s": self.every, "n": self.n, "split": "validation",
                                          "points": self.points, "stages": self.stages}, indent=1))
@@ -126,6 +133,24 @@ def plot_curve(curve_path: Path, png: Path, title: str) -> None:
     plt.close(fig)
 
 
+def plot_curves(curves: list[tuple[str, Path]], png: Path, title: str) -> None:
+    """Several runs' EMA FD curves on one plot (e.g. ``python -c 'import style_gans; ...'`` after the runs)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for label, path in curves:
+        pts = json.loads(Path(path).read_text())["points"]
+        ax.plot([p["cpu_s"] for p in pts], [p["ema"]["fd"] for p in pts], "o-", ms=3, label=label)
+    ax.set_xlabel("CPU-s of training")
+    ax.set_ylabel("FD (validation images, EMA generator)")
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training per model")
@@ -147,6 +172,8 @@ def main() -> int:
     ap.add_argument("--curve-every", type=float, default=0.0,
                     help="measure FD on validation images every this many CPU-s of training (0 = off)")
     ap.add_argument("--curve-n", type=int, default=500, help="validation images per curve point")
+    ap.add_argument("--keep-best", action="store_true",
+                    help="with --curve-every: also evaluate (on the test images) the state of lowest validation FD")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out, img = Path(args.out), Path(args.img)
@@ -178,9 +205,10 @@ def main() -> int:
                 fading = {"fade_images": n, "stable_images": n}
             start = time.time()
             log = run / "metrics.jsonl"
+            curve = None
             if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
                 curve = (FDCurve(out / f"{key}.fd_curve.json", args.curve_every, data, extractor, args.curve_n,
-                                 args.seed) if args.curve_every > 0 else None)
+                                 args.seed, args.keep_best) if args.curve_every > 0 else None)
                 make_callbacks = run_layer.run_callbacks
                 if curve is not None:  # the benchmark's own callback after the run's (genlab.train takes none)
                     def with_curve(*a, _make=make_callbacks, _curve=curve):
@@ -207,6 +235,18 @@ def main() -> int:
                             "load": results.get(key, {}).get("load", load), "precision": args.precision,
                             "metrics": metrics["metrics"],
                             "stages": [r for r in records if r.get("split") == "stage"]}
+            if curve is not None and curve.best_state is not None:  # early stopping by validation FD
+                model.load_state_dict(curve.best_state)
+                torch.manual_seed(args.seed)
+                best = evaluate_model(model, data, METRICS, args.n, extractor=extractor)
+                results[key]["best_by_validation"] = {"cpu_s": curve.best_point["cpu_s"],
+                                                      "step": curve.best_point["step"],
+                                                      "validation_fd": curve.best_point["ema"]["fd"],
+                                                      "metrics": best["metrics"]}
+                print(key, "best by validation", json.dumps(results[key]["best_by_validation"]), file=sys.stderr,
+                      flush=True)
+                torch.manual_seed(1)
+                save_image_grid(model.sample(36), img / f"style_gans_{itag}_{label}_best.png", nrow=6)
             out.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(results, indent=1))
         print(key, json.dumps(results[key]["metrics"]), file=sys.stderr, flush=True)
