@@ -9,10 +9,20 @@ evaluation metrics (FD, KID, precision / recall, classes covered) on features of
 extractor for the dataset (for `shapes` a VGG-11, cached under $GENLAB_CACHE like every extractor), with
 ``--n`` generated images against as many test images. Writes OUT/results.json and PNGs into --img
 (progan: the grids its run drew during training as each stage ended, ``samples/stages/``).
+
+``--curve-every S`` also measures, every S CPU-seconds of training, FD / precision / recall / classes
+on ``--curve-n`` images of the VALIDATION split (the same extractor; the EMA generator that samples
+and, for progan / stylegan, the raw one), with the stage and alpha it was at: RUN/fd_curve.json and
+the PNG ``style_gans_{tag}_{label}_fd_curve.png``. The measurements run between training rounds and
+are not charged to the budget (the trainer counts the CPU time of its rounds only). With
+``--keep-best`` the model state at the curve point of lowest validation FD is kept too (early stopping
+by validation FD, the same rule for every model) and evaluated on the TEST images like the final one:
+``results[key]["best_by_validation"]``.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import os
@@ -27,7 +37,9 @@ from bench_common import cpu_seconds
 import genlab
 from genlab.io import name_grid_rows, save_image_grid
 from genlab.runs import extractors
+from genlab.runs import run as run_layer
 from genlab.runs.evaluate import evaluate_model
+from genlab.training import Callback
 
 MODELS = ["dcgan", "progan", "stylegan"]
 MODEL = {"dcgan": {}, "progan": {"channel_max": 32}, "stylegan": {"channel_max": 32, "mapping_layers": 4}}
@@ -40,6 +52,103 @@ PSI = [0.5, 0.7, 0.85, 1.0]
 
 def load_line() -> str:
     return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
+class FDCurve(Callback):
+    """FD (and precision / recall / classes) on validation images every ``every`` CPU-s of training."""
+
+    def __init__(self, path: Path, every: float, data: dict, extractor, n: int, seed: int, keep_best: bool = False):
+        self.path, self.every, self.data, self.extractor, self.n, self.seed = path, every, data, extractor, n, seed
+        self.next, self.points, self.stages = every, [], []
+        self.last: tuple | None = None
+        self.keep_best, self.best_state, self.best_point = keep_best, None, None
+
+    def on_step_end(self, trainer, logs) -> None:
+        if "discriminator/resolution" in logs:  # progan: where each stage / phase began
+            now = (logs["discriminator/resolution"], logs["discriminator/alpha"] >= 1.0)
+            if now != self.last:
+                self.last = now
+                self.stages.append({"cpu_s": round(trainer.elapsed, 1), "step": trainer.step,
+                                    "resolution": int(now[0]), "phase": "stable" if now[1] else "fade"})
+        if trainer.elapsed >= self.next:
+            while self.next <= trainer.elapsed:
+                self.next += self.every
+            self.measure(trainer, logs)
+
+    def on_end(self, trainer) -> None:
+        if not self.points or self.points[-1]["step"] != trainer.step:
+            self.measure(trainer, {})
+
+    def _metrics(self, model) -> dict:
+        torch.manual_seed(self.seed)
+        m = evaluate_model(model, self.data, ["fid", "prdc", "classes"], self.n, extractor=self.extractor,
+                           split="validation", seed=self.seed)["metrics"]
+        return {k: m[k] for k in ("fd", "precision", "recall", "coverage", "class_coverage", "class_kl") if k in m}
+
+    def measure(self, trainer, logs) -> None:
+        model = trainer.model
+        point = {"cpu_s": round(trainer.elapsed, 1), "step": trainer.step, "images": trainer.images}
+        for key in ("discriminator/resolution", "discriminator/alpha", "discriminator/D(x)",
+                    "discriminator/D(G(z))", "discriminator/r1"):
+            if key in logs:
+                point[key.split("/")[1]] = round(float(logs[key]), 4)
+        point["ema"] = self._metrics(model)
+        ema = getattr(model, "ema_generator", None)
+        if ema is not None:  # the raw generator: sample without the EMA copy, then put it back
+            model.ema_generator = None
+            try:
+                point["raw"] = self._metrics(model)
+            finally:
+                model.ema_generator = ema
+        model.train()
+        self.points.append(point)
+        if self.keep_best and (self.best_point is None or point["ema"]["fd"] < self.best_point["ema"]["fd"]):
+            self.best_point, self.best_state = point, copy.deepcopy(model.state_dict())
+        print("curve", json.dumps(point), file=sys.stderr, flush=True)
+        self.path.write_text(json.dumps({"every_cpu_s": self.every, "n": self.n, "split": "validation",
+                                         "points": self.points, "stages": self.stages}, indent=1))
+
+
+def plot_curve(curve_path: Path, png: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    curve = json.loads(curve_path.read_text())
+    pts = curve["points"]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    x = [p["cpu_s"] for p in pts]
+    ax.plot(x, [p["ema"]["fd"] for p in pts], "o-", label="FD, EMA generator (samples)")
+    if all("raw" in p for p in pts):
+        ax.plot(x, [p["raw"]["fd"] for p in pts], "s--", label="FD, raw generator")
+    for st in curve["stages"]:
+        ax.axvline(st["cpu_s"], color="grey", lw=0.6, ls=":" if st["phase"] == "fade" else "-")
+        ax.text(st["cpu_s"], ax.get_ylim()[1], f"{st['resolution']}{'f' if st['phase'] == 'fade' else 's'}",
+                fontsize=6, va="top")
+    ax.set_xlabel("CPU-s of training")
+    ax.set_ylabel(f"FD ({curve['n']} validation images)")
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
+def plot_curves(curves: list[tuple[str, Path]], png: Path, title: str) -> None:
+    """Several runs' EMA FD curves on one plot (e.g. ``python -c 'import style_gans; ...'`` after the runs)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for label, path in curves:
+        pts = json.loads(Path(path).read_text())["points"]
+        ax.plot([p["cpu_s"] for p in pts], [p["ema"]["fd"] for p in pts], "o-", ms=3, label=label)
+    ax.set_xlabel("CPU-s of training")
+    ax.set_ylabel("FD (validation images, EMA generator)")
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
 
 
 def main() -> int:
@@ -60,6 +169,11 @@ def main() -> int:
     ap.add_argument("--out", default="/tmp/style-bench")
     ap.add_argument("--img", default="docs/img")
     ap.add_argument("--img-tag", default="", help="added after the dataset in the PNG names, e.g. -600s")
+    ap.add_argument("--curve-every", type=float, default=0.0,
+                    help="measure FD on validation images every this many CPU-s of training (0 = off)")
+    ap.add_argument("--curve-n", type=int, default=500, help="validation images per curve point")
+    ap.add_argument("--keep-best", action="store_true",
+                    help="with --curve-every: also evaluate (on the test images) the state of lowest validation FD")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out, img = Path(args.out), Path(args.img)
@@ -91,11 +205,23 @@ def main() -> int:
                 fading = {"fade_images": n, "stable_images": n}
             start = time.time()
             log = run / "metrics.jsonl"
+            curve = None
             if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
-                genlab.train(name, out=run, overwrite=True, data=data,
-                             model_config={**MODEL[name], **fading, **widths},
-                             train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
-                                    "precision": args.precision})
+                curve = (FDCurve(out / f"{key}.fd_curve.json", args.curve_every, data, extractor, args.curve_n,
+                                 args.seed, args.keep_best) if args.curve_every > 0 else None)
+                make_callbacks = run_layer.run_callbacks
+                if curve is not None:  # the benchmark's own callback after the run's (genlab.train takes none)
+                    def with_curve(*a, _make=make_callbacks, _curve=curve):
+                        callbacks, metrics_file = _make(*a)
+                        return [*callbacks, _curve], metrics_file
+                    run_layer.run_callbacks = with_curve
+                try:
+                    genlab.train(name, out=run, overwrite=True, data=data,
+                                 model_config={**MODEL[name], **fading, **widths},
+                                 train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
+                                        "precision": args.precision})
+                finally:
+                    run_layer.run_callbacks = make_callbacks
             records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             train = [r for r in records if r.get("split") == "train"][-1]
             load = load_line()
@@ -109,9 +235,24 @@ def main() -> int:
                             "load": results.get(key, {}).get("load", load), "precision": args.precision,
                             "metrics": metrics["metrics"],
                             "stages": [r for r in records if r.get("split") == "stage"]}
+            if curve is not None and curve.best_state is not None:  # early stopping by validation FD
+                model.load_state_dict(curve.best_state)
+                torch.manual_seed(args.seed)
+                best = evaluate_model(model, data, METRICS, args.n, extractor=extractor)
+                results[key]["best_by_validation"] = {"cpu_s": curve.best_point["cpu_s"],
+                                                      "step": curve.best_point["step"],
+                                                      "validation_fd": curve.best_point["ema"]["fd"],
+                                                      "metrics": best["metrics"]}
+                print(key, "best by validation", json.dumps(results[key]["best_by_validation"]), file=sys.stderr,
+                      flush=True)
+                torch.manual_seed(1)
+                save_image_grid(model.sample(36), img / f"style_gans_{itag}_{label}_best.png", nrow=6)
             out.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(results, indent=1))
         print(key, json.dumps(results[key]["metrics"]), file=sys.stderr, flush=True)
+        curve_json = out / f"{key}.fd_curve.json"
+        if curve_json.is_file():
+            plot_curve(curve_json, img / f"style_gans_{itag}_{label}_fd_curve.png", f"{label}, {key}")
         model = genlab.load(run)
         torch.manual_seed(1)
         save_image_grid(model.sample(36), img / f"style_gans_{itag}_{label}.png", nrow=6)
