@@ -37,7 +37,6 @@ from bench_common import cpu_seconds
 import genlab
 from genlab.io import name_grid_rows, save_image_grid
 from genlab.runs import extractors
-from genlab.runs import run as run_layer
 from genlab.runs.evaluate import evaluate_model
 from genlab.training import Callback
 
@@ -209,19 +208,11 @@ def main() -> int:
             if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
                 curve = (FDCurve(out / f"{key}.fd_curve.json", args.curve_every, data, extractor, args.curve_n,
                                  args.seed, args.keep_best) if args.curve_every > 0 else None)
-                make_callbacks = run_layer.run_callbacks
-                if curve is not None:  # the benchmark's own callback after the run's (genlab.train takes none)
-                    def with_curve(*a, _make=make_callbacks, _curve=curve):
-                        callbacks, metrics_file = _make(*a)
-                        return [*callbacks, _curve], metrics_file
-                    run_layer.run_callbacks = with_curve
-                try:
-                    genlab.train(name, out=run, overwrite=True, data=data,
-                                 model_config={**MODEL[name], **fading, **widths},
-                                 train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
-                                        "precision": args.precision})
-                finally:
-                    run_layer.run_callbacks = make_callbacks
+                genlab.train(name, out=run, overwrite=True, data=data,
+                             model_config={**MODEL[name], **fading, **widths},
+                             train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
+                                    "precision": args.precision},
+                             callbacks=[curve] if curve is not None else ())
             records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             train = [r for r in records if r.get("split") == "train"][-1]
             load = load_line()

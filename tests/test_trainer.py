@@ -214,3 +214,28 @@ def test_epoch_averages_after_a_resume_cover_the_whole_epoch(tmp_path, digits_da
     epoch = next(r for r in records if r["split"] == "train" and r["step"] > 10)  # the resumed epoch's record
     steps = [r["loss"] for r in records if r["split"] == "train_step" and r["step"] <= epoch["step"]]
     assert epoch["loss"] == pytest.approx(sum(steps) / len(steps), rel=1e-4)
+
+
+def test_train_calls_extra_callbacks_after_the_run_s_own(tmp_path, digits_data, quick_train):
+    """genlab.train(callbacks=[...]): a caller's callback sees every step and the end, after the run's
+    own callbacks (the run's metrics file already holds an epoch when the caller's epoch hook runs)."""
+    from genlab.training.callbacks import Callback
+
+    run = tmp_path / "r"
+
+    class Count(Callback):
+        def __init__(self):
+            self.steps, self.ended, self.metrics_seen = 0, False, False
+
+        def on_step_end(self, trainer, logs):
+            self.steps += 1
+
+        def on_epoch_end(self, trainer, record):
+            self.metrics_seen = (run / "metrics.jsonl").is_file() and bool((run / "metrics.jsonl").read_text())
+
+        def on_end(self, trainer):
+            self.ended = True
+
+    count = Count()
+    genlab.train("vae", out=run, model_config=SMALL_VAE, data=digits_data, train=quick_train, callbacks=[count])
+    assert count.steps == quick_train["steps"] and count.ended and count.metrics_seen

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import OptimizerConfig, check_range
+from genlab.config import OptimizerConfig, check_choices, check_range
 from genlab.errors import ConfigError
 from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty, parameter_grad_norm
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
@@ -42,8 +42,6 @@ from genlab.models.style_common import GrowingGANConfig, check_resolution, width
 from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.nn.style import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, lazy_r1, lrelu
 from genlab.registry import register
-
-PROGAN_LOSSES = ("wgan-gp", "non_saturating")
 
 
 @dataclass
@@ -88,8 +86,7 @@ class ProGANConfig(GrowingGANConfig):
         check_range("n_critic", self.n_critic, 1, 1000)
         check_range("gradient_penalty", self.gradient_penalty, 0)
         check_range("drift", self.drift, 0)
-        if self.loss not in PROGAN_LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(PROGAN_LOSSES)}, got {self.loss!r}")
+        check_choices(self)  # ``loss`` (one of its Literal's values), on the config itself
         check_range("r1_gamma", self.r1_gamma, 0)
         check_range("r1_every", self.r1_every, 1)
 

@@ -561,11 +561,10 @@ class VideoGAN(ClipModel):
         else:
             pick = torch.rand(b, t, device=clips.device).argsort(1)[:, :k]  # k distinct frames per clip
         chosen = clips[torch.arange(b, device=clips.device)[:, None], pick]  # (B, k, C, H, W)
-        image = self.image_head(self.image_features(frames(chosen))).flatten().float()
+        image = self._image_scores(frames(chosen))
         if self.config.video_weight == 0:  # no video discriminator: a zero score that is not used
             return image, clips.new_zeros(b).float()
-        video = self.video_head(self.video_features(clips)).flatten().float()
-        return image, video
+        return image, self._video_scores(clips)
 
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         cfg = self.config

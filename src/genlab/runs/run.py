@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +141,8 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 
 def train(model: str, *, out: str | Path | None = None, model_config: Any = None, data: Any = None,
-          train: Any = None, overwrite: bool = False, splits: Splits | None = None) -> GenerativeModel:
+          train: Any = None, overwrite: bool = False, splits: Splits | None = None,
+          callbacks: Sequence[Callback] = ()) -> GenerativeModel:
     """Train a new model and return it (also written to ``out`` when given).
 
     Args:
@@ -153,6 +155,8 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
         overwrite: replace an existing run directory at ``out``.
         splits: train on these in-memory splits instead of loading ``data`` (which then only names
             them in the run config; such a run cannot be resumed from the command line).
+        callbacks: more :class:`~genlab.training.callbacks.Callback` objects, called after the run's own
+            (checkpoints, metrics, grids) at every hook (e.g. a benchmark's measurements during training).
     """
     registry.get(model)  # an unknown name fails first, with a suggestion
     data_cfg = _as_config(DataConfig, data, "data config")
@@ -161,7 +165,7 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
     if out_path is not None:
         _prepare_out(out_path, overwrite)
     with StopSignals() as signals:
-        net = _train(model, out_path, model_config, data_cfg, train_cfg, splits, signals)
+        net = _train(model, out_path, model_config, data_cfg, train_cfg, splits, signals, callbacks)
     distributed.finish()  # under torchrun: no process tears down while rank 0 still writes the run
     return net
 
@@ -187,7 +191,8 @@ def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataCo
 
 
 def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataConfig,
-           train_cfg: TrainConfig, splits: Splits | None, signals: StopSignals) -> GenerativeModel:
+           train_cfg: TrainConfig, splits: Splits | None, signals: StopSignals,
+           extra: Sequence[Callback] = ()) -> GenerativeModel:
     if splits is None:
         splits = datasets.load_splits(data_cfg)
     model_cfg = model_config(model, model_fields, splits, data_cfg.dataset)
@@ -195,7 +200,7 @@ def _train(model: str, out_path: Path | None, model_fields: Any, data_cfg: DataC
     net = build_model(model, model_cfg, train_cfg.seed)
     run_dir = out_path if out_path is not None and _is_main() else None
     callbacks, _ = run_callbacks(run_dir, train_cfg, data_cfg, net, splits)
-    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, callbacks)
+    trainer = Trainer(net, splits, train_cfg, data_cfg.binarize, [*callbacks, *extra])
     trainer.signals = signals
     if signals.received:  # stopped while loading: nothing has been written
         name = signal_name(signals.received)
