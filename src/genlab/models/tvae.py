@@ -78,19 +78,21 @@ def _block_exp(raw: torch.Tensor, raw_soft: torch.Tensor,
     blocks (a 0-dim tensor), the shift any value at or above each block's largest logit (the result is
     the same for any such shift, up to rounding).
 
-    The shift is each row's largest one-hot logit (one ``amax``); a block whose sum after it is below
+    On a CPU the shift is each row's largest one-hot logit (one ``amax``); a block whose sum after it is below
     :data:`ROW_SHIFT_MIN_SUM` (its logits far below another block's in that row: its terms would meet
     :data:`~genlab.models.tabular.EXP_FLOOR`) takes each block's own largest logit instead (a
-    ``scatter_reduce``, as :func:`~genlab.models.tabular.segment_max`). exp()'s argument is kept in
+    ``scatter_reduce``, as :func:`~genlab.models.tabular.segment_max`); on other devices every block
+    takes its own (no host read in a step). exp()'s argument is kept in
     [EXP_FLOOR, 0]: no subnormal numbers, and no overflow in the offsets' positions (their sums are
     not used). ``raw_soft``: the one-hot columns of ``raw`` (``index_select`` by ``layout.soft_on``)."""
     block_of, _, _ = layout.segments(raw.device)
     member_t = layout.member_t(raw.device)
-    top = raw_soft.amax(1, keepdim=True)  # (B, 1)
-    e = torch.sub(raw, top).clamp_(EXP_FLOOR, 0.0).exp_()
-    sums = F.linear(e, member_t)  # (B, blocks): each one-hot block's sum
-    if sums.amin().item() >= ROW_SHIFT_MIN_SUM:
-        return e, sums, sums.log().sum().add_(top.sum(), alpha=layout.n_blocks)
+    if raw.device.type == "cpu":  # the check reads the host: free on a CPU, a sync every step on an accelerator
+        top = raw_soft.amax(1, keepdim=True)  # (B, 1)
+        e = torch.sub(raw, top).clamp_(EXP_FLOOR, 0.0).exp_()
+        sums = F.linear(e, member_t)  # (B, blocks): each one-hot block's sum
+        if sums.amin().item() >= ROW_SHIFT_MIN_SUM:
+            return e, sums, sums.log().sum().add_(top.sum(), alpha=layout.n_blocks)
     tops = segment_max(raw, layout)  # (B, blocks + 1)
     e = torch.sub(raw, tops.index_select(1, block_of)).clamp_(EXP_FLOOR, 0.0).exp_()
     sums = F.linear(e, member_t)
