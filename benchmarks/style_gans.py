@@ -101,6 +101,9 @@ class FDCurve(Callback):
                 model.ema_generator = ema
         model.train()
         self.points.append(point)
+        states = self.path.with_name(self.path.name.replace(".fd_curve.json", ".states"))
+        states.mkdir(parents=True, exist_ok=True)  # every point's state: rescoring with another extractor
+        torch.save(model.state_dict(), states / f"step{trainer.step:08d}.pt")
         if self.keep_best and (self.best_point is None or point["ema"]["fd"] < self.best_point["ema"]["fd"]):
             self.best_point, self.best_state = point, copy.deepcopy(model.state_dict())
         print("curve", json.dumps(point), file=sys.stderr, flush=True)
@@ -150,6 +153,45 @@ def plot_curves(curves: list[tuple[str, Path]], png: Path, title: str) -> None:
     plt.close(fig)
 
 
+def rescore(out: Path, results: dict, data: dict, extractor, args) -> int:
+    """Score every finished run of ``out`` with ``extractor``: its final state on the test images, and, where
+    the curve saved states (RUN.states/), every saved state on ``--curve-n`` validation images, the lowest
+    validation FD's state then on the test images (early stopping by this extractor's validation FD)."""
+    results_path = out / "results.json"
+    for key in [k for k in results if k != "extractor" and not k.endswith("/truncation")]:
+        model = genlab.load(out / key)
+        torch.manual_seed(args.seed)
+        entry: dict = {"extractor": extractor.id, "load": load_line(),
+                       "final": evaluate_model(model, data, METRICS, args.n, extractor=extractor)["metrics"]}
+        states = sorted((out / f"{key}.states").glob("step*.pt"))
+        curve = []
+        for path in states:
+            model.load_state_dict(torch.load(path, weights_only=True))
+            torch.manual_seed(args.seed)
+            m = evaluate_model(model, data, ["fid", "prdc", "classes"], args.curve_n, extractor=extractor,
+                               split="validation", seed=args.seed)["metrics"]
+            curve.append({"step": int(path.stem[4:]), "fd": m["fd"], "precision": m.get("precision"),
+                          "recall": m.get("recall")})
+            print(key, "validation", json.dumps(curve[-1]), file=sys.stderr, flush=True)
+        if curve:
+            best = min(curve, key=lambda p: p["fd"])
+            model.load_state_dict(torch.load(out / f"{key}.states" / f"step{best['step']:08d}.pt", weights_only=True))
+            torch.manual_seed(args.seed)
+            entry["best_by_validation"] = {"step": best["step"], "validation_fd": best["fd"],
+                                           "metrics": evaluate_model(model, data, METRICS, args.n,
+                                                                     extractor=extractor)["metrics"]}
+            entry["validation_curve"] = curve
+            torch.manual_seed(1)
+            save_image_grid(model.sample(36), Path(args.img) / f"style_gans_{key.replace('/', '_')}_rescored_best.png",
+                            nrow=6)
+        results[key].setdefault("rescored", {})[extractor.id] = entry
+        results_path.write_text(json.dumps(results, indent=1))
+        short = {k: round(v, 3) for k, v in entry["final"].items() if k in ("fd", "kid", "precision", "recall")}
+        print(key, "rescored final", json.dumps(short), "best",
+              json.dumps(entry.get("best_by_validation", {}).get("metrics", {}).get("fd")), file=sys.stderr, flush=True)
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training per model")
@@ -173,6 +215,10 @@ def main() -> int:
     ap.add_argument("--curve-n", type=int, default=500, help="validation images per curve point")
     ap.add_argument("--keep-best", action="store_true",
                     help="with --curve-every: also evaluate (on the test images) the state of lowest validation FD")
+    ap.add_argument("--rescore", action="store_true",
+                    help="train nothing: score OUT's finished runs with the dataset's current extractor (the final "
+                         "state, and the state of lowest validation FD among those the curve saved), into "
+                         "results[key]['rescored'][extractor id]")
     args = ap.parse_args()
     torch.set_num_threads(1)
     out, img = Path(args.out), Path(args.img)
@@ -187,6 +233,8 @@ def main() -> int:
                                 "recipe": extractor.info.get("recipe"), "cpu_s": round(cpu_seconds() - t0),
                                 "load": load_line()}
     print(f"extractor: {json.dumps(results['extractor'])}", file=sys.stderr, flush=True)
+    if args.rescore:
+        return rescore(out, results, data, extractor, args)
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
     tag = f"{args.dataset}{args.size}"
     itag = f"{tag}{args.img_tag}"

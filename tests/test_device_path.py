@@ -57,7 +57,7 @@ def test_device_resident_batches_equal_the_old_path_bit_exactly(splits, mode, re
         new = list(it.epoch(epoch))
         old = list(_old_batches(splits.train, 32, 3, mode, epoch, rank=1, world=2))
         assert len(new) == len(old) == 2
-        for (x_new, y_new), (x_old, y_old) in zip(new, old, strict=True):
+        for (x_new, y_new, _), (x_old, y_old) in zip(new, old, strict=True):  # (x, y, factors)
             assert x_new.dtype == torch.float32 and torch.equal(x_new, x_old) and torch.equal(y_new, y_old)
     resumed = list(it.epoch(1, start=1))  # a resume inside an epoch sees the same batch
     assert torch.equal(resumed[0].x, new[1].x)

@@ -73,3 +73,46 @@ def test_loader_is_deterministic_cached_and_limited(small_shapes, capsys):
 def test_default_size_is_64(small_shapes):
     splits = load_splits(DataConfig(dataset="shapes", limit=5))
     assert splits.train.x.shape == (5, 3, 64, 64)
+
+
+SYMMETRY = {0: 4, 1: 2, 2: 1, 3: 3}  # square, ellipse, heart, triangle: turns that leave the drawing unchanged
+
+
+def test_factor_targets_encode_the_drawn_factors_and_respect_each_shape_s_symmetry():
+    table = shapes.factors("train", 60)
+    enc = shapes.encode_factors(table).numpy()
+    assert enc.shape == (60, 9) and list(shapes.ENCODING)[:2] == ["cos obj_hue", "sin obj_hue"]
+    np.testing.assert_allclose(enc[:, 0], np.cos(2 * np.pi * table["obj_hue"]), atol=1e-6)
+    np.testing.assert_allclose(enc[:, 3], np.sin(2 * np.pi * table["bg_hue"]), atol=1e-6)
+    np.testing.assert_allclose(enc[:, 7], (table["x"] - 0.5) / (0.5 / np.sqrt(12)), atol=1e-5)
+    for k, order in SYMMETRY.items():  # a turn by 360/order degrees: the same image, the same targets
+        i = int(np.flatnonzero(table["shape"] == k)[0])
+        f = {name: v[i:i + 1].copy() for name, v in table.items()}
+        turned = dict(f, rotation=f["rotation"] + 360.0 / order)
+        args = [float(f[n][0]) for n in ("obj_hue", "bg_hue", "scale")]
+        a = shapes.draw(k, *args, float(f["rotation"][0]), float(f["x"][0]), float(f["y"][0]), size=32)
+        b = shapes.draw(k, *args, float(turned["rotation"][0]), float(f["x"][0]), float(f["y"][0]), size=32)
+        assert np.abs(a.astype(int) - b).max() <= 2, k
+        np.testing.assert_allclose(shapes.encode_factors(turned).numpy(), shapes.encode_factors(f).numpy(), atol=1e-5)
+        if order < 4:  # a quarter turn is a different drawing for all but the square, and different targets
+            quarter = dict(f, rotation=f["rotation"] + 90.0)
+            c = shapes.draw(k, *args, float(quarter["rotation"][0]), float(f["x"][0]), float(f["y"][0]), size=32)
+            assert np.abs(a.astype(int) - c).max() > 20, k
+            assert np.abs(shapes.encode_factors(quarter).numpy() - shapes.encode_factors(f).numpy()).max() > 0.5
+
+
+def test_factors_travel_with_limit_recolouring_and_batches(small_shapes):
+    from genlab.data.base import BatchIterator, eval_batches
+
+    splits = load_splits(DataConfig(dataset="shapes", image_size=16, channels=1, limit=70))
+    train = splits.train
+    assert train.x.shape == (70, 1, 16, 16)  # recoloured: a new ArrayDataset, the factors kept
+    torch.testing.assert_close(train.factors, shapes.encode_factors(shapes.factors("train", 70)))
+    torch.testing.assert_close(splits.test.factors, shapes.encode_factors(shapes.factors("test")))
+    it = BatchIterator(train, batch_size=16, seed=3)
+    for batch in it.epoch(0):  # each row's factors are its own image's: find the row by its pixels
+        for x, y, f in zip(batch.x, batch.y, batch.factors):
+            i = int(((train.images(slice(None)) - x).abs().flatten(1).sum(1)).argmin())
+            assert int(train.y[i]) == int(y) and torch.equal(train.factors[i], f)
+    first = next(eval_batches(splits.test, 8))
+    torch.testing.assert_close(first.factors, splits.test.factors[:8])

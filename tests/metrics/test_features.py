@@ -61,6 +61,9 @@ def test_shapes_has_its_own_recipe(tmp_path, monkeypatch):
     assert shapes.steps * shapes.batch_size >= 60_000 and shapes.dropout == 0.0  # over an epoch, no dropout
     # dropout enters the cache key only when it is not the default, so older recipes keep their entries
     assert "dropout" not in features.recipe_key(features.ExtractorRecipe()) and "dropout" in features.recipe_key(shapes)
+    # it learns the drawing's factors too; 'factors' is in the key only when True (other entries keep theirs)
+    assert shapes.factors and features.recipe_key(shapes)["factors"] is True
+    assert "factors" not in features.recipe_key(features.ExtractorRecipe())
     entry = features.extractor_entry({"dataset": "shapes", "image_size": 8, "limit": 16})
     assert entry.recipe == shapes and entry.name == "vgg11-shapes" and entry.data.limit is None
     assert features.extractor_entry("digits").recipe == features.default_recipe((3, 8, 8))  # others: by shape

@@ -7,6 +7,7 @@ Binarization is left to the batch iterator.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -112,7 +113,7 @@ def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
         out = _finish(ArrayDataset(frames, None, ds.name), cfg).x
         if out is frames:
             return ds
-        return ArrayDataset(out.reshape(n, t, *out.shape[1:]), ds.y, ds.name, ds.classes, ds.info)
+        return ds.with_x(out.reshape(n, t, *out.shape[1:]))
     if ds.x.dim() == 3:  # sequences
         if cfg.channels is not None or cfg.image_size is not None:
             raise DataError(f"{cfg.dataset} holds sequences: --channels and --image-size apply to images only")
@@ -124,7 +125,7 @@ def _finish(ds: ArrayDataset, cfg: DataConfig) -> ArrayDataset:
         x = to_channels(x, cfg.channels)
     if cfg.image_size is not None:
         x = resize_square(x, cfg.image_size)
-    return ds if x is ds.x else ArrayDataset(x, ds.y, ds.name, ds.classes, ds.info)
+    return ds if x is ds.x else ds.with_x(x)
 
 
 def load_splits(cfg: DataConfig) -> Splits:
@@ -149,11 +150,9 @@ def load_splits(cfg: DataConfig) -> Splits:
     if cfg.columns and train.x.dim() == 4:
         raise DataError(f"--columns selects columns of a series or table, but dataset '{cfg.dataset}' holds images")
     if train.classes and "classes" not in train.info:  # class names travel with the run (data_info.json)
-        train = ArrayDataset(train.x, train.y, train.name, train.classes,
-                             {**train.info, "classes": list(train.classes)})
+        train = dataclasses.replace(train, info={**train.info, "classes": list(train.classes)})
     if cfg.limit is not None and cfg.limit < len(train):  # before resizing: only kept items are resized
-        train = ArrayDataset(train.x[:cfg.limit], None if train.y is None else train.y[:cfg.limit],
-                             train.name, train.classes, train.info)
+        train = train.subset(slice(None, cfg.limit))
     val = _finish(splits.validation, cfg)
     test = val if splits.test is splits.validation else _finish(splits.test, cfg)  # tiny sets share them
     return Splits(_finish(train, cfg), val, test)

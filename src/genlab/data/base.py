@@ -11,6 +11,8 @@ to save.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -23,10 +25,12 @@ BINARIZE_MODES = ("none", "dynamic", "static")
 
 
 class Batch(NamedTuple):
-    """One batch: images (B, C, H, W) float32 in [0, 1] and labels (B,) int64 or None."""
+    """One batch: images (B, C, H, W) float32 in [0, 1], labels (B,) int64 or None, and the items' known
+    generative factors (B, F) float32 or None (:attr:`ArrayDataset.factors`)."""
 
     x: torch.Tensor
     y: torch.Tensor | None = None
+    factors: torch.Tensor | None = None
 
 
 @dataclass
@@ -42,6 +46,9 @@ class ArrayDataset:
         classes: class names when labels exist (index -> name).
         info: facts about the source a user needs to map results back (e.g. the standardization
             of a series); written to ``data_info.json`` in a run directory.
+        factors: (N, F) float32 numeric encodings of the items' known generative factors (e.g. the
+            hues, scale, rotation and position `shapes` draws each image from), or None: targets a
+            classifier may learn beside the label (``classifier --factors``: the `shapes` extractor).
     """
 
     x: torch.Tensor
@@ -49,6 +56,7 @@ class ArrayDataset:
     name: str = ""
     classes: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
+    factors: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         sequences = self.x.dim() == 3 and self.x.is_floating_point()
@@ -62,6 +70,15 @@ class ArrayDataset:
             if self.y.shape[0] != self.x.shape[0]:
                 raise DataError(f"{self.name or 'dataset'}: {self.x.shape[0]} images but {self.y.shape[0]} labels")
             check_labels(self.y, self.name, len(self.classes) or None)
+        if self.factors is not None:
+            self.factors = self.factors.float()
+            if self.factors.dim() != 2 or self.factors.shape[0] != self.x.shape[0]:
+                raise DataError(f"{self.name or 'dataset'}: factors must be (N, F) for {self.x.shape[0]} items, got "
+                                f"{tuple(self.factors.shape)}")
+
+    def with_x(self, x: torch.Tensor) -> ArrayDataset:
+        """The same items (labels, names, info, factors) with new inputs ``x`` (resized, recoloured)."""
+        return dataclasses.replace(self, x=x)
 
     def __len__(self) -> int:
         return self.x.shape[0]
@@ -82,9 +99,9 @@ class ArrayDataset:
         x = self.x[index]
         return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
 
-    def subset(self, index: torch.Tensor) -> ArrayDataset:
+    def subset(self, index: torch.Tensor | slice) -> ArrayDataset:
         return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.name, self.classes,
-                            self.info)
+                            self.info, None if self.factors is None else self.factors[index])
 
 
 def check_labels(y: torch.Tensor, name: str = "", classes: int | None = None) -> None:
@@ -235,6 +252,7 @@ class BatchIterator:
         home = self.device if self.resident else torch.device("cpu")
         self.x = data.x.to(home)  # the same tensor when it is there already (the CPU)
         self.y = None if data.y is None else data.y.to(home)
+        self.factors = None if data.factors is None else data.factors.to(home)
 
     def __len__(self) -> int:
         return self.batches_per_epoch
@@ -254,7 +272,8 @@ class BatchIterator:
         # ~0.1 ms a step by advanced indexing inside a fit: 2-4% of a tvae step on fair, docs/benchmarks.md)
         x = self.x.index_select(0, idx).to(self.device, non_blocking=True)  # as stored; no copy when resident
         y = None if self.y is None else self.y.index_select(0, idx).to(self.device, non_blocking=True)
-        return Batch(binarize(unit_float(x), self.binarization, gen), y)
+        f = None if self.factors is None else self.factors.index_select(0, idx).to(self.device, non_blocking=True)
+        return Batch(binarize(unit_float(x), self.binarization, gen), y, f)
 
 
 def fits_on(data: ArrayDataset, device: torch.device, share: float = 0.25) -> bool:
@@ -278,4 +297,5 @@ def eval_batches(data: ArrayDataset, batch_size: int, binarization: str = "none"
         idx = torch.arange(start, min(start + batch_size, n))
         x = binarize(unit_float(data.x[idx].to(device)), binarization, _generator(seed, b))  # copied as stored
         y = None if data.y is None else data.y[idx]
-        yield Batch(x, None if y is None else y.to(device))
+        f = None if data.factors is None else data.factors[idx].to(device)
+        yield Batch(x, None if y is None else y.to(device), f)

@@ -175,8 +175,29 @@ def load_split(split: str, size: int = DEFAULT_SIZE, n: int | None = None, name:
     note = [False] if note is None else note
     chunks = [_chunk(split, i, size, full, note) for i in range(math.ceil(count / CHUNK))]
     x = torch.from_numpy(np.concatenate(chunks)[:count])
-    info = {"factors": list(FACTORS), "factor_table": "genlab.data.shapes.factors(split)"}
-    return ArrayDataset(x, torch.from_numpy(table["shape"]), name, list(CLASSES), info)
+    info = {"factors": list(FACTORS), "factor_table": "genlab.data.shapes.factors(split)",
+            "factor_encoding": list(ENCODING)}
+    return ArrayDataset(x, torch.from_numpy(table["shape"]), name, list(CLASSES), info, encode_factors(table))
+
+
+# The numeric targets of the factors (ArrayDataset.factors): hues as points on the circle, the angle as a
+# point on the circle of the shape's own symmetry (a square turned by 90 degrees is the same image), the
+# uniform scale and position standardized to mean 0, variance 1. The shape itself is the class label.
+ENCODING = ("cos obj_hue", "sin obj_hue", "cos bg_hue", "sin bg_hue", "scale", "cos rotation", "sin rotation",
+            "x", "y")
+SYMMETRY = np.array([4, 2, 1, 3])  # rotational symmetry order of square, ellipse, heart, triangle
+
+
+def encode_factors(table: dict[str, np.ndarray]) -> torch.Tensor:
+    """(N, 9) float32 targets of a factor table, in the order of :data:`ENCODING`."""
+    def standard(v: np.ndarray, low: float, high: float) -> np.ndarray:  # uniform on [low, high] -> mean 0, var 1
+        return (v - (low + high) / 2) / ((high - low) / math.sqrt(12))
+
+    obj, bg = 2 * np.pi * table["obj_hue"], 2 * np.pi * table["bg_hue"]
+    turn = np.radians(table["rotation"]) * SYMMETRY[table["shape"]]
+    columns = [np.cos(obj), np.sin(obj), np.cos(bg), np.sin(bg), standard(table["scale"], 0.5, 1.0),
+               np.cos(turn), np.sin(turn), standard(table["x"], 0.25, 0.75), standard(table["y"], 0.25, 0.75)]
+    return torch.from_numpy(np.stack(columns, 1).astype(np.float32))
 
 
 def load_shapes(cfg: DataConfig, path: str | None = None) -> Splits:

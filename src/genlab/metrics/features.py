@@ -70,6 +70,8 @@ class ExtractorRecipe:
         device: the device type it is trained on ('cpu'; 'cuda' for a build on a GPU, whose weights
             differ in the last bits: part of the cache key only when it is not 'cpu', so GPU-built
             extractors never pass for CPU-built ones and the CPU entries keep their keys).
+        factors: also regress the dataset's known generative factors (``classifier --factors``), so
+            the features see what the class label ignores; in the cache key only when True.
     """
 
     arch: str = "lenet5"
@@ -82,6 +84,7 @@ class ExtractorRecipe:
     threads: int = 1
     dropout: float = 0.5
     device: str = "cpu"
+    factors: bool = False
 
 
 def default_recipe(shape: tuple[int, ...]) -> ExtractorRecipe:
@@ -92,9 +95,13 @@ def default_recipe(shape: tuple[int, ...]) -> ExtractorRecipe:
 # Recipes for named built-in datasets, chosen before the shape-based default. `shapes` (4 shape
 # classes, any hue / scale / rotation / position): the small VGG-11 without dropout (with 0.5 on its
 # 128 hidden units it learns several times slower) for 1.6 epochs at batch 64, a few CPU-minutes on
-# first use (accuracy and cost: docs/benchmarks.md, issue 16 section).
+# first use (accuracy and cost: docs/benchmarks.md, issue 16 section); it learns the shape class AND
+# regresses the drawing's factors (hues, scale, rotation, position: ``factors=True``), so its features
+# and the FD on them see a wrong object colour or a collapsed background, which a shape-only
+# classifier's features ignore (session 8's FD ranked progan's brownish one-background samples above
+# dcgan's, against what a reader sees).
 DATASET_RECIPES: dict[str, ExtractorRecipe] = {
-    "shapes": ExtractorRecipe(arch="vgg11", steps=1500, batch_size=64, lr=2e-3, dropout=0.0),
+    "shapes": ExtractorRecipe(arch="vgg11", steps=1500, batch_size=64, lr=2e-3, dropout=0.0, factors=True),
 }
 # Clips (N, T, C, H, W): the clip-level FD's classifier, a small 3-D CNN (``classifier --arch clip3d``,
 # width 16, 128 features) trained on the clips' labels; on `moving-mnist-1` (digit class x direction
@@ -112,6 +119,8 @@ def recipe_key(recipe: ExtractorRecipe) -> dict[str, Any]:
         del fields["dropout"]
     if fields["device"] == ExtractorRecipe.device:
         del fields["device"]
+    if not fields["factors"]:
+        del fields["factors"]
     return fields
 
 

@@ -43,6 +43,12 @@ class ClassifierConfig:
         vgg_hidden: size of VGG's two hidden fully connected layers (4096 in the paper).
         batch_norm: batch normalization after every VGG convolution.
         dropout: dropout before VGG's hidden fully connected layers.
+        factors: also regress the dataset's known generative factors (:attr:`ArrayDataset.factors`,
+            e.g. `shapes`' hues, scale, rotation, position) from the features with a linear head, the
+            mean squared error added to the cross-entropy at ``factor_weight``: features that see what
+            the label alone ignores (the `shapes` extractor, so FD notices wrong colours and backgrounds).
+        factor_dim: number of factor targets; filled from the dataset at training time (0: none).
+        factor_weight: weight of the factors' mean squared error (targets of unit variance).
     """
 
     data_shape: tuple[int, ...] = (1, 28, 28)
@@ -54,6 +60,9 @@ class ClassifierConfig:
     vgg_hidden: int = 512
     batch_norm: bool = True
     dropout: float = 0.5
+    factors: bool = False
+    factor_dim: int = 0
+    factor_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if len(self.data_shape) != (4 if self.arch == "clip3d" else 3):
@@ -70,6 +79,8 @@ class ClassifierConfig:
         check_sizes("vgg_hidden", self.vgg_hidden)
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.factor_dim < 0 or self.factor_weight < 0:
+            raise ValueError("factor_dim and factor_weight must not be negative")
 
 
 def build_network(cfg: ClassifierConfig) -> LeNet5 | VGG | ClipClassifierNet:
@@ -93,6 +104,9 @@ class Classifier(GenerativeModel):
     def __init__(self, config: ClassifierConfig):
         super().__init__(config)
         self.net = build_network(config)
+        if config.factors and config.factor_dim < 1:
+            raise DataError("--factors: this dataset has no known generative factors to regress (shapes has)")
+        self.factor_head = torch.nn.Linear(self.net.feature_dim, config.factor_dim) if config.factors else None
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits in float32, (B, C, H, W) -> (B, num_classes)."""
@@ -109,10 +123,20 @@ class Classifier(GenerativeModel):
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         if batch.y is None:
             raise DataError("a classifier needs labels, and this dataset has none")
-        logits = self.logits(batch.x)  # (B, K)
-        loss = F.cross_entropy(logits, batch.y)
+        if self.factor_head is None:
+            logits = self.logits(batch.x)  # (B, K)
+            loss = F.cross_entropy(logits, batch.y)
+            accuracy = (logits.argmax(-1) == batch.y).float().mean()
+            return {"loss": loss, "accuracy": accuracy.detach()}
+        if batch.factors is None:
+            raise DataError("a classifier with --factors needs a dataset with known generative factors (shapes)")
+        features = self.net.features(batch.x)  # one pass for both heads
+        logits = self.net.head(features).float()
+        error = F.mse_loss(self.factor_head(features).float(), batch.factors)
+        cross_entropy = F.cross_entropy(logits, batch.y)
         accuracy = (logits.argmax(-1) == batch.y).float().mean()
-        return {"loss": loss, "accuracy": accuracy.detach()}
+        return {"loss": cross_entropy + self.config.factor_weight * error, "cross_entropy": cross_entropy.detach(),
+                "factor_mse": error.detach(), "accuracy": accuracy.detach()}
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:

@@ -94,7 +94,7 @@ def _build(entry: ExtractorEntry, cache: bool, verbose: bool) -> FeatureExtracto
         print(f"genlab: {what} feature extractor {name} ({recipe.arch}, {recipe.steps} steps, seed {recipe.seed}); "
               f"cached for later runs", file=sys.stderr, flush=True)
     model_cfg = {"arch": recipe.arch, "vgg_width": recipe.vgg_width, "vgg_hidden": recipe.vgg_hidden,
-                 "dropout": recipe.dropout}
+                 "dropout": recipe.dropout, "factors": recipe.factors}
     train_cfg = {"steps": recipe.steps, "batch_size": min(recipe.batch_size, len(splits.train)), "lr": recipe.lr,
                  "seed": recipe.seed, "schedule": "cosine", "deterministic": True, "device": recipe.device,
                  "precision": "fp32", "log_every": 0, "num_samples": 1}

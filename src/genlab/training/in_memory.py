@@ -23,7 +23,7 @@ from genlab.training.trainer import Trainer
 
 
 def data_fields(model_config_class: type, splits: Any) -> dict[str, Any]:
-    """Values of the data-derived model config fields (``data_shape``, ``num_classes``; for the packed
+    """Values of the data-derived model config fields (``data_shape``, ``num_classes``, ``factor_dim``; for the packed
     image pairs of :mod:`genlab.data.pairs`, ``a_channels`` and ``pair_scale``: 0 and 1 for plain images)."""
     names = {f.name for f in dataclasses.fields(model_config_class)}
     derived: dict[str, Any] = {}
@@ -31,6 +31,9 @@ def data_fields(model_config_class: type, splits: Any) -> dict[str, Any]:
         derived["data_shape"] = list(splits.train.shape)
     if "num_classes" in names:
         derived["num_classes"] = splits.train.num_classes
+    if "factor_dim" in names:
+        factors = splits.train.factors
+        derived["factor_dim"] = 0 if factors is None else int(factors.shape[1])
     if "a_channels" in names:
         pairing = pairing_of(splits.train) or {}
         derived.update(a_channels=int(pairing.get("a_channels", 0)), pair_scale=int(pairing.get("scale", 1)))

@@ -482,7 +482,7 @@ class Trainer:
                 if phase.fresh_batch or batch is None:
                     batch = next(batches)
                     if self.cfg.channels_last and batch.x.dim() == 4:
-                        batch = Batch(batch.x.contiguous(memory_format=torch.channels_last), batch.y)
+                        batch = batch._replace(x=batch.x.contiguous(memory_format=torch.channels_last))
                     n_images += batch.x.shape[0] * self.dist.world_size
                 t1 = time.perf_counter()
                 losses = self._update(phase, batch)
