@@ -111,7 +111,7 @@ def test_factors_travel_with_limit_recolouring_and_batches(small_shapes):
     torch.testing.assert_close(splits.test.factors, shapes.encode_factors(shapes.factors("test")))
     it = BatchIterator(train, batch_size=16, seed=3)
     for batch in it.epoch(0):  # each row's factors are its own image's: find the row by its pixels
-        for x, y, f in zip(batch.x, batch.y, batch.factors):
+        for x, y, f in zip(batch.x, batch.y, batch.factors, strict=True):
             i = int(((train.images(slice(None)) - x).abs().flatten(1).sum(1)).argmin())
             assert int(train.y[i]) == int(y) and torch.equal(train.factors[i], f)
     first = next(eval_batches(splits.test, 8))

@@ -18,7 +18,8 @@ from genlab.config import DataConfig, _coerce
 from genlab.dataset_catalog import list_datasets
 from genlab.errors import ConfigError
 
-DERIVED_FIELDS = {"data_shape", "num_classes", "factor_dim", "a_channels", "pair_scale"}  # filled from the data, never typed by users
+# filled from the data, never typed by users
+DERIVED_FIELDS = {"data_shape", "num_classes", "factor_dim", "a_channels", "pair_scale"}
 
 
 def _field_help(cls: type) -> dict[str, str]:

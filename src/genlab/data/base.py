@@ -12,7 +12,6 @@ to save.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
