@@ -215,6 +215,9 @@ def main() -> int:
     ap.add_argument("--curve-n", type=int, default=500, help="validation images per curve point")
     ap.add_argument("--keep-best", action="store_true",
                     help="with --curve-every: also evaluate (on the test images) the state of lowest validation FD")
+    ap.add_argument("--schedule", default="constant",
+                    help="the trainer's lr schedule for every model (e.g. 'decay': constant for the first half of the "
+                         "budget, then linearly to zero; a budget-ended run anneals over its budget)")
     ap.add_argument("--rescore", action="store_true",
                     help="train nothing: score OUT's finished runs with the dataset's current extractor (the final "
                          "state, and the state of lowest validation FD among those the curve saved), into "
@@ -259,7 +262,7 @@ def main() -> int:
                 genlab.train(name, out=run, overwrite=True, data=data,
                              model_config={**MODEL[name], **fading, **widths},
                              train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
-                                    "precision": args.precision},
+                                    "precision": args.precision, "schedule": args.schedule},
                              callbacks=[curve] if curve is not None else ())
             records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             train = [r for r in records if r.get("split") == "train"][-1]

@@ -239,3 +239,30 @@ def test_train_calls_extra_callbacks_after_the_run_s_own(tmp_path, digits_data, 
     count = Count()
     genlab.train("vae", out=run, model_config=SMALL_VAE, data=digits_data, train=quick_train, callbacks=[count])
     assert count.steps == quick_train["steps"] and count.ended and count.metrics_seen
+
+
+def test_a_run_its_budget_ends_anneals_over_the_budget(digits_data):
+    """schedule 'cosine' with a time budget and no reachable step count: the lr follows the budget spent
+    (1 at the start, near 0 at the end), not the 10^7 steps the run never reaches."""
+    from genlab.training import Callback
+
+    assert lr_factor(10, 10 ** 7, "cosine", 0, budget_progress=0.5) == pytest.approx(0.5)
+    assert lr_factor(10, 10 ** 7, "cosine", 0) == pytest.approx(1.0)
+    assert lr_factor(60, 100, "cosine", 0, budget_progress=0.1) == lr_factor(60, 100, "cosine", 0)  # the further
+
+    class Lr(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_step_end(self, trainer, logs):
+            group = next(iter(trainer.optimizers.values())).param_groups[0]
+            self.seen.append((trainer.budget_progress, group["lr"]))
+
+    lr = Lr()
+    genlab.train("vae", model_config=SMALL_VAE, data=digits_data, callbacks=[lr],
+                 train={"steps": 10 ** 7, "batch_size": 32, "log_every": 0, "device": "cpu", "lr": 1e-3,
+                        "schedule": "cosine", "time_budget": 1.0, "budget_clock": "wall"})
+    assert len(lr.seen) > 20
+    assert lr.seen[0][1] > 0.99e-3 and lr.seen[-1][1] < 0.05e-3  # annealed to near zero by the budget's end
+    for (spent, value), (later_spent, later) in zip(lr.seen, lr.seen[1:], strict=False):
+        assert later <= value + 1e-12 and later_spent >= spent

@@ -348,7 +348,9 @@ class TrainConfig:
         weight_decay, momentum: optimizer settings for phases without a model default.
         phase_lr: learning rates of named phases (e.g. discriminator=4e-4), over everything else.
         schedule: 'constant', 'cosine' (to zero over the run), 'step' (x0.1 at 50% and 75%) or
-            'decay' (constant for the first half, then linearly to zero: CycleGAN's).
+            'decay' (constant for the first half, then linearly to zero: CycleGAN's). "The run" is its
+            steps, or its ``time_budget`` when one is set (whichever is further along): a run that its
+            budget ends anneals over the budget.
         warmup_steps: linear warm-up at the start of any schedule.
         grad_clip: clip each phase's gradient norm to this value (0 = off).
         seed, deterministic: reproducibility; deterministic mode also makes resume bit-exact.

@@ -66,13 +66,17 @@ def build_optimizer(params: list[nn.Parameter], cfg: OptimizerConfig) -> torch.o
     raise ConfigError(f"unknown optimizer '{cfg.name}'")
 
 
-def lr_factor(step: int, total: int, schedule: str, warmup: int) -> float:
-    """Multiplier of the base learning rate at ``step`` (a pure function: nothing to checkpoint)."""
+def lr_factor(step: int, total: int, schedule: str, warmup: int, budget_progress: float = 0.0) -> float:
+    """Multiplier of the base learning rate at ``step`` (a pure function: nothing to checkpoint).
+
+    The schedule's progress is the share of the steps done, or, when a time budget ends the run, the
+    share of the budget spent (``budget_progress``), whichever is further: a run stopped by its budget
+    anneals over the budget, not over a step count it never reaches."""
     if warmup and step < warmup:
         return (step + 1) / warmup
     if schedule == "constant":
         return 1.0
-    progress = (step - warmup) / max(1, total - warmup)
+    progress = max((step - warmup) / max(1, total - warmup), budget_progress)
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
     if schedule == "step":
@@ -270,6 +274,7 @@ class Trainer:
                               f"{len(self.batches)}; lower --batch-size")
         self.total_steps = cfg.steps if cfg.steps is not None else cfg.epochs * self.rounds_per_epoch
         self.step, self.epoch, self.round_in_epoch, self.elapsed = 0, 0, 0, 0.0
+        self._budget_progress = 0.0  # under torchrun: the share of the budget spent, agreed at each stop check
         # real images trained on (every process; a phase that reuses a batch adds none) and CPU-seconds of the
         # training rounds on this process (threads included), both over the whole run (in checkpoints)
         self.images, self.cpu_time = 0, 0.0
@@ -365,6 +370,7 @@ class Trainer:
         pos = state["position"]
         self.step, self.epoch = int(pos["step"]), int(pos["epoch"])
         self.round_in_epoch, self.elapsed = int(pos["round_in_epoch"]), float(pos["elapsed"])
+        self._budget_progress = self.elapsed / self.cfg.time_budget if self.cfg.time_budget else 0.0
         self.images, self.cpu_time = int(pos.get("images", 0)), float(pos.get("cpu_time", 0.0))  # 0: older genlab
         if "epoch_sums" in pos:
             self.epoch_sums = {k: float(v) for k, v in pos["epoch_sums"].items()}
@@ -468,7 +474,7 @@ class Trainer:
             torch.default_generator.manual_seed(seed)  # seeding with a captured stack (~0.4 ms a step)
         else:
             torch.manual_seed(seed)
-        f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps)
+        f = lr_factor(self.step, self.total_steps, self.cfg.schedule, self.cfg.warmup_steps, self.budget_progress)
         for opt, base in zip(self.optimizers.values(), self.base_lr.values(), strict=True):
             for group, lr in zip(opt.param_groups, base, strict=True):
                 group["lr"] = lr * f
@@ -555,12 +561,22 @@ class Trainer:
             return f"{what}; {kept} (lower the learning rate or add gradient clipping)"
         return f"{what}; {kept}; to rescue it: {self.resume_command} {' '.join(flags)}"
 
+    @property
+    def budget_progress(self) -> float:
+        """The share of the time budget spent (0 without one), as every process agrees on it: the
+        schedule's progress when a budget ends the run (:func:`lr_factor`)."""
+        if self.cfg.time_budget is None or self.cfg.time_budget <= 0:
+            return 0.0
+        return self._budget_progress if self.dist.enabled else self.elapsed / self.cfg.time_budget
+
     def _check_stop(self, signals: StopSignals, budget: bool = True) -> None:
+        spent = self.elapsed / self.cfg.time_budget if self.cfg.time_budget else 0.0
         budget = budget and self.cfg.time_budget is not None and self.elapsed >= self.cfg.time_budget
         received, budget_hit = signals.received or 0, int(budget)
         if self.dist.enabled:  # one process decides alone: no tensor, no device round trip per step
-            flags = torch.tensor([received, budget_hit], device=self.device)
-            received, budget_hit = (int(v) for v in distributed.any_flag(flags, self.dist).tolist())
+            flags = torch.tensor([received, budget_hit, spent], dtype=torch.float64, device=self.device)
+            got = distributed.any_flag(flags, self.dist).tolist()  # the budget spent: the furthest process's
+            received, budget_hit, self._budget_progress = int(got[0]), int(got[1]), float(got[2])
         if received:
             self.stop_reason = signal.Signals(received).name
         elif budget_hit:
