@@ -74,6 +74,12 @@ def test_progan_fade_in_at_alpha_0_and_1():
     assert stage_at(0, 3, 48, 32) == (0, 1.0) and stage_at(32, 3, 48, 32) == (1, 0.0)
     assert stage_at(56, 3, 48, 32) == (1, 0.5) and stage_at(80, 3, 48, 32) == (1, 1.0)
     assert stage_at(112, 3, 48, 32) == (2, 0.0) and stage_at(10 ** 6, 3, 48, 32) == (2, 1.0)
+    # phase_scaling 1: each lower resolution's phases twice as long (stage 0: 128, stage 1: fade 96 + stable 64)
+    assert stage_at(112, 3, 48, 32, 0.0) == stage_at(112, 3, 48, 32)
+    assert stage_at(127, 3, 48, 32, 1.0) == (0, 1.0) and stage_at(128, 3, 48, 32, 1.0) == (1, 0.0)
+    assert stage_at(176, 3, 48, 32, 1.0) == (1, 0.5) and stage_at(287, 3, 48, 32, 1.0) == (1, 1.0)
+    assert stage_at(288, 3, 48, 32, 1.0) == (2, 0.0) and stage_at(312, 3, 48, 32, 1.0) == (2, 0.5)
+    assert stage_at(10 ** 6, 3, 48, 32, 1.0) == (2, 1.0)
 
 
 def test_r1_penalty_matches_autograd_on_a_tiny_net():

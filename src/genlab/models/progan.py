@@ -55,6 +55,10 @@ class ProGANConfig(GrowingGANConfig):
         channel_max: the most channels of any block.
         fade_images: images shown to the discriminator while a new block fades in (alpha 0 -> 1).
         stable_images: images shown at alpha 1 before the next stage (the first stage: its length).
+        phase_scaling: p in the phase lengths at resolution r: fade_images and stable_images times
+            (R / r)^p, R the data's resolution. 0 (the paper's): every stage alike; 1: each halving of the
+            resolution doubles its phases, so the cheap low resolutions get many more steps (on a CPU a
+            4 px image costs a small fraction of a 64 px one: docs/benchmarks.md, issue 16).
         n_critic: discriminator updates per generator update (the paper: 1).
         gradient_penalty: WGAN-GP weight lambda.
         drift: weight of the drift term E[D(x)^2] that keeps critic scores near 0.
@@ -76,6 +80,7 @@ class ProGANConfig(GrowingGANConfig):
     loss: Literal["wgan-gp", "non_saturating"] = "wgan-gp"
     r1_gamma: float = 0.1
     r1_every: int = 16
+    phase_scaling: float = 0.0
 
     model_name = "progan"
 
@@ -89,11 +94,20 @@ class ProGANConfig(GrowingGANConfig):
         check_choices(self)  # ``loss`` (one of its Literal's values), on the config itself
         check_range("r1_gamma", self.r1_gamma, 0)
         check_range("r1_every", self.r1_every, 1)
+        check_range("phase_scaling", self.phase_scaling, 0, 4)
 
 
-def stage_at(images: int, stages: int, fade: int, stable: int) -> tuple[int, float]:
+def stage_at(images: int, stages: int, fade: int, stable: int, scaling: float = 0.0) -> tuple[int, float]:
     """(stage index, alpha) after ``images`` images shown: stage 0 for ``stable`` images, then
-    each stage fades in over ``fade`` and stays ``stable``; the last stage never ends."""
+    each stage fades in over ``fade`` and stays ``stable``; the last stage never ends. With ``scaling``
+    p, stage k's phases are ``fade`` and ``stable`` times 2^(p * (stages - 1 - k)) (rounded)."""
+    if scaling:
+        for k in range(stages):
+            factor = 2.0 ** (scaling * (stages - 1 - k))
+            fade_k, stable_k = (0 if k == 0 else round(fade * factor)), round(stable * factor)
+            if k == stages - 1 or images < fade_k + stable_k:
+                return k, (1.0 if k == 0 else min(1.0, images / fade_k))
+            images -= fade_k + stable_k
     if images < stable or stages == 1:
         return 0, 1.0
     k, rest = divmod(images - stable, fade + stable)
@@ -220,7 +234,8 @@ class ProGAN(GenerativeModel):
     # --- stages ------------------------------------------------------------------------------
     def current_stage(self) -> tuple[int, float]:
         cfg = self.config
-        return stage_at(self.counted("images_seen"), self.num_stages, cfg.fade_images, cfg.stable_images)
+        return stage_at(self.counted("images_seen"), self.num_stages, cfg.fade_images, cfg.stable_images,
+                        cfg.phase_scaling)
 
     def sampling_stage(self) -> tuple[str, dict[str, Any]]:
         """The current stage's grid name (``stage1_8px``) and the options that sample it."""
@@ -235,12 +250,13 @@ class ProGAN(GenerativeModel):
         checkpoint of another schedule or resolution), naming both."""
         if "images_seen" in state_dict and "stage" in state_dict:
             cfg = self.config
-            k, alpha = stage_at(int(state_dict["images_seen"]), self.num_stages, cfg.fade_images, cfg.stable_images)
+            k, alpha = stage_at(int(state_dict["images_seen"]), self.num_stages, cfg.fade_images, cfg.stable_images,
+                                cfg.phase_scaling)
             saved_k, saved_alpha = int(state_dict["stage"]), float(state_dict["alpha"])
             if int(state_dict["images_seen"]) > 0 and (saved_k != k or abs(saved_alpha - alpha) > 1e-6):
                 raise ValueError(f"the checkpoint is at progan stage {saved_k} ({4 << saved_k}px, alpha "
                                  f"{saved_alpha:.3f}) but this config puts it at stage {k} ({4 << k}px, alpha "
-                                 f"{alpha:.3f}): the schedule (fade_images, stable_images) or resolution differ")
+                                 f"{alpha:.3f}): the schedule (fade_images, stable_images, phase_scaling) or resolution differ")
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def training_records(self) -> list[dict[str, Any]]:
