@@ -256,7 +256,8 @@ class ProGAN(GenerativeModel):
             if int(state_dict["images_seen"]) > 0 and (saved_k != k or abs(saved_alpha - alpha) > 1e-6):
                 raise ValueError(f"the checkpoint is at progan stage {saved_k} ({4 << saved_k}px, alpha "
                                  f"{saved_alpha:.3f}) but this config puts it at stage {k} ({4 << k}px, alpha "
-                                 f"{alpha:.3f}): the schedule (fade_images, stable_images, phase_scaling) or resolution differ")
+                                 f"{alpha:.3f}): the schedule (fade_images, stable_images, phase_scaling) or "
+                                 f"resolution differ")
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def training_records(self) -> list[dict[str, Any]]:
