@@ -290,7 +290,8 @@ def probe_table(r: dict) -> str:
              "std over clips | load |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in r["probes"]:
         lines.append(f"| {row['name']} {json.dumps(row['set'])} | {row['steps']} | {row['frame_fd']:.1f} | "
-                     f"{row['pooled_fd']:.1f} | {row['clip_fd']:.0f} | {row['change_ratio']:.2f} | {row['speed']:.2f} | "
+                     f"{row['pooled_fd']:.1f} | {row['clip_fd']:.0f} | {row['change_ratio']:.2f} | "
+                     f"{row['speed']:.2f} | "
                      f"{row['identity']:.3f} | {row['std_over_clips']:.3f} | {float(row['load']):.1f} |")
     return "\n".join(lines)
 

@@ -31,7 +31,10 @@ video discriminator (3-D convolutions) judges whole clips; both use a loss pair 
 discriminator judged one frame of each generated clip without normalization, the GRU started at 0,
 the output was linear and the learning rate 2e-4, which drew grainy flickering blobs (the frame
 generator ignored the content code; see docs/benchmarks.md, issue 18): runs saved before keep
-their settings (``formats``).
+their settings (``formats``). Options to probe the motion code and the video discriminator (session 9;
+neutral by default): ``motion_step`` (a bounded-step motion code), ``motion_norm`` (a layer-normalized
+one), ``video_noise`` (instance noise on the video discriminator's input) and ``video_lr`` (the video
+discriminator in a phase of its own at its own learning rate).
 """
 from __future__ import annotations
 
@@ -415,9 +418,9 @@ class VideoGANConfig:
         motion_init: the motion GRU's initial state: 'zero', or 'noise' (MoCoGAN's: drawn N(0, I) per
             clip; the noise item then holds motion_dim more numbers after the content code).
         motion_step: 0 (MoCoGAN's): the GRU's state h_t is the motion code. > 0: the motion code moves by
-            a bounded step per frame, z_M(t) = z_M(t-1) + motion_step * h_t (|h_t| < 1 per unit) from
-            z_M(0) = the GRU's initial state, so a frame's code stays near the clip's start and cannot
-            jump to the GRU's saturated states.
+            a bounded step per frame, z_M(t) = z_M(t-1) + motion_step * tanh(h_t) (at most motion_step
+            per unit) from z_M(0) = the GRU's initial state, so a frame's code stays near the clip's
+            start and cannot jump to the GRU's saturated states.
         motion_norm: 'none', or 'layer': each frame's motion code standardized over its units (mean 0,
             std 1, no parameters) before the frame generator, at the content code's scale, so its
             norm cannot drift over a clip.
@@ -549,7 +552,7 @@ class VideoGAN(ClipModel):
         for i in range(t):
             h = self.motion(eps[:, i], h)
             if cfg.motion_step > 0:
-                z = z + cfg.motion_step * h
+                z = z + cfg.motion_step * torch.tanh(h)
                 motion.append(z)
             else:
                 motion.append(h)
@@ -627,8 +630,8 @@ class VideoGAN(ClipModel):
         video = cfg.video_weight > 0
         if phase == "video_discriminator":  # video_lr > 0: the video discriminator's own phase
             with torch.no_grad():
-                fake_clips = self.generate(n)
-            d_video = pair.discriminator(self._video_scores(batch.x.float() * 2 - 1), self._video_scores(fake_clips),
+                own_clips = self.generate(n)
+            d_video = pair.discriminator(self._video_scores(batch.x.float() * 2 - 1), self._video_scores(own_clips),
                                          1.0)
             return {"loss": d_video, "d_video": d_video.detach()}
         if phase == "discriminator":
