@@ -300,6 +300,25 @@ def test_a_video_gan_run_saved_in_format_4_keeps_its_settings_and_samples_the_sa
     assert other.body["config"] == {}  # other models' configs are left alone
 
 
+def test_a_video_gan_run_saved_in_format_5_loads_with_the_neutral_session_9_options_and_samples_the_same():
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format5"
+    run = fixtures / "video-gan-run"
+    saved = json.loads((run / "model_config.json").read_text())
+    assert saved["format"] == 5 and "motion_step" not in saved["config"]  # written before the options existed
+    model = genlab.load(run).eval()
+    cfg = model.config
+    assert (cfg.motion_step, cfg.motion_norm, cfg.video_noise, cfg.video_lr) == (0.0, "none", 0.0, 0.0)
+    assert (cfg.image_batch, cfg.motion_init, cfg.output) == (64, "noise", "tanh")
+    assert [p.name for p in model.phases()] == ["discriminator", "generator"]
+    ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
+    noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())
+    with torch.no_grad():
+        assert torch.allclose(model.sample_from_noise(noise).flatten(), torch.tensor(ref["sample_from_noise"]),
+                              atol=1e-6)
+
+
 def test_video_gan_defaults_are_mocogan_s_image_batch_and_dcgan_s_frames():
     """Pinned (format 5; format 4's in brackets): a separate image batch of 64 frames (0: one frame of each
     generated clip), a random initial motion state ('zero'), batch norm in the image discriminator ('none'),
