@@ -446,8 +446,21 @@ def test_the_video_gan_motion_code_is_the_gru_state_or_moves_by_bounded_steps():
     assert torch.allclose(walk, expected, atol=1e-5)
     steps = torch.cat([walk[:, :1] - h0[:, None], walk[:, 1:] - walk[:, :-1]], 1)
     assert steps.abs().max() <= 0.1 + 1e-6 and steps.abs().max() > 0  # bounded, and moving
+    from_zero = _gan(motion_dim=m, motion_step=0.1, motion_init="zero")
+    from_zero.load_state_dict(plain.state_dict())
+    noise0 = torch.cat([noise[:, :c], noise[:, c + m:]], 1)  # no initial state in the noise
+    with torch.no_grad():
+        zero_states = torch.stack(list(_gru_states(plain.motion, eps, None)), 1)
+        assert torch.allclose(from_zero.codes_from_noise(noise0)[..., c:], 0.1 * zero_states.tanh().cumsum(1),
+                              atol=1e-5)  # z_M(0) = 0
     with pytest.raises((ValueError, GenlabError), match="motion_step"):
         _gan(motion_step=-0.1)
+
+
+def _gru_states(cell, eps, h):
+    for i in range(eps.shape[1]):
+        h = cell(eps[:, i], h)
+        yield h
 
 
 def test_the_video_gan_motion_code_can_be_layer_normalized_at_the_content_code_s_scale():

@@ -547,12 +547,13 @@ class VideoGAN(ClipModel):
         eps = eps.reshape(-1, t, cfg.motion_noise)
         # the cell's zero state when None, sized by the batch (a dynamic batch when traced)
         h: torch.Tensor | None = h0 if cfg.motion_init == "noise" else None
-        z = h0 if cfg.motion_init == "noise" else eps.new_zeros(len(eps), cfg.motion_dim)  # motion_step's z_M(0)
+        z = h  # motion_step's z_M(0): the initial state (None: zero)
         motion = []
         for i in range(t):
             h = self.motion(eps[:, i], h)
             if cfg.motion_step > 0:
-                z = z + cfg.motion_step * torch.tanh(h)
+                step = cfg.motion_step * torch.tanh(h)
+                z = step if z is None else z + step
                 motion.append(z)
             else:
                 motion.append(h)
