@@ -32,6 +32,17 @@ generated ones; 0.5 = indistinguishable) and predictive score (one-step MAE on t
 a ridge predictor trained on generated windows; the same trained on the real training windows for
 reference); autocorrelation / spectrum plots go to docs/img/.
 
+``probe`` trains one clip model (``--model``, video-gan by default) with the script's ``MODELS`` settings
+plus ``--set '{"option": value}'`` (and ``--train '{...}'`` for the train config) for --budget CPU
+seconds (100 by default, at --frames 8: the probes of docs/benchmarks.md, issue 18), then measures on
+--n test clips and as many samples: frame FD, pooled frame FD (all frames at once), clip FD, change
+ratio, speed, identity, std over clips, and for video-gan the codes per frame (content and motion
+norms, the frames' mean intensity, the std over clips when only the content or only the motion noise
+varies). One JSON line per probe is appended to OUT/probes.jsonl and its samples (8 clips, one per
+row) go to OUT/img/NAME.png (look at them: a low FD can be gray squares):
+
+    OMP_NUM_THREADS=1 python benchmarks/video.py probe --name p1 --set '{"motion_norm": "layer"}' --out runs/probe
+
 Results print as markdown and go to OUT/<command>.json; GIFs and plots to docs/img/.
 """
 from __future__ import annotations
@@ -206,6 +217,85 @@ def clips_table(r: dict) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------ probe
+
+@torch.no_grad()
+def code_diagnostics(model, n: int = 64) -> dict:
+    """video-gan's codes per frame index: content and motion norms, the motion code's step, the frames'
+    mean intensity, and the std over clips when only the content or only the motion noise varies."""
+    torch.manual_seed(1)
+    noise = torch.randn(n, *model.noise_shape())
+    c = model.config.content_dim
+    codes = model.codes_from_noise(noise)
+    motion = codes[..., c:]
+
+    def per_t(x: torch.Tensor) -> list[float]:
+        return [round(float(v), 3) for v in x]
+
+    same_motion, same_content = noise.clone(), noise.clone()
+    same_motion[:, c:] = noise[:1, c:]  # only the content varies
+    same_content[:, :c] = noise[:1, :c]  # only the motion varies
+    clips = model.sample_from_noise(noise)
+    return {"content_norm": round(float(codes[:, 0, :c].norm(dim=1).mean()), 3),
+            "motion_norm": per_t(motion.norm(dim=2).mean(0)),
+            "motion_step_norm": per_t((motion[:, 1:] - motion[:, :-1]).norm(dim=2).mean(0)),
+            "mean_intensity": per_t(clips.mean((0, 2, 3, 4))),
+            "std_content_varies": per_t(model.sample_from_noise(same_motion).std(0).mean((1, 2, 3))),
+            "std_motion_varies": per_t(model.sample_from_noise(same_content).std(0).mean((1, 2, 3)))}
+
+
+def bench_probe(args: argparse.Namespace) -> dict:
+    data = {"dataset": args.dataset, "image_size": args.size, "clip_length": args.frames}
+    splits = load_splits(DataConfig(**data))
+    extractor = frame_extractor(args.dataset, splits, args.size, args.frames)
+    clip_extractor = build_extractor(data)
+    cfg = {**MODELS[args.model], **json.loads(args.set)}
+    train = {"epochs": 1000, "batch_size": args.batch_size, "time_budget": args.budget, "budget_clock": "cpu",
+             "precision": args.precision, "sample_every": 0, "log_every": 50, "eval_batches": 2, "device": "cpu",
+             "seed": args.seed, **json.loads(args.train)}
+    run = Path(args.out) / "runs" / args.name
+    t0 = cpu_seconds()
+    model = genlab.train(args.model, out=run, model_config=cfg, data=data, train=train, overwrite=True).eval()
+    train_cpu = cpu_seconds() - t0
+    real = splits.test.images(torch.arange(min(args.n, len(splits.test))))
+    torch.manual_seed(1)
+    fake = torch.cat([model.sample(min(50, len(real) - i)) for i in range(0, len(real), 50)])
+
+    def feats(images: torch.Tensor) -> torch.Tensor:
+        return extractor(images)[0]
+
+    def logits(images: torch.Tensor) -> torch.Tensor:
+        return extractor(images)[1]
+
+    row = {"name": args.name, "model": args.model, "set": json.loads(args.set), "train": json.loads(args.train),
+           "seed": args.seed, "frames": args.frames, "budget_cpu_s": args.budget, "train_cpu_s": round(train_cpu, 1),
+           "steps": trained_steps(run), "frame_fd": frame_fd(feats, real, fake),
+           "pooled_fd": frechet_distance_of_features(feats(real.flatten(0, 1)), feats(fake.flatten(0, 1))),
+           "clip_fd": frechet_distance_of_features(clip_extractor(real)[0], clip_extractor(fake)[0]),
+           **temporal_consistency(real, fake), "identity": identity_consistency(logits, fake),
+           "identity_real": identity_consistency(logits, real), "speed": centroid_speed(fake),
+           "speed_real": centroid_speed(real), "std_over_clips": float(fake.std(0).mean()), "load": load()}
+    if args.model == "video-gan":
+        row["codes"] = code_diagnostics(model)
+    with open(Path(args.out) / "probes.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    (Path(args.out) / "img").mkdir(exist_ok=True)
+    save_clips(fake[:8], Path(args.out) / "img" / f"{args.name}.png")
+    print(json.dumps(row))
+    return {"probes": [row]}
+
+
+def probe_table(r: dict) -> str:
+    lines = ["| probe | steps | frame FD | pooled frame FD | clip FD | change ratio | speed (px/frame) | identity | "
+             "std over clips | load |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in r["probes"]:
+        lines.append(f"| {row['name']} {json.dumps(row['set'])} | {row['steps']} | {row['frame_fd']:.1f} | "
+                     f"{row['pooled_fd']:.1f} | {row['clip_fd']:.0f} | {row['change_ratio']:.2f} | "
+                     f"{row['speed']:.2f} | "
+                     f"{row['identity']:.3f} | {row['std_over_clips']:.3f} | {float(row['load']):.1f} |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------------------------ series
 
 def bench_series(args: argparse.Namespace) -> dict:
@@ -251,7 +341,7 @@ def series_table(r: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["clips", "series"])
+    p.add_argument("command", choices=["clips", "series", "probe"])
     p.add_argument("--budget", type=float, default=200, help="CPU seconds of training per model")
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--frames", type=int, default=16)
@@ -264,9 +354,16 @@ def main() -> None:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"])
     p.add_argument("--out", default="runs/bench_video")
     p.add_argument("--img-prefix", default="video", help="file names of the GIFs/PNGs in docs/img/ start with this")
+    p.add_argument("--name", default="probe", help="probe: the probe's name (its run, image and JSON line)")
+    p.add_argument("--model", default="video-gan", choices=list(MODELS), help="probe: the clip model")
+    p.add_argument("--set", default="{}", help="probe: JSON of model options over the script's MODELS settings")
+    p.add_argument("--train", default="{}", help="probe: JSON of train options over the probe's")
     args = p.parse_args()
     Path(args.out).mkdir(parents=True, exist_ok=True)
     IMG.mkdir(parents=True, exist_ok=True)
+    if args.command == "probe":
+        print(probe_table(bench_probe(args)))
+        return
     result = bench_clips(args) if args.command == "clips" else bench_series(args)
     result["machine"] = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "load_after": load()}
     (Path(args.out) / f"{args.command}.json").write_text(json.dumps(result, indent=1))

@@ -300,6 +300,25 @@ def test_a_video_gan_run_saved_in_format_4_keeps_its_settings_and_samples_the_sa
     assert other.body["config"] == {}  # other models' configs are left alone
 
 
+def test_a_video_gan_run_saved_in_format_5_loads_with_the_neutral_session_9_options_and_samples_the_same():
+    from pathlib import Path
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "format5"
+    run = fixtures / "video-gan-run"
+    saved = json.loads((run / "model_config.json").read_text())
+    assert saved["format"] == 5 and "motion_step" not in saved["config"]  # written before the options existed
+    model = genlab.load(run).eval()
+    cfg = model.config
+    assert (cfg.motion_step, cfg.motion_norm, cfg.video_noise, cfg.video_lr) == (0.0, "none", 0.0, 0.0)
+    assert (cfg.image_batch, cfg.motion_init, cfg.output) == (64, "noise", "tanh")
+    assert [p.name for p in model.phases()] == ["discriminator", "generator"]
+    ref = json.loads((fixtures / "video-gan-run-outputs.json").read_text())
+    noise = torch.tensor(ref["noise"]).reshape(1, *model.noise_shape())
+    with torch.no_grad():
+        assert torch.allclose(model.sample_from_noise(noise).flatten(), torch.tensor(ref["sample_from_noise"]),
+                              atol=1e-6)
+
+
 def test_video_gan_defaults_are_mocogan_s_image_batch_and_dcgan_s_frames():
     """Pinned (format 5; format 4's in brackets): a separate image batch of 64 frames (0: one frame of each
     generated clip), a random initial motion state ('zero'), batch norm in the image discriminator ('none'),
@@ -311,6 +330,8 @@ def test_video_gan_defaults_are_mocogan_s_image_batch_and_dcgan_s_frames():
                                                                                           4e-4)
     assert (cfg.image_frames, cfg.video_weight, cfg.video_ramp, cfg.video_norm, cfg.video_input) == (1, 1.0, 0, "none",
                                                                                                    "frames")
+    # session 9's options are neutral by default: the GRU state is the motion code, one discriminator phase
+    assert (cfg.motion_step, cfg.motion_norm, cfg.video_noise, cfg.video_lr) == (0.0, "none", 0.0, 0.0)
 
 
 def test_a_linear_output_video_gan_draws_clips_in_range_from_unbounded_frames():
@@ -404,6 +425,98 @@ def test_the_video_gan_video_discriminator_can_read_frame_differences_and_be_nor
     assert sum(isinstance(m, torch.nn.BatchNorm3d) for m in normed.modules()) == 1  # not on the first level
     assert _gan(video_input="differences", video_norm="layer").video_features.differences
     assert not any(isinstance(m, (torch.nn.BatchNorm3d, torch.nn.GroupNorm)) for m in _gan().video_features.modules())
+
+
+def test_the_video_gan_motion_code_is_the_gru_state_or_moves_by_bounded_steps():
+    c, m, k, t = 3, 4, 2, SHAPE[0]
+    plain, stepped = _gan(motion_dim=m), _gan(motion_dim=m, motion_step=0.1)
+    stepped.load_state_dict(plain.state_dict())  # the same GRU: motion_step adds no parameters
+    noise = torch.randn(5, *plain.noise_shape())
+    h0, eps = noise[:, c:c + m], noise[:, c + m:].reshape(5, t, k)
+    with torch.no_grad():
+        gru = plain.codes_from_noise(noise)[..., c:]
+        walk = stepped.codes_from_noise(noise)[..., c:]
+        h, states = h0, []
+        for i in range(t):  # by hand: the GRU's states from the initial state
+            h = plain.motion(eps[:, i], h)
+            states.append(h)
+    states_t = torch.stack(states, 1)
+    assert torch.allclose(gru, states_t, atol=1e-6)  # motion_step 0: the GRU state itself (MoCoGAN's)
+    expected = h0[:, None] + 0.1 * states_t.tanh().cumsum(1)  # z_M(t) = z_M(t-1) + 0.1 tanh(h_t), z_M(0) = h0
+    assert torch.allclose(walk, expected, atol=1e-5)
+    steps = torch.cat([walk[:, :1] - h0[:, None], walk[:, 1:] - walk[:, :-1]], 1)
+    assert steps.abs().max() <= 0.1 + 1e-6 and steps.abs().max() > 0  # bounded, and moving
+    from_zero = _gan(motion_dim=m, motion_step=0.1, motion_init="zero")
+    from_zero.load_state_dict(plain.state_dict())
+    noise0 = torch.cat([noise[:, :c], noise[:, c + m:]], 1)  # no initial state in the noise
+    with torch.no_grad():
+        zero_states = torch.stack(list(_gru_states(plain.motion, eps, None)), 1)
+        assert torch.allclose(from_zero.codes_from_noise(noise0)[..., c:], 0.1 * zero_states.tanh().cumsum(1),
+                              atol=1e-5)  # z_M(0) = 0
+    with pytest.raises((ValueError, GenlabError), match="motion_step"):
+        _gan(motion_step=-0.1)
+
+
+def _gru_states(cell, eps, h):
+    for i in range(eps.shape[1]):
+        h = cell(eps[:, i], h)
+        yield h
+
+
+def test_the_video_gan_motion_code_can_be_layer_normalized_at_the_content_code_s_scale():
+    c, m = 3, 4
+    model = _gan(motion_dim=m, motion_norm="layer")
+    plain = _gan(motion_dim=m)
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in plain.parameters())
+    noise = torch.randn(6, *model.noise_shape())
+    noise[:, c:] *= 10  # a motion state far from unit scale
+    with torch.no_grad():
+        codes = model.codes_from_noise(noise)
+        raw = plain.codes_from_noise(noise)
+    motion = codes[..., c:]
+    assert torch.allclose(motion.mean(-1), torch.zeros(6, SHAPE[0]), atol=1e-5)
+    assert torch.allclose(motion.var(-1, unbiased=False), torch.ones(6, SHAPE[0]), atol=1e-3)
+    assert torch.equal(codes[..., :c], raw[..., :c])  # the content code untouched
+    ref = (raw[..., c:] - raw[..., c:].mean(-1, keepdim=True)) / raw[..., c:].std(-1, unbiased=False, keepdim=True)
+    assert torch.allclose(motion, ref, atol=1e-3)
+
+
+def test_the_video_gan_video_discriminator_reads_noisy_clips_only_while_training():
+    model = _gan(video_noise=0.5)
+    seen = []
+    model.video_features.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
+    clips = torch.zeros(64, *SHAPE)
+    model.train()
+    model._video_scores(clips)
+    assert abs(float(seen[-1].std()) - 0.5) < 0.02  # instance noise of std 0.5
+    model.eval()
+    model._video_scores(clips)
+    assert torch.equal(seen[-1], clips)  # not when evaluating
+    default = _gan().train()
+    default.video_features.register_forward_hook(lambda mod, inp, out: seen.append(inp[0].detach()))
+    default._video_scores(clips)
+    assert len(seen) == 3 and torch.equal(seen[-1], clips)  # and not by default
+
+
+def test_the_video_gan_video_discriminator_can_train_in_a_phase_of_its_own_at_its_own_lr():
+    model = _gan(image_batch=6, video_lr=1e-5)
+    phases = model.phases()
+    assert [p.name for p in phases] == ["discriminator", "video_discriminator", "generator"]
+    assert phases[0].modules == ("image_features", "image_head")
+    assert phases[1].modules == ("video_features", "video_head") and phases[1].optimizer.lr == 1e-5
+    assert not phases[1].fresh_batch  # the real clips of the image phase's batch
+    assert phases[0].optimizer.lr == phases[2].optimizer.lr == model.config.gan_lr
+    batch = _batch(4)
+    # the image phase generates only its frames; the video phase only whole clips
+    assert _generated_batches(model, batch, "discriminator") == ([6], [6, 6])
+    assert _generated_batches(model, batch, "video_discriminator") == ([4 * SHAPE[0]], [])
+    out = model.losses(batch, "video_discriminator")
+    assert set(out) == {"loss", "d_video"} and out["loss"].requires_grad
+    assert "d_video" not in model.losses(batch, "discriminator")
+    assert [p.name for p in _gan(image_batch=6).phases()] == ["discriminator", "generator"]  # by default
+    for bad in ({"image_batch": 0}, {"image_batch": 6, "video_weight": 0.0}):
+        with pytest.raises((ValueError, GenlabError), match="video_lr"):
+            _gan(video_lr=1e-4, **bad)
 
 
 def test_the_video_gan_video_term_ramps_up_over_generator_updates():
@@ -523,6 +636,11 @@ def test_image_frames_beyond_the_clip_length_is_refused_through_the_cli(clip_run
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["genlab: error: model config of 'video-gan': image_frames must be in 1..T (4), got 5"]
+    argv[-2:] = ["--video-lr", "1e-4", "--image-batch", "0"]  # a phase of the video D's own needs the image batch
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("genlab: error: model config of 'video-gan': video_lr") \
+        and "image_batch 0" in err[0]
 
 
 def test_sample_writes_gifs_a_frame_grid_and_uint8_clips(clip_run, tmp_path):
@@ -662,15 +780,20 @@ def test_evaluate_reports_the_clip_fd_of_a_moving_mnist_run_out_of_the_box(small
 
 # ---------------------------------------------------------------------------- resume and torchrun
 
-@pytest.mark.parametrize("name", ["video-gan", "video-ddpm", "video-vae"])
+@pytest.mark.parametrize("name", ["video-gan", "video-ddpm", "video-vae", "video-gan-options"])
 def test_clip_model_resume_is_exact(name, clip_run, tmp_path):
     """4 steps straight == 2 steps, then resume to 4 (two phases; EMA and the update counters; the per-frame
-    video-vae with a KL warm-up, whose weight reads the non-persistent counter the checkpoint carries)."""
+    video-vae with a KL warm-up, whose weight reads the non-persistent counter the checkpoint carries;
+    video-gan with the video discriminator in a third phase, instance noise and a stepped, normalized motion
+    code)."""
     root, _ = clip_run
     data = {"dataset": f"video:{root / 'data'}", "image_size": 16}
     train = {"steps": 4, "batch_size": 4, "deterministic": True, "device": "cpu", "seed": 3, "sample_every": 0,
              "num_samples": 4}
-    config = {**SMALL[name], "kl_warmup_steps": 3} if name == "video-vae" else SMALL[name]
+    config = {**SMALL[name], "kl_warmup_steps": 3} if name == "video-vae" else SMALL.get(name, {})
+    if name == "video-gan-options":
+        name, config = "video-gan", {**SMALL["video-gan"], "image_batch": 8, "video_lr": 1e-4, "video_noise": 0.1,
+                                     "motion_step": 0.2, "motion_norm": "layer"}
     straight = genlab.train(name, out=tmp_path / "a", model_config=config, data=data, train=train)
     genlab.train(name, out=tmp_path / "b", model_config=config, data=data, train={**train, "steps": 2})
     resumed = genlab.resume(tmp_path / "b", steps=4)

@@ -31,7 +31,10 @@ video discriminator (3-D convolutions) judges whole clips; both use a loss pair 
 discriminator judged one frame of each generated clip without normalization, the GRU started at 0,
 the output was linear and the learning rate 2e-4, which drew grainy flickering blobs (the frame
 generator ignored the content code; see docs/benchmarks.md, issue 18): runs saved before keep
-their settings (``formats``).
+their settings (``formats``). Options to probe the motion code and the video discriminator (session 9;
+neutral by default): ``motion_step`` (a bounded-step motion code), ``motion_norm`` (a layer-normalized
+one), ``video_noise`` (instance noise on the video discriminator's input) and ``video_lr`` (the video
+discriminator in a phase of its own at its own learning rate).
 """
 from __future__ import annotations
 
@@ -414,6 +417,18 @@ class VideoGANConfig:
             their differences x_t - x_{t-1} as extra channels: motion in the first layer's input).
         motion_init: the motion GRU's initial state: 'zero', or 'noise' (MoCoGAN's: drawn N(0, I) per
             clip; the noise item then holds motion_dim more numbers after the content code).
+        motion_step: 0 (MoCoGAN's): the GRU's state h_t is the motion code. > 0: the motion code moves by
+            a bounded step per frame, z_M(t) = z_M(t-1) + motion_step * tanh(h_t) (at most motion_step
+            per unit) from z_M(0) = the GRU's initial state, so a frame's code stays near the clip's
+            start and cannot jump to the GRU's saturated states.
+        motion_norm: 'none', or 'layer': each frame's motion code standardized over its units (mean 0,
+            std 1, no parameters) before the frame generator, at the content code's scale, so its
+            norm cannot drift over a clip.
+        video_noise: std of Gaussian noise added to the clips the video discriminator reads while
+            training (real and generated, in [-1, 1]; instance noise, which weakens it); 0 = none.
+        video_lr: 0: the video discriminator is updated with the image one in the 'discriminator'
+            phase at ``gan_lr``. > 0: in a phase of its own ('video_discriminator', on the same batch)
+            with Adam at this learning rate (a slower video discriminator).
     """
 
     data_shape: tuple[int, ...] = (8, 1, 32, 32)
@@ -436,6 +451,10 @@ class VideoGANConfig:
     video_norm: Literal["none", "batch", "layer"] = "none"
     video_input: Literal["frames", "differences"] = "frames"
     motion_init: Literal["zero", "noise"] = "noise"
+    motion_step: float = 0.0
+    motion_norm: Literal["none", "layer"] = "none"
+    video_noise: float = 0.0
+    video_lr: float = 0.0
 
     def __post_init__(self) -> None:
         check_clip_shape(tuple(self.data_shape))
@@ -447,10 +466,16 @@ class VideoGANConfig:
         check_betas("gan_betas", self.gan_betas)
         check_range("image_weight", self.image_weight, 0, 1e3)
         check_range("video_weight", self.video_weight, 0, 1e3)
+        check_range("motion_step", self.motion_step, 0, 10)
+        check_range("video_noise", self.video_noise, 0, 10)
+        check_range("video_lr", self.video_lr, 0, 10)
         if self.image_batch < 0:
             raise ValueError(f"image_batch must be >= 0, got {self.image_batch}")
         if self.video_ramp < 0:
             raise ValueError(f"video_ramp must be >= 0, got {self.video_ramp}")
+        if self.video_lr > 0 and (self.image_batch == 0 or self.video_weight == 0):
+            raise ValueError("video_lr (a phase of the video discriminator's own) needs image_batch > 0 and "
+                             f"video_weight > 0, got image_batch {self.image_batch}, video_weight {self.video_weight}")
         if not 1 <= self.image_frames <= self.data_shape[0]:
             raise ValueError(f"image_frames must be in 1..T ({self.data_shape[0]}), got {self.image_frames}")
 
@@ -494,9 +519,16 @@ class VideoGAN(ClipModel):
         return cfg.video_weight * min(1.0, self.counted("g_updates") / cfg.video_ramp)
 
     def phases(self) -> list[Phase]:
-        opt = OptimizerConfig("adam", self.config.gan_lr, tuple(self.config.gan_betas))  # type: ignore[arg-type]
+        cfg = self.config
+        opt = OptimizerConfig("adam", cfg.gan_lr, tuple(cfg.gan_betas))  # type: ignore[arg-type]
+        generator = Phase("generator", ("motion", "generator"), 1, opt, fresh_batch=False)  # needs only the batch size
+        if cfg.video_lr > 0:  # the video discriminator in a phase of its own, on the image phase's batch
+            video_opt = OptimizerConfig("adam", cfg.video_lr, tuple(cfg.gan_betas))  # type: ignore[arg-type]
+            return [Phase("discriminator", ("image_features", "image_head"), 1, opt),
+                    Phase("video_discriminator", ("video_features", "video_head"), 1, video_opt, fresh_batch=False),
+                    generator]
         return [Phase("discriminator", ("image_features", "image_head", "video_features", "video_head"), 1, opt),
-                Phase("generator", ("motion", "generator"), 1, opt, fresh_batch=False)]  # needs only the batch size
+                generator]
 
     def _init_dim(self) -> int:
         return self.config.motion_dim if self.config.motion_init == "noise" else 0
@@ -515,11 +547,20 @@ class VideoGAN(ClipModel):
         eps = eps.reshape(-1, t, cfg.motion_noise)
         # the cell's zero state when None, sized by the batch (a dynamic batch when traced)
         h: torch.Tensor | None = h0 if cfg.motion_init == "noise" else None
+        z = h  # motion_step's z_M(0): the initial state (None: zero)
         motion = []
         for i in range(t):
             h = self.motion(eps[:, i], h)
-            motion.append(h)
-        return torch.cat([content[:, None].expand(-1, t, -1), torch.stack(motion, 1)], 2)
+            if cfg.motion_step > 0:
+                step = cfg.motion_step * torch.tanh(h)
+                z = step if z is None else z + step
+                motion.append(z)
+            else:
+                motion.append(h)
+        codes = torch.stack(motion, 1)
+        if cfg.motion_norm == "layer":
+            codes = F.layer_norm(codes, (cfg.motion_dim,))
+        return torch.cat([content[:, None].expand(-1, t, -1), codes], 2)
 
     def codes(self, n: int) -> torch.Tensor:
         """Per-frame codes (n, T, content_dim + motion_dim) of n fresh noise draws."""
@@ -550,6 +591,8 @@ class VideoGAN(ClipModel):
         return self.image_head(self.image_features(images)).flatten().float()
 
     def _video_scores(self, clips: torch.Tensor) -> torch.Tensor:
+        if self.config.video_noise > 0 and self.training:  # instance noise on what the video D reads
+            clips = clips + self.config.video_noise * torch.randn_like(clips)
         return self.video_head(self.video_features(clips)).flatten().float()
 
     def _scores(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -586,11 +629,17 @@ class VideoGAN(ClipModel):
             return {"loss": loss, "g_image": g_image.detach(), "g_video": g_video.detach()}
         # MoCoGAN's separate image batch: image_batch frames, only those generated
         video = cfg.video_weight > 0
+        if phase == "video_discriminator":  # video_lr > 0: the video discriminator's own phase
+            with torch.no_grad():
+                own_clips = self.generate(n)
+            d_video = pair.discriminator(self._video_scores(batch.x.float() * 2 - 1), self._video_scores(own_clips),
+                                         1.0)
+            return {"loss": d_video, "d_video": d_video.detach()}
         if phase == "discriminator":
             real = batch.x.float() * 2 - 1
             with torch.no_grad():
                 fake_images = self.fake_frames(cfg.image_batch)
-                fake_clips = self.generate(n) if video else None
+                fake_clips = self.generate(n) if video and cfg.video_lr == 0 else None
             d_image = pair.discriminator(self._image_scores(self.real_frames(real, cfg.image_batch)),
                                          self._image_scores(fake_images), 1.0)
             loss, logs = cfg.image_weight * d_image, {"d_image": d_image.detach()}
