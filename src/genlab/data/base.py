@@ -283,6 +283,7 @@ def fits_on(data: ArrayDataset, device: torch.device, share: float = 0.25) -> bo
     if device.type != "cuda":
         return False
     size = data.x.numel() * data.x.element_size() + (0 if data.y is None else data.y.numel() * 8)
+    size += 0 if data.factors is None else data.factors.numel() * 4
     free, _ = torch.cuda.mem_get_info(device)
     return size <= share * free
 

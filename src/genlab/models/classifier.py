@@ -123,20 +123,17 @@ class Classifier(GenerativeModel):
     def losses(self, batch: Batch, phase: str = "model") -> Losses:
         if batch.y is None:
             raise DataError("a classifier needs labels, and this dataset has none")
+        features = self.net.features(batch.x)  # one pass for both heads (logits() is head(features()))
+        logits = self.net.head(features).float()  # (B, K)
+        loss = F.cross_entropy(logits, batch.y)
+        out = {"loss": loss, "accuracy": (logits.argmax(-1) == batch.y).float().mean().detach()}
         if self.factor_head is None:
-            logits = self.logits(batch.x)  # (B, K)
-            loss = F.cross_entropy(logits, batch.y)
-            accuracy = (logits.argmax(-1) == batch.y).float().mean()
-            return {"loss": loss, "accuracy": accuracy.detach()}
+            return out
         if batch.factors is None:
             raise DataError("a classifier with --factors needs a dataset with known generative factors (shapes)")
-        features = self.net.features(batch.x)  # one pass for both heads
-        logits = self.net.head(features).float()
         error = F.mse_loss(self.factor_head(features).float(), batch.factors)
-        cross_entropy = F.cross_entropy(logits, batch.y)
-        accuracy = (logits.argmax(-1) == batch.y).float().mean()
-        return {"loss": cross_entropy + self.config.factor_weight * error, "cross_entropy": cross_entropy.detach(),
-                "factor_mse": error.detach(), "accuracy": accuracy.detach()}
+        return {**out, "loss": loss + self.config.factor_weight * error, "cross_entropy": loss.detach(),
+                "factor_mse": error.detach()}
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
