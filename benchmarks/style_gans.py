@@ -200,6 +200,8 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--channels-last", action="store_true",
+                    help="train every model with channels-last weights and batches (the trainer's channels_last)")
     ap.add_argument("--models", nargs="+", default=MODELS)
     ap.add_argument("--channel-max", type=int, default=None,
                     help="progan/stylegan width instead of MODEL's (the run key and image names get -cmN)")
@@ -262,7 +264,8 @@ def main() -> int:
                 genlab.train(name, out=run, overwrite=True, data=data,
                              model_config={**MODEL[name], **fading, **widths},
                              train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
-                                    "precision": args.precision, "schedule": args.schedule},
+                                    "precision": args.precision, "schedule": args.schedule,
+                                    "channels_last": args.channels_last},
                              callbacks=[curve] if curve is not None else ())
             records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
             train = [r for r in records if r.get("split") == "train"][-1]
@@ -275,6 +278,7 @@ def main() -> int:
                             "images_per_s": train.get("images_per_s"),
                             "wall_s": results.get(key, {}).get("wall_s", round(time.time() - start)),
                             "load": results.get(key, {}).get("load", load), "precision": args.precision,
+                            "channels_last": args.channels_last,
                             "metrics": metrics["metrics"],
                             "stages": [r for r in records if r.get("split") == "stage"]}
             if curve is not None and curve.best_state is not None:  # early stopping by validation FD
