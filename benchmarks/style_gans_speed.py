@@ -5,7 +5,7 @@ Each configuration trains through the library's trainer (``genlab.train``, batch
 ``OMP_NUM_THREADS`` says otherwise) for ``--warmup`` + ``--steps`` steps; the figure is the process CPU time of
 the last ``--steps`` steps over their number (setup, data loading and the first steps excluded). progan is
 measured at its last resolution (its fade and stable phases shortened to 100 images, so it gets there within
-the warm-up).
+the warm-up; the script stops if it is not).
 
     OMP_NUM_THREADS=1 python benchmarks/style_gans_speed.py --size 64 --out /tmp/style-speed.json
 """
@@ -38,10 +38,13 @@ class StepClock(Callback):
 
     def __init__(self, warmup: int):
         self.warmup, self.start, self.steps, self.seconds = warmup, None, 0, 0.0
+        self.resolution: int | None = None  # a growing model's output resolution when timing starts
 
     def on_step_end(self, trainer, logs) -> None:
         if trainer.step == self.warmup:
             self.start = time.process_time()
+            if hasattr(trainer.model, "current_stage"):
+                self.resolution = trainer.model.stage_resolution(trainer.model.current_stage()[0])
         elif self.start is not None:
             self.steps = trainer.step - self.warmup
             self.seconds = time.process_time() - self.start
@@ -57,6 +60,8 @@ def measure(model: str, config: dict, size: int, precision: str, channels_last: 
                             "eval_batches": 1, "num_samples": 16, "mode_check": "off", "precision": precision,
                             "channels_last": channels_last, "steps": warmup + steps},
                      callbacks=[clock])
+    if clock.resolution is not None and clock.resolution != size:
+        raise SystemExit(f"{model}: timing started at {clock.resolution} px, not {size} px; raise --warmup")
     per_step = clock.seconds / max(clock.steps, 1)
     return {"cpu_s_per_step": round(per_step, 4), "images_per_cpu_s": round(batch / per_step, 1),
             "steps": clock.steps}
