@@ -200,6 +200,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--batch", type=int, default=TRAIN["batch_size"], help="the trainer's batch size for every model")
     ap.add_argument("--channels-last", action="store_true",
                     help="train every model with channels-last weights and batches (the trainer's channels_last)")
     ap.add_argument("--models", nargs="+", default=MODELS)
@@ -263,7 +264,7 @@ def main() -> int:
                                  args.seed, args.keep_best) if args.curve_every > 0 else None)
                 genlab.train(name, out=run, overwrite=True, data=data,
                              model_config={**MODEL[name], **fading, **widths},
-                             train={**TRAIN, "time_budget": args.budget, "seed": args.seed,
+                             train={**TRAIN, "batch_size": args.batch, "time_budget": args.budget, "seed": args.seed,
                                     "precision": args.precision, "schedule": args.schedule,
                                     "channels_last": args.channels_last},
                              callbacks=[curve] if curve is not None else ())
@@ -278,7 +279,7 @@ def main() -> int:
                             "images_per_s": train.get("images_per_s"),
                             "wall_s": results.get(key, {}).get("wall_s", round(time.time() - start)),
                             "load": results.get(key, {}).get("load", load), "precision": args.precision,
-                            "channels_last": args.channels_last,
+                            "channels_last": args.channels_last, "batch_size": args.batch,
                             "metrics": metrics["metrics"],
                             "stages": [r for r in records if r.get("split") == "stage"]}
             if curve is not None and curve.best_state is not None:  # early stopping by validation FD
