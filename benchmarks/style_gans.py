@@ -3,7 +3,7 @@ curve, its style-mixing grid and progan's per-stage sample grids.
 
     OMP_NUM_THREADS=1 python benchmarks/style_gans.py --budget 150 --size 32 --n 1000 --out /tmp/style-bench
 
-Every model trains with its library defaults except the widths named in ``MODEL`` (batch 32, one
+Every model trains with its library defaults except the widths named in ``MODEL`` (batch 32 or --batch, one
 thread, --budget CPU seconds of training: ``budget_clock='cpu'``), then is evaluated with the
 evaluation metrics (FD, KID, precision / recall, classes covered) on features of genlab's default
 extractor for the dataset (for `shapes` a VGG-11, cached under $GENLAB_CACHE like every extractor), with
