@@ -18,6 +18,11 @@ are not charged to the budget (the trainer counts the CPU time of its rounds onl
 ``--keep-best`` the model state at the curve point of lowest validation FD is kept too (early stopping
 by validation FD, the same rule for every model) and evaluated on the TEST images like the final one:
 ``results[key]["best_by_validation"]``.
+
+``--extra-ema 0.995,0.999`` keeps, beside the model's own EMA generator, one more EMA copy of the trained
+generator per decay (updated after every step by the callback, outside the budget's clock; the same
+warm-up rule as the model's), scored at every curve point (``point["ema0.995"]``) and, at the end, on the
+test images (``results[key]["extra_ema"]``): what a longer average would have given the same run.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ from bench_common import cpu_seconds
 
 import genlab
 from genlab.io import name_grid_rows, save_image_grid
+from genlab.nn.ema import ema_decay_at, ema_update_
 from genlab.runs import extractors
 from genlab.runs.evaluate import evaluate_model
 from genlab.training import Callback
@@ -56,13 +62,20 @@ def load_line() -> str:
 class FDCurve(Callback):
     """FD (and precision / recall / classes) on validation images every ``every`` CPU-s of training."""
 
-    def __init__(self, path: Path, every: float, data: dict, extractor, n: int, seed: int, keep_best: bool = False):
+    def __init__(self, path: Path, every: float, data: dict, extractor, n: int, seed: int, keep_best: bool = False,
+                 extra_ema: tuple[float, ...] = ()):
         self.path, self.every, self.data, self.extractor, self.n, self.seed = path, every, data, extractor, n, seed
+        self.extra: dict[float, torch.nn.Module | None] = {d: None for d in extra_ema}
         self.next, self.points, self.stages = every, [], []
         self.last: tuple | None = None
         self.keep_best, self.best_state, self.best_point = keep_best, None, None
 
     def on_step_end(self, trainer, logs) -> None:
+        for decay, average in self.extra.items():  # the extra EMA copies (not charged to the budget)
+            if average is None:
+                self.extra[decay] = copy.deepcopy(trainer.model.generator).requires_grad_(False)
+            else:
+                ema_update_(average, trainer.model.generator, ema_decay_at(decay, trainer.step))
         if "discriminator/resolution" in logs:  # progan: where each stage / phase began
             now = (logs["discriminator/resolution"], logs["discriminator/alpha"] >= 1.0)
             if now != self.last:
@@ -84,6 +97,16 @@ class FDCurve(Callback):
                            split="validation", seed=self.seed)["metrics"]
         return {k: m[k] for k in ("fd", "precision", "recall", "coverage", "class_coverage", "class_kl") if k in m}
 
+    @staticmethod
+    def with_ema(model, average, fn):
+        """fn(model) with ``average`` as the model's sampling (EMA) generator, then the model's own put back."""
+        own = model.ema_generator
+        model.ema_generator = average
+        try:
+            return fn(model)
+        finally:
+            model.ema_generator = own
+
     def measure(self, trainer, logs) -> None:
         model = trainer.model
         point = {"cpu_s": round(trainer.elapsed, 1), "step": trainer.step, "images": trainer.images}
@@ -99,6 +122,9 @@ class FDCurve(Callback):
                 point["raw"] = self._metrics(model)
             finally:
                 model.ema_generator = ema
+        for decay, average in self.extra.items():
+            if average is not None:
+                point[f"ema{decay}"] = self.with_ema(model, average, self._metrics)
         model.train()
         self.points.append(point)
         states = self.path.with_name(self.path.name.replace(".fd_curve.json", ".states"))
@@ -109,6 +135,15 @@ class FDCurve(Callback):
         print("curve", json.dumps(point), file=sys.stderr, flush=True)
         self.path.write_text(json.dumps({"every_cpu_s": self.every, "n": self.n, "split": "validation",
                                          "points": self.points, "stages": self.stages}, indent=1))
+
+
+def spent_budget(log: Path, budget: float) -> bool:
+    """Whether the run logging to ``log`` trained its whole CPU budget (a run killed part-way has train
+    records of its finished epochs, so their presence alone does not say it ended)."""
+    if not log.is_file():
+        return False
+    train = [json.loads(x) for x in log.read_text().splitlines() if '"split": "train"' in x]
+    return bool(train) and float(train[-1].get("cpu_time", 0.0)) >= budget
 
 
 def plot_curve(curve_path: Path, png: Path, title: str) -> None:
@@ -218,6 +253,9 @@ def main() -> int:
     ap.add_argument("--curve-n", type=int, default=500, help="validation images per curve point")
     ap.add_argument("--keep-best", action="store_true",
                     help="with --curve-every: also evaluate (on the test images) the state of lowest validation FD")
+    ap.add_argument("--extra-ema", default="",
+                    help="with --curve-every: comma-separated EMA decays to track and score beside the model's own "
+                         "(progan / stylegan), e.g. 0.995,0.999")
     ap.add_argument("--schedule", default="constant",
                     help="the trainer's lr schedule for every model (e.g. 'decay': constant for the first half of the "
                          "budget, then linearly to zero; a budget-ended run anneals over its budget)")
@@ -259,9 +297,11 @@ def main() -> int:
             start = time.time()
             log = run / "metrics.jsonl"
             curve = None
-            if not (log.is_file() and '"split": "train"' in log.read_text()):  # a finished run is only re-evaluated
+            if not spent_budget(log, args.budget):  # a finished run is only re-evaluated; a killed one is retrained
                 curve = (FDCurve(out / f"{key}.fd_curve.json", args.curve_every, data, extractor, args.curve_n,
-                                 args.seed, args.keep_best) if args.curve_every > 0 else None)
+                                 args.seed, args.keep_best,
+                                 tuple(float(d) for d in args.extra_ema.split(",") if d) if name != "dcgan" else ())
+                         if args.curve_every > 0 else None)
                 genlab.train(name, out=run, overwrite=True, data=data,
                              model_config={**MODEL[name], **fading, **widths},
                              train={**TRAIN, "batch_size": args.batch, "time_budget": args.budget, "seed": args.seed,
@@ -282,6 +322,16 @@ def main() -> int:
                             "channels_last": args.channels_last, "batch_size": args.batch,
                             "metrics": metrics["metrics"],
                             "stages": [r for r in records if r.get("split") == "stage"]}
+            for decay, average in (curve.extra.items() if curve is not None else ()):
+                if average is not None:  # the same final run sampled from a longer (or shorter) average
+                    torch.manual_seed(args.seed)
+                    m = FDCurve.with_ema(model, average, lambda mod: evaluate_model(
+                        mod, data, METRICS, args.n, extractor=extractor)["metrics"])
+                    results[key].setdefault("extra_ema", {})[str(decay)] = m
+                    print(key, f"ema {decay}", json.dumps(m), file=sys.stderr, flush=True)
+                    torch.manual_seed(1)
+                    grid = FDCurve.with_ema(model, average, lambda mod: mod.sample(36))
+                    save_image_grid(grid, img / f"style_gans_{itag}_{label}_ema{decay}.png", nrow=6)
             if curve is not None and curve.best_state is not None:  # early stopping by validation FD
                 model.load_state_dict(curve.best_state)
                 torch.manual_seed(args.seed)

@@ -54,7 +54,21 @@ def test_kid_matches_a_direct_computation():
     yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
     xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / m**2
     mean, std = kernel_inception_distance(torch.tensor(x), torch.tensor(y), subset_size=6, subsets=3)
-    assert mean == pytest.approx(xx + yy - 2 * xy) and std == pytest.approx(0.0, abs=1e-12)  # every subset is the whole set
+    assert mean == pytest.approx(xx + yy - 2 * xy)
+    assert std is None  # every subset would be the whole of both sets: no spread to report
+
+
+def test_kid_std_is_the_spread_over_distinct_subsets():
+    g = torch.Generator().manual_seed(2)
+    a, b = torch.randn(40, 4, generator=g), torch.randn(40, 4, generator=g) + 0.3
+    mean, std = kernel_inception_distance(a, b, subset_size=20, subsets=10, seed=3)
+    rng = np.random.default_rng(3)
+    x, y = a.double().numpy(), b.double().numpy()
+    values = []
+    for _ in range(10):
+        i, j = rng.choice(40, 20, replace=False), rng.choice(40, 20, replace=False)
+        values.append(kernel_inception_distance(torch.tensor(x[i]), torch.tensor(y[j]), subset_size=20)[0])
+    assert mean == pytest.approx(np.mean(values)) and std == pytest.approx(np.std(values)) and std > 1e-4
 
 
 def test_kid_near_zero_for_one_distribution_and_positive_for_another():

@@ -159,7 +159,7 @@ def _fid(ctx: _Context) -> dict[str, float]:
 def _kid(ctx: _Context) -> dict[str, float]:
     s = ctx.settings
     mean, std = kernel_inception_distance(ctx.real()[0], ctx.fake()[0], s.kid_subset_size, s.kid_subsets, s.seed)
-    return {"kid": mean, "kid_std": std}
+    return {"kid": mean} if std is None else {"kid": mean, "kid_std": std}  # no spread when a subset is all of n
 
 
 def _prdc(ctx: _Context) -> dict[str, float]:

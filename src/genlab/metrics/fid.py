@@ -75,8 +75,12 @@ def _polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def kernel_inception_distance(real: torch.Tensor, fake: torch.Tensor, subset_size: int = 1000, subsets: int = 100,
-                              seed: int = 0) -> tuple[float, float]:
+                              seed: int = 0) -> tuple[float, float | None]:
     """KID: mean and standard deviation of the unbiased polynomial-kernel MMD^2 over random subsets.
+
+    When the subset size equals both sample sizes every subset is the whole of both samples: the
+    MMD^2 is computed once and the standard deviation is ``None`` (there is no spread to report;
+    a subset smaller than the sample gives one).
 
     Args:
         real, fake: features (N, D) and (M, D).
@@ -94,6 +98,8 @@ def kernel_inception_distance(real: torch.Tensor, fake: torch.Tensor, subset_siz
     if subset_size > min(len(x), len(y)):
         raise ConfigError(f"KID subset size {subset_size} is larger than the sample ({len(y)} generated, "
                           f"{len(x)} real); lower --kid-subset-size or raise --n")
+    if subset_size == len(x) == len(y):  # every subset would be the whole of both samples
+        return _polynomial_mmd2(x, y), None
     rng = np.random.default_rng(seed)
     values = [_polynomial_mmd2(x[rng.choice(len(x), subset_size, replace=False)],
                                y[rng.choice(len(y), subset_size, replace=False)]) for _ in range(subsets)]
