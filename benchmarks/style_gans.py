@@ -255,7 +255,7 @@ def main() -> int:
                     help="with --curve-every: also evaluate (on the test images) the state of lowest validation FD")
     ap.add_argument("--extra-ema", default="",
                     help="with --curve-every: comma-separated EMA decays to track and score beside the model's own "
-                         "(progan / stylegan), e.g. 0.995,0.999")
+                         "(any model with a generator and an EMA slot: dcgan, progan, stylegan), e.g. 0.995,0.999")
     ap.add_argument("--schedule", default="constant",
                     help="the trainer's lr schedule for every model (e.g. 'decay': constant for the first half of the "
                          "budget, then linearly to zero; a budget-ended run anneals over its budget)")
@@ -300,7 +300,7 @@ def main() -> int:
             if not spent_budget(log, args.budget):  # a finished run is only re-evaluated; a killed one is retrained
                 curve = (FDCurve(out / f"{key}.fd_curve.json", args.curve_every, data, extractor, args.curve_n,
                                  args.seed, args.keep_best,
-                                 tuple(float(d) for d in args.extra_ema.split(",") if d) if name != "dcgan" else ())
+                                 tuple(float(d) for d in args.extra_ema.split(",") if d))
                          if args.curve_every > 0 else None)
                 genlab.train(name, out=run, overwrite=True, data=data,
                              model_config={**MODEL[name], **fading, **widths},
