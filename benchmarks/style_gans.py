@@ -154,9 +154,12 @@ def plot_curve(curve_path: Path, png: Path, title: str) -> None:
     pts = curve["points"]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     x = [p["cpu_s"] for p in pts]
-    ax.plot(x, [p["ema"]["fd"] for p in pts], "o-", label="FD, EMA generator (samples)")
+    ax.plot(x, [p["ema"]["fd"] for p in pts], "o-", label="FD, sampling generator (EMA where kept)")
     if all("raw" in p for p in pts):
         ax.plot(x, [p["raw"]["fd"] for p in pts], "s--", label="FD, raw generator")
+    for key in sorted({k for p in pts for k in p if k.startswith("ema0")}):  # --extra-ema's averages
+        ax.plot([p["cpu_s"] for p in pts if key in p], [p[key]["fd"] for p in pts if key in p], "^:",
+                label=f"FD, EMA {key[3:]} (extra)")
     for st in curve["stages"]:
         ax.axvline(st["cpu_s"], color="grey", lw=0.6, ls=":" if st["phase"] == "fade" else "-")
         ax.text(st["cpu_s"], ax.get_ylim()[1], f"{st['resolution']}{'f' if st['phase'] == 'fade' else 's'}",
