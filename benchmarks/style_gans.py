@@ -99,7 +99,8 @@ class FDCurve(Callback):
 
     @staticmethod
     def with_ema(model, average, fn):
-        """fn(model) with ``average`` as the model's sampling (EMA) generator, then the model's own put back."""
+        """fn(model) with ``average`` as the model's sampling (EMA) generator (None: the raw generator samples),
+        then the model's own put back."""
         own = model.ema_generator
         model.ema_generator = average
         try:
@@ -115,13 +116,8 @@ class FDCurve(Callback):
             if key in logs:
                 point[key.split("/")[1]] = round(float(logs[key]), 4)
         point["ema"] = self._metrics(model)
-        ema = getattr(model, "ema_generator", None)
-        if ema is not None:  # the raw generator: sample without the EMA copy, then put it back
-            model.ema_generator = None
-            try:
-                point["raw"] = self._metrics(model)
-            finally:
-                model.ema_generator = ema
+        if getattr(model, "ema_generator", None) is not None:  # the raw generator: sample without the EMA copy
+            point["raw"] = self.with_ema(model, None, self._metrics)
         for decay, average in self.extra.items():
             if average is not None:
                 point[f"ema{decay}"] = self.with_ema(model, average, self._metrics)

@@ -163,7 +163,7 @@ def render_block(rows: list[dict[str, Any]], s: BenchSettings, command: str) -> 
         f"`{extractor['id'] if extractor else 'n/a'}` (test accuracy "
         f"{_fmt(extractor.get('test_accuracy') if extractor else None, 4)}); FD = Fréchet distance of its "
         f"features; KID = unbiased MMD^2 with the cubic kernel "
-        f"{'on the whole sample' if s.kid_subset_size >= s.n else f'over 100 subsets of {s.kid_subset_size}'} (on "
+        f"{'on the whole sample' if s.kid_subset_size == s.n else f'over 100 subsets of {s.kid_subset_size}'} (on "
         f"these unnormalized features its scale differs from Inception KIDs); precision/recall k = 3, density/coverage "
         f"k = 5; NLL = importance-sampled -log p(x) with k = {s.nll_k} on the first {s.nll_n} test images "
         f"binarized once (nats per image).",
