@@ -331,7 +331,8 @@ class OptimizerConfig:
 
 # TrainConfig fields only the run layer reads (a run directory's grids, checkpoints, mode monitor,
 # report, TensorBoard): commands that train in memory without a run (``anomaly fit``) do not offer them.
-RUN_ONLY_FIELDS = ("sample_every", "checkpoint_every", "mode_check", "num_samples", "report", "tensorboard")
+RUN_ONLY_FIELDS = ("sample_every", "checkpoint_every", "mode_check", "keep_best", "keep_best_samples", "num_samples",
+                   "report", "tensorboard")
 
 
 @dataclass
@@ -374,6 +375,10 @@ class TrainConfig:
         mode_check: after each sample grid, classify samples with the dataset's evaluation classifier
             and warn when they cover few classes (mode collapse). 'auto': adversarial models, when the
             classifier is already cached; 'on': any generative model, building the classifier if needed.
+        keep_best: 'fd': at every epoch end (and the run's end) measure the FD of samples against the
+            validation images (the dataset's evaluation extractor, built once if needed) and keep the model
+            of the lowest so far in RUN/best (early stopping for GANs; genlab.runs.selection); 'off': not.
+        keep_best_samples: samples (and validation images) per --keep-best measurement.
         num_samples: images in each sample grid.
         report: write RUN/report.html (genlab report) when the run ends (--no-report: not).
         tensorboard: also log scalars, sample grids and the config for TensorBoard into RUN/tensorboard
@@ -405,6 +410,8 @@ class TrainConfig:
     time_budget: float | None = None
     budget_clock: BudgetClock = "wall"
     mode_check: typing.Literal["auto", "on", "off"] = "auto"
+    keep_best: typing.Literal["off", "fd"] = "off"
+    keep_best_samples: int = 1000
     num_samples: int = 64
     report: bool = True
     tensorboard: bool = False
@@ -433,6 +440,7 @@ class TrainConfig:
         check_range("eval_batches", self.eval_batches, 0)
         check_range("time_budget", self.time_budget, 0)
         check_range("num_samples", self.num_samples, 1, MAX_SAMPLES)
+        check_range("keep_best_samples", self.keep_best_samples, 2, 100_000)
 
     def optimizer_for(self, model_default: OptimizerConfig | None, phase: str) -> OptimizerConfig:
         """The optimizer of one phase: the model's default (or the library's), then the settings

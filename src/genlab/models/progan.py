@@ -53,6 +53,7 @@ class ProGANConfig(GrowingGANConfig):
         latent_dim: size of z ~ N(0, I) (pixel-normalized before the first layer).
         channel_base: the width at resolution r is min(channel_max, channel_base / r).
         channel_max: the most channels of any block.
+        channel_min: the fewest channels of any block (widths are then max(channel_min, ...)).
         fade_images: images shown to the discriminator while a new block fades in (alpha 0 -> 1).
         stable_images: images shown at alpha 1 before the next stage (the first stage: its length).
         phase_scaling: p in the phase lengths at resolution r: fade_images and stable_images times
@@ -215,7 +216,7 @@ class ProGAN(GenerativeModel):
     def __init__(self, config: ProGANConfig):
         super().__init__(config)
         channels, resolution = config.data_shape[0], check_resolution(config.data_shape, "progan")
-        widths = widths_for(resolution, config.channel_base, config.channel_max)
+        widths = widths_for(resolution, config.channel_base, config.channel_max, config.channel_min)
         self.num_stages = len(widths)
         self.pair = LOSS_PAIRS["wasserstein" if config.loss == "wgan-gp" else "non_saturating"]
         self.generator = ProGenerator(config.latent_dim, channels, widths)

@@ -72,6 +72,7 @@ class StyleGANConfig(GrowingGANConfig):
         mapping_lr_mul: learning-rate multiplier of the mapping network.
         channel_base: the width at resolution r is min(channel_max, channel_base / r), both networks.
         channel_max: the most channels of any block.
+        channel_min: the fewest channels of any block (widths are then max(channel_min, ...)).
         style_mixing: probability that a training batch mixes two w's at a random layer.
         r1_gamma: R1 weight gamma (the penalty is gamma / 2 * E||grad D(x)||^2 on reals).
         r1_every: lazy regularization: R1 every this many discriminator steps, scaled by it.
@@ -266,7 +267,7 @@ class StyleGAN(GenerativeModel):
     def __init__(self, config: StyleGANConfig):
         super().__init__(config)
         channels, resolution = config.data_shape[0], check_resolution(config.data_shape, "stylegan")
-        widths = widths_for(resolution, config.channel_base, config.channel_max)
+        widths = widths_for(resolution, config.channel_base, config.channel_max, config.channel_min)
         self.pair = LOSS_PAIRS["non_saturating"]
         self.generator = StyleGenerator(config, widths)
         self.discriminator = ResidualDiscriminator(channels, widths, config.mbstd_group)

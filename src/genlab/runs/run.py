@@ -31,6 +31,7 @@ from genlab.runs import translation  # a module reference: it builds extractors,
 from genlab.runs.callbacks import Checkpointer, LossCurves, MetricsFile, ModeCheck, SampleGrids
 from genlab.runs.lock import LOCK_FILE, RunLock
 from genlab.runs.monitor import mode_monitor
+from genlab.runs.selection import BEST_INFO, keep_best
 from genlab.runs.tensorboard import TensorBoardLog
 from genlab.tables.synthesizer import SYNTH_FILE
 from genlab.training import distributed
@@ -44,7 +45,7 @@ RUN_CONFIG = "config.json"
 # rescue settings (learning rates, clipping, precision) let a diverged run continue; each change
 # is logged as a ``config_change`` record in metrics.jsonl.
 RESUMABLE_OVERRIDES = {"epochs", "steps", "time_budget", "sample_every", "checkpoint_every", "log_every", "device",
-                       "eval_batches", "num_samples", "budget_clock", "mode_check",
+                       "eval_batches", "num_samples", "budget_clock", "mode_check", "keep_best",
                        "lr", "phase_lr", "grad_clip", "precision", "compile", "channels_last", "report",
                        "tensorboard"}
 # an early stop (a signal, a kill, divergence) keeps the run directory: --resume continues it from its
@@ -162,6 +163,8 @@ def train(model: str, *, out: str | Path | None = None, model_config: Any = None
     data_cfg = _as_config(DataConfig, data, "data config")
     train_cfg = _as_config(TrainConfig, train, "train config")
     out_path = Path(out) if out is not None else None
+    if out_path is None and train_cfg.keep_best != "off":
+        raise ConfigError("keep_best needs a run directory to write the best model into (pass out=...)")
     if out_path is not None:
         _prepare_out(out_path, overwrite)
     with StopSignals() as signals:
@@ -183,7 +186,11 @@ def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataCo
         files.append(TensorBoardLog(run_dir, {"data": to_dict(data_cfg), "train": to_dict(train_cfg),
                                               "model": {"name": net.registry_name, "config": to_dict(net.config)}}))
     bar, line = console_callbacks()
-    callbacks: list[Callback] = [bar, *files, line, Checkpointer(run_dir)]
+    callbacks: list[Callback] = [bar, *files, line]
+    best = keep_best(run_dir, train_cfg, data_cfg, net, splits, metrics)
+    if best is not None:  # before the Checkpointer: the epoch's checkpoint holds the best-so-far it measured
+        callbacks.append(best)
+    callbacks.append(Checkpointer(run_dir))
     monitor = mode_monitor(train_cfg, data_cfg, net, splits)
     if monitor is not None:  # after the Checkpointer: the check runs once the epoch's checkpoint is written
         callbacks.append(ModeCheck(monitor, metrics))
@@ -268,6 +275,9 @@ def resume(run_dir: str | Path, model: str | None = None, splits: Splits | None 
     """
     run_dir = Path(run_dir)
     cfg = read_run_config(run_dir)
+    if (run_dir / BEST_INFO).is_file():
+        raise ConfigError(f"{run_dir} is the best model a run kept (--keep-best), not a run to resume: resume "
+                          f"{run_dir.parent}")
     lock = RunLock(run_dir).acquire() if _is_main() else None
     try:
         with StopSignals() as signals:

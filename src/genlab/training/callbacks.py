@@ -24,7 +24,24 @@ def shown_keys(logs: Mapping[str, Any], n: int = 4) -> list[str]:
 
 
 class Callback:
-    """The hooks of the training loop; each does nothing unless overridden."""
+    """The hooks of the training loop; each does nothing unless overridden.
+
+    A callback with state of its own that a resumed run must continue from (the best-so-far of
+    :class:`genlab.runs.selection.KeepBest`) names it with ``state_key``: the trainer's
+    :meth:`~genlab.training.trainer.Trainer.state_dict` then holds ``state_dict()`` under
+    ``callbacks[state_key]`` (``{"meta": JSON values, "tensors": name -> tensor}``), the checkpoint
+    stores it, and resuming calls ``load_state_dict`` with it before the first step (not at all when the
+    checkpoint has none: a run that turns the callback on at resume starts it fresh).
+    """
+
+    state_key: str | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"meta": {...JSON...}, "tensors": {name: tensor}}``: what a checkpoint keeps of this callback."""
+        return {"meta": {}, "tensors": {}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` read back from a checkpoint."""
 
     def on_train_start(self, trainer: Trainer) -> None:
         """Before the first step of :meth:`Trainer.fit` (also when there is nothing left to train)."""

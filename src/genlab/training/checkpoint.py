@@ -3,7 +3,8 @@
 Layout inside a run directory::
 
     checkpoints/step-00001234/   model.safetensors, optimizers.safetensors, optimizers.json,
-                                 buffers.safetensors, state.json
+                                 buffers.safetensors, state.json, and callbacks.json +
+                                 callbacks.safetensors when a callback keeps state (--keep-best)
     checkpoints/LATEST           the name of the newest complete checkpoint
 
 A checkpoint is written into a temporary folder, renamed into place (atomic), and only then does
@@ -36,6 +37,7 @@ from genlab.io import atomic_directory, atomic_write_bytes, load_state_dict, sav
 LATEST = "LATEST"
 OPT_TENSORS, OPT_JSON, LEGACY_OPT = "optimizers.safetensors", "optimizers.json", "optimizers.pt"
 BUFFERS = "buffers.safetensors"
+CALLBACK_TENSORS, CALLBACK_JSON = "callbacks.safetensors", "callbacks.json"
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
@@ -118,6 +120,13 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any], keep: int = 1) -> Path
         atomic_write_bytes(tmp / OPT_JSON, json.dumps(meta).encode())
         if state.get("buffers"):
             save_state_dict(state["buffers"], tmp / BUFFERS)
+        if state.get("callbacks"):  # callbacks with state of their own (e.g. the best-so-far of --keep-best)
+            cb_tensors = {f"{key}/{name}": t for key, cb in state["callbacks"].items()
+                          for name, t in cb["tensors"].items()}
+            save_state_dict(cb_tensors, tmp / CALLBACK_TENSORS)
+            cb_meta = {key: {"meta": _json_value(cb["meta"]), "tensors": sorted(cb["tensors"])}
+                       for key, cb in state["callbacks"].items()}
+            atomic_write_bytes(tmp / CALLBACK_JSON, json.dumps(cb_meta).encode())
         atomic_write_bytes(tmp / "state.json", json.dumps(position, indent=2).encode())
     atomic_write_bytes(root / LATEST, (name + "\n").encode())
     old = sorted(p for p in root.glob("step-*") if p.is_dir() and p.name != name)
@@ -165,6 +174,13 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         position = json.loads((path / "state.json").read_text())
         weights = load_state_dict(path / "model.safetensors")
         buffers = load_state_dict(path / BUFFERS) if (path / BUFFERS).is_file() else {}
+        callbacks: dict[str, Any] = {}
+        if (path / CALLBACK_JSON).is_file():
+            cb_meta = json.loads((path / CALLBACK_JSON).read_text())
+            cb_tensors = load_state_dict(path / CALLBACK_TENSORS)
+            callbacks = {key: {"meta": _from_json(m["meta"]),
+                               "tensors": {name: cb_tensors[f"{key}/{name}"] for name in m["tensors"]}}
+                         for key, m in cb_meta.items()}
         if (path / OPT_JSON).is_file():
             meta = json.loads((path / OPT_JSON).read_text())
             opt_states = optimizer_states(load_state_dict(path / OPT_TENSORS), meta)
@@ -174,7 +190,8 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise CheckpointError(f"checkpoint {path} is corrupt or incomplete "
                               f"({type(e).__name__}: {first[:200]})") from None
-    return {"model": weights, "buffers": buffers, "optimizers": opt_states, "position": position}
+    return {"model": weights, "buffers": buffers, "optimizers": opt_states, "position": position,
+            "callbacks": callbacks}
 
 
 def load_checkpoint(path: Path, trainer: Any) -> dict[str, Any]:

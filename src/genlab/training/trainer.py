@@ -329,13 +329,15 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly: ``model`` (its state dict), ``buffers`` (its
         non-persistent buffers: training state that is not part of the saved model), ``optimizers``
-        (name -> state dict) and ``position`` (:meth:`state`). Random state needs no snapshot: every
+        (name -> state dict), ``position`` (:meth:`state`) and ``callbacks`` (the state of each callback
+        that names a ``state_key``). Random state needs no snapshot: every
         draw follows from (seed, step, epoch, position)."""
         persistent = set(self.model.state_dict())
         return {"model": self.model.state_dict(),
                 "buffers": {n: b for n, b in self.model.named_buffers() if n not in persistent},
                 "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
-                "position": self.state()}
+                "position": self.state(),
+                "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_key}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`state_dict` (model, optimizers, position).
@@ -367,6 +369,10 @@ class Trainer:
             for k, v in state.get("buffers", {}).items():
                 if k in own and own[k].shape == v.shape:
                     own[k].copy_(v)
+        saved = state.get("callbacks") or {}
+        for cb in self.callbacks:
+            if cb.state_key and cb.state_key in saved:
+                cb.load_state_dict(saved[cb.state_key])
         pos = state["position"]
         self.step, self.epoch = int(pos["step"]), int(pos["epoch"])
         self.round_in_epoch, self.elapsed = int(pos["round_in_epoch"]), float(pos["elapsed"])

@@ -1,0 +1,113 @@
+"""--keep-best fd: the model of the lowest validation FD kept in RUN/best, its records, exact resume."""
+import json
+import signal
+
+import pytest
+import torch
+
+import genlab
+from genlab.cli import main
+from genlab.config import DataConfig
+from genlab.data import load_splits
+from genlab.data.base import Splits
+from genlab.errors import ConfigError
+from genlab.io import load_state_dict
+from genlab.models.gan import GAN
+from genlab.runs.selection import BEST_DIR, BEST_INFO
+
+# digits at batch 64: 22 rounds an epoch, so 50 steps measure at steps 22, 44 and 50 (the run's end)
+FLAGS = ["gan", "--dataset", "digits", "--batch-size", "64", "--num-samples", "4", "--device", "cpu", "--seed", "3",
+         "--deterministic", "--log-every", "5", "--g-hidden", "32", "--d-hidden", "32", "--noise-dim", "8",
+         "--mode-check", "off", "--no-report", "--keep-best", "fd", "--keep-best-samples", "100"]
+WALL = {"images_per_s", "epoch_time", "data_time", "compute_time", "cpu_time"}
+
+
+def _records(run, split=None):
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if split is None or r["split"] == split]
+
+
+def _comparable(run):
+    return [{k: v for k, v in r.items() if k not in WALL} for r in _records(run) if r["split"] != "timing"]
+
+
+def _same_weights(a, b):
+    wa, wb = load_state_dict(a), load_state_dict(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_the_lowest_validation_fd_is_kept_and_reads_as_a_run(tiny_extractor, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *FLAGS, "--steps", "50", "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    selection = _records(run, "selection")
+    assert [r["step"] for r in selection] == [22, 44, 50]
+    assert all(r["n"] == 100 and r["extractor"] == tiny_extractor.id for r in selection)
+    fds = [r["fd"] for r in selection]
+    assert len(set(fds)) == 3  # three different models, three different distances
+    best = min(selection, key=lambda r: r["fd"])
+    info = json.loads((run / BEST_DIR / BEST_INFO).read_text())
+    assert info["step"] == best["step"] and info["fd"] == pytest.approx(best["fd"])
+    assert selection[-1]["best_step"] == best["step"] and selection[-1]["best_fd"] == pytest.approx(min(fds))
+    assert f"best by validation FD: {min(fds):.4g} at step {best['step']}" in err
+    # the weights in best/ are the model at that step: a straight run of exactly that many steps
+    short = tmp_path / "short"
+    assert main(["train", *FLAGS, "--steps", str(best["step"]), "--out", str(short)]) == 0
+    assert _same_weights(run / BEST_DIR / "model.safetensors", short / "model.safetensors")
+    # the best model is measured again to the same FD, and every command that reads a run takes best/
+    kept = genlab.load(run / BEST_DIR)
+    assert isinstance(kept, GAN)
+    assert main(["sample", str(run / BEST_DIR), "--out", str(tmp_path / "best.png")]) == 0
+    assert (tmp_path / "best.png").is_file()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run / BEST_DIR)]) == 2
+    assert "not a run to resume: resume " + str(run) in capsys.readouterr().err
+
+
+def _stop_after_updates(monkeypatch, n):
+    original, calls = GAN.after_step, {"n": 0}
+
+    def after_step(self, phase):
+        original(self, phase)
+        calls["n"] += 1
+        if calls["n"] == n:
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(GAN, "after_step", after_step)
+    return original
+
+
+@pytest.mark.parametrize("tamper", ["none", "best ahead"])
+def test_a_stopped_and_resumed_run_selects_exactly_as_a_straight_one(tiny_extractor, tmp_path, monkeypatch, capsys,
+                                                                     tamper):
+    straight, stopped = tmp_path / "a", tmp_path / "b"
+    assert main(["train", *FLAGS, "--steps", "50", "--out", str(straight)]) == 0
+    original = _stop_after_updates(monkeypatch, 2 * 30)  # two updates a round: stops at step 30
+    assert main(["train", *FLAGS, "--steps", "50", "--out", str(stopped)]) == 130
+    monkeypatch.setattr(GAN, "after_step", original)
+    assert [r["step"] for r in _records(stopped, "selection")] == [22]
+    if tamper == "best ahead":  # as if killed after best/ was written and before the checkpoint that follows
+        info = json.loads((stopped / BEST_DIR / BEST_INFO).read_text())
+        (stopped / BEST_DIR / BEST_INFO).write_text(json.dumps({**info, "step": 44}))
+        (stopped / BEST_DIR / "model.safetensors").write_bytes(b"not weights")
+    assert main(["train", "--resume", str(stopped)]) == 0
+    assert _comparable(straight) == _comparable(stopped)
+    assert (stopped / BEST_DIR / BEST_INFO).read_text() == (straight / BEST_DIR / BEST_INFO).read_text()
+    assert _same_weights(straight / BEST_DIR / "model.safetensors", stopped / BEST_DIR / "model.safetensors")
+
+
+def test_keep_best_is_refused_where_it_cannot_work(tiny_extractor, tmp_path, capsys):
+    assert main(["train", "classifier", "--dataset", "digits", "--steps", "2", "--keep-best", "fd",
+                 "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("genlab: error: --keep-best fd needs a generative image model")
+    assert "does not generate samples" in err[-1]
+    assert not (tmp_path / "c").exists()
+    with pytest.raises(ConfigError, match="needs a run directory"):
+        genlab.train("gan", data="digits", train={"steps": 2, "keep_best": "fd"})
+    splits = load_splits(DataConfig("digits"))
+    no_validation = Splits(splits.train, splits.validation.subset(slice(0, 0)), splits.test)
+    with pytest.raises(ConfigError, match="no validation split"):
+        genlab.train("gan", out=tmp_path / "g", data="digits", splits=no_validation,
+                     train={"steps": 2, "keep_best": "fd"})
+    assert not (tmp_path / "g").exists()
