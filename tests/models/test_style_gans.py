@@ -15,6 +15,7 @@ from genlab.cli import main
 from genlab.io import load_state_dict
 from genlab.models.base import Batch
 from genlab.models.progan import ProDiscriminator, ProGenerator, stage_at
+from genlab.models.style_common import widths_for
 from genlab.models.stylegan import mix_styles
 from genlab.nn.style import EqualizedConv2d, EqualizedLinear, ModulatedConv2d, path_length_penalty, r1_penalty
 
@@ -23,6 +24,16 @@ TINY_STYLE = {"data_shape": [3, 16, 16], "latent_dim": 8, "w_dim": 8, "mapping_l
 PROGAN_FLAGS = ["--latent-dim", "8", "--channel-max", "8", "--fade-images", "48", "--stable-images", "32",
                 "--batch-size", "16", "--device", "cpu", "--num-samples", "4", "--log-every", "1", "--seed", "5",
                 "--mode-check", "off"]
+
+
+def test_widths_halve_with_resolution_between_channel_min_and_channel_max():
+    assert widths_for(64, 1024, 64) == [64, 64, 64, 32, 16]  # the default: min(channel_max, base / r)
+    assert widths_for(64, 256, 64) == [64, 32, 16, 8, 4]
+    assert widths_for(64, 256, 64, 16) == [64, 32, 16, 16, 16]  # wide at 4 px, never below 16 channels
+    model = registry.build("progan", registry.get("progan").config_class(
+        data_shape=(3, 16, 16), latent_dim=8, channel_base=32, channel_max=16, channel_min=6))
+    assert [m.in_channels for m in model.generator.to_rgb] == [8, 6, 6]  # 32 / 4 = 8, then 4 and 2 raised to 6
+    assert [m.out_channels for m in model.discriminator.from_rgb] == [8, 6, 6]
 
 
 def test_equalized_layers_store_unit_weights_and_scale_at_run_time():
@@ -251,6 +262,8 @@ def test_progan_resume_mid_fade_equals_a_straight_run(tmp_path, capsys):
     (["train", "progan", "--dataset", "digits", "--image-size", "12"], "power-of-two side"),
     (["train", "stylegan", "--dataset", "digits", "--image-size", "12"], "power-of-two side"),
     (["train", "stylegan", "--dataset", "digits", "--style-mixing", "1.5"], "style_mixing"),
+    (["train", "progan", "--dataset", "digits", "--image-size", "16", "--channel-min", "32", "--channel-max", "16"],
+     "channel_min (32) must not exceed channel_max (16)"),
 ])
 def test_bad_inputs_are_one_line(argv, words, tmp_path, capsys):
     assert main([*argv, "--steps", "1", "--out", str(tmp_path / "r")]) == 2
