@@ -59,6 +59,9 @@ def test_the_lowest_validation_fd_is_kept_and_reads_as_a_run(tiny_extractor, tmp
     assert isinstance(kept, GAN)
     assert main(["sample", str(run / BEST_DIR), "--out", str(tmp_path / "best.png")]) == 0
     assert (tmp_path / "best.png").is_file()
+    assert main(["report", str(run), "--out", str(tmp_path / "report.html")]) == 0
+    page = (tmp_path / "report.html").read_text()
+    assert "Model selection (--keep-best)" in page and page.count("<td class=\"l\">best</td>") == 1
     capsys.readouterr()
     assert main(["train", "--resume", str(run / BEST_DIR)]) == 2
     assert "not a run to resume: resume " + str(run) in capsys.readouterr().err

@@ -61,7 +61,7 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     skip = {"epoch", "step", "split", "time", "images_per_s", "epoch_time", "data_time", "compute_time", "lr",
             "images_seen", "cpu_time",
-            "rounds", "epochs_done", "partial_epoch"}
+            "rounds", "epochs_done", "partial_epoch", "n", "best_fd", "best_step"}  # the last three: --keep-best's
     for r in records:
         if r.get("split") in ("timing", "config_change") or "step" not in r:
             continue

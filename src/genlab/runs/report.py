@@ -489,6 +489,21 @@ def section_stages(view: RunView) -> str:
             + _table([[_num(r.get(k)) if r.get(k) is not None else "" for k in keys] for r in records], keys))
 
 
+def section_selection(view: RunView) -> str:
+    """--keep-best: the validation FD at each measurement, and which model RUN/best holds."""
+    records = [r for r in view.records if r.get("split") == "selection" and isinstance(r.get("fd"), (int, float))]
+    if not records:
+        return ""
+    best = records[-1].get("best_step")
+    rows = [[_num(r.get("epoch")), _num(r.get("step")), _num(float(r["fd"])), "best" if r.get("step") == best else ""]
+            for r in records]
+    chart = svg_chart({"validation FD": [(float(r["step"]), float(r["fd"])) for r in records]},
+                      "validation FD (--keep-best)")
+    return ("<h2>Model selection (--keep-best)</h2><p>FD of " + _num(records[-1].get("n"))
+            + " samples against as many validation images; RUN/best holds the model of the lowest</p>"
+            + '<div class="row">' + _table(rows, ("epoch", "step", "FD", "")) + chart + "</div>")
+
+
 def section_modes(view: RunView) -> str:
     records = [r for r in view.records if r.get("split") == "modes" and isinstance(r.get("class_shares"), list)]
     if not records:
@@ -541,7 +556,8 @@ SECTIONS: list[tuple[str, Callable[[RunView], str]]] = [
     ("config", section_config), ("machine", section_machine), ("loss curves", section_losses),
     ("samples", section_samples), ("sequences", section_sequences), ("metrics", section_metrics),
     ("figures", section_figures),
-    ("stages", section_stages), ("mode monitor", section_modes), ("timing", section_timing)]
+    ("stages", section_stages), ("selection", section_selection), ("mode monitor", section_modes),
+    ("timing", section_timing)]
 
 
 def render_report(view: RunView) -> str:
