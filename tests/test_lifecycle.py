@@ -339,6 +339,19 @@ def test_a_resumed_gan_logs_exactly_what_a_straight_run_logs(tmp_path, monkeypat
     assert grids == ["epoch_001.png", "step_00000030.png"]
 
 
+def test_a_run_stopped_at_an_epoch_end_resumes_with_the_next_epochs_mean_its_own(tmp_path, monkeypatch, capsys):
+    """A checkpoint at an epoch end carries no running sums into the next epoch (genlab <= 0.2.0.dev0 saved the
+    finished epoch's, and the resumed run's next epoch mean included them)."""
+    straight, stopped = tmp_path / "a", tmp_path / "b"
+    assert main(["train", "gan", *GAN_FLAGS, "--steps", "50", "--out", str(straight)]) == 0
+    original = _signal_after_updates(monkeypatch, GAN, 2 * 22)  # the last round of epoch 1 (22 rounds an epoch)
+    assert main(["train", "gan", *GAN_FLAGS, "--steps", "50", "--out", str(stopped)]) == 130
+    monkeypatch.setattr(GAN, "after_step", original)
+    assert _state(stopped)["step"] == 22 and _state(stopped)["epoch_rounds"] == 0
+    assert main(["train", "--resume", str(stopped)]) == 0
+    assert _comparable(straight) == _comparable(stopped)
+
+
 def test_a_resumed_vae_epoch_mean_covers_the_whole_epoch(tmp_path, monkeypatch, capsys):
     straight, stopped = tmp_path / "a", tmp_path / "b"
     flags = [*VAE_FLAGS, "--deterministic", "--steps", "50", "--log-every", "5", "--binarize", "dynamic"]

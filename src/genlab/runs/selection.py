@@ -71,15 +71,17 @@ class KeepBest(Callback):
         self.real: torch.Tensor | None = None  # validation features, computed at the first measurement
         self.best: dict[str, Any] | None = None  # {"fd", "step", "epoch"}
         self.weights: dict[str, torch.Tensor] | None = None
+        self.pending: int | None = None  # the epoch of a measurement a signal stop put off (done on resume)
 
     # --- checkpoint state ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"meta": {"best": self.best}, "tensors": dict(self.weights or {})}
+        return {"meta": {"best": self.best, "pending": self.pending}, "tensors": dict(self.weights or {})}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         best = state["meta"].get("best")
         self.best = dict(best) if best else None
         self.weights = dict(state["tensors"]) if best else None
+        self.pending = state["meta"].get("pending")
 
     # --- the hooks -----------------------------------------------------------------------------------
     def on_train_start(self, trainer: Trainer) -> None:
@@ -87,12 +89,20 @@ class KeepBest(Callback):
             self.write(trainer.model)  # a crash left best/ ahead of (or without) the checkpoint's best
         elif self.best is None and trainer.step == 0:
             shutil.rmtree(self.run_dir / BEST_DIR, ignore_errors=True)  # a run trained again from step 0
+        if self.pending is not None:  # stopped by a signal at an epoch end: the model is the checkpoint's, measure it
+            epoch, self.pending = self.pending, None
+            self.select(trainer, epoch)
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
-        if trainer.stop_reason in SIGNAL_STOPS:
+        if trainer.stop_reason in SIGNAL_STOPS:  # stop promptly; the resumed run measures this very model first
+            self.pending = record.train["epoch"]
             return
+        self.select(trainer, record.train["epoch"])
+
+    def select(self, trainer: Trainer, epoch: int) -> None:
+        """Measure the model at this step; keep it when it is the best so far; log the measurement."""
         fd = self.measure(trainer.model)
-        step, epoch = trainer.step, record.train["epoch"]
+        step = trainer.step
         if self.best is None or fd < self.best["fd"]:
             self.best = {"fd": fd, "step": step, "epoch": epoch}
             self.weights = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}

@@ -323,7 +323,10 @@ class Trainer:
         """The trainer's position (JSON): step, epoch, place in the epoch, budget time, the epoch's running sums."""
         return {"step": self.step, "epoch": self.epoch, "round_in_epoch": self.round_in_epoch,
                 "elapsed": self.elapsed, "total_steps": self.total_steps, "complete": self.step >= self.total_steps,
-                "epoch_sums": self.epoch_sums, "epoch_rounds": self.epoch_rounds, "images": self.images,
+                # the running sums of the epoch under way: none at an epoch boundary (the epoch-end checkpoint is
+                # written before the loop starts the next epoch's sums)
+                "epoch_sums": self.epoch_sums if self.round_in_epoch else {},
+                "epoch_rounds": self.epoch_rounds if self.round_in_epoch else 0, "images": self.images,
                 "cpu_time": self.cpu_time}
 
     def state_dict(self) -> dict[str, Any]:
@@ -378,7 +381,9 @@ class Trainer:
         self.round_in_epoch, self.elapsed = int(pos["round_in_epoch"]), float(pos["elapsed"])
         self._budget_progress = self.elapsed / self.cfg.time_budget if self.cfg.time_budget else 0.0
         self.images, self.cpu_time = int(pos.get("images", 0)), float(pos.get("cpu_time", 0.0))  # 0: older genlab
-        if "epoch_sums" in pos:
+        if self.round_in_epoch == 0:  # at an epoch boundary nothing carries over (genlab <= 0.2.0.dev0 saved the
+            self.epoch_sums, self.epoch_rounds = {}, 0  # finished epoch's sums here, and a resume added them in)
+        elif "epoch_sums" in pos:
             self.epoch_sums = {k: float(v) for k, v in pos["epoch_sums"].items()}
             self.epoch_rounds = int(pos["epoch_rounds"])
         else:  # a checkpoint of an older genlab: the resumed epoch's mean covers the rounds after it
