@@ -348,6 +348,9 @@ def test_a_run_stopped_at_an_epoch_end_resumes_with_the_next_epochs_mean_its_own
     assert main(["train", "gan", *GAN_FLAGS, "--steps", "50", "--out", str(stopped)]) == 130
     monkeypatch.setattr(GAN, "after_step", original)
     assert _state(stopped)["step"] == 22 and _state(stopped)["epoch_rounds"] == 0
+    # what an older genlab wrote there: the finished epoch's sums, which the resume must not add in
+    state_file = latest_checkpoint(stopped) / "state.json"
+    state_file.write_text(json.dumps({**_state(stopped), "epoch_sums": {"generator/loss": 99.0}, "epoch_rounds": 22}))
     assert main(["train", "--resume", str(stopped)]) == 0
     assert _comparable(straight) == _comparable(stopped)
 

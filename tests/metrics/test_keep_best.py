@@ -13,7 +13,7 @@ from genlab.data.base import Splits
 from genlab.errors import ConfigError
 from genlab.io import load_state_dict
 from genlab.models.gan import GAN
-from genlab.runs.selection import BEST_DIR, BEST_INFO
+from genlab.runs.selection import BEST_DIR, BEST_INFO, KeepBest
 
 # digits at batch 64: 22 rounds an epoch, so 50 steps measure at steps 22, 44 and 50 (the run's end)
 FLAGS = ["gan", "--dataset", "digits", "--batch-size", "64", "--num-samples", "4", "--device", "cpu", "--seed", "3",
@@ -80,17 +80,26 @@ def _stop_after_updates(monkeypatch, n):
     return original
 
 
-@pytest.mark.parametrize("tamper,stop", [("none", 30), ("best ahead", 30), ("none", 22)])
+def _fake_fd(monkeypatch, table):
+    """Make every measurement return ``table[step]`` (what the selection does with it is under test)."""
+    monkeypatch.setattr(KeepBest, "measure", lambda self, trainer: table[trainer.step])
+
+
+@pytest.mark.parametrize("tamper,stop", [("none", 30), ("best ahead", 30), ("none", 22), ("none", 50)])
 def test_a_stopped_and_resumed_run_selects_exactly_as_a_straight_one(tiny_extractor, tmp_path, monkeypatch, capsys,
                                                                      tamper, stop):
+    _fake_fd(monkeypatch, {22: 5.0, 44: 9.0, 50: 7.0})  # the best comes first: a lost best-so-far would show at 44
     straight, stopped = tmp_path / "a", tmp_path / "b"
     assert main(["train", *FLAGS, "--steps", "50", "--out", str(straight)]) == 0
+    assert [(r["step"], r["best_step"], r["best_fd"]) for r in _records(straight, "selection")] == [
+        (22, 22, 5.0), (44, 22, 5.0), (50, 22, 5.0)]
     original = _stop_after_updates(monkeypatch, 2 * stop)  # two updates a round
     assert main(["train", *FLAGS, "--steps", "50", "--out", str(stopped)]) == 130
     monkeypatch.setattr(GAN, "after_step", original)
     # stopped inside epoch 2 (step 30): epoch 1 was measured; stopped at epoch 1's end (step 22): its
-    # measurement is put off until the resume (the checkpoint holds that very model)
-    assert [r["step"] for r in _records(stopped, "selection")] == ([22] if stop == 30 else [])
+    # measurement is put off until the resume (the checkpoint holds that very model); stopped in the run's
+    # last round (step 50): the run is complete and measured as a straight one
+    assert [r["step"] for r in _records(stopped, "selection")] == {30: [22], 22: [], 50: [22, 44, 50]}[stop]
     if tamper == "best ahead":  # as if killed after best/ was written and before the checkpoint that follows
         info = json.loads((stopped / BEST_DIR / BEST_INFO).read_text())
         (stopped / BEST_DIR / BEST_INFO).write_text(json.dumps({**info, "step": 44}))
@@ -101,7 +110,17 @@ def test_a_stopped_and_resumed_run_selects_exactly_as_a_straight_one(tiny_extrac
     assert _same_weights(straight / BEST_DIR / "model.safetensors", stopped / BEST_DIR / "model.safetensors")
 
 
-def test_keep_best_is_refused_where_it_cannot_work(tiny_extractor, tmp_path, capsys):
+def test_a_nan_fd_is_logged_and_never_kept(tiny_extractor, tmp_path, monkeypatch, capsys):
+    _fake_fd(monkeypatch, {22: float("nan"), 44: 9.0, 50: 7.0})
+    run = tmp_path / "run"
+    assert main(["train", *FLAGS, "--steps", "50", "--out", str(run)]) == 0
+    records = _records(run, "selection")
+    assert records[0]["best_step"] is None and records[0]["best_fd"] is None
+    assert [(r["best_step"], r["best_fd"]) for r in records[1:]] == [(44, 9.0), (50, 7.0)]
+    assert json.loads((run / BEST_DIR / BEST_INFO).read_text())["step"] == 50
+
+
+def test_keep_best_is_refused_where_it_cannot_work(tiny_extractor, tmp_path, monkeypatch, capsys):
     assert main(["train", "classifier", "--dataset", "digits", "--steps", "2", "--keep-best", "fd",
                  "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -110,6 +129,11 @@ def test_keep_best_is_refused_where_it_cannot_work(tiny_extractor, tmp_path, cap
     assert not (tmp_path / "c").exists()
     with pytest.raises(ConfigError, match="needs a run directory"):
         genlab.train("gan", data="digits", train={"steps": 2, "keep_best": "fd"})
+    with monkeypatch.context() as m:  # under torchrun an extractor is never trained by one rank alone
+        m.setenv("WORLD_SIZE", "2")
+        m.setenv("GENLAB_CACHE", str(tmp_path / "empty-cache"))
+        with pytest.raises(ConfigError, match="under torchrun needs the evaluation classifier"):
+            genlab.train("gan", out=tmp_path / "t", data="digits", train={"steps": 2, "keep_best": "fd"})
     splits = load_splits(DataConfig("digits"))
     no_validation = Splits(splits.train, splits.validation.subset(slice(0, 0)), splits.test)
     with pytest.raises(ConfigError, match="no validation split"):

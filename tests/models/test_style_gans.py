@@ -34,6 +34,9 @@ def test_widths_halve_with_resolution_between_channel_min_and_channel_max():
         data_shape=(3, 16, 16), latent_dim=8, channel_base=32, channel_max=16, channel_min=6))
     assert [m.in_channels for m in model.generator.to_rgb] == [8, 6, 6]  # 32 / 4 = 8, then 4 and 2 raised to 6
     assert [m.out_channels for m in model.discriminator.from_rgb] == [8, 6, 6]
+    style = registry.build("stylegan", registry.get("stylegan").config_class(
+        **{**TINY_STYLE, "channel_base": 32, "channel_max": 16, "channel_min": 6}))
+    assert style.generator.synthesis.const.shape[0] == 8 and style.discriminator.from_rgb.out_channels == 6
 
 
 def test_equalized_layers_store_unit_weights_and_scale_at_run_time():

@@ -61,9 +61,9 @@ def plot_loss_curves(metrics_path: Path, out: Path) -> Path | None:
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
     skip = {"epoch", "step", "split", "time", "images_per_s", "epoch_time", "data_time", "compute_time", "lr",
             "images_seen", "cpu_time",
-            "rounds", "epochs_done", "partial_epoch", "n", "best_fd", "best_step"}  # the last three: --keep-best's
+            "rounds", "epochs_done", "partial_epoch"}
     for r in records:
-        if r.get("split") in ("timing", "config_change") or "step" not in r:
+        if r.get("split") in ("timing", "config_change", "selection") or "step" not in r:  # selection: the report's
             continue
         for k, v in r.items():
             if k in skip or not isinstance(v, (int, float)):

@@ -25,6 +25,8 @@ steps redone find the same FD again.
 from __future__ import annotations
 
 import json
+import math
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -87,31 +89,31 @@ class KeepBest(Callback):
     def on_train_start(self, trainer: Trainer) -> None:
         if self.best is not None and on_disk(self.run_dir) != self.best["step"]:
             self.write(trainer.model)  # a crash left best/ ahead of (or without) the checkpoint's best
-        elif self.best is None and trainer.step == 0:
-            shutil.rmtree(self.run_dir / BEST_DIR, ignore_errors=True)  # a run trained again from step 0
+        elif self.best is None and (self.run_dir / BEST_DIR).exists():
+            shutil.rmtree(self.run_dir / BEST_DIR, ignore_errors=True)  # a model the checkpoint does not know of
         if self.pending is not None:  # stopped by a signal at an epoch end: the model is the checkpoint's, measure it
             epoch, self.pending = self.pending, None
             self.select(trainer, epoch)
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
-        if trainer.stop_reason in SIGNAL_STOPS:  # stop promptly; the resumed run measures this very model first
-            self.pending = record.train["epoch"]
+        if trainer.stop_reason in SIGNAL_STOPS and trainer.step < trainer.total_steps:
+            self.pending = record.train["epoch"]  # stop promptly; the resumed run measures this very model first
             return
         self.select(trainer, record.train["epoch"])
 
     def select(self, trainer: Trainer, epoch: int) -> None:
         """Measure the model at this step; keep it when it is the best so far; log the measurement."""
-        fd = self.measure(trainer.model)
+        fd = self.measure(trainer)
         step = trainer.step
-        if self.best is None or fd < self.best["fd"]:
+        if math.isfinite(fd) and (self.best is None or fd < self.best["fd"]):  # a NaN FD is logged, never kept
             self.best = {"fd": fd, "step": step, "epoch": epoch}
             self.weights = {k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()}
             self.write(trainer.model)
+        best = self.best or {"fd": None, "step": None}
         self.metrics.write({"step": step, "epoch": epoch, "split": "selection", "fd": fd, "n": len(self.validation),
-                            "extractor": self.extractor.id, "best_fd": self.best["fd"],
-                            "best_step": self.best["step"]})
-        print(f"  validation FD {fd:.4g} ({len(self.validation)} samples; best {self.best['fd']:.4g} at step "
-              f"{self.best['step']})", file=sys.stderr, flush=True)
+                            "extractor": self.extractor.id, "best_fd": best["fd"], "best_step": best["step"]})
+        kept = "none yet" if self.best is None else f"{self.best['fd']:.4g} at step {self.best['step']}"
+        print(f"  validation FD {fd:.4g} ({len(self.validation)} samples; best {kept})", file=sys.stderr, flush=True)
 
     def on_end(self, trainer: Trainer) -> None:
         if self.best is not None and trainer.stop_reason not in SIGNAL_STOPS:
@@ -119,8 +121,10 @@ class KeepBest(Callback):
                   f"(epoch {self.best['epoch']}): {self.run_dir / BEST_DIR}", file=sys.stderr, flush=True)
 
     # --- the work ------------------------------------------------------------------------------------
-    def measure(self, model: GenerativeModel) -> float:
-        """FD of ``n`` samples (fixed noise) against the validation images; the model's mode is kept."""
+    def measure(self, trainer: Trainer) -> float:
+        """FD of ``n`` samples of the trainer's model (fixed noise) against the validation images; the
+        model's train / eval mode is kept."""
+        model = trainer.model
         if self.real is None:
             self.real = self.extractor(self.validation)[0]
         was_training = model.training
@@ -174,9 +178,13 @@ def keep_best(run_dir: Path | None, cfg: TrainConfig, data: DataConfig, model: G
     if why is not None:
         raise ConfigError(f"--keep-best fd needs a generative image model and a labelled image dataset with a "
                           f"validation split: {why}")
+    extractor = cached_extractor(data)
+    if extractor is None and int(os.environ.get("WORLD_SIZE", "1")) > 1:  # every rank says so, none trains it
+        raise ConfigError(f"--keep-best fd under torchrun needs the evaluation classifier for '{data.dataset}' "
+                          f"cached first: build it with one process (`genlab evaluate` of any run on this data, or "
+                          f"a short single-process `genlab train ... --keep-best fd`)")
     if run_dir is None:
         return None  # a process other than rank 0 (the run layer refuses it for training in memory)
-    extractor = cached_extractor(data)
     if extractor is None:
         print(f"genlab: note: --keep-best fd: training the evaluation classifier for '{data.dataset}' first "
               f"(once; cached for every later run and `genlab evaluate`)", file=sys.stderr, flush=True)

@@ -453,8 +453,10 @@ class Trainer:
                     self.epoch += 1
                     self.round_in_epoch = 0
                 t_end = time.perf_counter()
-                signal_stop = self.stop_reason in SIGNAL_STOPS and not epoch_done
-                if signal_stop:  # inside an epoch: only a checkpoint (the resume finishes the epoch and its record)
+                # a signal inside an epoch: only a checkpoint (the resume finishes the epoch and its record); in the
+                # run's last round the run is complete, so it ends as a straight run does (its record, its grid)
+                signal_stop = self.stop_reason in SIGNAL_STOPS and not epoch_done and self.step < self.total_steps
+                if signal_stop:
                     if done:
                         self.checkpoint()
                     distributed.barrier(self.dist)
