@@ -331,8 +331,8 @@ class OptimizerConfig:
 
 # TrainConfig fields only the run layer reads (a run directory's grids, checkpoints, mode monitor,
 # report, TensorBoard): commands that train in memory without a run (``anomaly fit``) do not offer them.
-RUN_ONLY_FIELDS = ("sample_every", "checkpoint_every", "mode_check", "keep_best", "keep_best_samples", "num_samples",
-                   "report", "tensorboard")
+RUN_ONLY_FIELDS = ("sample_every", "checkpoint_every", "mode_check", "keep_best", "keep_best_samples",
+                   "keep_best_every", "num_samples", "report", "tensorboard")
 
 
 @dataclass
@@ -379,6 +379,8 @@ class TrainConfig:
             validation images (the dataset's evaluation extractor, built once if needed) and keep the model
             of the lowest so far in RUN/best (early stopping for GANs; genlab.runs.selection); 'off': not.
         keep_best_samples: samples (and validation images) per --keep-best measurement.
+        keep_best_every: measure every this many steps (and at the run's end) instead of at epoch ends
+            (0): for long epochs, e.g. a GAN on 60k images at batch 16 (3,750 steps an epoch).
         num_samples: images in each sample grid.
         report: write RUN/report.html (genlab report) when the run ends (--no-report: not).
         tensorboard: also log scalars, sample grids and the config for TensorBoard into RUN/tensorboard
@@ -412,6 +414,7 @@ class TrainConfig:
     mode_check: typing.Literal["auto", "on", "off"] = "auto"
     keep_best: typing.Literal["off", "fd"] = "off"
     keep_best_samples: int = 1000
+    keep_best_every: int = 0
     num_samples: int = 64
     report: bool = True
     tensorboard: bool = False
@@ -441,6 +444,7 @@ class TrainConfig:
         check_range("time_budget", self.time_budget, 0)
         check_range("num_samples", self.num_samples, 1, MAX_SAMPLES)
         check_range("keep_best_samples", self.keep_best_samples, 2, 100_000)
+        check_range("keep_best_every", self.keep_best_every, 0)
 
     def optimizer_for(self, model_default: OptimizerConfig | None, phase: str) -> OptimizerConfig:
         """The optimizer of one phase: the model's default (or the library's), then the settings

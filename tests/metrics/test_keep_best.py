@@ -110,6 +110,30 @@ def test_a_stopped_and_resumed_run_selects_exactly_as_a_straight_one(tiny_extrac
     assert _same_weights(straight / BEST_DIR / "model.safetensors", stopped / BEST_DIR / "model.safetensors")
 
 
+def test_keep_best_every_measures_every_n_steps_and_at_the_end(tiny_extractor, tmp_path, monkeypatch, capsys):
+    _fake_fd(monkeypatch, {s: 100.0 - s for s in range(1, 60)})
+    run = tmp_path / "run"
+    assert main(["train", *FLAGS, "--steps", "50", "--keep-best-every", "10", "--out", str(run)]) == 0
+    records = _records(run, "selection")
+    assert [(r["step"], r["epoch"]) for r in records] == [(10, 1), (20, 1), (30, 2), (40, 2), (50, 3)]
+    assert json.loads((run / BEST_DIR / BEST_INFO).read_text())["step"] == 50
+    # stopped at step 25 and resumed: the same records and the same choice as a straight run
+    _fake_fd(monkeypatch, {10: 1.0, 20: 5.0, 30: 3.0, 40: 2.0, 50: 4.0})
+    straight, stopped = tmp_path / "a", tmp_path / "b"
+    every = ["--steps", "50", "--keep-best-every", "10"]
+    assert main(["train", *FLAGS, *every, "--out", str(straight)]) == 0
+    original = _stop_after_updates(monkeypatch, 2 * 25)
+    assert main(["train", *FLAGS, *every, "--out", str(stopped)]) == 130
+    monkeypatch.setattr(GAN, "after_step", original)
+    assert main(["train", "--resume", str(stopped)]) == 0
+    assert _comparable(straight) == _comparable(stopped)
+    assert {r["best_step"] for r in _records(stopped, "selection")} == {10}
+    _fake_fd(monkeypatch, {22: 2.0, 44: 1.0})
+    run = tmp_path / "run2"  # a run whose end is a multiple: measured once there
+    assert main(["train", *FLAGS, "--steps", "44", "--keep-best-every", "22", "--out", str(run)]) == 0
+    assert [r["step"] for r in _records(run, "selection")] == [22, 44]
+
+
 def test_a_nan_fd_is_logged_and_never_kept(tiny_extractor, tmp_path, monkeypatch, capsys):
     _fake_fd(monkeypatch, {22: float("nan"), 44: 9.0, 50: 7.0})
     run = tmp_path / "run"

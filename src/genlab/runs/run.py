@@ -45,7 +45,7 @@ RUN_CONFIG = "config.json"
 # rescue settings (learning rates, clipping, precision) let a diverged run continue; each change
 # is logged as a ``config_change`` record in metrics.jsonl.
 RESUMABLE_OVERRIDES = {"epochs", "steps", "time_budget", "sample_every", "checkpoint_every", "log_every", "device",
-                       "eval_batches", "num_samples", "budget_clock", "mode_check", "keep_best",
+                       "eval_batches", "num_samples", "budget_clock", "mode_check", "keep_best", "keep_best_every",
                        "lr", "phase_lr", "grad_clip", "precision", "compile", "channels_last", "report",
                        "tensorboard"}
 # an early stop (a signal, a kill, divergence) keeps the run directory: --resume continues it from its

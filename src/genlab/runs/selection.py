@@ -5,7 +5,8 @@ issue 16: progan's FD swings by 50-100 between evaluations at 64 px). With ``kee
 :class:`KeepBest` callback measures, at every epoch end and when the run ends (before that
 checkpoint is written), the Frechet distance between ``keep_best_samples`` samples drawn from
 fixed noise and as many VALIDATION images, in the features of the dataset's evaluation extractor
-(the one `genlab evaluate` uses; built once if it is not cached). It writes a ``selection`` record
+(the one `genlab evaluate` uses; built once if it is not cached); with ``keep_best_every=N`` every N
+steps and at the run's end instead. It writes a ``selection`` record
 to metrics.jsonl each time and, when the FD is the lowest so far, writes ``RUN/best/``:
 
     RUN/best/   model_config.json, model.safetensors (the whole model at that step, its EMA
@@ -62,13 +63,14 @@ class KeepBest(Callback):
         n: samples per measurement (and validation images, when the split has that many).
         seed: the sampling seed (the same noise every time).
         metrics: the run's metrics file, for the ``selection`` records.
+        every: measure every this many steps and at the run's end (0: at every epoch end).
     """
 
     state_key = "keep_best"
 
     def __init__(self, run_dir: Path, extractor: Any, validation: torch.Tensor, n: int, seed: int,
-                 metrics: MetricsFile):
-        self.run_dir, self.extractor = run_dir, extractor
+                 metrics: MetricsFile, every: int = 0):
+        self.run_dir, self.extractor, self.every = run_dir, extractor, every
         self.validation, self.n, self.seed, self.metrics = validation[:n], n, seed, metrics
         self.real: torch.Tensor | None = None  # validation features, computed at the first measurement
         self.best: dict[str, Any] | None = None  # {"fd", "step", "epoch"}
@@ -95,7 +97,13 @@ class KeepBest(Callback):
             epoch, self.pending = self.pending, None
             self.select(trainer, epoch)
 
+    def on_step_end(self, trainer: Trainer, logs: Any) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.select(trainer, trainer.epoch if trainer.round_in_epoch == 0 else trainer.epoch + 1)
+
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
+        if self.every and not (record.last and trainer.step % self.every):
+            return  # measured by on_step_end (or not due); the run's end is always measured
         if trainer.stop_reason in SIGNAL_STOPS and trainer.step < trainer.total_steps:
             self.pending = record.train["epoch"]  # stop promptly; the resumed run measures this very model first
             return
@@ -190,4 +198,5 @@ def keep_best(run_dir: Path | None, cfg: TrainConfig, data: DataConfig, model: G
               f"(once; cached for every later run and `genlab evaluate`)", file=sys.stderr, flush=True)
         extractor = extractors.build_extractor(data)
     validation = splits.validation.images(slice(0, cfg.keep_best_samples))
-    return KeepBest(run_dir, extractor, validation, cfg.keep_best_samples, cfg.seed + SELECTION_SEED, metrics)
+    return KeepBest(run_dir, extractor, validation, cfg.keep_best_samples, cfg.seed + SELECTION_SEED, metrics,
+                    cfg.keep_best_every)
