@@ -68,4 +68,15 @@ def test_shapes_has_its_own_recipe(tmp_path, monkeypatch):
     assert entry.recipe == shapes and entry.name == "vgg11-shapes" and entry.data.limit is None
     assert features.extractor_entry("digits").recipe == features.default_recipe((3, 8, 8))  # others: by shape
     assert extractors.build_extractor({"dataset": "shapes", "image_size": 8}, build=False) is None  # not cached
-    assert seen == ["shapes", "digits", "shapes"]
+    # an explicit --image-size loads the data as stored once more, to tell whether it asks for them as stored
+    assert seen == ["shapes", "shapes", "digits", "shapes", "shapes"]
+
+
+def test_asking_for_the_stored_size_and_channels_shares_the_cache_entry(tmp_path, monkeypatch):
+    """`--image-size 8 --channels 1` on digits (8x8 gray as stored) is the same data as no request: the same
+    extractor, not a second training of it; another size is another entry."""
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path))
+    plain = features.extractor_entry("digits").directory
+    assert features.extractor_entry({"dataset": "digits", "image_size": 8, "channels": 1}).directory == plain
+    assert features.extractor_entry({"dataset": "digits", "image_size": 16}).directory != plain
+    assert features.extractor_entry({"dataset": "digits", "channels": 3}).directory != plain

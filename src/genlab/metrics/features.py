@@ -256,6 +256,15 @@ def extractor_entry(data: DataConfig | dict | str, recipe: ExtractorRecipe | Non
     recipe = recipe or recipe_for(data_cfg.dataset, splits.train.shape)
     # the fields that decide which images and labels the extractor sees (other DataConfig fields do not)
     data_key = {k: v for k, v in to_dict(data_cfg).items() if k in DATA_KEY_FIELDS}
+    if data_key["image_size"] is not None or data_key["channels"] is not None:
+        # --image-size / --channels that ask for the images as stored (shapes at 64 px, digits at 8 px and
+        # gray) are the same data as no request: one cache entry, not a second, identical training
+        try:
+            native = datasets.load_splits(dataclasses.replace(data_cfg, image_size=None, channels=None)).train.shape
+        except DataError:  # e.g. a folder of mixed sizes, which needs its --image-size
+            native = None
+        if native is not None and tuple(native) == tuple(splits.train.shape):
+            data_key = {**data_key, "image_size": None, "channels": None}
     key = {"format": EXTRACTOR_FORMAT, "recipe": recipe_key(recipe), "data": data_key,
            "shape": list(splits.train.shape)}
     key_hash = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
