@@ -75,3 +75,30 @@ def test_mode_check_off_and_non_adversarial_models_are_not_watched(tiny_extracto
     genlab.train("ae", out=tmp_path / "b", model_config={"mlp_hidden": [32], "latent_dim": 8}, data="digits",
                  train={**quick_train, "steps": 2, "mode_check": "on"})
     assert len(_records(tmp_path / "b", "modes")) == 1
+
+
+def test_a_partial_first_epoch_is_labelled_epoch_1(tiny_extractor, tmp_path, quick_train, capsys):
+    """A run that ends inside its first epoch labels its mode check as the train record does: epoch 1, not 0."""
+    run = tmp_path / "gan"
+    genlab.train("gan", out=run, model_config={"g_hidden": [32], "d_hidden": [32], "noise_dim": 8},
+                 data="digits", train={**quick_train, "steps": 2, "mode_check": "on"})
+    train = _records(run, "train")[-1]
+    assert train["epoch"] == 1 and train.get("partial_epoch")
+    assert [r["epoch"] for r in _records(run, "modes")] == [1]
+    assert "epoch 0," not in capsys.readouterr().err
+
+
+def test_mode_check_on_under_torchrun_never_trains_the_classifier(monkeypatch, tmp_path, capsys):
+    """Under torchrun rank 0 must not start a second trainer (the classifier's) inside the process group."""
+    from genlab.config import TrainConfig
+    from genlab.models.gan import GAN, GANConfig
+    from genlab.runs.monitor import mode_monitor
+
+    monkeypatch.setenv("GENLAB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    splits = load_splits(DataConfig("digits"))
+    model = GAN(GANConfig(data_shape=(1, 8, 8), g_hidden=[8], d_hidden=[8], noise_dim=4))
+    assert mode_monitor(TrainConfig(mode_check="on"), DataConfig("digits"), model, splits) is None
+    assert "not checked for mode collapse under torchrun" in capsys.readouterr().err
+    assert not (tmp_path / "empty-cache" / "extractors").exists()

@@ -154,10 +154,11 @@ class ModeCheck(Callback):
 
     def __init__(self, monitor: Callable[[GenerativeModel], dict[str, Any]], metrics: MetricsFile | None = None):
         self.monitor, self.metrics = monitor, metrics
-        self.pending = False
+        self.pending, self.epoch = False, 0
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord) -> None:
         self.pending = grid_due(trainer, record) and trainer.stop_reason not in SIGNAL_STOPS
+        self.epoch = record.train["epoch"]  # the epoch under way when the run ends inside one (as the train record)
 
     def on_checkpoint(self, trainer: Trainer) -> None:
         if not self.pending:
@@ -170,7 +171,7 @@ class ModeCheck(Callback):
             return
         warning = result.pop("warning", None)
         if self.metrics is not None:
-            self.metrics.write({"step": trainer.step, "epoch": trainer.epoch, "split": "modes", **result})
+            self.metrics.write({"step": trainer.step, "epoch": self.epoch, "split": "modes", **result})
         if warning:
-            print(f"genlab: warning: epoch {trainer.epoch}, step {trainer.step}: {warning}", file=sys.stderr,
+            print(f"genlab: warning: epoch {self.epoch}, step {trainer.step}: {warning}", file=sys.stderr,
                   flush=True)

@@ -74,7 +74,15 @@ def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) ->
         if cfg.mode_check == "on":
             print("genlab: note: --mode-check needs a labelled image dataset; not checking modes", file=sys.stderr)
         return None
-    extractor = extractors.build_extractor(data) if cfg.mode_check == "on" else cached_extractor(data)
+    extractor = cached_extractor(data)
+    if extractor is None and cfg.mode_check == "on" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # training the classifier here would start a second trainer inside torchrun's process group
+        print(f"genlab: note: samples are not checked for mode collapse under torchrun until the evaluation "
+              f"classifier for '{data.dataset}' is cached (build it with one process: `genlab evaluate` of a run "
+              f"on this data)", file=sys.stderr)
+        return None
+    if extractor is None and cfg.mode_check == "on":
+        extractor = extractors.build_extractor(data)
     if extractor is None:
         # said once, at the start of the run: training the classifier costs about a minute of CPU (45 CPU-s for
         # digits' small VGG, measured), too much to add silently to every first run on a dataset
