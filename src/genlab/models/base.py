@@ -222,11 +222,12 @@ class GenerativeModel(nn.Module):
         return next(self.parameters()).device
 
     # --- persistence ---------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> Path:
-        """Write ``model_config.json`` and ``model.safetensors`` into ``directory``."""
+    def save(self, directory: str | Path, weights: dict[str, torch.Tensor] | None = None) -> Path:
+        """Write ``model_config.json`` and ``model.safetensors`` into ``directory``; ``weights``: a state dict
+        of this model to write instead of its current one (e.g. an earlier state a run kept)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        save_state_dict(self.state_dict(), directory / MODEL_WEIGHTS)
+        save_state_dict(self.state_dict() if weights is None else weights, directory / MODEL_WEIGHTS)
         atomic_write_json(directory / MODEL_CONFIG,
                           formats.stamp({"model": self.registry_name, "config": to_dict(self.config)}))
         return directory

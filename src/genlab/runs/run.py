@@ -187,7 +187,7 @@ def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataCo
                                               "model": {"name": net.registry_name, "config": to_dict(net.config)}}))
     bar, line = console_callbacks()
     callbacks: list[Callback] = [bar, *files, line]
-    best = keep_best(run_dir, train_cfg, data_cfg, net, splits, metrics)
+    best = keep_best(run_dir, train_cfg, data_cfg, net, splits, metrics, RUN_CONFIG)
     if best is not None:  # before the Checkpointer: the epoch's checkpoint holds the best-so-far it measured
         callbacks.append(best)
     callbacks.append(Checkpointer(run_dir))

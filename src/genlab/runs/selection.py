@@ -35,21 +35,19 @@ from typing import Any
 
 import torch
 
-from genlab import formats
-from genlab.config import DataConfig, TrainConfig, to_dict
+from genlab.config import DataConfig, TrainConfig
 from genlab.errors import ConfigError
-from genlab.io import atomic_directory, atomic_write_bytes, atomic_write_json, save_state_dict
+from genlab.io import atomic_directory, atomic_write_bytes
 from genlab.metrics.evaluate import generate
 from genlab.metrics.features import cached_extractor
 from genlab.metrics.fid import frechet_distance_of_features
-from genlab.models.base import MODEL_CONFIG, MODEL_WEIGHTS, GenerativeModel
+from genlab.models.base import GenerativeModel
 from genlab.runs import extractors  # a module reference: building an extractor trains a run (genlab.runs.run)
 from genlab.runs.callbacks import MetricsFile
 from genlab.training.callbacks import Callback
 from genlab.training.trainer import SIGNAL_STOPS, EpochRecord, Trainer
 
 BEST_DIR, BEST_INFO = "best", "best.json"
-RUN_CONFIG = "config.json"  # the run's (genlab.runs.run.RUN_CONFIG; that module imports this one)
 SELECTION_SEED = 5151  # added to the run's seed: the noise every selection sample is drawn from
 
 
@@ -57,10 +55,10 @@ class KeepBest(Callback):
     """Validation FD at every epoch end; the model of the lowest so far in ``run_dir/best``.
 
     Args:
-        run_dir: the run directory (rank 0); ``best/`` is written inside it, with a copy of its config.json.
+        run_dir: the run directory (rank 0); ``best/`` is written inside it.
+        config_name: the file name of the run's config, copied into ``best/`` (so it reads as a run).
         extractor: the dataset's :class:`~genlab.metrics.features.FeatureExtractor`.
-        validation: the validation images (N, C, H, W), as stored; the first ``n`` are used.
-        n: samples per measurement (and validation images, when the split has that many).
+        validation: the validation images (N, C, H, W), as stored; as many samples are drawn per measurement.
         seed: the sampling seed (the same noise every time).
         metrics: the run's metrics file, for the ``selection`` records.
         every: measure every this many steps and at the run's end (0: at every epoch end).
@@ -68,10 +66,10 @@ class KeepBest(Callback):
 
     state_key = "keep_best"
 
-    def __init__(self, run_dir: Path, extractor: Any, validation: torch.Tensor, n: int, seed: int,
+    def __init__(self, run_dir: Path, config_name: str, extractor: Any, validation: torch.Tensor, seed: int,
                  metrics: MetricsFile, every: int = 0):
-        self.run_dir, self.extractor, self.every = run_dir, extractor, every
-        self.validation, self.n, self.seed, self.metrics = validation[:n], n, seed, metrics
+        self.run_dir, self.config_name, self.extractor, self.every = run_dir, config_name, extractor, every
+        self.validation, self.seed, self.metrics = validation, seed, metrics
         self.real: torch.Tensor | None = None  # validation features, computed at the first measurement
         self.best: dict[str, Any] | None = None  # {"fd", "step", "epoch"}
         self.weights: dict[str, torch.Tensor] | None = None
@@ -130,7 +128,7 @@ class KeepBest(Callback):
 
     # --- the work ------------------------------------------------------------------------------------
     def measure(self, trainer: Trainer) -> float:
-        """FD of ``n`` samples of the trainer's model (fixed noise) against the validation images; the
+        """FD of as many samples of the trainer's model (fixed noise) as there are validation images; the
         model's train / eval mode is kept."""
         model = trainer.model
         if self.real is None:
@@ -149,10 +147,8 @@ class KeepBest(Callback):
         info = {**self.best, "metric": "fd", "split": "validation", "n": len(self.validation),
                 "extractor": self.extractor.id}
         with atomic_directory(self.run_dir / BEST_DIR) as tmp:
-            save_state_dict(self.weights, tmp / MODEL_WEIGHTS)
-            atomic_write_json(tmp / MODEL_CONFIG, formats.stamp({"model": model.registry_name,
-                                                                 "config": to_dict(model.config)}))
-            shutil.copyfile(self.run_dir / RUN_CONFIG, tmp / RUN_CONFIG)
+            model.save(tmp, weights=self.weights)
+            shutil.copyfile(self.run_dir / self.config_name, tmp / self.config_name)
             atomic_write_bytes(tmp / BEST_INFO, (json.dumps(info, indent=2) + "\n").encode())
 
 
@@ -165,8 +161,9 @@ def on_disk(run_dir: Path) -> int | None:
 
 
 def keep_best(run_dir: Path | None, cfg: TrainConfig, data: DataConfig, model: GenerativeModel, splits: Any,
-              metrics: MetricsFile) -> KeepBest | None:
-    """The :class:`KeepBest` callback a run gets under ``cfg.keep_best``, or None ('off', or not rank 0).
+              metrics: MetricsFile, config_name: str) -> KeepBest | None:
+    """The :class:`KeepBest` callback a run gets under ``cfg.keep_best``, or None ('off', or not rank 0);
+    ``config_name``: the run's config file (genlab.runs.run.RUN_CONFIG), copied into ``best/``.
 
     Raises:
         ConfigError: 'fd' for a model that cannot sample images, a dataset without labelled images
@@ -198,5 +195,5 @@ def keep_best(run_dir: Path | None, cfg: TrainConfig, data: DataConfig, model: G
               f"(once; cached for every later run and `genlab evaluate`)", file=sys.stderr, flush=True)
         extractor = extractors.build_extractor(data)
     validation = splits.validation.images(slice(0, cfg.keep_best_samples))
-    return KeepBest(run_dir, extractor, validation, cfg.keep_best_samples, cfg.seed + SELECTION_SEED, metrics,
+    return KeepBest(run_dir, config_name, extractor, validation, cfg.seed + SELECTION_SEED, metrics,
                     cfg.keep_best_every)

@@ -323,10 +323,7 @@ class Trainer:
         """The trainer's position (JSON): step, epoch, place in the epoch, budget time, the epoch's running sums."""
         return {"step": self.step, "epoch": self.epoch, "round_in_epoch": self.round_in_epoch,
                 "elapsed": self.elapsed, "total_steps": self.total_steps, "complete": self.step >= self.total_steps,
-                # the running sums of the epoch under way: none at an epoch boundary (the epoch-end checkpoint is
-                # written before the loop starts the next epoch's sums)
-                "epoch_sums": self.epoch_sums if self.round_in_epoch else {},
-                "epoch_rounds": self.epoch_rounds if self.round_in_epoch else 0, "images": self.images,
+                "epoch_sums": self.epoch_sums, "epoch_rounds": self.epoch_rounds, "images": self.images,
                 "cpu_time": self.cpu_time}
 
     def state_dict(self) -> dict[str, Any]:
@@ -381,8 +378,8 @@ class Trainer:
         self.round_in_epoch, self.elapsed = int(pos["round_in_epoch"]), float(pos["elapsed"])
         self._budget_progress = self.elapsed / self.cfg.time_budget if self.cfg.time_budget else 0.0
         self.images, self.cpu_time = int(pos.get("images", 0)), float(pos.get("cpu_time", 0.0))  # 0: older genlab
-        if self.round_in_epoch == 0:  # at an epoch boundary nothing carries over (genlab <= 0.2.0.dev0 saved the
-            self.epoch_sums, self.epoch_rounds = {}, 0  # finished epoch's sums here, and a resume added them in)
+        if self.round_in_epoch == 0:  # at an epoch boundary nothing carries over (checkpoints of genlab <= 0.2.0.dev0
+            self.epoch_sums, self.epoch_rounds = {}, 0  # hold the finished epoch's sums there)
         elif "epoch_sums" in pos:
             self.epoch_sums = {k: float(v) for k, v in pos["epoch_sums"].items()}
             self.epoch_rounds = int(pos["epoch_rounds"])
@@ -462,10 +459,11 @@ class Trainer:
                     distributed.barrier(self.dist)
                 else:
                     self.check_finite()  # before the epoch's record, grids and checkpoint
-                    self._end_of_epoch(sums.read(), self.epoch_rounds, self.pass_images, epoch_time, data_time,
-                                       compute_time, epoch_done)
-                if epoch_done:
-                    self.sums, self.epoch_rounds = LossSums(self.device), 0
+                    ended_sums, ended_rounds = sums.read(), self.epoch_rounds
+                    if epoch_done:  # before the epoch-end checkpoint: it carries no sums into the next epoch
+                        self.sums, self.epoch_rounds = LossSums(self.device), 0
+                    self._end_of_epoch(ended_sums, ended_rounds, self.pass_images, epoch_time, data_time, compute_time,
+                                       epoch_done)
                 if done and self.dist.is_main and not signal_stop:  # where the wall time of the epoch went
                     end_time = time.perf_counter() - t_end
                     self._call("on_epoch_timing", {
