@@ -164,3 +164,32 @@ def test_keep_best_is_refused_where_it_cannot_work(tiny_extractor, tmp_path, mon
         genlab.train("gan", out=tmp_path / "g", data="digits", splits=no_validation,
                      train={"steps": 2, "keep_best": "fd"})
     assert not (tmp_path / "g").exists()
+
+
+def test_the_mode_check_shares_the_selection_extractor_and_a_finished_run_refuses_it(tiny_extractor, tmp_path,
+                                                                                     monkeypatch, capsys):
+    """With --keep-best fd and --mode-check on, the dataset's extractor is looked up once (each lookup loads the
+    dataset); switching the selection on for a run with no steps left is one error line, not a silent no-op."""
+    from genlab.runs import monitor, selection
+    lookups = {"monitor": 0, "selection": 0}
+    for name, module in (("monitor", monitor), ("selection", selection)):
+        def counted(data, recipe=None, _name=name, _original=module.cached_extractor):
+            lookups[_name] += 1
+            return _original(data, recipe)
+        monkeypatch.setattr(module, "cached_extractor", counted)
+    run = tmp_path / "run"
+    flags = [f for f in FLAGS if f not in ("--mode-check", "off")]
+    assert main(["train", *flags, "--mode-check", "on", "--steps", "22", "--out", str(run)]) == 0
+    assert lookups == {"monitor": 0, "selection": 1}
+    assert _records(run, "modes") and _records(run, "selection")
+    plain = tmp_path / "plain"
+    no_selection = [f for f in FLAGS if f not in ("--keep-best", "fd", "--keep-best-samples", "100")]
+    assert main(["train", *no_selection, "--steps", "22", "--out", str(plain)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(plain), "--keep-best", "fd"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"genlab: error: {plain} is already trained for 22 steps")
+    assert "--keep-best would change nothing" in err[0] and "--steps N" in err[0]
+    assert not _records(plain, "selection") and not (plain / BEST_DIR).exists()
+    assert main(["train", "--resume", str(plain), "--keep-best", "fd", "--steps", "30"]) == 0  # extended: selects
+    assert [r["step"] for r in _records(plain, "selection")] == [30]

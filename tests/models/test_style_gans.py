@@ -16,6 +16,7 @@ from genlab.io import load_state_dict
 from genlab.models.base import Batch
 from genlab.models.progan import ProDiscriminator, ProGenerator, stage_at
 from genlab.models.style_common import widths_for
+from genlab.nn.gan_blocks import pack, whole_packs
 from genlab.models.stylegan import mix_styles
 from genlab.nn.style import EqualizedConv2d, EqualizedLinear, ModulatedConv2d, path_length_penalty, r1_penalty
 
@@ -94,6 +95,44 @@ def test_progan_fade_in_at_alpha_0_and_1():
     assert stage_at(176, 3, 48, 32, 1.0) == (1, 0.5) and stage_at(287, 3, 48, 32, 1.0) == (1, 1.0)
     assert stage_at(288, 3, 48, 32, 1.0) == (2, 0.0) and stage_at(312, 3, 48, 32, 1.0) == (2, 0.5)
     assert stage_at(10 ** 6, 3, 48, 32, 1.0) == (2, 1.0)
+
+
+def test_progan_pac_scores_packs_of_images_stacked_on_channels(tmp_path):
+    """pac > 1 (PacGAN): consecutive images side by side on the channel axis, one score per pack that no
+    other pack moves; channels-last stays; batches are cut (or a leftover repeated) to whole packs; the
+    fade-in rule holds for packs; progan trains with --pac from the CLI."""
+    x = torch.randn(6, 3, 4, 4)
+    packed = pack(x, 2)
+    assert packed.shape == (3, 6, 4, 4)
+    assert torch.equal(packed[1], torch.cat([x[2], x[3]]))
+    cl = pack(x.contiguous(memory_format=torch.channels_last), 3)
+    assert cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(cl, pack(x, 3))
+    assert pack(x, 1) is x
+    with pytest.raises(ValueError, match="packs of 4"):
+        pack(x, 4)
+    assert whole_packs(x, 4).shape[0] == 4 and torch.equal(whole_packs(x, 4), x[:4])
+    assert torch.equal(whole_packs(x[:1], 3), x[:1].repeat(3, 1, 1, 1))
+    torch.manual_seed(4)
+    d = ProDiscriminator(3, [8, 8, 4], group=1, pac=2)  # group 1: no minibatch-std coupling between packs
+    images = torch.randn(4, 3, 16, 16)
+    scores = d(images, 2)
+    assert scores.shape == (2,)
+    moved = images.clone()
+    moved[3] += 1.0
+    after = d(moved, 2)
+    assert torch.equal(after[0], scores[0]) and not torch.allclose(after[1], scores[1])
+    assert torch.allclose(d(images, 2, 0.0), d(F.avg_pool2d(images, 2), 1, 1.0), atol=1e-5)
+    run = tmp_path / "pac"
+    assert main(["train", "progan", "--dataset", "digits", "--steps", "3", "--out", str(run),
+                 *PROGAN_FLAGS, "--pac", "4"]) == 0
+    cfg = json.loads((run / "model_config.json").read_text())
+    assert cfg["config"]["pac"] == 4
+    model = registry.get("progan").model_class(registry.get("progan").config_class(
+        data_shape=(3, 16, 16), latent_dim=8, channel_max=8, pac=4))
+    out = model(Batch(torch.rand(6, 3, 16, 16)), "discriminator")  # 6 -> one pack of 4
+    assert torch.isfinite(out["loss"]) and model.counted("images_seen") == 0
+    model.after_step("discriminator")
+    assert model.counted("images_seen") == 4
 
 
 def test_r1_penalty_matches_autograd_on_a_tiny_net():

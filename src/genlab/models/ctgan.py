@@ -45,6 +45,7 @@ from genlab.models.tabular import (
     log_frequency,
     logsumexp,
 )
+from genlab.nn.gan_blocks import pack, whole_packs
 from genlab.registry import register
 
 
@@ -182,11 +183,6 @@ class PacDiscriminator(nn.Module):
         return g
 
 
-def pack(rows: torch.Tensor, pac: int) -> torch.Tensor:
-    """(B, F) with B a multiple of pac -> (B / pac, pac * F): consecutive rows side by side."""
-    return rows.reshape(rows.shape[0] // pac, pac * rows.shape[1])
-
-
 @register("ctgan", CTGANConfig, "CTGAN: conditional tabular GAN (mode-specific normalization, PacGAN, WGAN-GP)")
 class CTGAN(GenerativeModel):
     """Conditional tabular GAN; see the module docstring."""
@@ -308,12 +304,7 @@ class CTGAN(GenerativeModel):
         x = batch.x.flatten(1)
         if x.shape[1] != self.config.data_dim:
             raise DataError(f"ctgan expects rows of {self.config.data_dim} values, got {x.shape[1]}")
-        pac = self.config.pac
-        b = x.shape[0] - x.shape[0] % pac
-        if b == 0:  # a batch smaller than one pack (validation leftovers): repeat rows to fill it
-            x = x.repeat(-(-pac // x.shape[0]), 1)
-            b = pac
-        return x[:b]
+        return whole_packs(x, self.config.pac)
 
     def _noise(self, n: int, device: torch.device) -> torch.Tensor:
         return torch.randn(n, self.config.embedding_dim, device=device)

@@ -20,8 +20,11 @@ block, LeakyReLU 0.2, a linear generator output. Loss: WGAN-GP (lambda 10, via
 an EMA generator samples. ``loss='non_saturating'`` swaps the loss for the non-saturating logistic
 pair with lazy R1 on reals (gamma / 2 * r1_every every r1_every rounds, as StyleGAN2; no gradient
 penalty on interpolates, no drift term): one double backward every r1_every rounds instead of every
-discriminator step. Widths are min(channel_max, channel_base / resolution) per resolution,
-small by default so 32 px trains on a 2-core CPU.
+discriminator step. ``pac`` > 1 makes the discriminator judge packs of images (PacGAN, Lin et al.
+2018: ``pac`` consecutive images stacked on the channel axis, one score each), the batch-level signal
+against dropped modes that dcgan's batch-normalized discriminator has and ProGAN's lacks. Widths are
+max(channel_min, min(channel_max, channel_base / resolution)) per resolution, small by default so 32 px
+trains on a 2-core CPU.
 """
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ from genlab.models.adversarial import LOSS_PAIRS, gradient_penalty, parameter_gr
 from genlab.models.base import Batch, GenerativeModel, Losses, Phase
 from genlab.models.style_common import GrowingGANConfig, check_resolution, widths_for
 from genlab.nn.ema import ema_decay_at, ema_update_
+from genlab.nn.gan_blocks import pack, whole_packs
 from genlab.nn.style import EqualizedConv2d, EqualizedLinear, MinibatchStd, PixelNorm, lazy_r1, lrelu
 from genlab.registry import register
 
@@ -67,7 +71,10 @@ class ProGANConfig(GrowingGANConfig):
             gradient_penalty and drift are then unused).
         r1_gamma: R1 weight gamma of the 'non_saturating' loss (gamma / 2 * E||grad D(x)||^2 on reals).
         r1_every: the 'non_saturating' loss applies R1 on every this many rounds, scaled by it.
-        mbstd_group: group size of the minibatch standard deviation.
+        mbstd_group: group size of the minibatch standard deviation (counted in packs when pac > 1).
+        pac: images the discriminator judges together (PacGAN, Lin et al. 2018): groups of ``pac``
+            images, stacked on the channel axis, get one score, so a generator that drops modes is seen
+            in every pack; 1 (the paper's) scores each image alone. Batches are cut to whole packs.
         ema_decay: decay of the EMA generator that samples (0 = sample from the trained one).
         gan_lr: Adam learning rate of both networks.
         gan_betas: Adam's (beta1, beta2).
@@ -82,6 +89,7 @@ class ProGANConfig(GrowingGANConfig):
     r1_gamma: float = 0.1
     r1_every: int = 16
     phase_scaling: float = 0.0
+    pac: int = 1
 
     model_name = "progan"
 
@@ -96,6 +104,7 @@ class ProGANConfig(GrowingGANConfig):
         check_range("r1_gamma", self.r1_gamma, 0)
         check_range("r1_every", self.r1_every, 1)
         check_range("phase_scaling", self.phase_scaling, 0, 4)
+        check_range("pac", self.pac, 1, 64)
 
 
 def stage_at(images: int, stages: int, fade: int, stable: int, scaling: float = 0.0) -> tuple[int, float]:
@@ -155,11 +164,13 @@ class ProGenerator(nn.Module):
 
 
 class ProDiscriminator(nn.Module):
-    """(images (B, C, 4 * 2^k, ...), stage k, alpha) -> raw critic scores (B,) in float32."""
+    """(images (B, C, 4 * 2^k, ...), stage k, alpha) -> raw critic scores (B / pac,) in float32: with
+    ``pac`` > 1 each score judges ``pac`` consecutive images, stacked on the channel axis (B a multiple)."""
 
-    def __init__(self, channels: int, widths: list[int], group: int):
+    def __init__(self, channels: int, widths: list[int], group: int, pac: int = 1):
         super().__init__()
-        self.from_rgb = nn.ModuleList([EqualizedConv2d(channels, c, 1) for c in widths])
+        self.pac = pac
+        self.from_rgb = nn.ModuleList([EqualizedConv2d(channels * pac, c, 1) for c in widths])
         # down_blocks[k-1] takes resolution 4 * 2^k to 4 * 2^(k-1)
         self.down_blocks = nn.ModuleList([
             nn.ModuleList([EqualizedConv2d(c_out, c_out, 3), EqualizedConv2d(c_out, c_in, 3)])
@@ -176,6 +187,7 @@ class ProDiscriminator(nn.Module):
         return F.avg_pool2d(h, 2)
 
     def forward(self, x: torch.Tensor, k: int, alpha: float = 1.0) -> torch.Tensor:
+        x = pack(x, self.pac)
         h = lrelu(self.from_rgb[k](x))
         if k > 0:
             h = self._down(h, k)
@@ -220,7 +232,7 @@ class ProGAN(GenerativeModel):
         self.num_stages = len(widths)
         self.pair = LOSS_PAIRS["wasserstein" if config.loss == "wgan-gp" else "non_saturating"]
         self.generator = ProGenerator(config.latent_dim, channels, widths)
-        self.discriminator = ProDiscriminator(channels, widths, config.mbstd_group)
+        self.discriminator = ProDiscriminator(channels, widths, config.mbstd_group, config.pac)
         self.ema_generator = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay > 0 else None
         # the training stage: images shown, and the (stage, alpha) they give (kept for readers of checkpoints)
         self.register_counter("images_seen")
@@ -312,7 +324,7 @@ class ProGAN(GenerativeModel):
         return {"loss": self.pair.generator(d_fake), "critic_fake": d_fake.mean().detach()}
 
     def losses(self, batch: Batch, phase: str = "discriminator") -> Losses:
-        x = batch.x * 2 - 1
+        x = whole_packs(batch.x, self.config.pac) * 2 - 1
         z = torch.randn(x.shape[0], self.config.latent_dim, device=x.device)
         if phase == "discriminator":
             if self._round_done:  # a new round: the last round's records have been read
@@ -350,7 +362,7 @@ class ProGAN(GenerativeModel):
 
     @torch.no_grad()
     def evaluate(self, batch: Batch) -> dict[str, float]:
-        x = batch.x * 2 - 1
+        x = whole_packs(batch.x, self.config.pac) * 2 - 1
         z = torch.randn(x.shape[0], self.config.latent_dim, device=x.device)
         logs = {f"discriminator/{k}": float(v) for k, v in self.discriminator_losses(x, z, penalty=False).items()}
         logs.update({f"generator/{k}": float(v) for k, v in self.generator_losses(z).items()})

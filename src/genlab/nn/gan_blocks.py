@@ -32,6 +32,29 @@ NORMS_1D: dict[str, Callable[[int], nn.Module]] = {
 }
 
 
+def pack(x: torch.Tensor, pac: int) -> torch.Tensor:
+    """PacGAN's packing (Lin et al. 2018): (B, F, ...) with B a multiple of ``pac`` -> (B / pac, pac * F, ...),
+    each group of ``pac`` consecutive samples side by side on the feature (channel) axis, so one critic
+    score judges ``pac`` samples at once. Rows (B, F) and images (B, C, H, W) alike; a channels-last
+    image batch stays channels-last."""
+    if pac == 1:
+        return x
+    if x.shape[0] % pac:
+        raise ValueError(f"a batch of {x.shape[0]} does not split into packs of {pac}")
+    out = x.reshape(x.shape[0] // pac, pac * x.shape[1], *x.shape[2:])
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        out = out.contiguous(memory_format=torch.channels_last)
+    return out
+
+
+def whole_packs(x: torch.Tensor, pac: int) -> torch.Tensor:
+    """The first B - B % pac samples of a batch, so that it packs; a batch smaller than one pack (a
+    validation leftover) is repeated to fill one."""
+    if x.shape[0] < pac:
+        x = x.repeat(-(-pac // x.shape[0]), *([1] * (x.dim() - 1)))
+    return x[:x.shape[0] - x.shape[0] % pac]
+
+
 class MinibatchStd(nn.Module):
     """Append the mean standard deviation across a group of samples as one extra feature map.
 

@@ -17,7 +17,7 @@ import torch
 from genlab.config import DataConfig, TrainConfig
 from genlab.metrics.classes import covered_classes, mode_collapse_warning
 from genlab.metrics.evaluate import generate
-from genlab.metrics.features import cached_extractor
+from genlab.metrics.features import FeatureExtractor, cached_extractor
 from genlab.runs import extractors  # a module reference: building an extractor trains a run (genlab.runs.run)
 
 MODE_CHECK_SAMPLES = 500
@@ -58,8 +58,10 @@ class ModeMonitor:
                 "warning": warning}
 
 
-def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) -> ModeMonitor | None:
-    """The monitor a run gets under ``cfg.mode_check``, or None (with a note on stderr when it was asked for).
+def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any,
+                 extractor: FeatureExtractor | None = None) -> ModeMonitor | None:
+    """The monitor a run gets under ``cfg.mode_check``, or None (with a note on stderr when it was asked for);
+    ``extractor``: the dataset's evaluation extractor when the run already has it (``--keep-best fd``).
 
     'auto' watches models that declare ``watch_modes`` (the GAN family) when the dataset's evaluation
     classifier is already cached; 'on' watches any generative model and trains the classifier if needed.
@@ -74,7 +76,8 @@ def mode_monitor(cfg: TrainConfig, data: DataConfig, model: Any, splits: Any) ->
         if cfg.mode_check == "on":
             print("genlab: note: --mode-check needs a labelled image dataset; not checking modes", file=sys.stderr)
         return None
-    extractor = cached_extractor(data)
+    if extractor is None:
+        extractor = cached_extractor(data)
     if extractor is None and cfg.mode_check == "on" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # training the classifier here would start a second trainer inside torchrun's process group
         print(f"genlab: note: samples are not checked for mode collapse under torchrun until the evaluation "

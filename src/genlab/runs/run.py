@@ -191,7 +191,8 @@ def run_callbacks(run_dir: Path | None, train_cfg: TrainConfig, data_cfg: DataCo
     if best is not None:  # before the Checkpointer: the epoch's checkpoint holds the best-so-far it measured
         callbacks.append(best)
     callbacks.append(Checkpointer(run_dir))
-    monitor = mode_monitor(train_cfg, data_cfg, net, splits)
+    # one extractor for both: looking it up loads the dataset again (seconds for `shapes`)
+    monitor = mode_monitor(train_cfg, data_cfg, net, splits, best.extractor if best is not None else None)
     if monitor is not None:  # after the Checkpointer: the check runs once the epoch's checkpoint is written
         callbacks.append(ModeCheck(monitor, metrics))
     return callbacks, metrics
@@ -332,6 +333,10 @@ def _resume(run_dir: Path, cfg: dict[str, Any], model: str | None, overrides: di
     changes = {k: {"from": cfg["train"].get(k), "to": v} for k, v in to_dict(train_cfg).items()
                if k in overrides and cfg["train"].get(k) != v}
     if trainer.step >= trainer.total_steps:
+        if changes:  # e.g. --keep-best fd, which would select among no new steps: refused, not ignored
+            flags = ", ".join("--" + k.replace("_", "-") for k in changes)
+            raise ConfigError(f"{run_dir} is already trained for {trainer.step} steps, so {flags} would change "
+                              f"nothing; extend it with --epochs N or --steps N (the change applies from there)")
         if main:
             print(f"{run_dir}: already trained for {trainer.step} steps; pass --epochs or --steps to extend it",
                   file=sys.stderr)
