@@ -16,8 +16,8 @@ from genlab.io import load_state_dict
 from genlab.models.base import Batch
 from genlab.models.progan import ProDiscriminator, ProGenerator, stage_at
 from genlab.models.style_common import widths_for
-from genlab.nn.gan_blocks import pack, whole_packs
 from genlab.models.stylegan import mix_styles
+from genlab.nn.gan_blocks import pack, whole_packs
 from genlab.nn.style import EqualizedConv2d, EqualizedLinear, ModulatedConv2d, path_length_penalty, r1_penalty
 
 TINY_STYLE = {"data_shape": [3, 16, 16], "latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "channel_base": 64,
