@@ -306,6 +306,7 @@ def test_progan_resume_mid_fade_equals_a_straight_run(tmp_path, capsys):
     (["train", "stylegan", "--dataset", "digits", "--style-mixing", "1.5"], "style_mixing"),
     (["train", "progan", "--dataset", "digits", "--image-size", "16", "--channel-min", "32", "--channel-max", "16"],
      "channel_min (32) must not exceed channel_max (16)"),
+    (["train", "progan", "--dataset", "digits", "--image-size", "16", "--pac", "0"], "pac must be in [1, 64], got 0"),
 ])
 def test_bad_inputs_are_one_line(argv, words, tmp_path, capsys):
     assert main([*argv, "--steps", "1", "--out", str(tmp_path / "r")]) == 2

@@ -55,7 +55,7 @@ def test_training_by_sampling_draws_categories_by_log_frequency():
 
 
 def test_pacgan_shapes():
-    from genlab.models.ctgan import pack
+    from genlab.nn.gan_blocks import pack
 
     model = _build("ctgan")
     rows = torch.arange(20 * 3, dtype=torch.float32).view(20, 3)

@@ -384,4 +384,4 @@ class CTGAN(GenerativeModel):
         return activate(self.generator(torch.cat([noise, condition], 1)), self.layout, hard="argmax").float()
 
 
-__all__ = ["CTGAN", "CTGANConfig", "Dropout", "PacDiscriminator", "TableGenerator", "pack"]
+__all__ = ["CTGAN", "CTGANConfig", "Dropout", "PacDiscriminator", "TableGenerator"]
